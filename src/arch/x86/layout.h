@@ -1,0 +1,40 @@
+/* layout.h: kiln's x86 guest-physical memory map. */
+#ifndef KILN_ARCH_X86_LAYOUT_H
+#define KILN_ARCH_X86_LAYOUT_H
+
+/* Low memory kiln fills before entry (ELF and multiboot guests; the flat format uses none). */
+#define X86_GDT_ADDR 0x500ull
+#define X86_PML4_ADDR 0x1000ull
+#define X86_PDPT_ADDR 0x2000ull
+#define X86_PD_ADDR 0x3000ull /* four page directories: the first 4 GiB in 2 MiB pages */
+#define X86_BOOT_INFO_ADDR 0x7000ull /* multiboot information, memory map, module list */
+#define X86_BOOT_INFO_SIZE 0x1000ull
+#define X86_CMDLINE_ADDR 0x8000ull
+#define X86_CMDLINE_MAX 0x1000ull /* including the NUL */
+#define X86_BOOT_STRINGS_ADDR 0x9000ull /* module strings, boot loader name */
+#define X86_BOOT_STRINGS_SIZE 0x1000ull
+#define X86_BOOT_STACK_TOP 0x20000ull
+#define X86_RESERVED_END 0x20000ull /* guest images may not load below this */
+
+/* Conventional memory ends where the EBDA/VGA/BIOS area would start. */
+#define X86_EBDA_START 0x9fc00ull
+#define X86_HIGH_MEMORY 0x100000ull
+
+/* Flat real-mode binaries (kvmtool convention). */
+#define X86_FLAT_LOAD_ADDR 0x10000ull
+#define X86_FLAT_SEGMENT 0x1000
+#define X86_FLAT_SP 0x8000
+
+/* RAM stops at 3 GiB; the rest of RAM goes above 4 GiB. */
+#define X86_MMIO_HOLE_START 0xc0000000ull
+#define X86_MMIO_HOLE_END 0x100000000ull
+#define X86_IOAPIC_ADDR 0xfec00000ull
+#define X86_LAPIC_ADDR 0xfee00000ull
+
+/* GDT selectors kiln's boot GDT provides (Linux's 64-bit boot protocol wants 0x10/0x18). */
+#define X86_GDT_CODE32 0x08
+#define X86_GDT_CODE64 0x10
+#define X86_GDT_DATA 0x18
+#define X86_GDT_ENTRIES 4
+
+#endif

@@ -1,0 +1,218 @@
+/* builder.c: turns a vmm_config into a VM, in an explicit order, unwinding on any failure. */
+#include "builder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/regs.h"
+#include "util/log.h"
+
+#define fail(status_, ...)                                   \
+	do {                                                 \
+		snprintf(err, BUILD_ERR_MAX, __VA_ARGS__);   \
+		status = (status_);                          \
+		goto out_fail;                               \
+	} while (0)
+
+static void kernel_irq_set_level(void *opaque, unsigned int gsi, int level)
+{
+	static struct ratelimit rl = RATELIMIT_INIT(1000, 5);
+	int e = vm_irq_line(opaque, gsi, level);
+
+	if (e)
+		pr_warn_ratelimited(&rl, "irq: KVM_IRQ_LINE %u failed: %s", gsi, strerror(-e));
+}
+
+static int ioapic_set_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
+{
+	return vm_set_msi_route(opaque, pin, valid, addr, data);
+}
+
+static int ioapic_trigger(void *opaque, unsigned int pin)
+{
+	return vm_irq_line(opaque, pin, 1);
+}
+
+static void ioapic_eoi_cb(void *opaque, uint8_t vector)
+{
+	ioapic_eoi(opaque, vector);
+}
+
+/* Registers one device range; an overlap is a configuration error (a user-chosen port). */
+static int attach(struct bus *bus, uint64_t base, uint64_t len, const char *name, bus_read_fn rd,
+		  bus_write_fn wr, void *opaque, char *err)
+{
+	int e = bus_register(bus, base, len, name, rd, wr, opaque);
+
+	if (e == -EEXIST)
+		snprintf(err, BUILD_ERR_MAX, "%s: %s range 0x%llx-0x%llx overlaps another device", name,
+			 bus_name(bus), (unsigned long long)base, (unsigned long long)(base + len - 1));
+	else if (e)
+		snprintf(err, BUILD_ERR_MAX, "%s: cannot register %s range 0x%llx: %s", name,
+			 bus_name(bus), (unsigned long long)base, strerror(-e));
+	return e;
+}
+
+/* Platform devices, in a fixed order; see STYLE.md "Registration". */
+static int attach_devices(struct vmm *vmm, char *err)
+{
+	const struct irq_sink *sink;
+	struct irq_line com1;
+	int e;
+
+	if (vmm->cfg.irqchip == IRQCHIP_SPLIT) {
+		struct ioapic_backend be = { ioapic_set_route, ioapic_trigger, vmm->vm };
+
+		e = ioapic_create(&vmm->ioapic, &be);
+		if (e)
+			return e;
+		sink = ioapic_irq_sink(vmm->ioapic);
+		pic_init(&vmm->pic);
+		if ((e = attach(vmm->mmio, IOAPIC_BASE, IOAPIC_MMIO_SIZE, "ioapic", ioapic_mmio_read,
+				ioapic_mmio_write, vmm->ioapic, err)) ||
+		    (e = attach(vmm->pio, PIC_MASTER_PORT, 2, "pic-master", pic_io_read, pic_io_write,
+				&vmm->pic.chip[0], err)) ||
+		    (e = attach(vmm->pio, PIC_SLAVE_PORT, 2, "pic-slave", pic_io_read, pic_io_write,
+				&vmm->pic.chip[1], err)) ||
+		    (e = attach(vmm->pio, PIC_ELCR_PORT, 2, "pic-elcr", pic_elcr_read, pic_elcr_write,
+				&vmm->pic, err)))
+			return e;
+		vmm->env.eoi = ioapic_eoi_cb;
+		vmm->env.eoi_opaque = vmm->ioapic;
+	} else {
+		vmm->kernel_irq_sink = (struct irq_sink){ kernel_irq_set_level, vmm->vm };
+		sink = &vmm->kernel_irq_sink;
+	}
+
+	com1 = (struct irq_line){ .sink = sink, .gsi = SERIAL_COM1_IRQ };
+	e = serial_create(&vmm->serial, STDOUT_FILENO, com1, vmm_wake, vmm);
+	if (e)
+		return e;
+	if ((e = attach(vmm->pio, SERIAL_COM1_BASE, SERIAL_NR_REGS, "serial", serial_io_read,
+			serial_io_write, vmm->serial, err)))
+		return e;
+
+	i8042_init(&vmm->i8042, &vmm->ctl);
+	if ((e = attach(vmm->pio, I8042_DATA_PORT, 1, "i8042", i8042_data_read, i8042_data_write,
+			&vmm->i8042, err)) ||
+	    (e = attach(vmm->pio, I8042_COMMAND_PORT, 1, "i8042", i8042_cmd_read, i8042_cmd_write,
+			&vmm->i8042, err)))
+		return e;
+
+	if (vmm->cfg.debug_exit) {
+		vmm->debug_exit.ctl = &vmm->ctl;
+		if ((e = attach(vmm->pio, vmm->cfg.debug_exit_port, DEBUG_EXIT_WIDTH, "debug-exit",
+				NULL, debug_exit_io_write, &vmm->debug_exit, err)))
+			return e;
+	}
+	return 0;
+}
+
+int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
+{
+	struct loader_args la = { .cmdline = cfg->cmdline, .flat = cfg->flat };
+	char why[LOADER_ERR_MAX];
+	struct vmm *vmm = NULL;
+	int status = KILN_EXIT_HOST_ERROR, e;
+
+	if (config_validate(cfg, err))
+		return KILN_EXIT_USAGE;
+	e = vmm_alloc(&vmm, cfg);
+	if (e) {
+		snprintf(err, BUILD_ERR_MAX, "cannot allocate the VM: %s", strerror(-e));
+		return KILN_EXIT_HOST_ERROR;
+	}
+
+	/* 1. Guest memory and image: bad input is reported before KVM is even opened. */
+	e = gmem_create(&vmm->mem, cfg->mem_size, X86_MMIO_HOLE_START, cfg->mem_backing);
+	if (e)
+		fail(KILN_EXIT_USAGE, "-m/--memory: cannot map %llu MiB of guest memory: %s",
+		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	if (loader_map_file(&la.kernel, cfg->kernel_path, why))
+		fail(KILN_EXIT_USAGE, "%s", why);
+	if (cfg->initrd_path && loader_map_file(&la.initrd, cfg->initrd_path, why)) {
+		loader_unmap_file(&la.kernel);
+		fail(KILN_EXIT_USAGE, "%s", why);
+	}
+	e = loader_load(vmm->mem, &la, &vmm->entry, why);
+	loader_unmap_file(&la.kernel);
+	loader_unmap_file(&la.initrd);
+	if (e)
+		fail(KILN_EXIT_USAGE, "%s", why);
+	if (x86_write_boot_tables(vmm->mem, vmm->entry.mode))
+		fail(KILN_EXIT_USAGE, "guest memory too small for the boot tables");
+
+	/* 2. KVM and the VM. */
+	e = kvm_open(&vmm->kvm, cfg->kvm_path, why, sizeof(why));
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "%s", why);
+	if ((int)cfg->nr_vcpus > vmm->kvm.max_vcpus)
+		fail(KILN_EXIT_USAGE, "-c/--cpus: %u vCPUs is above this host's KVM limit of %d",
+		     cfg->nr_vcpus, vmm->kvm.max_vcpus);
+	e = vm_create(&vmm->vm, &vmm->kvm, cfg->irqchip, IOAPIC_NR_PINS);
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "cannot create the KVM VM (%s irqchip): %s",
+		     cfg->irqchip == IRQCHIP_SPLIT ? "split" : "kernel", strerror(-e));
+	e = vm_map_memory(vmm->vm, vmm->mem);
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "cannot give %llu MiB of guest memory to KVM: %s",
+		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+
+	/* 3. Buses and devices. */
+	if (bus_create(&vmm->pio, "port I/O", 0x10000) || bus_create(&vmm->mmio, "MMIO", 0))
+		fail(KILN_EXIT_HOST_ERROR, "cannot allocate the buses");
+	e = attach_devices(vmm, err);
+	if (e) {
+		status = e == -EEXIST ? KILN_EXIT_USAGE : KILN_EXIT_HOST_ERROR;
+		if (e != -EEXIST && !err[0])
+			snprintf(err, BUILD_ERR_MAX, "cannot create devices: %s", strerror(-e));
+		goto out_fail;
+	}
+
+	/* 4. vCPUs: all get CPUID; only the boot vCPU gets entry registers. The others stay in
+	 * KVM's wait-for-SIPI state until the guest starts them, as on real hardware. */
+	vmm->cpuid = kvm_supported_cpuid(&vmm->kvm);
+	if (!vmm->cpuid)
+		fail(KILN_EXIT_HOST_ERROR, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+	vmm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vmm->vcpus));
+	if (!vmm->vcpus)
+		fail(KILN_EXIT_HOST_ERROR, "out of memory for %u vCPUs", cfg->nr_vcpus);
+	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
+		e = vcpu_create(&vmm->vcpus[i], vmm->vm, i);
+		if (e)
+			fail(KILN_EXIT_HOST_ERROR, "cannot create vcpu%u: %s", i, strerror(-e));
+		vmm->nr_vcpus++;
+		vmm->vcpus[i].stats.enabled = cfg->stats;
+		e = x86_setup_cpuid(vmm->vcpus[i].fd, vmm->cpuid, i, cfg->nr_vcpus);
+		if (e)
+			fail(KILN_EXIT_HOST_ERROR, "vcpu%u: KVM_SET_CPUID2 failed: %s", i, strerror(-e));
+	}
+	e = x86_setup_boot_vcpu(vmm->vcpus[0].fd, &vmm->entry);
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "vcpu0: cannot set the boot registers: %s", strerror(-e));
+
+	vmm->env = (struct vcpu_env){
+		.pio = vmm->pio,
+		.mmio = vmm->mmio,
+		.mem = vmm->mem,
+		.ctl = &vmm->ctl,
+		.eoi = vmm->env.eoi,
+		.eoi_opaque = vmm->env.eoi_opaque,
+		.stopping = &vmm->stopping,
+	};
+	pr_info("booting %s (%s) with %u vCPU%s, %llu MiB, %s irqchip", cfg->kernel_path,
+		vmm->entry.format, cfg->nr_vcpus, cfg->nr_vcpus == 1 ? "" : "s",
+		(unsigned long long)(cfg->mem_size >> 20),
+		cfg->irqchip == IRQCHIP_SPLIT ? "split" : "kernel");
+	*out = vmm;
+	return 0;
+
+out_fail:
+	vmm_destroy(vmm);
+	return status;
+}

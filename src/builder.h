@@ -1,0 +1,15 @@
+/* builder.h: config -> VM: guest memory, image, KVM VM, devices and vCPUs; starts no thread. */
+#ifndef KILN_BUILDER_H
+#define KILN_BUILDER_H
+
+#include "config.h"
+#include "vmm.h"
+
+#define BUILD_ERR_MAX 384
+
+/* Builds a VM from a validated config. Returns 0 with *out ready for vmm_run(), or the exit
+ * status to end with (KILN_EXIT_USAGE for bad input: config, files, images; KILN_EXIT_HOST_ERROR
+ * when KVM or the host fails) with one line in `err`. Nothing is left allocated on failure. */
+int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err);
+
+#endif

@@ -1,0 +1,204 @@
+/* cli.c: getopt_long parsing of kiln's command line. */
+#include "control/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/debug_exit.h"
+#include "version.h"
+
+int cli_verbosity;
+
+void cli_print_help(FILE *f)
+{
+	fprintf(f,
+		"kiln %s: a microVM monitor on Linux KVM\n"
+		"\n"
+		"usage: kiln run -k GUEST [options]   boot a guest and wait for it to stop\n"
+		"       kiln run --help               options of 'run'\n"
+		"       kiln --help | --version\n"
+		"\n"
+		"Exit status: 0 guest powered off or reset; (v << 1) | 1 debug-exit write of v;\n"
+		"2 bad command line or guest image; 4 guest crashed; 6 host or KVM failure;\n"
+		"128+N stopped by signal N. See README.md.\n",
+		KILN_VERSION);
+}
+
+void cli_print_run_help(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln run -k GUEST [options]\n"
+		"\n"
+		"The guest's format is detected from its contents: 64-bit ELF (entered in long\n"
+		"mode), multiboot v1 (ELF or a.out kludge, entered in 32-bit protected mode).\n"
+		"\n"
+		"  -k, --kernel FILE      guest image to boot (required)\n"
+		"      --flat             FILE is a raw real-mode binary: loaded at 0x10000,\n"
+		"                         entered at CS=DS=ES=SS=0x1000, IP=0, SP=0x8000\n"
+		"  -i, --initrd FILE      initrd; multiboot kernels get it as module 0\n"
+		"  -p, --cmdline TEXT     kernel command line (multiboot: appended to the path)\n"
+		"  -m, --memory SIZE      guest RAM, with K/M/G/T suffix; a bare number is MiB\n"
+		"                         (default 128M)\n"
+		"  -c, --cpus N           number of vCPUs (default 1); secondary vCPUs wait for\n"
+		"                         INIT/SIPI from the boot vCPU\n"
+		"      --debug-exit[=PORT]  isa-debug-exit device (default port 0xf4): a guest\n"
+		"                         write of v ends kiln with status (v << 1) | 1\n"
+		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
+		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
+		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
+		"  -v, --verbose          more messages (twice: debug)\n"
+		"  -q, --quiet            errors only\n"
+		"  -h, --help             this help\n"
+		"\n"
+		"When stdin is a terminal it is put in raw mode; type Ctrl-a x to quit kiln.\n");
+}
+
+enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH };
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'p' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "flat", no_argument, NULL, OPT_FLAT },
+	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "kvm-device", required_argument, NULL, OPT_KVM_PATH },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_action *action,
+		     char *err)
+{
+	unsigned long v;
+	int c, e;
+
+	optind = 0; /* full getopt reset, so tests can call us repeatedly */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:k:i:p:m:c:vqh", run_options, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			cfg->kernel_path = optarg;
+			break;
+		case 'i':
+			cfg->initrd_path = optarg;
+			break;
+		case 'p':
+			cfg->cmdline = optarg;
+			break;
+		case 'm':
+			e = config_parse_size(optarg, &cfg->mem_size);
+			if (e) {
+				snprintf(err, CONFIG_ERR_MAX,
+					 "-m/--memory: '%s' is %s (use a number with K, M or G, e.g. 512M)",
+					 optarg, e == -ERANGE ? "too large" : "not a size");
+				return -EINVAL;
+			}
+			break;
+		case 'c':
+			e = config_parse_uint(optarg, 0, CONFIG_MAX_VCPUS + 1ul, &v);
+			if (e == -EINVAL) {
+				snprintf(err, CONFIG_ERR_MAX, "-c/--cpus: '%s' is not a number", optarg);
+				return -EINVAL;
+			}
+			if (e == -ERANGE) {
+				snprintf(err, CONFIG_ERR_MAX, "-c/--cpus: %s vCPUs is out of range (1 to %u)",
+					 optarg, CONFIG_MAX_VCPUS);
+				return -EINVAL;
+			}
+			cfg->nr_vcpus = (unsigned int)v;
+			break;
+		case OPT_FLAT:
+			cfg->flat = true;
+			break;
+		case OPT_DEBUG_EXIT:
+			cfg->debug_exit = true;
+			if (optarg) {
+				char *end;
+
+				errno = 0;
+				v = strtoul(optarg, &end, 0);
+				if (!*optarg || *end || errno || v > 0xffff - (DEBUG_EXIT_WIDTH - 1)) {
+					snprintf(err, CONFIG_ERR_MAX,
+						 "--debug-exit: '%s' is not an I/O port (0 to 0x%x)", optarg,
+						 0xffff - (DEBUG_EXIT_WIDTH - 1));
+					return -EINVAL;
+				}
+				cfg->debug_exit_port = (uint16_t)v;
+			}
+			break;
+		case OPT_IRQCHIP:
+			if (strcmp(optarg, "split") == 0)
+				cfg->irqchip = IRQCHIP_SPLIT;
+			else if (strcmp(optarg, "kernel") == 0)
+				cfg->irqchip = IRQCHIP_KERNEL;
+			else {
+				snprintf(err, CONFIG_ERR_MAX,
+					 "--irqchip: '%s' is not a mode (split or kernel)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_STATS:
+			cfg->stats = true;
+			break;
+		case OPT_KVM_PATH:
+			cfg->kvm_path = optarg;
+			break;
+		case 'v':
+			cli_verbosity++;
+			break;
+		case 'q':
+			cli_verbosity = -1;
+			break;
+		case 'h':
+			*action = CLI_RUN_HELP;
+			return 0;
+		case ':':
+			snprintf(err, CONFIG_ERR_MAX, "%s: missing value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (optopt)
+				snprintf(err, CONFIG_ERR_MAX, "unknown option '-%c' (see kiln run --help)",
+					 optopt);
+			else
+				snprintf(err, CONFIG_ERR_MAX, "unknown option '%s' (see kiln run --help)",
+					 argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, CONFIG_ERR_MAX, "unexpected argument '%s' (the guest is given with -k)",
+			 argv[optind]);
+		return -EINVAL;
+	}
+	*action = CLI_RUN;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct vmm_config *cfg, enum cli_action *action, char *err)
+{
+	if (argc < 2) {
+		snprintf(err, CONFIG_ERR_MAX, "no command given (try kiln --help)");
+		return -EINVAL;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		*action = CLI_HELP;
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		*action = CLI_VERSION;
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return parse_run(argc - 1, argv + 1, cfg, action, err);
+	snprintf(err, CONFIG_ERR_MAX, "unknown command '%s' (try kiln --help)", argv[1]);
+	return -EINVAL;
+}

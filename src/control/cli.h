@@ -1,0 +1,27 @@
+/* cli.h: the command line: `kiln run ...`, `kiln --help`, `kiln --version`, into a vmm_config. */
+#ifndef KILN_CONTROL_CLI_H
+#define KILN_CONTROL_CLI_H
+
+#include <stdio.h>
+
+#include "config.h"
+
+enum cli_action {
+	CLI_RUN,
+	CLI_HELP,     /* kiln --help */
+	CLI_RUN_HELP, /* kiln run --help */
+	CLI_VERSION,
+};
+
+/* Fills `cfg` (which must be config_init()ed) from argv. Returns 0 with the action, or -EINVAL
+ * with a one-line message in `err` (CONFIG_ERR_MAX bytes) naming the option and value. Does not
+ * validate the result as a whole: call config_validate(). Reentrant (resets getopt). */
+int cli_parse(int argc, char **argv, struct vmm_config *cfg, enum cli_action *action, char *err);
+
+void cli_print_help(FILE *f);
+void cli_print_run_help(FILE *f);
+
+/* Verbosity requested with -v/-q, applied by main: 0 default, >0 more, <0 quiet. */
+extern int cli_verbosity;
+
+#endif

@@ -1,0 +1,146 @@
+/* kvm.c: /dev/kvm, API version and capabilities. */
+#include "kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define KVM_DEFAULT_PATH "/dev/kvm"
+
+static const struct {
+	long cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+};
+
+int kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_len)
+{
+	int version, err;
+
+	if (!path)
+		path = KVM_DEFAULT_PATH;
+	kvm->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (kvm->fd < 0) {
+		err = -errno;
+		if (err == -ENOENT)
+			snprintf(why, why_len,
+				 "%s: not found: KVM is not available on this host (enable hardware "
+				 "virtualization and load kvm_intel or kvm_amd)",
+				 path);
+		else if (err == -EACCES || err == -EPERM)
+			snprintf(why, why_len,
+				 "%s: permission denied: add your user to the 'kvm' group "
+				 "(sudo usermod -aG kvm $USER, then log in again) or run as root",
+				 path);
+		else
+			snprintf(why, why_len, "%s: cannot open: %s", path, strerror(-err));
+		return err;
+	}
+	version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		snprintf(why, why_len, "%s: KVM API version %d, kiln needs %d", path, version,
+			 KVM_API_VERSION);
+		kvm_close(kvm);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
+		if (kvm_check_cap(kvm, required_caps[i].cap) <= 0) {
+			snprintf(why, why_len, "%s: this kernel's KVM lacks %s, which kiln needs", path,
+				 required_caps[i].name);
+			kvm_close(kvm);
+			return -ENOTSUP;
+		}
+	}
+	kvm->vcpu_mmap_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+		snprintf(why, why_len, "%s: KVM_GET_VCPU_MMAP_SIZE failed", path);
+		kvm_close(kvm);
+		return -EINVAL;
+	}
+	/* KVM_CAP_MAX_VCPUS is the hard limit; without it the documented fallback is NR_VCPUS. */
+	kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_MAX_VCPUS);
+	if (kvm->max_vcpus <= 0)
+		kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_NR_VCPUS);
+	if (kvm->max_vcpus <= 0)
+		kvm->max_vcpus = 4;
+	return 0;
+}
+
+void kvm_close(struct kvm *kvm)
+{
+	if (kvm->fd >= 0)
+		close(kvm->fd);
+	kvm->fd = -1;
+}
+
+int kvm_check_cap(const struct kvm *kvm, long cap)
+{
+	int r = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(const struct kvm *kvm)
+{
+	/* The kernel says E2BIG until the buffer is large enough. */
+	for (unsigned int nent = 64; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c =
+			calloc(1, sizeof(*c) + nent * sizeof(struct kvm_cpuid_entry2));
+
+		if (!c)
+			return NULL;
+		c->nent = nent;
+		if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		free(c);
+		if (errno != E2BIG)
+			return NULL;
+	}
+	errno = E2BIG;
+	return NULL;
+}
+
+const char *kvm_exit_reason_name(unsigned int reason)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "UNKNOWN",
+		[KVM_EXIT_EXCEPTION] = "EXCEPTION",
+		[KVM_EXIT_IO] = "IO",
+		[KVM_EXIT_HYPERCALL] = "HYPERCALL",
+		[KVM_EXIT_DEBUG] = "DEBUG",
+		[KVM_EXIT_HLT] = "HLT",
+		[KVM_EXIT_MMIO] = "MMIO",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+		[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+		[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+		[KVM_EXIT_INTR] = "INTR",
+		[KVM_EXIT_SET_TPR] = "SET_TPR",
+		[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+		[KVM_EXIT_NMI] = "NMI",
+		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+		[KVM_EXIT_OSI] = "OSI",
+		[KVM_EXIT_PAPR_HCALL] = "PAPR_HCALL",
+		[KVM_EXIT_WATCHDOG] = "WATCHDOG",
+		[KVM_EXIT_EPR] = "EPR",
+		[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+		[KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
+		[KVM_EXIT_HYPERV] = "HYPERV",
+		[KVM_EXIT_X86_RDMSR] = "X86_RDMSR",
+		[KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+		[KVM_EXIT_DIRTY_RING_FULL] = "DIRTY_RING_FULL",
+		[KVM_EXIT_X86_BUS_LOCK] = "X86_BUS_LOCK",
+	};
+
+	if (reason < ARRAY_SIZE(names) && names[reason])
+		return names[reason];
+	return "?";
+}

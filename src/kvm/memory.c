@@ -1,0 +1,179 @@
+/* memory.c: guest RAM regions and checked guest-physical address translation. */
+#include "kvm/memory.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "util/log.h"
+
+#define PAGE_SIZE 4096ull
+#define FOUR_GIB 0x100000000ull
+
+struct gmem {
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+	unsigned int nr;
+	bool owned; /* regions were mmap'd by gmem_create() */
+};
+
+int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
+{
+	uint64_t low, top;
+
+	if (size == 0 || size % PAGE_SIZE || hole_start == 0 || hole_start % PAGE_SIZE ||
+	    hole_start > FOUR_GIB)
+		return -EINVAL;
+	low = size < hole_start ? size : hole_start;
+	out[0] = (struct gmem_region){ .gpa = 0, .size = low };
+	if (low == size)
+		return 1;
+	if (add_overflow(FOUR_GIB, size - low, &top))
+		return -ERANGE;
+	out[1] = (struct gmem_region){ .gpa = FOUR_GIB, .size = size - low };
+	return 2;
+}
+
+int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum gmem_backing backing)
+{
+	struct gmem *gm;
+	int nr, err;
+
+	if (backing != GMEM_BACKING_ANON)
+		return -EINVAL;
+	gm = calloc(1, sizeof(*gm));
+	if (!gm)
+		return -ENOMEM;
+	nr = gmem_layout(size, hole_start, gm->regions);
+	if (nr < 0) {
+		free(gm);
+		return nr;
+	}
+	gm->owned = true;
+	for (gm->nr = 0; gm->nr < (unsigned int)nr; gm->nr++) {
+		struct gmem_region *r = &gm->regions[gm->nr];
+		/* No MAP_NORESERVE: the kernel's overcommit check is what refuses a size the host
+		 * cannot back, up front, rather than an OOM kill later. */
+		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
+		if (r->hva == MAP_FAILED) {
+			err = -errno;
+			r->hva = NULL;
+			gmem_destroy(gm);
+			return err;
+		}
+		/* Guest RAM is big and sparse; let THP back it when the host allows. */
+		madvise(r->hva, r->size, MADV_HUGEPAGE);
+	}
+	*out = gm;
+	return 0;
+}
+
+int gmem_create_from(struct gmem **out, const struct gmem_region *regions, unsigned int nr)
+{
+	struct gmem *gm;
+	uint64_t end;
+
+	if (nr == 0 || nr > GMEM_MAX_REGIONS)
+		return -EINVAL;
+	for (unsigned int i = 0; i < nr; i++) {
+		if (!regions[i].hva || !regions[i].size ||
+		    add_overflow(regions[i].gpa, regions[i].size, &end))
+			return -EINVAL;
+		if (i + 1 < nr && end > regions[i + 1].gpa)
+			return -EINVAL;
+	}
+	gm = calloc(1, sizeof(*gm));
+	if (!gm)
+		return -ENOMEM;
+	memcpy(gm->regions, regions, nr * sizeof(*regions));
+	gm->nr = nr;
+	*out = gm;
+	return 0;
+}
+
+void gmem_destroy(struct gmem *gm)
+{
+	if (!gm)
+		return;
+	if (gm->owned) {
+		for (unsigned int i = 0; i < gm->nr; i++)
+			if (gm->regions[i].hva)
+				munmap(gm->regions[i].hva, gm->regions[i].size);
+	}
+	free(gm);
+}
+
+unsigned int gmem_nr_regions(const struct gmem *gm) { return gm->nr; }
+
+const struct gmem_region *gmem_region(const struct gmem *gm, unsigned int i)
+{
+	return i < gm->nr ? &gm->regions[i] : NULL;
+}
+
+uint64_t gmem_size(const struct gmem *gm)
+{
+	uint64_t total = 0;
+
+	for (unsigned int i = 0; i < gm->nr; i++)
+		total += gm->regions[i].size;
+	return total;
+}
+
+uint64_t gmem_low_end(const struct gmem *gm)
+{
+	uint64_t end = 0;
+
+	for (unsigned int i = 0; i < gm->nr; i++)
+		if (gm->regions[i].gpa < FOUR_GIB)
+			end = gm->regions[i].gpa + gm->regions[i].size;
+	return end;
+}
+
+void *__gmem_ptr(const struct gmem *gm, uint64_t gpa, uint64_t len, const char *file, int line)
+{
+	uint64_t end;
+
+	if (add_overflow(gpa, len, &end)) {
+		pr_debug("%s:%d: guest range 0x%llx+0x%llx wraps around", file, line,
+			 (unsigned long long)gpa, (unsigned long long)len);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < gm->nr; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		if (gpa >= r->gpa && end <= r->gpa + r->size)
+			return (uint8_t *)r->hva + (gpa - r->gpa);
+	}
+	pr_debug("%s:%d: guest range 0x%llx+0x%llx is not RAM", file, line,
+		 (unsigned long long)gpa, (unsigned long long)len);
+	return NULL;
+}
+
+bool gmem_is_ram(const struct gmem *gm, uint64_t gpa)
+{
+	for (unsigned int i = 0; i < gm->nr; i++)
+		if (gpa >= gm->regions[i].gpa && gpa - gm->regions[i].gpa < gm->regions[i].size)
+			return true;
+	return false;
+}
+
+int gmem_write(const struct gmem *gm, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gmem_ptr(gm, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int gmem_read(const struct gmem *gm, void *dst, uint64_t gpa, uint64_t len)
+{
+	const void *p = gmem_ptr(gm, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* memory.h: guest physical memory: regions of host memory and the one checked gpa -> hva choke point. */
+#ifndef KILN_KVM_MEMORY_H
+#define KILN_KVM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/checked.h"
+
+#define GMEM_MAX_REGIONS 8
+
+/* How guest RAM is backed. Only anonymous memory today; memfd and file/hugetlbfs backing
+ * (needed for snapshots and vhost-user) slot in here without changing any caller. */
+enum gmem_backing {
+	GMEM_BACKING_ANON = 0,
+};
+
+struct gmem_region {
+	uint64_t gpa;  /* guest-physical start */
+	uint64_t size; /* bytes, page multiple */
+	void *hva;     /* host mapping of the whole region */
+};
+
+struct gmem;
+
+/* Layout of RAM around an MMIO hole: RAM fills [0, min(size, hole_start)), the rest starts at
+ * 4 GiB. Fills `out` (at most GMEM_MAX_REGIONS) with gpa/size only; returns the region count,
+ * or -EINVAL when size is 0 or not page aligned, -ERANGE when the top would overflow. */
+int __must_check gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out);
+
+/* Allocates and maps guest RAM of `size` bytes laid out by gmem_layout(). Returns 0, -EINVAL for
+ * a bad size, or the mmap errno (-ENOMEM: the host cannot map that much). */
+int __must_check gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start,
+			     enum gmem_backing backing);
+
+/* Wraps caller-owned host memory (unit tests, fuzzers): `regions` must be sorted by gpa and not
+ * overlap; gmem_destroy() will not unmap them. Returns 0 or -EINVAL. */
+int __must_check gmem_create_from(struct gmem **out, const struct gmem_region *regions,
+				  unsigned int nr);
+
+/* Unmaps what gmem_create() mapped and frees `gm`. Safe on NULL. */
+void gmem_destroy(struct gmem *gm);
+
+unsigned int gmem_nr_regions(const struct gmem *gm);
+const struct gmem_region *gmem_region(const struct gmem *gm, unsigned int i);
+/* Total RAM bytes. */
+uint64_t gmem_size(const struct gmem *gm);
+/* One past the highest guest-physical RAM address below 4 GiB. */
+uint64_t gmem_low_end(const struct gmem *gm);
+
+/* The choke point: host pointer for guest-physical [gpa, gpa+len) when the whole range lies in
+ * one RAM region (len 0 is allowed anywhere in or at the end of a region), else NULL. Checks
+ * start and end with overflow builtins. Failures are logged at debug level with the caller's
+ * file:line. Use the gmem_ptr() macro. */
+void *__gmem_ptr(const struct gmem *gm, uint64_t gpa, uint64_t len, const char *file, int line);
+#define gmem_ptr(gm, gpa, len) __gmem_ptr((gm), (gpa), (len), __FILE__, __LINE__)
+
+/* True when gpa is guest RAM. */
+bool gmem_is_ram(const struct gmem *gm, uint64_t gpa);
+
+/* Copy into / out of guest memory through the choke point: 0 or -EFAULT. */
+int __must_check gmem_write(const struct gmem *gm, uint64_t gpa, const void *src, uint64_t len);
+int __must_check gmem_read(const struct gmem *gm, void *dst, uint64_t gpa, uint64_t len);
+
+#endif

@@ -1,0 +1,289 @@
+/* vcpu.c: vCPU creation and the KVM_RUN loop: a flat switch on the exit reason. */
+#include "kvm/vcpu.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+static struct ratelimit unclaimed_rl = RATELIMIT_INIT(1000, 10);
+
+int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned int id)
+{
+	memset(vcpu, 0, sizeof(*vcpu));
+	vcpu->id = id;
+	vcpu->fd = ioctl(vm_fd(vm), KVM_CREATE_VCPU, (unsigned long)id);
+	if (vcpu->fd < 0)
+		return -errno;
+	vcpu->run_size = vm_kvm(vm)->vcpu_mmap_size;
+	vcpu->run = mmap(NULL, (size_t)vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		int err = -errno;
+
+		close(vcpu->fd);
+		vcpu->fd = -1;
+		vcpu->run = NULL;
+		return err;
+	}
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->run_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+void vcpu_kick(struct vcpu *vcpu, unsigned long thread)
+{
+	/* Order matters: immediate_exit first, so a signal delivered while the thread is between
+	 * its stop check and KVM_RUN is harmless: KVM_RUN then returns at once with EINTR. */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill((pthread_t)thread, VCPU_KICK_SIGNAL);
+}
+
+static void dump_seg(unsigned int id, const char *name, const struct kvm_segment *s)
+{
+	pr_err("vcpu%u: %-4s sel=0x%04x base=0x%016llx limit=0x%08x dpl=%u type=0x%x l=%u db=%u "
+	       "present=%u",
+	       id, name, s->selector, (unsigned long long)s->base, s->limit, s->dpl, s->type, s->l,
+	       s->db, s->present);
+}
+
+void vcpu_dump_regs(struct vcpu *vcpu)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	unsigned int id = vcpu->id;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
+		pr_err("vcpu%u: cannot read registers: %s", id, strerror(errno));
+		return;
+	}
+	pr_err("vcpu%u: rip=0x%016llx rsp=0x%016llx rflags=0x%08llx", id, r.rip, r.rsp, r.rflags);
+	pr_err("vcpu%u: rax=0x%016llx rbx=0x%016llx rcx=0x%016llx rdx=0x%016llx", id, r.rax, r.rbx,
+	       r.rcx, r.rdx);
+	pr_err("vcpu%u: rsi=0x%016llx rdi=0x%016llx rbp=0x%016llx r8 =0x%016llx", id, r.rsi, r.rdi,
+	       r.rbp, r.r8);
+	pr_err("vcpu%u: cr0=0x%08llx cr2=0x%016llx cr3=0x%016llx cr4=0x%08llx efer=0x%llx", id,
+	       s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	dump_seg(id, "cs", &s.cs);
+	dump_seg(id, "ss", &s.ss);
+	dump_seg(id, "ds", &s.ds);
+	pr_err("vcpu%u: gdt base=0x%llx limit=0x%x idt base=0x%llx limit=0x%x", id, s.gdt.base,
+	       s.gdt.limit, s.idt.base, s.idt.limit);
+}
+
+/* Bytes of the instruction at the guest's RIP, for reports: from KVM when it gives them, else
+ * read through the guest's page tables (KVM_TRANSLATE). Returns the number of bytes written. */
+static unsigned int guest_insn_bytes(struct vcpu *vcpu, const struct vcpu_env *env, uint8_t *out)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_translation tr;
+	const uint8_t *p;
+
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+	    run->emulation_failure.insn_size <= 15) {
+		memcpy(out, run->emulation_failure.insn_bytes, run->emulation_failure.insn_size);
+		return run->emulation_failure.insn_size;
+	}
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return 0;
+	tr = (struct kvm_translation){ .linear_address = s.cs.base + r.rip };
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+		return 0;
+	/* Stay inside the page: the next one may map elsewhere. */
+	for (unsigned int n = 15; n > 0; n--) {
+		if (((tr.physical_address & 0xfff) + n) > 0x1000)
+			continue;
+		p = gmem_ptr(env->mem, tr.physical_address, n);
+		if (p) {
+			memcpy(out, p, n);
+			return n;
+		}
+	}
+	return 0;
+}
+
+static void report_crash(struct vcpu *vcpu, const struct vcpu_env *env, const char *what)
+{
+	pr_err("guest crashed on vcpu%u: %s", vcpu->id, what);
+	vcpu_dump_regs(vcpu);
+	vm_request_stop(env->ctl, STOP_CRASH, 0);
+}
+
+static void handle_internal_error(struct vcpu *vcpu, const struct vcpu_env *env)
+{
+	static const char *const sub[] = {
+		[KVM_INTERNAL_ERROR_EMULATION] = "instruction emulation failed",
+		[KVM_INTERNAL_ERROR_SIMUL_EX] = "exception while delivering an exception",
+		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "exit while delivering an event",
+		[KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON] = "unexpected hardware exit reason",
+	};
+	uint32_t code = vcpu->run->internal.suberror;
+	char what[256];
+	uint8_t insn[15];
+	unsigned int n = guest_insn_bytes(vcpu, env, insn);
+	int len;
+
+	len = snprintf(what, sizeof(what), "KVM internal error %u (%s)", code,
+		       code < ARRAY_SIZE(sub) && sub[code] ? sub[code] : "unknown");
+	if (n) {
+		len += snprintf(what + len, sizeof(what) - (size_t)len, ", instruction bytes:");
+		for (unsigned int i = 0; i < n && len < (int)sizeof(what) - 4; i++)
+			len += snprintf(what + len, sizeof(what) - (size_t)len, " %02x", insn[i]);
+	}
+	report_crash(vcpu, env, what);
+}
+
+static void handle_io(struct vcpu *vcpu, const struct vcpu_env *env, bool timed)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool out = run->io.direction == KVM_EXIT_IO_OUT;
+	unsigned int size = run->io.size;
+	uint64_t t0 = timed ? now_ns() : 0;
+	const struct bus_range *r = NULL;
+
+	/* String I/O (rep ins/outs) arrives as `count` back-to-back items. The data area lies in
+	 * the kvm_run mapping, which KVM sized; it cannot point outside it. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += size)
+		r = out ? bus_write(env->pio, run->io.port, data, size)
+			: bus_read(env->pio, run->io.port, data, size);
+	if (!r)
+		pr_warn_ratelimited(&unclaimed_rl, "vcpu%u: unclaimed port %s 0x%04x (%u byte%s)%s",
+				    vcpu->id, out ? "write to" : "read from", run->io.port, size,
+				    size == 1 ? "" : "s", out ? " dropped" : " returned all ones");
+	if (timed)
+		stats_account_access(&vcpu->stats, out ? STATS_IO_OUT : STATS_IO_IN, run->io.port,
+				     r ? r->name : "unclaimed", now_ns() - t0);
+}
+
+static void handle_mmio(struct vcpu *vcpu, const struct vcpu_env *env, bool timed)
+{
+	struct kvm_run *run = vcpu->run;
+	uint64_t addr = run->mmio.phys_addr, t0 = timed ? now_ns() : 0;
+	unsigned int len = run->mmio.len;
+	bool write = run->mmio.is_write;
+	const struct bus_range *r;
+
+	if (len == 0 || len > sizeof(run->mmio.data)) {
+		report_crash(vcpu, env, "MMIO access of impossible length");
+		return;
+	}
+	r = write ? bus_write(env->mmio, addr, run->mmio.data, len)
+		  : bus_read(env->mmio, addr, run->mmio.data, len);
+	if (!r) {
+		uint64_t top = gmem_size(env->mem);
+
+		pr_warn_ratelimited(&unclaimed_rl,
+				    "vcpu%u: unclaimed MMIO %s 0x%" PRIx64 " (%u bytes%s)%s", vcpu->id,
+				    write ? "write to" : "read from", addr, len,
+				    gmem_is_ram(env->mem, addr) ? "" : ", not guest RAM",
+				    write ? " dropped" : " returned all ones");
+		(void)top;
+	}
+	if (timed)
+		stats_account_access(&vcpu->stats, write ? STATS_MMIO_WRITE : STATS_MMIO_READ,
+				     r ? r->base : addr, r ? r->name : "unclaimed", now_ns() - t0);
+}
+
+static void handle_system_event(struct vcpu *vcpu, const struct vcpu_env *env)
+{
+	switch (vcpu->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_stop(env->ctl, STOP_POWEROFF, 0);
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_stop(env->ctl, STOP_RESET, 0);
+		break;
+	case KVM_SYSTEM_EVENT_CRASH:
+		report_crash(vcpu, env, "guest reported a crash (KVM_SYSTEM_EVENT_CRASH)");
+		break;
+	default: {
+		char what[96];
+
+		snprintf(what, sizeof(what), "unknown system event %u", vcpu->run->system_event.type);
+		report_crash(vcpu, env, what);
+	}
+	}
+}
+
+void vcpu_run_loop(struct vcpu *vcpu, const struct vcpu_env *env)
+{
+	struct kvm_run *run = vcpu->run;
+	bool timed = vcpu->stats.enabled;
+	char what[160];
+
+	for (;;) {
+		uint64_t t0;
+
+		if (__atomic_load_n(env->stopping, __ATOMIC_ACQUIRE))
+			return;
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				if (timed)
+					stats_account_reason(&vcpu->stats, KVM_EXIT_INTR, 0);
+				continue;
+			}
+			pr_err("vcpu%u: KVM_RUN failed: %s", vcpu->id, strerror(errno));
+			vm_request_stop(env->ctl, STOP_HOST_ERROR, 0);
+			return;
+		}
+		t0 = timed ? now_ns() : 0;
+		vcpu->stats.runs++;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(vcpu, env, timed);
+			break;
+		case KVM_EXIT_MMIO:
+			handle_mmio(vcpu, env, timed);
+			break;
+		case KVM_EXIT_IOAPIC_EOI:
+			if (env->eoi)
+				env->eoi(env->eoi_opaque, run->eoi.vector);
+			break;
+		case KVM_EXIT_HLT:
+			/* Only without an in-kernel local APIC; KVM resumes after the hlt. */
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			handle_system_event(vcpu, env);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			report_crash(vcpu, env, "triple fault (KVM_EXIT_SHUTDOWN)");
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			snprintf(what, sizeof(what),
+				 "VM entry failed (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx)",
+				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			report_crash(vcpu, env, what);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			handle_internal_error(vcpu, env);
+			break;
+		default:
+			snprintf(what, sizeof(what), "unhandled exit reason %u (KVM_EXIT_%s)",
+				 run->exit_reason, kvm_exit_reason_name(run->exit_reason));
+			report_crash(vcpu, env, what);
+			break;
+		}
+		if (timed)
+			stats_account_reason(&vcpu->stats, run->exit_reason, now_ns() - t0);
+	}
+}

@@ -1,0 +1,178 @@
+/* vm.c: KVM VM creation, memory slots, irqchip set-up and MSI routing. */
+#include "kvm/vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* Where KVM may put the real-mode TSS and identity page table on Intel hosts without
+ * unrestricted guest: three pages just below the BIOS area, inside the MMIO hole (as QEMU does). */
+#define X86_KVM_TSS_ADDR 0xfffbd000ull
+#define X86_KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+#define VM_MAX_ROUTES 64
+
+struct vm {
+	const struct kvm *kvm;
+	int fd;
+	enum irqchip_mode mode;
+	unsigned int nr_slots;
+	pthread_mutex_t route_lock;
+	struct {
+		bool valid;
+		uint64_t addr;
+		uint32_t data;
+	} routes[VM_MAX_ROUTES];
+};
+
+int vm_create(struct vm **out, const struct kvm *kvm, enum irqchip_mode mode,
+	      unsigned int ioapic_pins)
+{
+	struct vm *vm;
+	int err;
+
+	if (ioapic_pins > VM_MAX_ROUTES)
+		return -EINVAL;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm = kvm;
+	vm->mode = mode;
+	pthread_mutex_init(&vm->route_lock, NULL);
+	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		err = -errno;
+		goto fail_free;
+	}
+	if (kvm_check_cap(kvm, KVM_CAP_SET_TSS_ADDR) > 0 &&
+	    ioctl(vm->fd, KVM_SET_TSS_ADDR, X86_KVM_TSS_ADDR) < 0) {
+		err = -errno;
+		goto fail_close;
+	}
+	if (kvm_check_cap(kvm, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		uint64_t addr = X86_KVM_IDENTITY_MAP_ADDR;
+
+		if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0) {
+			err = -errno;
+			goto fail_close;
+		}
+	}
+	if (mode == IRQCHIP_SPLIT) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { ioapic_pins } };
+
+		if (kvm_check_cap(kvm, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
+			err = -ENOTSUP;
+			goto fail_close;
+		}
+		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0) {
+			err = -errno;
+			goto fail_close;
+		}
+	} else {
+		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+		if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
+			err = -errno;
+			goto fail_close;
+		}
+	}
+	/* Report emulation failures with the instruction bytes (KVM_INTERNAL_ERROR_EMULATION). */
+	if (kvm_check_cap(kvm, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
+
+		(void)ioctl(vm->fd, KVM_ENABLE_CAP, &cap);
+	}
+	*out = vm;
+	return 0;
+
+fail_close:
+	close(vm->fd);
+fail_free:
+	pthread_mutex_destroy(&vm->route_lock);
+	free(vm);
+	return err;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	close(vm->fd);
+	pthread_mutex_destroy(&vm->route_lock);
+	free(vm);
+}
+
+int vm_fd(const struct vm *vm) { return vm->fd; }
+const struct kvm *vm_kvm(const struct vm *vm) { return vm->kvm; }
+enum irqchip_mode vm_irqchip_mode(const struct vm *vm) { return vm->mode; }
+
+int vm_map_memory(struct vm *vm, const struct gmem *gm)
+{
+	for (unsigned int i = 0; i < gmem_nr_regions(gm); i++) {
+		const struct gmem_region *r = gmem_region(gm, i);
+		struct kvm_userspace_memory_region slot = {
+			.slot = vm->nr_slots,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+		vm->nr_slots++;
+	}
+	return 0;
+}
+
+/* Route lock held. */
+static int vm_push_routes(struct vm *vm)
+{
+	struct kvm_irq_routing *table;
+	unsigned int n = 0;
+	int err = 0;
+
+	table = calloc(1, sizeof(*table) + VM_MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
+	if (!table)
+		return -ENOMEM;
+	for (unsigned int gsi = 0; gsi < VM_MAX_ROUTES; gsi++) {
+		struct kvm_irq_routing_entry *e;
+
+		if (!vm->routes[gsi].valid)
+			continue;
+		e = &table->entries[n++];
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)vm->routes[gsi].addr;
+		e->u.msi.address_hi = (uint32_t)(vm->routes[gsi].addr >> 32);
+		e->u.msi.data = vm->routes[gsi].data;
+	}
+	table->nr = n;
+	if (ioctl(vm->fd, KVM_SET_GSI_ROUTING, table) < 0)
+		err = -errno;
+	free(table);
+	return err;
+}
+
+int vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr, uint32_t data)
+{
+	int err;
+
+	if (gsi >= VM_MAX_ROUTES)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->route_lock);
+	vm->routes[gsi].valid = valid;
+	vm->routes[gsi].addr = addr;
+	vm->routes[gsi].data = data;
+	err = vm_push_routes(vm);
+	pthread_mutex_unlock(&vm->route_lock);
+	return err;
+}
+
+int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+	return ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}

@@ -1,0 +1,40 @@
+/* vm.h: one KVM virtual machine: its fd, memory slots, interrupt-controller mode and GSI routes. */
+#ifndef KILN_KVM_VM_H
+#define KILN_KVM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm/kvm.h"
+#include "kvm/memory.h"
+#include "util/checked.h"
+
+enum irqchip_mode {
+	IRQCHIP_SPLIT = 0, /* local APICs in KVM, IOAPIC and PIC in kiln (default) */
+	IRQCHIP_KERNEL,    /* KVM's full in-kernel irqchip (PIC, IOAPIC, LAPIC) plus its PIT */
+};
+
+struct vm;
+
+/* Creates the VM and its irqchip (the split irqchip reserves `ioapic_pins` GSIs for the IOAPIC);
+ * must precede vm_map_memory() and any vCPU. Returns 0 or -errno. */
+int __must_check vm_create(struct vm **out, const struct kvm *kvm, enum irqchip_mode mode,
+			   unsigned int ioapic_pins);
+/* Closes the VM fd; call after every vCPU is destroyed. Does not free guest memory. */
+void vm_destroy(struct vm *vm);
+
+int vm_fd(const struct vm *vm);
+const struct kvm *vm_kvm(const struct vm *vm);
+enum irqchip_mode vm_irqchip_mode(const struct vm *vm);
+
+/* Registers every region of `gm` as a KVM memory slot. Returns 0 or -errno. */
+int __must_check vm_map_memory(struct vm *vm, const struct gmem *gm);
+
+/* Split irqchip: make GSI `gsi` an MSI route (or drop it when !valid) and push the table to KVM.
+ * Thread-safe. Returns 0 or -errno. */
+int __must_check vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr,
+				  uint32_t data);
+/* KVM_IRQ_LINE: set GSI `gsi` to `level`. Returns 0 or -errno. */
+int __must_check vm_irq_line(struct vm *vm, unsigned int gsi, int level);
+
+#endif

@@ -1,0 +1,99 @@
+/* loader.c: mapping image files and detecting their format from their contents. */
+#include "loader/loader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int loader_map_file(struct loader_image *img, const char *path, char *err)
+{
+	struct stat st;
+	int fd, e;
+	void *p;
+
+	memset(img, 0, sizeof(*img));
+	img->path = path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, LOADER_ERR_MAX, "%s: cannot open: %s", path, strerror(-e));
+		return e;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		snprintf(err, LOADER_ERR_MAX, "%s: cannot stat: %s", path, strerror(-e));
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, LOADER_ERR_MAX, "%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size == 0) {
+		snprintf(err, LOADER_ERR_MAX, "%s: empty file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	e = -errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		snprintf(err, LOADER_ERR_MAX, "%s: cannot map: %s", path, strerror(-e));
+		return e;
+	}
+	img->data = p;
+	img->size = (size_t)st.st_size;
+	return 0;
+}
+
+void loader_unmap_file(struct loader_image *img)
+{
+	if (img->data)
+		munmap((void *)img->data, img->size);
+	img->data = NULL;
+	img->size = 0;
+}
+
+int loader_load(const struct gmem *gm, const struct loader_args *args, struct boot_entry *entry,
+		char *err)
+{
+	const struct loader_image *k = &args->kernel;
+	long mb, bad;
+
+	memset(entry, 0, sizeof(*entry));
+	if (args->flat)
+		return loader_load_flat(gm, args, entry, err);
+	mb = multiboot_find_header(k, &bad);
+	if (mb >= 0)
+		return loader_load_multiboot(gm, args, (size_t)mb, entry, err);
+	if (elf_is_elf(k) && elf_class(k) == 2 /* ELFCLASS64 */)
+		return loader_load_elf64(gm, args, entry, err);
+	if (bad >= 0) {
+		snprintf(err, LOADER_ERR_MAX,
+			 "%s: multiboot header at offset 0x%lx has a bad checksum "
+			 "(magic + flags + checksum must be 0)",
+			 k->path, bad);
+		return -EINVAL;
+	}
+	if (elf_is_elf(k)) {
+		if (elf_class(k) == 1 /* ELFCLASS32 */)
+			snprintf(err, LOADER_ERR_MAX,
+				 "%s: 32-bit ELF without a multiboot header: kiln boots 32-bit kernels "
+				 "through multiboot only",
+				 k->path);
+		else
+			snprintf(err, LOADER_ERR_MAX, "%s: ELF of unknown class %u", k->path,
+				 k->size > 4 ? k->data[4] : 0);
+		return -EINVAL;
+	}
+	snprintf(err, LOADER_ERR_MAX,
+		 "%s: unknown format: not a 64-bit ELF or multiboot kernel "
+		 "(for a raw real-mode binary, use --flat)",
+		 k->path);
+	return -EINVAL;
+}

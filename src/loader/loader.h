@@ -1,0 +1,80 @@
+/* loader.h: guest image formats: detection, loading into guest RAM, and the entry state they ask for. */
+#ifndef KILN_LOADER_LOADER_H
+#define KILN_LOADER_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm/memory.h"
+#include "util/checked.h"
+
+#define LOADER_ERR_MAX 320
+
+enum boot_mode {
+	BOOT_REAL16, /* 16-bit real mode, CS=DS=ES=SS=real_segment */
+	BOOT_PROT32, /* 32-bit protected mode, flat segments, paging off (multiboot) */
+	BOOT_LONG64, /* 64-bit long mode, identity-mapped first 4 GiB, flat GDT */
+};
+
+/* Where and how the boot vCPU starts: the result every loader fills in. */
+struct boot_entry {
+	enum boot_mode mode;
+	const char *format; /* "flat", "elf64", "multiboot (ELF)", "multiboot (a.out kludge)" */
+	uint64_t rip;
+	uint64_t rsp;
+	uint16_t real_segment;
+	uint32_t eax, ebx; /* multiboot: magic and information address */
+	uint64_t rdi;      /* elf64: address of the command line, 0 without -p */
+	uint64_t image_start, image_end; /* guest-physical span the image occupies */
+};
+
+/* An image mapped read-only from a file (or any buffer, in tests). */
+struct loader_image {
+	const uint8_t *data;
+	size_t size;
+	const char *path; /* for messages and the multiboot command line */
+};
+
+struct loader_args {
+	struct loader_image kernel;
+	struct loader_image initrd; /* data NULL when absent */
+	const char *cmdline;        /* -p text, may be NULL */
+	bool flat;                  /* --flat: raw real-mode binary */
+};
+
+/* Maps `path` read-only. Returns 0, or -errno with "<path>: <reason>" in err. */
+int __must_check loader_map_file(struct loader_image *img, const char *path, char *err);
+void loader_unmap_file(struct loader_image *img);
+
+/* Detects the kernel's format from its contents (never its name) and loads it and the initrd into
+ * `gm`, writing whatever boot structures the format needs. Returns 0, or -EINVAL with a one-line
+ * message in `err` naming the file and what is wrong. Never reads outside the images nor writes
+ * outside guest RAM. */
+int __must_check loader_load(const struct gmem *gm, const struct loader_args *args,
+			     struct boot_entry *entry, char *err);
+
+/* Format loaders, called by loader_load(); exposed for tests. Same contract. */
+int __must_check loader_load_flat(const struct gmem *gm, const struct loader_args *args,
+				  struct boot_entry *entry, char *err);
+int __must_check loader_load_elf64(const struct gmem *gm, const struct loader_args *args,
+				   struct boot_entry *entry, char *err);
+int __must_check loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
+				       size_t header_offset, struct boot_entry *entry, char *err);
+
+/* Offset of the first valid multiboot v1 header in the first 8 KiB (4-byte aligned, checksum
+ * good), or -1. When only headers with a bad checksum were seen, *bad_offset gets the first one
+ * (else -1). */
+long multiboot_find_header(const struct loader_image *img, long *bad_offset);
+
+/* ELF helpers shared by the ELF and multiboot loaders. Loads every PT_LOAD segment of a 32- or
+ * 64-bit little-endian x86 ELF at its physical address: each must lie in RAM at or above
+ * `min_addr`, fit its file, and not overlap another. Reports the span and the entry point. */
+int __must_check elf_load_segments(const struct gmem *gm, const struct loader_image *img,
+				   uint64_t min_addr, uint64_t *lo, uint64_t *hi, uint64_t *entry,
+				   char *err);
+bool elf_is_elf(const struct loader_image *img);
+/* ELFCLASS32 or ELFCLASS64, 0 when unknown. */
+int elf_class(const struct loader_image *img);
+
+#endif

@@ -1,0 +1,93 @@
+/* stats.c: VM-exit accounting and the --stats table. */
+#include "stats.h"
+
+#include <inttypes.h>
+
+#include "kvm/kvm.h"
+
+void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t ns)
+{
+	struct exit_stat *e = &st->reason[reason < STATS_MAX_REASONS ? reason : STATS_MAX_REASONS - 1];
+
+	e->count++;
+	e->ns += ns;
+}
+
+void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_t addr,
+			  const char *name, uint64_t ns)
+{
+	struct stats_key *k;
+
+	for (unsigned int i = 0; i < st->nr_keys; i++) {
+		k = &st->keys[i];
+		if (k->kind == kind && k->addr == addr && k->name == name) {
+			k->s.count++;
+			k->s.ns += ns;
+			return;
+		}
+	}
+	if (st->nr_keys == STATS_MAX_KEYS) {
+		st->other.count++;
+		st->other.ns += ns;
+		return;
+	}
+	k = &st->keys[st->nr_keys++];
+	*k = (struct stats_key){ .kind = kind, .addr = addr, .name = name, .s = { 1, ns } };
+}
+
+static void print_row(FILE *f, const char *what, const char *detail, const struct exit_stat *s)
+{
+	fprintf(f, "  %-14s %-26s %10" PRIu64 " %12.1f %10.0f\n", what, detail, s->count,
+		(double)s->ns / 1000.0, s->count ? (double)s->ns / (double)s->count : 0.0);
+}
+
+void stats_print(FILE *f, const struct vcpu_stats *const *per_vcpu, unsigned int nr)
+{
+	static const char *const kind_name[] = {
+		[STATS_IO_IN] = "in", [STATS_IO_OUT] = "out",
+		[STATS_MMIO_READ] = "read", [STATS_MMIO_WRITE] = "write",
+	};
+	struct exit_stat total = { 0, 0 };
+
+	for (unsigned int v = 0; v < nr; v++) {
+		const struct vcpu_stats *st = per_vcpu[v];
+		struct exit_stat sum = { 0, 0 };
+		char detail[64];
+
+		for (unsigned int r = 0; r < STATS_MAX_REASONS; r++) {
+			sum.count += st->reason[r].count;
+			sum.ns += st->reason[r].ns;
+		}
+		fprintf(f, "vcpu%u: %" PRIu64 " exits, %.1f us handling them in kiln\n", v, sum.count,
+			(double)sum.ns / 1000.0);
+		fprintf(f, "  %-14s %-26s %10s %12s %10s\n", "exit", "detail", "count", "time(us)",
+			"avg(ns)");
+		for (unsigned int r = 0; r < STATS_MAX_REASONS; r++) {
+			if (!st->reason[r].count)
+				continue;
+			snprintf(detail, sizeof(detail), "%s", "all");
+			print_row(f, kvm_exit_reason_name(r), detail, &st->reason[r]);
+			for (unsigned int i = 0; i < st->nr_keys; i++) {
+				const struct stats_key *k = &st->keys[i];
+				bool io = k->kind == STATS_IO_IN || k->kind == STATS_IO_OUT;
+
+				if ((r == KVM_EXIT_IO) != io || (r == KVM_EXIT_MMIO) == io)
+					continue;
+				if (io)
+					snprintf(detail, sizeof(detail), "0x%04" PRIx64 " %-5s %s", k->addr,
+						 kind_name[k->kind], k->name);
+				else
+					snprintf(detail, sizeof(detail), "%s %s @0x%" PRIx64, k->name,
+						 kind_name[k->kind], k->addr);
+				print_row(f, "", detail, &k->s);
+			}
+			if ((r == KVM_EXIT_IO || r == KVM_EXIT_MMIO) && st->other.count)
+				print_row(f, "", "(other keys)", &st->other);
+		}
+		total.count += sum.count;
+		total.ns += sum.ns;
+	}
+	if (nr > 1)
+		fprintf(f, "all vcpus: %" PRIu64 " exits, %.1f us handling them in kiln\n", total.count,
+			(double)total.ns / 1000.0);
+}

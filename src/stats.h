@@ -1,0 +1,44 @@
+/* stats.h: per-vCPU VM-exit statistics (--stats): counts and userspace handling time by reason,
+ * port-I/O by port and MMIO by device. */
+#ifndef KILN_STATS_H
+#define KILN_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define STATS_MAX_REASONS 64
+#define STATS_MAX_KEYS 48
+
+struct exit_stat {
+	uint64_t count;
+	uint64_t ns;
+};
+
+enum stats_access { STATS_IO_IN, STATS_IO_OUT, STATS_MMIO_READ, STATS_MMIO_WRITE };
+
+struct stats_key {
+	enum stats_access kind;
+	uint64_t addr;    /* port for I/O; device base (or the address, unclaimed) for MMIO */
+	const char *name; /* device name, or "unclaimed" */
+	struct exit_stat s;
+};
+
+/* One per vCPU, written only by its own thread; read after the thread has ended. */
+struct vcpu_stats {
+	bool enabled;
+	uint64_t runs;
+	struct exit_stat reason[STATS_MAX_REASONS];
+	struct stats_key keys[STATS_MAX_KEYS];
+	unsigned int nr_keys;
+	struct exit_stat other; /* accesses past STATS_MAX_KEYS distinct keys */
+};
+
+void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t ns);
+void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_t addr,
+			  const char *name, uint64_t ns);
+
+/* Prints the table for each vCPU, then a total line, to `f`. */
+void stats_print(FILE *f, const struct vcpu_stats *const *per_vcpu, unsigned int nr);
+
+#endif

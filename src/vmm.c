@@ -1,0 +1,353 @@
+/* vmm.c: runtime: vCPU threads, the event loop, race-free stop, exit status and teardown. */
+#include "vmm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "stats.h"
+#include "util/log.h"
+
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-a, then x quits (as QEMU's -nographic) */
+
+/* The terminal as we found it; restored on every exit path (atexit and fatal signals). */
+static struct termios saved_tio;
+static volatile sig_atomic_t tio_saved;
+
+static void restore_terminal(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+}
+
+static void fatal_signal(int sig)
+{
+	restore_terminal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void terminal_raw(void)
+{
+	struct termios tio;
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE };
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) < 0)
+		return;
+	tio = saved_tio;
+	cfmakeraw(&tio);
+	/* Keep output processing so a guest's bare \n still starts a new line. */
+	tio.c_oflag |= OPOST;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) < 0)
+		return;
+	tio_saved = 1;
+	atexit(restore_terminal);
+	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+		signal(fatal[i], fatal_signal);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+void vmm_wake(void *opaque)
+{
+	struct vmm *vmm = opaque;
+	uint64_t one = 1;
+
+	if (write(vmm->event_fd, &one, sizeof(one)) < 0)
+		return; /* counter saturated: the loop is awake anyway */
+}
+
+static void vmm_request_stop(void *opaque, enum stop_reason reason, int code)
+{
+	struct vmm *vmm = opaque;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	if (vmm->stop_reason == STOP_NONE) {
+		vmm->stop_reason = reason;
+		vmm->stop_code = code;
+		__atomic_store_n(&vmm->stopping, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vmm->stop_lock);
+	vmm_wake(vmm);
+}
+
+int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
+{
+	struct vmm *vmm = calloc(1, sizeof(*vmm));
+
+	if (!vmm)
+		return -ENOMEM;
+	vmm->cfg = *cfg;
+	vmm->kvm.fd = -1;
+	pthread_mutex_init(&vmm->stop_lock, NULL);
+	vmm->ctl = (struct vm_control){ vmm_request_stop, vmm };
+	vmm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vmm->event_fd < 0) {
+		int e = -errno;
+
+		pthread_mutex_destroy(&vmm->stop_lock);
+		free(vmm);
+		return e;
+	}
+	*out = vmm;
+	return 0;
+}
+
+struct vcpu_thread_arg {
+	struct vmm *vmm;
+	unsigned int index;
+};
+
+static void *vcpu_thread(void *p)
+{
+	struct vcpu_thread_arg *arg = p;
+	struct vmm *vmm = arg->vmm;
+	struct vcpu *vcpu = &vmm->vcpus[arg->index];
+	sigset_t set;
+
+	free(arg);
+	/* Everything stays blocked (the event loop owns signals) except the kick. */
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	vcpu_run_loop(vcpu, &vmm->env);
+	return NULL;
+}
+
+static int start_vcpus(struct vmm *vmm)
+{
+	vmm->threads = calloc(vmm->nr_vcpus, sizeof(*vmm->threads));
+	if (!vmm->threads)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vmm->nr_vcpus; i++) {
+		struct vcpu_thread_arg *arg = malloc(sizeof(*arg));
+		char name[16];
+		int e;
+
+		if (!arg)
+			return -ENOMEM;
+		*arg = (struct vcpu_thread_arg){ vmm, i };
+		e = pthread_create(&vmm->threads[i], NULL, vcpu_thread, arg);
+		if (e) {
+			free(arg);
+			return -e;
+		}
+		vmm->nr_threads++;
+		snprintf(name, sizeof(name), "vcpu%u", i);
+		pthread_setname_np(vmm->threads[i], name);
+	}
+	return 0;
+}
+
+static void stop_vcpus(struct vmm *vmm)
+{
+	for (unsigned int i = 0; i < vmm->nr_threads; i++)
+		vcpu_kick(&vmm->vcpus[i], (unsigned long)vmm->threads[i]);
+	for (unsigned int i = 0; i < vmm->nr_threads; i++)
+		pthread_join(vmm->threads[i], NULL);
+	vmm->nr_threads = 0;
+}
+
+/* Console input: bytes from stdin into the UART, as many as its FIFO takes. With a terminal,
+ * Ctrl-a x quits and Ctrl-a Ctrl-a sends one Ctrl-a. Returns false at end of input. */
+struct console_in {
+	uint8_t buf[256];
+	size_t len, pos;
+	bool escape, eof, tty;
+};
+
+static bool console_pump(struct vmm *vmm, struct console_in *in, bool readable)
+{
+	if (in->pos == in->len && readable && !in->eof) {
+		ssize_t n = read(STDIN_FILENO, in->buf, sizeof(in->buf));
+
+		if (n > 0) {
+			in->len = (size_t)n;
+			in->pos = 0;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			in->eof = true;
+		}
+	}
+	while (in->pos < in->len) {
+		uint8_t b = in->buf[in->pos];
+
+		if (in->tty && in->escape) {
+			in->escape = false;
+			if (b == 'x' || b == 'X') {
+				pr_info("console: Ctrl-a x: quitting");
+				vmm_request_stop(vmm, STOP_SIGNAL, SIGINT);
+				in->pos = in->len;
+				return !in->eof;
+			}
+			if (b != CONSOLE_ESCAPE) {
+				/* Not an escape sequence after all: deliver both bytes. */
+				uint8_t esc = CONSOLE_ESCAPE;
+
+				if (serial_rx_space(vmm->serial) < 2)
+					break;
+				(void)serial_rx_push(vmm->serial, &esc, 1);
+			}
+		} else if (in->tty && b == CONSOLE_ESCAPE) {
+			in->escape = true;
+			in->pos++;
+			continue;
+		}
+		if (serial_rx_push(vmm->serial, &b, 1) == 0)
+			break; /* FIFO full: wait for the guest to drain it */
+		in->pos++;
+	}
+	return !in->eof;
+}
+
+static const char *stop_reason_name(enum stop_reason r)
+{
+	switch (r) {
+	case STOP_POWEROFF: return "guest powered off";
+	case STOP_RESET: return "guest requested a reset";
+	case STOP_DEBUG_EXIT: return "guest wrote to debug-exit";
+	case STOP_CRASH: return "guest crashed";
+	case STOP_HOST_ERROR: return "host error";
+	case STOP_SIGNAL: return "stopped by signal";
+	default: return "stopped";
+	}
+}
+
+int vmm_run(struct vmm *vmm)
+{
+	struct console_in in = { .tty = isatty(STDIN_FILENO) };
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigset_t block, old;
+	int sfd, e, status;
+
+	/* The kick handler must exist before any vCPU can be kicked; no SA_RESTART, so KVM_RUN
+	 * returns EINTR. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	sigdelset(&block, SIGPIPE);
+	sigdelset(&block, VCPU_KICK_SIGNAL);
+	sfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		return KILN_EXIT_HOST_ERROR;
+	}
+	terminal_raw();
+
+	e = start_vcpus(vmm);
+	if (e) {
+		pr_err("cannot start vCPU threads: %s", strerror(-e));
+		vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
+	}
+
+	while (!__atomic_load_n(&vmm->stopping, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd[3] = {
+			{ .fd = vmm->event_fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		bool want_input = !in.eof && in.pos == in.len && serial_rx_space(vmm->serial) > 0;
+
+		if (want_input)
+			pfd[2].fd = STDIN_FILENO;
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
+			vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			uint64_t v;
+
+			if (read(vmm->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				pr_debug("event fd: %s", strerror(errno));
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				vmm_request_stop(vmm, STOP_SIGNAL, (int)si.ssi_signo);
+		}
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+			console_pump(vmm, &in, true);
+		else if (in.pos < in.len)
+			console_pump(vmm, &in, false);
+	}
+
+	stop_vcpus(vmm);
+	restore_terminal();
+	close(sfd);
+
+	switch (vmm->stop_reason) {
+	case STOP_POWEROFF:
+	case STOP_RESET:
+		status = KILN_EXIT_OK;
+		pr_info("%s", stop_reason_name(vmm->stop_reason));
+		break;
+	case STOP_DEBUG_EXIT:
+		status = vmm->stop_code;
+		pr_info("%s: exit status %d", stop_reason_name(vmm->stop_reason), status);
+		break;
+	case STOP_CRASH:
+		status = KILN_EXIT_GUEST_CRASH;
+		break;
+	case STOP_SIGNAL:
+		status = KILN_EXIT_SIGNAL_BASE + vmm->stop_code;
+		pr_warn("%s %s", stop_reason_name(vmm->stop_reason), strsignal(vmm->stop_code));
+		break;
+	default:
+		status = KILN_EXIT_HOST_ERROR;
+		break;
+	}
+	if (vmm->cfg.stats) {
+		const struct vcpu_stats *per[vmm->nr_vcpus];
+
+		for (unsigned int i = 0; i < vmm->nr_vcpus; i++)
+			per[i] = &vmm->vcpus[i].stats;
+		fflush(stdout);
+		stats_print(stderr, per, vmm->nr_vcpus);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
+
+void vmm_destroy(struct vmm *vmm)
+{
+	if (!vmm)
+		return;
+	if (vmm->nr_threads)
+		stop_vcpus(vmm);
+	for (unsigned int i = vmm->nr_vcpus; i-- > 0;)
+		vcpu_destroy(&vmm->vcpus[i]);
+	free(vmm->vcpus);
+	free(vmm->threads);
+	free(vmm->cpuid);
+	serial_destroy(vmm->serial);
+	ioapic_destroy(vmm->ioapic);
+	bus_destroy(vmm->mmio);
+	bus_destroy(vmm->pio);
+	vm_destroy(vmm->vm);
+	if (vmm->kvm.fd >= 0)
+		kvm_close(&vmm->kvm);
+	gmem_destroy(vmm->mem);
+	close(vmm->event_fd);
+	pthread_mutex_destroy(&vmm->stop_lock);
+	free(vmm);
+}
