@@ -62,8 +62,9 @@ int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum gmem
 			gmem_destroy(gm);
 			return err;
 		}
-		/* Guest RAM is big and sparse; let THP back it when the host allows. */
-		madvise(r->hva, r->size, MADV_HUGEPAGE);
+		/* No MADV_HUGEPAGE: a transparent huge page makes the guest's first touch of each
+		 * 2 MiB cost 2 MiB of host memory, which triples a small guest's footprint.
+		 * Huge-page backing will be an explicit memory-backing option. */
 	}
 	*out = gm;
 	return 0;

@@ -1,0 +1,27 @@
+# Thin wrapper over Meson: the README's commands.
+.PHONY: all build run test bench clean
+
+all: build
+
+build:
+	@scripts/deps.sh build
+	@[ -f build/build.ninja ] || meson setup build >/dev/null
+	@ninja -C build
+
+# Boots the bundled 64-bit hello guest; it reports success through debug-exit (status 33).
+run: build
+	@build/kiln run -k build/tests/guests/hello64.elf --debug-exit; s=$$?; \
+	if [ $$s -eq 33 ]; then echo "kiln: hello guest finished: status 33 (debug-exit 0x10, success)"; \
+	else echo "kiln: hello guest failed: status $$s"; exit 1; fi
+
+test:
+	@scripts/test.sh
+
+bench: build
+	@scripts/deps.sh bench
+	@python3 bench/startup.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
+		--elf build/tests/guests/hello64.elf --multiboot build/tests/guests/mb_hello.elf \
+		--runs 20 --pc-runs 3 --json build/bench/startup.json
+
+clean:
+	rm -rf build build-asan build.*.log build-asan.*.log

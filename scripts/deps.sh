@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a kiln task needs, when missing.
+#
+# usage: scripts/deps.sh build|test|bench
+# As root it runs apt-get; otherwise it prints the exact apt-get line and fails.
+set -eu
+build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3)
+case "${1:-build}" in
+build) pkgs=("${build_pkgs[@]}") ;;
+test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86) ;;
+bench) pkgs=("${build_pkgs[@]}" qemu-system-x86) ;;
+*) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "kiln needs these Debian packages; install them with:" >&2
+	echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

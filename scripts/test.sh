@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, end-to-end, CLI and QEMU cross-check tests on a normal build, then
+# unit, end-to-end and CLI tests again on an ASan+UBSan build. Last line: "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || exit 1
+
+build() { # dir, extra meson options...
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1
+	else
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
+	fi || { cat "$dir.setup.log"; return 1; }
+	ninja -C "$dir" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; return 1; }
+}
+
+rc=0
+logs=()
+echo "== build (debugoptimized) and test"
+if build build; then
+	meson test -C build --print-errorlogs --num-processes 2 || rc=1
+	logs+=(build/meson-logs/testlog.json)
+else
+	rc=1
+fi
+
+echo "== ASan+UBSan build and test"
+# No recovery from UBSan findings: any report aborts the test that hit it.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dc_args=-fno-sanitize-recover=all; then
+	meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite e2e --suite cli || rc=1
+	logs+=(build-asan/meson-logs/testlog.json)
+else
+	rc=1
+fi
+
+python3 scripts/summary.py "${logs[@]}" || rc=1
+exit "$rc"
