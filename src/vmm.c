@@ -340,6 +340,7 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->threads);
 	free(vmm->cpuid);
 	serial_destroy(vmm->serial);
+	i8042_destroy(&vmm->i8042);
 	ioapic_destroy(vmm->ioapic);
 	bus_destroy(vmm->mmio);
 	bus_destroy(vmm->pio);

@@ -1,6 +1,7 @@
 /* i8042.c: PS/2 controller: the reset pulse Linux and bare-metal guests use to reboot. */
 #include "devices/i8042.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define I8042_STATUS_OBF 0x01
@@ -10,8 +11,14 @@
 void i8042_init(struct i8042 *dev, const struct vm_control *ctl)
 {
 	memset(dev, 0, sizeof(*dev));
+	pthread_mutex_init(&dev->lock, NULL);
 	dev->ctl = ctl;
 	dev->st.ctr = 0x44; /* translation on, system flag: the usual post-BIOS value */
+}
+
+void i8042_destroy(struct i8042 *dev)
+{
+	pthread_mutex_destroy(&dev->lock);
 }
 
 void i8042_data_read(void *opaque, uint64_t offset, void *data, unsigned int size)
@@ -20,8 +27,10 @@ void i8042_data_read(void *opaque, uint64_t offset, void *data, unsigned int siz
 
 	(void)offset;
 	(void)size;
+	pthread_mutex_lock(&dev->lock);
 	*(uint8_t *)data = dev->st.out;
 	dev->st.out_full = 0;
+	pthread_mutex_unlock(&dev->lock);
 }
 
 void i8042_cmd_read(void *opaque, uint64_t offset, void *data, unsigned int size)
@@ -31,10 +40,12 @@ void i8042_cmd_read(void *opaque, uint64_t offset, void *data, unsigned int size
 
 	(void)offset;
 	(void)size;
+	pthread_mutex_lock(&dev->lock);
 	if (dev->st.out_full)
 		v |= I8042_STATUS_OBF;
 	if (dev->st.pending_cmd)
 		v |= I8042_STATUS_CMD;
+	pthread_mutex_unlock(&dev->lock);
 	*(uint8_t *)data = v;
 }
 
@@ -44,9 +55,11 @@ void i8042_data_write(void *opaque, uint64_t offset, const void *data, unsigned 
 
 	(void)offset;
 	(void)size;
+	pthread_mutex_lock(&dev->lock);
 	if (dev->st.pending_cmd == I8042_CMD_WRITE_CTR)
 		dev->st.ctr = *(const uint8_t *)data;
 	dev->st.pending_cmd = 0;
+	pthread_mutex_unlock(&dev->lock);
 }
 
 void i8042_cmd_write(void *opaque, uint64_t offset, const void *data, unsigned int size)
@@ -55,6 +68,9 @@ void i8042_cmd_write(void *opaque, uint64_t offset, const void *data, unsigned i
 
 	(void)offset;
 	(void)size;
+	bool reset = false;
+
+	pthread_mutex_lock(&dev->lock);
 	switch (*(const uint8_t *)data) {
 	case I8042_CMD_READ_CTR:
 		dev->st.out = dev->st.ctr;
@@ -64,9 +80,12 @@ void i8042_cmd_write(void *opaque, uint64_t offset, const void *data, unsigned i
 		dev->st.pending_cmd = I8042_CMD_WRITE_CTR;
 		break;
 	case I8042_CMD_PULSE_RESET:
-		vm_request_stop(dev->ctl, STOP_RESET, 0);
+		reset = true;
 		break;
 	default:
 		break;
 	}
+	pthread_mutex_unlock(&dev->lock);
+	if (reset)
+		vm_request_stop(dev->ctl, STOP_RESET, 0);
 }

@@ -2,6 +2,7 @@
 #ifndef KILN_DEVICES_I8042_H
 #define KILN_DEVICES_I8042_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "devices/device.h"
@@ -21,11 +22,13 @@ struct i8042_state {
 };
 
 struct i8042 {
+	pthread_mutex_t lock; /* vCPUs may touch the ports concurrently */
 	struct i8042_state st;
 	const struct vm_control *ctl;
 };
 
 void i8042_init(struct i8042 *dev, const struct vm_control *ctl);
+void i8042_destroy(struct i8042 *dev);
 
 /* Bus handlers for two one-byte ranges, the data port 0x60 and the command/status port 0x64
  * (0x61-0x63 belong to other chips). Writing 0xfe to 0x64 requests a reset (STOP_RESET). */
