@@ -27,8 +27,11 @@ void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_
 		}
 	}
 	if (st->nr_keys == STATS_MAX_KEYS) {
-		st->other.count++;
-		st->other.ns += ns;
+		struct exit_stat *o = kind == STATS_IO_IN || kind == STATS_IO_OUT ? &st->other_io
+										 : &st->other_mmio;
+
+		o->count++;
+		o->ns += ns;
 		return;
 	}
 	k = &st->keys[st->nr_keys++];
@@ -81,8 +84,10 @@ void stats_print(FILE *f, const struct vcpu_stats *const *per_vcpu, unsigned int
 						 kind_name[k->kind], k->addr);
 				print_row(f, "", detail, &k->s);
 			}
-			if ((r == KVM_EXIT_IO || r == KVM_EXIT_MMIO) && st->other.count)
-				print_row(f, "", "(other keys)", &st->other);
+			if (r == KVM_EXIT_IO && st->other_io.count)
+				print_row(f, "", "(other ports)", &st->other_io);
+			if (r == KVM_EXIT_MMIO && st->other_mmio.count)
+				print_row(f, "", "(other addresses)", &st->other_mmio);
 		}
 		total.count += sum.count;
 		total.ns += sum.ns;

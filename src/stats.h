@@ -31,7 +31,7 @@ struct vcpu_stats {
 	struct exit_stat reason[STATS_MAX_REASONS];
 	struct stats_key keys[STATS_MAX_KEYS];
 	unsigned int nr_keys;
-	struct exit_stat other; /* accesses past STATS_MAX_KEYS distinct keys */
+	struct exit_stat other_io, other_mmio; /* accesses past STATS_MAX_KEYS distinct keys */
 };
 
 void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t ns);

@@ -187,16 +187,12 @@ static void handle_mmio(struct vcpu *vcpu, const struct vcpu_env *env, bool time
 	}
 	r = write ? bus_write(env->mmio, addr, run->mmio.data, len)
 		  : bus_read(env->mmio, addr, run->mmio.data, len);
-	if (!r) {
-		uint64_t top = gmem_size(env->mem);
-
+	if (!r)
 		pr_warn_ratelimited(&unclaimed_rl,
 				    "vcpu%u: unclaimed MMIO %s 0x%" PRIx64 " (%u bytes%s)%s", vcpu->id,
 				    write ? "write to" : "read from", addr, len,
 				    gmem_is_ram(env->mem, addr) ? "" : ", not guest RAM",
 				    write ? " dropped" : " returned all ones");
-		(void)top;
-	}
 	if (timed)
 		stats_account_access(&vcpu->stats, write ? STATS_MMIO_WRITE : STATS_MMIO_READ,
 				     r ? r->base : addr, r ? r->name : "unclaimed", now_ns() - t0);
