@@ -163,14 +163,19 @@ static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_act
 		case ':':
 			snprintf(err, CONFIG_ERR_MAX, "%s: missing value", argv[optind - 1]);
 			return -EINVAL;
-		default:
-			if (optopt)
+		default: {
+			const char *arg = argv[optind - 1];
+
+			if (strncmp(arg, "--", 2) == 0 && optopt)
+				snprintf(err, CONFIG_ERR_MAX, "option '%.*s' takes no value", (int)strcspn(arg, "="),
+					 arg);
+			else if (optopt && optopt < 256)
 				snprintf(err, CONFIG_ERR_MAX, "unknown option '-%c' (see kiln run --help)",
 					 optopt);
 			else
-				snprintf(err, CONFIG_ERR_MAX, "unknown option '%s' (see kiln run --help)",
-					 argv[optind - 1]);
+				snprintf(err, CONFIG_ERR_MAX, "unknown option '%s' (see kiln run --help)", arg);
 			return -EINVAL;
+		}
 		}
 	}
 	if (optind < argc) {

@@ -177,6 +177,11 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 	char *cmd;
 	int e;
 
+	if (header_offset > k->size || k->size - header_offset < 12) {
+		snprintf(err, LOADER_ERR_MAX, "%s: no multiboot header at offset 0x%zx", k->path,
+			 header_offset);
+		return -EINVAL;
+	}
 	memcpy(&h, k->data + header_offset,
 	       k->size - header_offset < sizeof(h) ? k->size - header_offset : sizeof(h));
 	if (h.flags & 0xffff & ~MB_FLAGS_UNDERSTOOD) {

@@ -12,10 +12,11 @@
 #define add_overflow(a, b, res) __builtin_add_overflow((a), (b), (res))
 #define mul_overflow(a, b, res) __builtin_mul_overflow((a), (b), (res))
 
-/* [a, a+alen) and [b, b+blen) overlap; both ranges must not wrap (callers check first). */
+/* [a, a+alen) and [b, b+blen) overlap. Computed from differences, never from ends, so a range
+ * that ends exactly at 2^64 is handled too. */
 static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
-	return alen && blen && a < b + blen && b < a + alen;
+	return alen && blen && (a >= b ? a - b < blen : b - a < alen);
 }
 
 static inline uint64_t align_up(uint64_t v, uint64_t align)
