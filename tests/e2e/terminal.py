@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """kiln on a terminal: stdin is put in raw mode while the guest runs and restored on exit, both
-when kiln is stopped by SIGTERM and when the user types the Ctrl-a x escape.
+when kiln is stopped by SIGTERM and when the user types the Ctrl-a x escape. While the 2-vCPU
+guest runs, its vCPU threads must be named vcpu0 and vcpu1.
 
 usage: terminal.py KILN MB_ECHO_ELF
 Exit 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
@@ -39,10 +40,14 @@ def run_case(kiln, guest, stop):
     before = termios.tcgetattr(slave)
     if not before[3] & termios.ICANON:
         return "the new pty is not in canonical mode to begin with"
-    proc = subprocess.Popen([kiln, "run", "--debug-exit", "-k", guest], stdin=slave, stdout=slave,
+    proc = subprocess.Popen([kiln, "run", "--debug-exit", "-c", "2", "-k", guest], stdin=slave, stdout=slave,
                             stderr=subprocess.PIPE, close_fds=True)
     try:
         read_until(master, b"echo: ready")
+        names = sorted(open("/proc/%d/task/%s/comm" % (proc.pid, t)).read().strip()
+                       for t in os.listdir("/proc/%d/task" % proc.pid))
+        if [n for n in names if n.startswith("vcpu")] != ["vcpu0", "vcpu1"]:
+            return "vCPU threads are not named vcpu0, vcpu1: %s" % names
         during = termios.tcgetattr(slave)
         if during[3] & (termios.ICANON | termios.ECHO | termios.ISIG):
             return "stdin is not in raw mode while the guest runs (lflag 0x%x)" % during[3]
