@@ -1,7 +1,5 @@
 /* flat_hello: raw real-mode binary; checks it was entered with CS=DS=ES=SS=0x1000 and SP=0x8000. */
 
-#define COM1_THR 0x3f8
-#define COM1_LSR 0x3fd
 #define DEBUG_EXIT 0xf4
 
 	.code16
@@ -60,21 +58,7 @@ exit:
 	jmp 1b
 
 /* Print the NUL-terminated string at %cs:%si (CS-relative, so a wrong DS cannot garble it). */
-puts:
-	movb %cs:(%si), %bl
-	testb %bl, %bl
-	jz 3f
-	incw %si
-	movw $COM1_LSR, %dx
-	movw $1000, %cx		/* bounded wait for THRE */
-2:	inb %dx, %al
-	testb $0x20, %al
-	loopz 2b
-	movw $COM1_THR, %dx
-	movb %bl, %al
-	outb %al, %dx
-	jmp puts
-3:	ret
+#include "puts16.S"
 
 msg_hello:	.asciz "kiln flat: hello from real mode\n"
 msg_success:	.asciz "SUCCESS\n"

@@ -1,7 +1,5 @@
 /* i8042_reset: raw real-mode binary that reboots through the i8042 reset line (0xfe to port 0x64). */
 
-#define COM1_THR 0x3f8
-#define COM1_LSR 0x3fd
 #define I8042_COMMAND 0x64
 #define DEBUG_EXIT 0xf4
 
@@ -22,21 +20,7 @@ _start:
 1:	hlt
 	jmp 1b
 
-puts:
-	movb %cs:(%si), %bl
-	testb %bl, %bl
-	jz 3f
-	incw %si
-	movw $COM1_LSR, %dx
-	movw $1000, %cx			/* bounded wait for THRE */
-2:	inb %dx, %al
-	testb $0x20, %al
-	loopz 2b
-	movw $COM1_THR, %dx
-	movb %bl, %al
-	outb %al, %dx
-	jmp puts
-3:	ret
+#include "puts16.S"
 
 msg_reset:	.asciz "i8042: requesting a reset\n"
 msg_fail:	.asciz "FAIL: still running after the i8042 reset\n"
