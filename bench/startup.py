@@ -443,7 +443,7 @@ def main():
     ap = argparse.ArgumentParser(
         description="Startup benchmark: wall time and peak RSS of a whole hello-guest run "
                     "under kiln, QEMU and a minimal KVM floor.")
-    ap.add_argument("--kiln", default=os.path.join(REPO, "build", "src", "kiln"),
+    ap.add_argument("--kiln", default=os.path.join(REPO, "build", "kiln"),
                     help="kiln binary (default: build/src/kiln); missing -> row skipped")
     ap.add_argument("--floor", default=os.path.join(REPO, "build", "bench", "floor"),
                     help="floor binary built from bench/floor.c")

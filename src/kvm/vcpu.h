@@ -3,6 +3,7 @@
 #define KILN_KVM_VCPU_H
 
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
