@@ -2,6 +2,7 @@
 #include "builder.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,14 +91,14 @@ static int attach_devices(struct vmm *vmm, char *err)
 	}
 
 	com1 = (struct irq_line){ .sink = sink, .gsi = SERIAL_COM1_IRQ };
-	e = serial_create(&vmm->serial, STDOUT_FILENO, com1, vmm_wake, vmm);
+	e = serial_create(&vmm->serial, vmm->serial_fd, com1, vmm_wake, vmm);
 	if (e)
 		return e;
 	if ((e = attach(vmm->pio, SERIAL_COM1_BASE, SERIAL_NR_REGS, "serial", serial_io_read,
 			serial_io_write, vmm->serial, err)))
 		return e;
 
-	i8042_init(&vmm->i8042, &vmm->ctl);
+	i8042_init(&vmm->i8042, &vmm->ctl, (struct irq_line){ .sink = sink, .gsi = I8042_KBD_IRQ });
 	if ((e = attach(vmm->pio, I8042_DATA_PORT, 1, "i8042", i8042_data_read, i8042_data_write,
 			&vmm->i8042, err)) ||
 	    (e = attach(vmm->pio, I8042_COMMAND_PORT, 1, "i8042", i8042_cmd_read, i8042_cmd_write,
@@ -164,6 +165,16 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
 
 	/* 3. Buses and devices. */
+	if (cfg->serial_out_path) {
+		vmm->serial_fd = open(cfg->serial_out_path,
+				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+		if (vmm->serial_fd < 0) {
+			vmm->serial_fd = STDOUT_FILENO;
+			fail(KILN_EXIT_USAGE, "serial: cannot open '%s' for writing: %s",
+			     cfg->serial_out_path, strerror(errno));
+		}
+		vmm->serial_fd_owned = true;
+	}
 	if (bus_create(&vmm->pio, "port I/O", 0x10000) || bus_create(&vmm->mmio, "MMIO", 0))
 		fail(KILN_EXIT_HOST_ERROR, "cannot allocate the buses");
 	e = attach_devices(vmm, err);
@@ -204,6 +215,9 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 		.eoi = vmm->env.eoi,
 		.eoi_opaque = vmm->env.eoi_opaque,
 		.stopping = &vmm->stopping,
+		.pausing = &vmm->pausing,
+		.park = vmm_park,
+		.park_opaque = vmm,
 	};
 	pr_info("booting %s (%s) with %u vCPU%s, %llu MiB, %s irqchip", cfg->kernel_path,
 		vmm->entry.format, cfg->nr_vcpus, cfg->nr_vcpus == 1 ? "" : "s",

@@ -30,6 +30,7 @@ struct vmm_config {
 	bool stats;
 	enum irqchip_mode irqchip;
 	const char *kvm_path; /* NULL: /dev/kvm */
+	const char *serial_out_path; /* NULL: stdout */
 };
 
 /* Defaults: 128 MiB, 1 vCPU, split irqchip, no debug-exit. */

@@ -5,6 +5,7 @@
 #include "builder.h"
 #include "config.h"
 #include "control/cli.h"
+#include "control/controller.h"
 #include "util/log.h"
 #include "version.h"
 #include "vmm.h"
@@ -12,13 +13,12 @@
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
+	struct controller_opts opts;
 	enum cli_action action;
 	char err[BUILD_ERR_MAX] = "";
-	struct vmm *vmm = NULL;
-	int status;
 
 	config_init(&cfg);
-	if (cli_parse(argc, argv, &cfg, &action, err)) {
+	if (cli_parse(argc, argv, &cfg, &opts, &action, err)) {
 		pr_err("%s", err);
 		return KILN_EXIT_USAGE;
 	}
@@ -33,18 +33,16 @@ int main(int argc, char **argv)
 		printf("kiln %s\n", KILN_VERSION);
 		return 0;
 	case CLI_RUN:
+	case CLI_SERVE:
 		break;
 	}
 	log_set_level(cli_verbosity < 0 ? LOG_ERROR
 		      : cli_verbosity == 0 ? LOG_WARN
 		      : cli_verbosity == 1 ? LOG_INFO
 					   : LOG_DEBUG);
-	status = builder_build(&cfg, &vmm, err);
-	if (status) {
+	if (action == CLI_RUN && config_validate(&cfg, err)) {
 		pr_err("%s", err);
-		return status;
+		return KILN_EXIT_USAGE;
 	}
-	status = vmm_run(vmm);
-	vmm_destroy(vmm);
-	return status;
+	return controller_run(&cfg, &opts);
 }

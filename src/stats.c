@@ -9,7 +9,7 @@ void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t n
 {
 	struct exit_stat *e = &st->reason[reason < STATS_MAX_REASONS ? reason : STATS_MAX_REASONS - 1];
 
-	e->count++;
+	stats_inc(&e->count);
 	e->ns += ns;
 }
 

@@ -24,15 +24,30 @@ struct stats_key {
 	struct exit_stat s;
 };
 
-/* One per vCPU, written only by its own thread; read after the thread has ended. */
+/* One per vCPU, written only by its own thread. The exit counts by reason and the unclaimed
+ * counters are always kept, with relaxed atomic stores, so metrics can read them (with
+ * stats_load()) while the vCPU runs; handling times and the per-port/device table are kept only
+ * with --stats (`enabled`) and read after the thread has ended. */
 struct vcpu_stats {
 	bool enabled;
 	uint64_t runs;
+	uint64_t unclaimed_pio, unclaimed_mmio;
 	struct exit_stat reason[STATS_MAX_REASONS];
 	struct stats_key keys[STATS_MAX_KEYS];
 	unsigned int nr_keys;
 	struct exit_stat other_io, other_mmio; /* accesses past STATS_MAX_KEYS distinct keys */
 };
+
+/* Single-writer counter bump, readable concurrently with stats_load(). */
+static inline void stats_inc(uint64_t *counter)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t stats_load(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
 
 void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t ns);
 void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_t addr,

@@ -17,6 +17,14 @@
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-a, then x quits (as QEMU's -nographic) */
 
+/* Console input: bytes from stdin into the UART, as many as its FIFO takes. With a terminal,
+ * Ctrl-a x quits and Ctrl-a Ctrl-a sends one Ctrl-a. Returns false at end of input. */
+struct console_in {
+	uint8_t buf[256];
+	size_t len, pos;
+	bool escape, eof, tty;
+};
+
 /* The terminal as we found it; restored on every exit path (atexit and fatal signals). */
 static struct termios saved_tio;
 static volatile sig_atomic_t tio_saved;
@@ -67,7 +75,7 @@ void vmm_wake(void *opaque)
 		return; /* counter saturated: the loop is awake anyway */
 }
 
-static void vmm_request_stop(void *opaque, enum stop_reason reason, int code)
+void vmm_request_stop(void *opaque, enum stop_reason reason, int code)
 {
 	struct vmm *vmm = opaque;
 
@@ -75,10 +83,74 @@ static void vmm_request_stop(void *opaque, enum stop_reason reason, int code)
 	if (vmm->stop_reason == STOP_NONE) {
 		vmm->stop_reason = reason;
 		vmm->stop_code = code;
-		__atomic_store_n(&vmm->stopping, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&vmm->stopping, 1, __ATOMIC_SEQ_CST);
 	}
+	/* Parked vCPUs must see the stop too, and a pause waiting for them must give up. */
+	pthread_cond_broadcast(&vmm->resume_cond);
+	pthread_cond_broadcast(&vmm->parked_cond);
 	pthread_mutex_unlock(&vmm->stop_lock);
 	vmm_wake(vmm);
+}
+
+bool vmm_stopping(const struct vmm *vmm)
+{
+	return __atomic_load_n(&vmm->stopping, __ATOMIC_ACQUIRE);
+}
+
+int vmm_event_fd(const struct vmm *vmm) { return vmm->event_fd; }
+
+/* vCPU thread: wait here while the VM is paused (vcpu_env.park). */
+void vmm_park(void *opaque, struct vcpu *vcpu)
+{
+	struct vmm *vmm = opaque;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	vmm->nr_parked++;
+	pthread_cond_broadcast(&vmm->parked_cond);
+	while (__atomic_load_n(&vmm->pausing, __ATOMIC_ACQUIRE) && !vmm_stopping(vmm))
+		pthread_cond_wait(&vmm->resume_cond, &vmm->stop_lock);
+	vmm->nr_parked--;
+	/* Clear the kick only now, and before the loop re-checks the flags: a stop or pause
+	 * requested after this point sets immediate_exit again after setting its flag. */
+	if (!vmm_stopping(vmm))
+		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vmm->stop_lock);
+}
+
+int vmm_pause(struct vmm *vmm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	__atomic_store_n(&vmm->pausing, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vmm->stop_lock);
+	for (unsigned int i = 0; i < vmm->nr_threads; i++)
+		vcpu_kick(&vmm->vcpus[i], (unsigned long)vmm->threads[i]);
+	pthread_mutex_lock(&vmm->stop_lock);
+	while (vmm->nr_parked < vmm->nr_threads && !vmm_stopping(vmm))
+		pthread_cond_wait(&vmm->parked_cond, &vmm->stop_lock);
+	if (vmm_stopping(vmm))
+		err = -ESHUTDOWN;
+	pthread_mutex_unlock(&vmm->stop_lock);
+	return err;
+}
+
+void vmm_resume(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->stop_lock);
+	__atomic_store_n(&vmm->pausing, 0, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vmm->resume_cond);
+	pthread_mutex_unlock(&vmm->stop_lock);
+}
+
+bool vmm_paused(struct vmm *vmm)
+{
+	return __atomic_load_n(&vmm->pausing, __ATOMIC_ACQUIRE);
+}
+
+void vmm_ctrl_alt_del(struct vmm *vmm)
+{
+	i8042_ctrl_alt_del(&vmm->i8042);
 }
 
 int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
@@ -89,7 +161,10 @@ int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 		return -ENOMEM;
 	vmm->cfg = *cfg;
 	vmm->kvm.fd = -1;
+	vmm->serial_fd = STDOUT_FILENO;
 	pthread_mutex_init(&vmm->stop_lock, NULL);
+	pthread_cond_init(&vmm->parked_cond, NULL);
+	pthread_cond_init(&vmm->resume_cond, NULL);
 	vmm->ctl = (struct vm_control){ vmm_request_stop, vmm };
 	vmm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vmm->event_fd < 0) {
@@ -99,6 +174,14 @@ int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 		free(vmm);
 		return e;
 	}
+	vmm->console = calloc(1, sizeof(*vmm->console));
+	if (!vmm->console) {
+		close(vmm->event_fd);
+		pthread_mutex_destroy(&vmm->stop_lock);
+		free(vmm);
+		return -ENOMEM;
+	}
+	vmm->console->tty = isatty(STDIN_FILENO);
 	*out = vmm;
 	return 0;
 }
@@ -158,13 +241,6 @@ static void stop_vcpus(struct vmm *vmm)
 	vmm->nr_threads = 0;
 }
 
-/* Console input: bytes from stdin into the UART, as many as its FIFO takes. With a terminal,
- * Ctrl-a x quits and Ctrl-a Ctrl-a sends one Ctrl-a. Returns false at end of input. */
-struct console_in {
-	uint8_t buf[256];
-	size_t len, pos;
-	bool escape, eof, tty;
-};
 
 static bool console_pump(struct vmm *vmm, struct console_in *in, bool readable)
 {
@@ -222,78 +298,47 @@ static const char *stop_reason_name(enum stop_reason r)
 	}
 }
 
-int vmm_run(struct vmm *vmm)
+int vmm_start(struct vmm *vmm)
 {
-	struct console_in in = { .tty = isatty(STDIN_FILENO) };
 	struct sigaction sa = { .sa_handler = kick_handler };
-	sigset_t block, old;
-	int sfd, e, status;
+	int e;
 
 	/* The kick handler must exist before any vCPU can be kicked; no SA_RESTART, so KVM_RUN
-	 * returns EINTR. */
+	 * returns EINTR. The owner thread has blocked the signal; vCPU threads unblock it. */
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigaddset(&block, SIGPIPE);
-	sigaddset(&block, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	sigdelset(&block, SIGPIPE);
-	sigdelset(&block, VCPU_KICK_SIGNAL);
-	sfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		pr_err("signalfd: %s", strerror(errno));
-		return KILN_EXIT_HOST_ERROR;
-	}
 	terminal_raw();
-
 	e = start_vcpus(vmm);
 	if (e) {
 		pr_err("cannot start vCPU threads: %s", strerror(-e));
 		vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
 	}
+	return e;
+}
 
-	while (!__atomic_load_n(&vmm->stopping, __ATOMIC_ACQUIRE)) {
-		struct pollfd pfd[3] = {
-			{ .fd = vmm->event_fd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = -1, .events = POLLIN },
-		};
-		bool want_input = !in.eof && in.pos == in.len && serial_rx_space(vmm->serial) > 0;
+bool vmm_wants_input(const struct vmm *vmm)
+{
+	const struct console_in *in = vmm->console;
 
-		if (want_input)
-			pfd[2].fd = STDIN_FILENO;
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("poll: %s", strerror(errno));
-			vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
-			break;
-		}
-		if (pfd[0].revents & POLLIN) {
-			uint64_t v;
+	return !in->eof && in->pos == in->len && serial_rx_space(vmm->serial) > 0;
+}
 
-			if (read(vmm->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				pr_debug("event fd: %s", strerror(errno));
-		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
+void vmm_handle_events(struct vmm *vmm, bool stdin_ready)
+{
+	uint64_t v;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				vmm_request_stop(vmm, STOP_SIGNAL, (int)si.ssi_signo);
-		}
-		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
-			console_pump(vmm, &in, true);
-		else if (in.pos < in.len)
-			console_pump(vmm, &in, false);
-	}
+	if (read(vmm->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_debug("event fd: %s", strerror(errno));
+	if (stdin_ready || vmm->console->pos < vmm->console->len)
+		console_pump(vmm, vmm->console, stdin_ready);
+}
+
+int vmm_finish(struct vmm *vmm)
+{
+	int status;
 
 	stop_vcpus(vmm);
 	restore_terminal();
-	close(sfd);
 
 	switch (vmm->stop_reason) {
 	case STOP_POWEROFF:
@@ -324,7 +369,6 @@ int vmm_run(struct vmm *vmm)
 		fflush(stdout);
 		stats_print(stderr, per, vmm->nr_vcpus);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return status;
 }
 
@@ -348,7 +392,12 @@ void vmm_destroy(struct vmm *vmm)
 	if (vmm->kvm.fd >= 0)
 		kvm_close(&vmm->kvm);
 	gmem_destroy(vmm->mem);
+	if (vmm->serial_fd_owned)
+		close(vmm->serial_fd);
 	close(vmm->event_fd);
+	free(vmm->console);
+	pthread_cond_destroy(&vmm->parked_cond);
+	pthread_cond_destroy(&vmm->resume_cond);
 	pthread_mutex_destroy(&vmm->stop_lock);
 	free(vmm);
 }

@@ -19,6 +19,8 @@
 #include "kvm/vm.h"
 #include "loader/loader.h"
 
+struct console_in;
+
 /* Exit statuses (README.md, "Exit status"). */
 #define KILN_EXIT_OK 0
 #define KILN_EXIT_USAGE 2
@@ -57,14 +59,53 @@ struct vmm {
 	enum stop_reason stop_reason;
 	int stop_code;
 	int event_fd; /* wakes the event loop: stop requested, or serial FIFO space */
+
+	/* Pause state, under stop_lock: vCPUs park while `pausing` is set. */
+	int pausing;
+	unsigned int nr_parked;
+	pthread_cond_t parked_cond, resume_cond;
+
+	int serial_fd; /* UART output: stdout, or the --serial-out / PUT /serial file */
+	bool serial_fd_owned;
+	struct console_in *console;
 };
 
 /* The struct with its locks and fds initialised and nothing built; vmm_destroy() undoes it. */
 int __must_check vmm_alloc(struct vmm **out, const struct vmm_config *cfg);
 
-/* Starts one thread per vCPU, runs the event loop (stdin -> serial, signals) until the VM stops,
- * joins the threads and returns kiln's exit status. Call once. */
-int vmm_run(struct vmm *vmm);
+/* Runtime, driven by one owner thread (control/controller.c), in this order:
+ * vmm_start() once; then, until vmm_stopping(), poll vmm_event_fd() (and stdin while
+ * vmm_wants_input()) and call vmm_handle_events(); vmm_pause()/vmm_resume()/
+ * vmm_ctrl_alt_del() at any time in between; finally vmm_finish() once, then vmm_destroy(). */
+
+/* Starts one named thread per vCPU and puts a terminal stdin in raw mode. Returns 0 or -errno
+ * (the VM is then stopping: call vmm_finish()). */
+int __must_check vmm_start(struct vmm *vmm);
+bool vmm_stopping(const struct vmm *vmm);
+int vmm_event_fd(const struct vmm *vmm);
+/* Whether the UART can take input now (poll stdin only then, so no input is dropped). */
+bool vmm_wants_input(const struct vmm *vmm);
+/* Drains the wake-up fd and moves pending stdin bytes into the UART; `stdin_ready` when poll
+ * reported stdin readable. */
+void vmm_handle_events(struct vmm *vmm, bool stdin_ready);
+/* Asks the VM to stop (first request wins). Any thread. */
+void vmm_request_stop(void *opaque, enum stop_reason reason, int code);
+
+/* Parks every vCPU outside KVM_RUN and returns when all are parked (or the VM is stopping).
+ * Idempotent. Returns 0, or -ESHUTDOWN when the VM stopped meanwhile. */
+int vmm_pause(struct vmm *vmm);
+/* Lets parked vCPUs continue exactly where they stopped. Idempotent. */
+void vmm_resume(struct vmm *vmm);
+bool vmm_paused(struct vmm *vmm);
+/* vcpu_env.park: a vCPU thread waits here while the VM is paused. */
+void vmm_park(void *opaque, struct vcpu *vcpu);
+
+/* Presses Ctrl-Alt-Del on the i8042 keyboard. */
+void vmm_ctrl_alt_del(struct vmm *vmm);
+
+/* Kicks and joins the vCPU threads, restores the terminal, prints --stats, and returns kiln's
+ * exit status for how the VM stopped. */
+int vmm_finish(struct vmm *vmm);
 
 /* Wakes the event loop (serial FIFO drained: read more input). Any thread; `opaque` is the vmm. */
 void vmm_wake(void *opaque);

@@ -18,7 +18,19 @@ void cli_print_help(FILE *f)
 		"\n"
 		"usage: kiln run -k GUEST [options]   boot a guest and wait for it to stop\n"
 		"       kiln run --help               options of 'run'\n"
+		"       kiln --api-sock PATH [--config-file FILE] [options]\n"
+		"                                     serve the Firecracker-compatible API\n"
+		"       kiln --config-file FILE [options]\n"
+		"                                     boot the VM a Firecracker config file describes\n"
 		"       kiln --help | --version\n"
+		"\n"
+		"Options of the API and config-file forms:\n"
+		"  --api-sock PATH        serve HTTP on this Unix socket (created 0600, removed on exit)\n"
+		"  --api-sock-force       replace an existing file at PATH\n"
+		"  --config-file FILE     Firecracker-format JSON: boot-source, machine-config, logger,\n"
+		"                         metrics, serial; the VM starts at once\n"
+		"  --id ID                instance id reported by GET / (default anonymous-instance)\n"
+		"  --debug-exit[=PORT], --irqchip=MODE, --stats, -v, -q: as for 'kiln run'\n"
 		"\n"
 		"Exit status: 0 guest powered off or reset; (v << 1) | 1 debug-exit write of v;\n"
 		"2 bad command line or guest image; 4 guest crashed; 6 host or KVM failure;\n"
@@ -48,6 +60,8 @@ void cli_print_run_help(FILE *f)
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
 		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
+		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
+		"                         --id as above)\n"
 		"  -v, --verbose          more messages (twice: debug)\n"
 		"  -q, --quiet            errors only\n"
 		"  -h, --help             this help\n"
@@ -55,7 +69,8 @@ void cli_print_run_help(FILE *f)
 		"When stdin is a terminal it is put in raw mode; type Ctrl-a x to quit kiln.\n");
 }
 
-enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH };
+enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
+       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -68,14 +83,26 @@ static const struct option run_options[] = {
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "kvm-device", required_argument, NULL, OPT_KVM_PATH },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "api-sock-force", no_argument, NULL, OPT_API_FORCE },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "id", required_argument, NULL, OPT_ID },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_action *action,
-		     char *err)
+/* Options that describe the VM itself: only for 'kiln run' (the API and config file describe it
+ * otherwise). */
+static bool vm_option(int c)
+{
+	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT;
+}
+
+/* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
+static int parse_options(int argc, char **argv, bool top_level, struct vmm_config *cfg,
+			 struct controller_opts *opts, enum cli_action *action, char *err)
 {
 	unsigned long v;
 	int c, e;
@@ -83,6 +110,13 @@ static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_act
 	optind = 0; /* full getopt reset, so tests can call us repeatedly */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:k:i:p:m:c:vqh", run_options, NULL)) != -1) {
+		if (top_level && vm_option(c)) {
+			snprintf(err, CONFIG_ERR_MAX,
+				 "%s: only with 'kiln run' (with --api-sock or --config-file the API or "
+				 "the config file describes the VM)",
+				 argv[optind - (optarg && optarg == argv[optind - 1] ? 2 : 1)]);
+			return -EINVAL;
+		}
 		switch (c) {
 		case 'k':
 			cfg->kernel_path = optarg;
@@ -151,6 +185,27 @@ static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_act
 		case OPT_KVM_PATH:
 			cfg->kvm_path = optarg;
 			break;
+		case OPT_API_SOCK:
+			opts->api_sock = optarg;
+			break;
+		case OPT_API_FORCE:
+			opts->api_sock_force = true;
+			break;
+		case OPT_CONFIG_FILE:
+			if (!top_level) {
+				snprintf(err, CONFIG_ERR_MAX,
+					 "--config-file: not with 'kiln run' (use kiln --config-file FILE)");
+				return -EINVAL;
+			}
+			opts->config_file = optarg;
+			break;
+		case OPT_ID:
+			if (!*optarg || strlen(optarg) > 64) {
+				snprintf(err, CONFIG_ERR_MAX, "--id: '%s' must be 1 to 64 characters", optarg);
+				return -EINVAL;
+			}
+			opts->id = optarg;
+			break;
 		case 'v':
 			cli_verbosity++;
 			break;
@@ -158,7 +213,7 @@ static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_act
 			cli_verbosity = -1;
 			break;
 		case 'h':
-			*action = CLI_RUN_HELP;
+			*action = top_level ? CLI_HELP : CLI_RUN_HELP;
 			return 0;
 		case ':':
 			snprintf(err, CONFIG_ERR_MAX, "%s: missing value", argv[optind - 1]);
@@ -183,12 +238,24 @@ static int parse_run(int argc, char **argv, struct vmm_config *cfg, enum cli_act
 			 argv[optind]);
 		return -EINVAL;
 	}
-	*action = CLI_RUN;
+	if (opts->api_sock_force && !opts->api_sock) {
+		snprintf(err, CONFIG_ERR_MAX, "--api-sock-force: needs --api-sock PATH");
+		return -EINVAL;
+	}
+	if (top_level && !opts->api_sock && !opts->config_file) {
+		snprintf(err, CONFIG_ERR_MAX,
+			 "nothing to do: give --api-sock PATH or --config-file FILE (or kiln run -k GUEST)");
+		return -EINVAL;
+	}
+	*action = top_level ? CLI_SERVE : CLI_RUN;
+	opts->start_now = !top_level || opts->config_file;
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, struct vmm_config *cfg, enum cli_action *action, char *err)
+int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_opts *opts,
+	      enum cli_action *action, char *err)
 {
+	*opts = (struct controller_opts){ .id = "anonymous-instance" };
 	if (argc < 2) {
 		snprintf(err, CONFIG_ERR_MAX, "no command given (try kiln --help)");
 		return -EINVAL;
@@ -203,7 +270,9 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, enum cli_action *ac
 		return 0;
 	}
 	if (strcmp(argv[1], "run") == 0)
-		return parse_run(argc - 1, argv + 1, cfg, action, err);
+		return parse_options(argc - 1, argv + 1, false, cfg, opts, action, err);
+	if (argv[1][0] == '-')
+		return parse_options(argc, argv, true, cfg, opts, action, err);
 	snprintf(err, CONFIG_ERR_MAX, "unknown command '%s' (try kiln --help)", argv[1]);
 	return -EINVAL;
 }

@@ -5,18 +5,21 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "control/controller.h"
 
 enum cli_action {
-	CLI_RUN,
+	CLI_RUN,      /* kiln run: build and start the VM the command line describes */
+	CLI_SERVE,    /* kiln --api-sock / --config-file: the API and/or config file describe it */
 	CLI_HELP,     /* kiln --help */
 	CLI_RUN_HELP, /* kiln run --help */
 	CLI_VERSION,
 };
 
-/* Fills `cfg` (which must be config_init()ed) from argv. Returns 0 with the action, or -EINVAL
- * with a one-line message in `err` (CONFIG_ERR_MAX bytes) naming the option and value. Does not
- * validate the result as a whole: call config_validate(). Reentrant (resets getopt). */
-int cli_parse(int argc, char **argv, struct vmm_config *cfg, enum cli_action *action, char *err);
+/* Fills `cfg` (which must be config_init()ed) and `opts` from argv. Returns 0 with the action, or
+ * -EINVAL with a one-line message in `err` (CONFIG_ERR_MAX bytes) naming the option and value.
+ * Does not validate the VM config as a whole: call config_validate(). Reentrant (resets getopt). */
+int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_opts *opts,
+	      enum cli_action *action, char *err);
 
 void cli_print_help(FILE *f);
 void cli_print_run_help(FILE *f);

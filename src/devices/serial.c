@@ -10,6 +10,7 @@
 struct serial {
 	pthread_mutex_t lock;
 	struct serial_state st;
+	struct serial_counters counters;
 	int out_fd;
 	struct irq_line irq;
 	void (*rx_space)(void *opaque);
@@ -186,8 +187,10 @@ static void serial_transmit(struct serial *s, uint8_t b)
 	struct serial_state *st = &s->st;
 
 	if (st->mcr & UART_MCR_LOOP) {
-		rx_push_byte(st, b);
+		if (!rx_push_byte(st, b))
+			s->counters.overruns++;
 	} else if (s->out_fd >= 0) {
+		s->counters.bytes_out++;
 		/* A full pipe blocks this vCPU, as a slow line would; nothing is dropped. */
 		while (write(s->out_fd, &b, 1) < 0 && errno == EINTR)
 			;
@@ -269,9 +272,17 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len)
 	if (!(s->st.mcr & UART_MCR_LOOP))
 		while (n < len && s->st.rx_count < SERIAL_FIFO_SIZE && rx_push_byte(&s->st, buf[n]))
 			n++;
+	s->counters.bytes_in += n;
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void serial_get_counters(struct serial *s, struct serial_counters *c)
+{
+	pthread_mutex_lock(&s->lock);
+	*c = s->counters;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void serial_save(struct serial *s, struct serial_state *st)

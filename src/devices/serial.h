@@ -76,6 +76,11 @@ struct serial_state {
 	uint8_t irq_level; /* current level of the interrupt output */
 };
 
+/* Traffic counters for metrics (not device state). */
+struct serial_counters {
+	uint64_t bytes_out, bytes_in, overruns;
+};
+
 struct serial;
 
 /* Output bytes go to `out_fd` (-1 drops them). `rx_space` (may be NULL) is called, with no lock
@@ -92,6 +97,8 @@ void serial_io_write(void *opaque, uint64_t offset, const void *data, unsigned i
 size_t serial_rx_space(struct serial *s);
 /* Queues up to `len` received bytes; returns how many fit (the rest must be retried later). */
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
+
+void serial_get_counters(struct serial *s, struct serial_counters *c);
 
 /* Snapshot hooks: copy the register state out / in. */
 void serial_save(struct serial *s, struct serial_state *st);

@@ -165,6 +165,8 @@ static void handle_io(struct vcpu *vcpu, const struct vcpu_env *env, bool timed)
 		r = out ? bus_write(env->pio, run->io.port, data, size)
 			: bus_read(env->pio, run->io.port, data, size);
 	if (!r)
+		stats_inc(&vcpu->stats.unclaimed_pio);
+	if (!r)
 		pr_warn_ratelimited(&unclaimed_rl, "vcpu%u: unclaimed port %s 0x%04x (%u byte%s)%s",
 				    vcpu->id, out ? "write to" : "read from", run->io.port, size,
 				    size == 1 ? "" : "s", out ? " dropped" : " returned all ones");
@@ -187,6 +189,8 @@ static void handle_mmio(struct vcpu *vcpu, const struct vcpu_env *env, bool time
 	}
 	r = write ? bus_write(env->mmio, addr, run->mmio.data, len)
 		  : bus_read(env->mmio, addr, run->mmio.data, len);
+	if (!r)
+		stats_inc(&vcpu->stats.unclaimed_mmio);
 	if (!r)
 		pr_warn_ratelimited(&unclaimed_rl,
 				    "vcpu%u: unclaimed MMIO %s 0x%" PRIx64 " (%u bytes%s)%s", vcpu->id,
@@ -230,10 +234,13 @@ void vcpu_run_loop(struct vcpu *vcpu, const struct vcpu_env *env)
 
 		if (__atomic_load_n(env->stopping, __ATOMIC_ACQUIRE))
 			return;
+		if (env->pausing && __atomic_load_n(env->pausing, __ATOMIC_ACQUIRE)) {
+			env->park(env->park_opaque, vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				if (timed)
-					stats_account_reason(&vcpu->stats, KVM_EXIT_INTR, 0);
+				stats_account_reason(&vcpu->stats, KVM_EXIT_INTR, 0);
 				continue;
 			}
 			pr_err("vcpu%u: KVM_RUN failed: %s", vcpu->id, strerror(errno));
@@ -241,7 +248,7 @@ void vcpu_run_loop(struct vcpu *vcpu, const struct vcpu_env *env)
 			return;
 		}
 		t0 = timed ? now_ns() : 0;
-		vcpu->stats.runs++;
+		stats_inc(&vcpu->stats.runs);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			handle_io(vcpu, env, timed);
@@ -279,7 +286,6 @@ void vcpu_run_loop(struct vcpu *vcpu, const struct vcpu_env *env)
 			report_crash(vcpu, env, what);
 			break;
 		}
-		if (timed)
-			stats_account_reason(&vcpu->stats, run->exit_reason, now_ns() - t0);
+		stats_account_reason(&vcpu->stats, run->exit_reason, timed ? now_ns() - t0 : 0);
 	}
 }

@@ -18,6 +18,8 @@
  * because kvm_run->immediate_exit is set first, so a signal that lands outside KVM_RUN is not lost. */
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 1)
 
+struct vcpu;
+
 /* What the exit loop dispatches to. Shared by all vCPUs of a VM; must outlive the loop. */
 struct vcpu_env {
 	const struct bus *pio;
@@ -27,6 +29,11 @@ struct vcpu_env {
 	void (*eoi)(void *opaque, uint8_t vector); /* KVM_EXIT_IOAPIC_EOI, split irqchip */
 	void *eoi_opaque;
 	const int *stopping;           /* read with acquire semantics before each KVM_RUN */
+	const int *pausing;            /* likewise; when set the loop calls park() */
+	/* Parks the calling vCPU thread until the pause ends or the VM stops; must clear
+	 * vcpu->run->immediate_exit before returning when the VM is not stopping. */
+	void (*park)(void *opaque, struct vcpu *vcpu);
+	void *park_opaque;
 };
 
 struct vcpu {
@@ -44,7 +51,9 @@ void vcpu_destroy(struct vcpu *vcpu);
 
 /* Runs the vCPU until the VM is told to stop (env->stopping) or this vCPU ends it: a guest
  * power-off, reset or crash, or a host error, each reported through env->ctl before returning.
- * Guest misbehaviour never makes it return an error of its own. */
+ * While env->pausing is set it parks in env->park() between KVM_RUN calls. Pending I/O is
+ * completed by KVM before KVM_RUN honours immediate_exit, so a parked vCPU is at an instruction
+ * boundary. Guest misbehaviour never makes it return an error of its own. */
 void vcpu_run_loop(struct vcpu *vcpu, const struct vcpu_env *env);
 
 /* Make the vCPU leave KVM_RUN promptly and not re-enter it: sets immediate_exit, then signals

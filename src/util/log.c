@@ -7,10 +7,21 @@
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level log_level = LOG_WARN;
+static int log_level = LOG_WARN;
+static int log_fd = STDERR_FILENO;
+static int log_show_level, log_show_origin;
+static char log_module[64];
 
-void log_set_level(enum log_level level) { log_level = level; }
-enum log_level log_get_level(void) { return log_level; }
+void log_set_level(enum log_level level) { __atomic_store_n(&log_level, level, __ATOMIC_RELAXED); }
+enum log_level log_get_level(void) { return __atomic_load_n(&log_level, __ATOMIC_RELAXED); }
+void log_set_fd(int fd) { __atomic_store_n(&log_fd, fd, __ATOMIC_RELAXED); }
+
+void log_set_format(bool show_level, bool show_origin, const char *module)
+{
+	__atomic_store_n(&log_show_level, show_level, __ATOMIC_RELAXED);
+	__atomic_store_n(&log_show_origin, show_origin, __ATOMIC_RELAXED);
+	snprintf(log_module, sizeof(log_module), "%s", module ? module : "");
+}
 
 static const char *const level_prefix[] = {
 	[LOG_ERROR] = "",
@@ -19,15 +30,29 @@ static const char *const level_prefix[] = {
 	[LOG_DEBUG] = "debug: ",
 };
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static const char *const level_name[] = {
+	[LOG_ERROR] = "Error",
+	[LOG_WARN] = "Warning",
+	[LOG_INFO] = "Info",
+	[LOG_DEBUG] = "Debug",
+};
+
+void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
 	char buf[1024];
 	int n, m;
 	va_list ap;
 
-	if (level > log_level)
+	if ((int)level > log_get_level())
 		return;
-	n = snprintf(buf, sizeof(buf), "kiln: %s", level_prefix[level]);
+	if (log_module[0] && !strstr(file, log_module))
+		return;
+	if (__atomic_load_n(&log_show_level, __ATOMIC_RELAXED))
+		n = snprintf(buf, sizeof(buf), "kiln: [%s] ", level_name[level]);
+	else
+		n = snprintf(buf, sizeof(buf), "kiln: %s", level_prefix[level]);
+	if (__atomic_load_n(&log_show_origin, __ATOMIC_RELAXED))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s:%d: ", file, line);
 	va_start(ap, fmt);
 	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -38,7 +63,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
 	/* One write so lines from several threads never interleave. */
-	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+	if (write(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), buf, (size_t)n) < 0)
 		return;
 }
 

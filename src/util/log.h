@@ -5,20 +5,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum log_level { LOG_OFF = -1, LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
-/* Messages above this level are dropped. Default LOG_WARN; set once by main before threads start. */
+/* Messages above this level are dropped. Default LOG_WARN. The setters below are called by the
+ * owner thread; other threads only read, so a change takes effect within a message or two. */
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* Where lines go (default stderr). The caller keeps the fd open while it is in use. */
+void log_set_fd(int fd);
+/* Line decoration: "[Level] " and "file:line: " prefixes; `module` (may be NULL) keeps only
+ * messages whose source path contains it. The string is copied. */
+void log_set_format(bool show_level, bool show_origin, const char *module);
 
-/* Writes one line "kiln: <prefix><message>\n" to stderr in a single write(2), so lines from
- * concurrent threads never interleave. Never fails (errors writing stderr are ignored). */
-void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes one line "kiln: <prefix><message>\n" in a single write(2), so lines from concurrent
+ * threads never interleave. Never fails (write errors are ignored). */
+void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-#define pr_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
-#define pr_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define pr_err(...) log_msg(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_warn(...) log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_info(...) log_msg(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_debug(...) log_msg(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
 /* Token bucket for messages a guest can trigger at will: at most `burst` messages, then one
  * per `interval_ms`. Thread-safe. Counts what it suppressed so the next allowed message can say so. */

@@ -215,12 +215,14 @@ Test(validate, vcpu_count)
 
 TestSuite(cli, .init = cfg_setup);
 
+static struct controller_opts copts;
+
 /* Runs cli_parse over a NULL-terminated list of arguments after "kiln". */
 #define PARSE(action, ...)                                                              \
 	({                                                                              \
 		char *argv_[] = { "kiln", __VA_ARGS__, NULL };                          \
 		config_init(&cfg);                                                      \
-		cli_parse((int)ARRAY_SIZE(argv_) - 1, argv_, &cfg, (action), err);     \
+		cli_parse((int)ARRAY_SIZE(argv_) - 1, argv_, &cfg, &copts, (action), err);     \
 	})
 
 Test(cli, no_command)
@@ -228,7 +230,7 @@ Test(cli, no_command)
 	char *argv[] = { "kiln", NULL };
 	enum cli_action a;
 
-	cr_assert_eq(cli_parse(1, argv, &cfg, &a, err), -EINVAL);
+	cr_assert_eq(cli_parse(1, argv, &cfg, &copts, &a, err), -EINVAL);
 	assert_msg_has("--help");
 }
 

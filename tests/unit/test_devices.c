@@ -379,7 +379,7 @@ Test(i8042, pulse_reset_requests_stop)
 	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &rec };
 	struct i8042 k;
 
-	i8042_init(&k, &ctl);
+	i8042_init(&k, &ctl, (struct irq_line){ 0 });
 	kbd_out(&k, I8042_COMMAND_PORT, 0xd1); /* some other command: no stop */
 	cr_assert_eq(rec.calls, 0);
 	kbd_out(&k, I8042_DATA_PORT, I8042_CMD_PULSE_RESET);
@@ -393,7 +393,7 @@ Test(i8042, reset_without_control_is_harmless)
 {
 	struct i8042 k;
 
-	i8042_init(&k, NULL);
+	i8042_init(&k, NULL, (struct irq_line){ 0 });
 	kbd_out(&k, I8042_COMMAND_PORT, I8042_CMD_PULSE_RESET);
 }
 
@@ -401,7 +401,7 @@ Test(i8042, status_after_init)
 {
 	struct i8042 k;
 
-	i8042_init(&k, NULL);
+	i8042_init(&k, NULL, (struct irq_line){ 0 });
 	cr_assert_eq(kbd_in(&k, I8042_COMMAND_PORT), 0x04, "system flag only: no output, no input");
 }
 
@@ -409,7 +409,7 @@ Test(i8042, controller_configuration_byte)
 {
 	struct i8042 k;
 
-	i8042_init(&k, NULL);
+	i8042_init(&k, NULL, (struct irq_line){ 0 });
 	kbd_out(&k, I8042_COMMAND_PORT, I8042_CMD_READ_CTR);
 	cr_assert_eq(kbd_in(&k, I8042_COMMAND_PORT) & 0x01, 0x01, "output buffer full");
 	cr_assert_eq(kbd_in(&k, I8042_DATA_PORT), 0x44);
@@ -425,6 +425,43 @@ Test(i8042, controller_configuration_byte)
 	kbd_out(&k, I8042_DATA_PORT, 0x00); /* no command pending: not the CTR */
 	kbd_out(&k, I8042_COMMAND_PORT, I8042_CMD_READ_CTR);
 	cr_assert_eq(kbd_in(&k, I8042_DATA_PORT), 0x47);
+}
+
+/* Records the keyboard interrupt line's edges. */
+struct kbd_irq_rec {
+	int level, rising;
+};
+
+static void kbd_irq_set(void *opaque, unsigned int gsi, int level)
+{
+	struct kbd_irq_rec *r = opaque;
+
+	cr_assert_eq(gsi, I8042_KBD_IRQ);
+	if (level && !r->level)
+		r->rising++;
+	r->level = level;
+}
+
+Test(i8042, ctrl_alt_del_queues_make_codes_and_interrupts)
+{
+	struct kbd_irq_rec rec = { 0 };
+	const struct irq_sink sink = { .set_level = kbd_irq_set, .opaque = &rec };
+	static const uint8_t want[] = { 0x14, 0x11, 0xe0, 0x71 };
+	struct i8042 k;
+
+	i8042_init(&k, NULL, (struct irq_line){ .sink = &sink, .gsi = I8042_KBD_IRQ });
+	i8042_ctrl_alt_del(&k);
+	cr_assert_eq(rec.rising, 0, "keyboard interrupt still disabled in the configuration byte");
+	kbd_out(&k, I8042_COMMAND_PORT, I8042_CMD_WRITE_CTR);
+	kbd_out(&k, I8042_DATA_PORT, 0x44 | I8042_CTR_KBD_INT);
+	cr_assert_eq(rec.rising, 1, "enabling the interrupt with bytes waiting raises IRQ 1");
+	for (unsigned int i = 0; i < sizeof(want); i++) {
+		cr_assert_eq(kbd_in(&k, I8042_COMMAND_PORT) & 0x01, 0x01, "byte %u waiting", i);
+		cr_assert_eq(kbd_in(&k, I8042_DATA_PORT), want[i], "byte %u", i);
+	}
+	cr_assert_eq(kbd_in(&k, I8042_COMMAND_PORT) & 0x01, 0, "buffer drained");
+	cr_assert_eq(rec.rising, 4, "one edge per byte left to read after each read");
+	i8042_destroy(&k);
 }
 
 /* ---- PIC ---------------------------------------------------------------------------------- */

@@ -1,0 +1,427 @@
+/* controller.c: the owner thread: start-up, the event loop, and the API's endpoints. */
+#include "control/controller.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "builder.h"
+#include "control/api.h"
+#include "control/metrics.h"
+#include "control/spec.h"
+#include "util/log.h"
+#include "version.h"
+#include "vmm.h"
+
+#define METRICS_PERIOD_MS 60000 /* periodic flush, as Firecracker */
+
+struct controller {
+	const struct controller_opts *opts;
+	struct vm_spec spec;
+	struct vmm *vmm;
+	struct api_server *api;
+	bool signalled;
+	int signal_status;
+};
+
+static const char *const not_after_boot =
+	"The requested operation is not supported after starting the microVM.";
+static const char *const not_before_boot =
+	"The requested operation is not supported before starting the microVM.";
+
+static void apply_logger(const struct vm_spec *s)
+{
+	if (!s->logger.set)
+		return;
+	log_set_format(s->logger.show_level, s->logger.show_origin, s->logger.module);
+	log_set_level(s->logger.level);
+	if (s->logger.fd >= 0)
+		log_set_fd(s->logger.fd);
+}
+
+static void flush_metrics(struct controller *c)
+{
+	if (c->spec.metrics.fd >= 0) {
+		int e = metrics_write(c->spec.metrics.fd, c->vmm, c->api);
+
+		if (e)
+			pr_warn("metrics: cannot write to %s: %s", c->spec.metrics.path, strerror(-e));
+	}
+}
+
+/* Builds and starts the VM. Returns 0, or the exit status the builder chose with err set. */
+static int start_vm(struct controller *c, char *err)
+{
+	int status = builder_build(&c->spec.cfg, &c->vmm, err);
+
+	if (status)
+		return status;
+	if (vmm_start(c->vmm))
+		snprintf(err, BUILD_ERR_MAX, "cannot start the vCPU threads");
+	return 0;
+}
+
+static const char *state_name(const struct controller *c)
+{
+	if (!c->vmm)
+		return "Not started";
+	return vmm_paused(c->vmm) ? "Paused" : "Running";
+}
+
+/* ---- endpoints (owner thread) -------------------------------------------------------------- */
+
+static void bad(struct api_request *req, const char *msg)
+{
+	snprintf(req->fault, sizeof(req->fault), "%s", msg);
+	req->status = 400;
+}
+
+static bool need_body(struct api_request *req)
+{
+	if (req->body)
+		return true;
+	bad(req, "missing JSON request body");
+	return false;
+}
+
+static bool pre_boot_only(struct controller *c, struct api_request *req)
+{
+	if (!c->vmm)
+		return true;
+	bad(req, not_after_boot);
+	return false;
+}
+
+static void do_actions(struct controller *c, struct api_request *req)
+{
+	static const struct jfield fields[] = { { "action_type", JF_STRING, true } };
+	const char *action;
+	char err[BUILD_ERR_MAX];
+	int status;
+
+	if (!need_body(req) || jcheck(req->body, "actions", fields, 1, req->fault)) {
+		req->status = 400;
+		return;
+	}
+	action = jstr(req->body, "action_type");
+	if (strcmp(action, "InstanceStart") == 0) {
+		if (c->vmm) {
+			bad(req, "InstanceStart: the microVM is already started");
+			return;
+		}
+		if (!c->spec.has_boot_source) {
+			bad(req, "InstanceStart: cannot start the microVM without a boot-source "
+				 "(PUT /boot-source first)");
+			return;
+		}
+		err[0] = '\0';
+		status = start_vm(c, err);
+		if (status) {
+			snprintf(req->fault, sizeof(req->fault), "InstanceStart: %s", err);
+			req->status = 400;
+		}
+	} else if (strcmp(action, "SendCtrlAltDel") == 0) {
+		if (!c->vmm)
+			bad(req, not_before_boot);
+		else
+			vmm_ctrl_alt_del(c->vmm);
+	} else if (strcmp(action, "FlushMetrics") == 0) {
+		if (c->spec.metrics.fd < 0)
+			bad(req, "FlushMetrics: metrics are not configured (PUT /metrics first)");
+		else if (metrics_write(c->spec.metrics.fd, c->vmm, c->api))
+			bad(req, "FlushMetrics: cannot write the metrics file");
+	} else {
+		snprintf(req->fault, sizeof(req->fault),
+			 "actions: action_type '%s' is not one of InstanceStart, SendCtrlAltDel, "
+			 "FlushMetrics",
+			 action);
+		req->status = 400;
+	}
+}
+
+static void do_vm_state(struct controller *c, struct api_request *req)
+{
+	static const struct jfield fields[] = { { "state", JF_STRING, true } };
+	const char *state;
+
+	if (!need_body(req) || jcheck(req->body, "vm", fields, 1, req->fault)) {
+		req->status = 400;
+		return;
+	}
+	state = jstr(req->body, "state");
+	if (strcmp(state, "Paused") != 0 && strcmp(state, "Resumed") != 0) {
+		snprintf(req->fault, sizeof(req->fault), "vm: state '%s' is not Paused or Resumed", state);
+		req->status = 400;
+		return;
+	}
+	if (!c->vmm) {
+		bad(req, not_before_boot);
+		return;
+	}
+	if (strcmp(state, "Paused") == 0) {
+		if (vmm_pause(c->vmm))
+			bad(req, "vm: the microVM stopped before it could be paused");
+	} else {
+		vmm_resume(c->vmm);
+	}
+}
+
+static bool is(const struct api_request *req, const char *method, const char *path)
+{
+	return strcmp(req->method, method) == 0 && strcmp(req->path, path) == 0;
+}
+
+/* "/drives/ID" style paths: returns ID or NULL. */
+static const char *sub_id(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(path, prefix, n) != 0 || !path[n] || strchr(path + n, '/'))
+		return NULL;
+	return path + n;
+}
+
+static void handle_request(void *ctx, struct api_request *req)
+{
+	struct controller *c = ctx;
+	const char *p = req->path, *m = req->method;
+	bool put = strcmp(m, "PUT") == 0, patch = strcmp(m, "PATCH") == 0;
+
+	if (is(req, "GET", "/")) {
+		req->status = 200;
+		req->reply = json_pack("{s:s, s:s, s:s, s:s}", "id", c->opts->id, "state",
+				       state_name(c), "vmm_version", KILN_VERSION, "app_name", "kiln");
+	} else if (is(req, "GET", "/version")) {
+		req->status = 200;
+		req->reply = json_pack("{s:s}", "firecracker_version", KILN_VERSION);
+	} else if (is(req, "GET", "/machine-config")) {
+		req->status = 200;
+		req->reply = spec_machine_config_json(&c->spec);
+	} else if (is(req, "GET", "/vm/config")) {
+		req->status = 200;
+		req->reply = spec_to_json(&c->spec);
+	} else if ((put || patch) && strcmp(p, "/machine-config") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_machine_config(&c->spec, req->body, patch, req->fault))
+			req->status = 400;
+	} else if (put && strcmp(p, "/boot-source") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_boot_source(&c->spec, req->body, req->fault))
+			req->status = 400;
+	} else if (put && strcmp(p, "/serial") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_serial(&c->spec, req->body, req->fault))
+			req->status = 400;
+	} else if (put && strcmp(p, "/logger") == 0) {
+		if (need_body(req) && pre_boot_only(c, req)) {
+			if (spec_logger(&c->spec, req->body, req->fault))
+				req->status = 400;
+			else
+				apply_logger(&c->spec);
+		}
+	} else if (put && strcmp(p, "/metrics") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_metrics(&c->spec, req->body, req->fault))
+			req->status = 400;
+	} else if (put && strcmp(p, "/actions") == 0) {
+		do_actions(c, req);
+	} else if (patch && strcmp(p, "/vm") == 0) {
+		do_vm_state(c, req);
+	} else if ((put || patch) && sub_id(p, "/drives/")) {
+		if (need_body(req)) {
+			const char *id = jstr(req->body, "drive_id");
+
+			spec_unsupported("drives", patch ? NULL : req->body, req->fault);
+			if (!patch && id && strcmp(id, sub_id(p, "/drives/")) != 0)
+				snprintf(req->fault, sizeof(req->fault),
+					 "drives: drive_id '%s' does not match the path's '%s'", id,
+					 sub_id(p, "/drives/"));
+			req->status = 400;
+		}
+	} else if ((put || patch) && sub_id(p, "/network-interfaces/")) {
+		if (need_body(req)) {
+			spec_unsupported("network-interfaces", patch ? NULL : req->body, req->fault);
+			req->status = 400;
+		}
+	} else if (put && (strcmp(p, "/vsock") == 0 || strcmp(p, "/entropy") == 0)) {
+		if (need_body(req)) {
+			spec_unsupported(p + 1, req->body, req->fault);
+			req->status = 400;
+		}
+	} else if ((put || patch || strcmp(m, "GET") == 0) &&
+		   (strcmp(p, "/balloon") == 0 || strncmp(p, "/balloon/", 9) == 0 ||
+		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0 ||
+		    strcmp(p, "/snapshot/create") == 0 || strcmp(p, "/snapshot/load") == 0 ||
+		    strcmp(p, "/cpu-config") == 0)) {
+		spec_unsupported(p + 1, NULL, req->fault);
+		req->status = 400;
+	} else {
+		snprintf(req->fault, sizeof(req->fault), "Invalid request method and/or path: %s %s.",
+			 m, p);
+		req->status = 400;
+	}
+}
+
+/* ---- start-up and the loop ----------------------------------------------------------------- */
+
+static int load_config_file(struct controller *c, const char *path)
+{
+	json_error_t jerr;
+	char err[JSON_ERR_MAX];
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	int e;
+
+	if (!doc) {
+		if (jerr.line < 0)
+			pr_err("%s: %s", path, jerr.text);
+		else
+			pr_err("%s: invalid JSON: %s (line %d, column %d)", path, jerr.text, jerr.line,
+			       jerr.column);
+		return KILN_EXIT_USAGE;
+	}
+	e = spec_from_document(&c->spec, doc, err);
+	json_decref(doc);
+	if (e) {
+		pr_err("%s: %s", path, err);
+		return KILN_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void run_loop(struct controller *c, int sfd)
+{
+	for (;;) {
+		struct pollfd pfd[4];
+		int n = 0, i_sig, i_api = -1, i_vmm = -1, i_in = -1;
+		bool in_ready = false;
+
+		if (c->vmm && vmm_stopping(c->vmm))
+			return;
+		i_sig = n;
+		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (c->api) {
+			i_api = n;
+			pfd[n++] = (struct pollfd){ .fd = api_fd(c->api), .events = POLLIN };
+		}
+		if (c->vmm) {
+			i_vmm = n;
+			pfd[n++] = (struct pollfd){ .fd = vmm_event_fd(c->vmm), .events = POLLIN };
+			if (vmm_wants_input(c->vmm)) {
+				i_in = n;
+				pfd[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+			}
+		}
+		if (poll(pfd, (nfds_t)n, c->spec.metrics.fd >= 0 ? METRICS_PERIOD_MS : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
+			if (!c->vmm) {
+				c->signalled = true;
+				c->signal_status = KILN_EXIT_HOST_ERROR;
+				return;
+			}
+			vmm_request_stop(c->vmm, STOP_HOST_ERROR, 0);
+			continue;
+		}
+		if (pfd[i_sig].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (c->vmm) {
+					vmm_request_stop(c->vmm, STOP_SIGNAL, (int)si.ssi_signo);
+				} else {
+					pr_warn("stopped by signal %s", strsignal((int)si.ssi_signo));
+					c->signalled = true;
+					c->signal_status = KILN_EXIT_SIGNAL_BASE + (int)si.ssi_signo;
+					return;
+				}
+			}
+		}
+		if (i_api >= 0 && (pfd[i_api].revents & POLLIN))
+			api_process(c->api, handle_request, c);
+		if (i_in >= 0 && (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
+			in_ready = true;
+		if (i_vmm >= 0 || in_ready)
+			if (c->vmm && ((i_vmm >= 0 && (pfd[i_vmm].revents & POLLIN)) || in_ready))
+				vmm_handle_events(c->vmm, in_ready);
+		if (n && !(pfd[i_sig].revents & POLLIN) && c->spec.metrics.fd >= 0) {
+			bool any = false;
+
+			for (int i = 0; i < n; i++)
+				any |= pfd[i].revents != 0;
+			if (!any)
+				flush_metrics(c); /* the periodic flush: poll timed out */
+		}
+	}
+}
+
+int controller_run(const struct vmm_config *base, const struct controller_opts *opts)
+{
+	struct controller c = { .opts = opts };
+	char err[BUILD_ERR_MAX];
+	sigset_t block, old;
+	int sfd, status = 0;
+
+	spec_init(&c.spec, base);
+	if (base->kernel_path && opts->start_now && !opts->config_file)
+		c.spec.has_boot_source = true;
+	if (opts->config_file && (status = load_config_file(&c, opts->config_file)))
+		goto out_spec;
+	apply_logger(&c.spec);
+
+	/* Signals are handled by this thread through a signalfd; every thread created from here on
+	 * inherits the mask (vCPU threads unblock only their kick signal). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	sigdelset(&block, SIGPIPE);
+	sigdelset(&block, VCPU_KICK_SIGNAL);
+	sfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		status = KILN_EXIT_HOST_ERROR;
+		goto out_mask;
+	}
+	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force, err)) {
+		pr_err("%s", err);
+		status = KILN_EXIT_USAGE;
+		goto out_sfd;
+	}
+	if (opts->start_now) {
+		err[0] = '\0';
+		status = start_vm(&c, err);
+		if (status) {
+			pr_err("%s", err);
+			goto out_api;
+		}
+	}
+
+	run_loop(&c, sfd);
+
+	if (c.vmm)
+		status = vmm_finish(c.vmm);
+	else if (c.signalled)
+		status = c.signal_status;
+	flush_metrics(&c);
+	vmm_destroy(c.vmm);
+out_api:
+	api_close(c.api);
+out_sfd:
+	close(sfd);
+out_mask:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_set_fd(STDERR_FILENO);
+out_spec:
+	spec_free(&c.spec);
+	return status;
+}

@@ -1,0 +1,379 @@
+/* spec.c: Firecracker's configuration sections, validated into the pre-boot VM description. */
+#include "control/spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/checked.h"
+
+#define MAX_MEM_MIB (1ll << 24) /* 16 TiB: far beyond any host, still no overflow in bytes */
+
+void spec_init(struct vm_spec *s, const struct vmm_config *base)
+{
+	memset(s, 0, sizeof(*s));
+	if (base)
+		s->cfg = *base;
+	else
+		config_init(&s->cfg);
+	s->logger.fd = -1;
+	s->metrics.fd = -1;
+}
+
+void spec_free(struct vm_spec *s)
+{
+	free(s->kernel_path);
+	free(s->initrd_path);
+	free(s->boot_args);
+	free(s->serial_out_path);
+	free(s->logger.path);
+	free(s->logger.module);
+	free(s->metrics.path);
+	if (s->logger.fd >= 0)
+		close(s->logger.fd);
+	if (s->metrics.fd >= 0)
+		close(s->metrics.fd);
+	s->logger.fd = s->metrics.fd = -1;
+}
+
+/* Replaces *dst with a copy of src (NULL clears). */
+static void set_str(char **dst, const char *src)
+{
+	char *copy = src ? strdup(src) : NULL;
+
+	free(*dst);
+	*dst = copy;
+}
+
+int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char *err)
+{
+	const struct jfield fields[] = {
+		{ "vcpu_count", JF_INT, !patch },	{ "mem_size_mib", JF_INT, !patch },
+		{ "smt", JF_BOOL, false },		{ "track_dirty_pages", JF_BOOL, false },
+		{ "cpu_template", JF_STRING, false },	{ "huge_pages", JF_STRING, false },
+	};
+	long long vcpus = jint(body, "vcpu_count", s->cfg.nr_vcpus);
+	long long mib = jint(body, "mem_size_mib", (long long)(s->cfg.mem_size >> 20));
+	bool smt = jbool(body, "smt", patch ? s->smt : false);
+	const char *tmpl = jstr(body, "cpu_template"), *huge = jstr(body, "huge_pages");
+
+	if (jcheck(body, "machine-config", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	if (vcpus < 1 || vcpus > CONFIG_MAX_VCPUS) {
+		snprintf(err, JSON_ERR_MAX, "machine-config: vcpu_count %lld is out of range (1 to %u)",
+			 vcpus, CONFIG_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (mib < 1 || mib > MAX_MEM_MIB) {
+		snprintf(err, JSON_ERR_MAX, "machine-config: mem_size_mib %lld is out of range (1 to %lld)",
+			 mib, MAX_MEM_MIB);
+		return -EINVAL;
+	}
+	if (smt && vcpus > 1 && vcpus % 2) {
+		snprintf(err, JSON_ERR_MAX,
+			 "machine-config: vcpu_count must be 1 or even when smt is enabled (got %lld)",
+			 vcpus);
+		return -EINVAL;
+	}
+	if (tmpl && strcmp(tmpl, "None") != 0) {
+		snprintf(err, JSON_ERR_MAX, "machine-config: cpu_template '%s' is not supported (only None)",
+			 tmpl);
+		return -EINVAL;
+	}
+	if (huge && strcmp(huge, "None") != 0) {
+		snprintf(err, JSON_ERR_MAX, "machine-config: huge_pages '%s' is not supported (only None)",
+			 huge);
+		return -EINVAL;
+	}
+	s->cfg.nr_vcpus = (unsigned int)vcpus;
+	s->cfg.mem_size = (uint64_t)mib << 20;
+	s->smt = smt;
+	s->track_dirty_pages = jbool(body, "track_dirty_pages", patch ? s->track_dirty_pages : false);
+	return 0;
+}
+
+static int check_readable(const char *what, const char *field, const char *path, char *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, JSON_ERR_MAX, "%s: cannot open %s '%s': %s", what, field, path,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Opens a file kiln writes to (logs, metrics, serial output), creating it. */
+static int open_output(const char *what, const char *field, const char *path, char *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+
+	if (fd < 0)
+		snprintf(err, JSON_ERR_MAX, "%s: cannot open %s '%s' for writing: %s", what, field, path,
+			 strerror(errno));
+	return fd;
+}
+
+int spec_boot_source(struct vm_spec *s, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = {
+		{ "kernel_image_path", JF_STRING, true },
+		{ "initrd_path", JF_STRING, false },
+		{ "boot_args", JF_STRING, false },
+	};
+	const char *kernel, *initrd, *args;
+
+	if (jcheck(body, "boot-source", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	kernel = jstr(body, "kernel_image_path");
+	initrd = jstr(body, "initrd_path");
+	args = jstr(body, "boot_args");
+	if (check_readable("boot-source", "kernel_image_path", kernel, err) ||
+	    (initrd && check_readable("boot-source", "initrd_path", initrd, err)))
+		return -EINVAL;
+	set_str(&s->kernel_path, kernel);
+	set_str(&s->initrd_path, initrd);
+	set_str(&s->boot_args, args);
+	s->cfg.kernel_path = s->kernel_path;
+	s->cfg.initrd_path = s->initrd_path;
+	s->cfg.cmdline = s->boot_args;
+	s->has_boot_source = true;
+	return 0;
+}
+
+int spec_serial(struct vm_spec *s, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
+	const char *path;
+	int fd;
+
+	if (jcheck(body, "serial", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	path = jstr(body, "serial_out_path");
+	if (path) {
+		fd = open_output("serial", "serial_out_path", path, err);
+		if (fd < 0)
+			return -EINVAL;
+		close(fd);
+	}
+	set_str(&s->serial_out_path, path);
+	s->cfg.serial_out_path = s->serial_out_path;
+	return 0;
+}
+
+static int parse_level(const char *name, enum log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = {
+		{ "Off", LOG_OFF },	   { "Error", LOG_ERROR }, { "Warning", LOG_WARN },
+		{ "Info", LOG_INFO },	   { "Debug", LOG_DEBUG }, { "Trace", LOG_DEBUG },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(levels); i++) {
+		if (strcasecmp(name, levels[i].name) == 0) {
+			*out = levels[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int spec_logger(struct vm_spec *s, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = {
+		{ "log_path", JF_STRING, false },     { "level", JF_STRING, false },
+		{ "show_level", JF_BOOL, false },     { "show_log_origin", JF_BOOL, false },
+		{ "module", JF_STRING, false },
+	};
+	enum log_level level = LOG_WARN;
+	const char *path, *lvl;
+	int fd = -1;
+
+	if (jcheck(body, "logger", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	lvl = jstr(body, "level");
+	if (lvl && parse_level(lvl, &level)) {
+		snprintf(err, JSON_ERR_MAX,
+			 "logger: level '%s' is not one of Off, Error, Warning, Info, Debug, Trace", lvl);
+		return -EINVAL;
+	}
+	path = jstr(body, "log_path");
+	if (path && (fd = open_output("logger", "log_path", path, err)) < 0)
+		return -EINVAL;
+	if (s->logger.fd >= 0)
+		close(s->logger.fd);
+	s->logger.fd = fd;
+	s->logger.set = true;
+	set_str(&s->logger.path, path);
+	set_str(&s->logger.module, jstr(body, "module"));
+	s->logger.level = level;
+	s->logger.show_level = jbool(body, "show_level", false);
+	s->logger.show_origin = jbool(body, "show_log_origin", false);
+	return 0;
+}
+
+int spec_metrics(struct vm_spec *s, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = { { "metrics_path", JF_STRING, true } };
+	const char *path;
+	int fd;
+
+	if (jcheck(body, "metrics", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	path = jstr(body, "metrics_path");
+	fd = open_output("metrics", "metrics_path", path, err);
+	if (fd < 0)
+		return -EINVAL;
+	if (s->metrics.fd >= 0)
+		close(s->metrics.fd);
+	s->metrics.fd = fd;
+	s->metrics.set = true;
+	set_str(&s->metrics.path, path);
+	return 0;
+}
+
+int spec_unsupported(const char *section, const json_t *body, char *err)
+{
+	static const struct jfield drive[] = {
+		{ "drive_id", JF_STRING, true },	{ "path_on_host", JF_STRING, false },
+		{ "is_root_device", JF_BOOL, false },	{ "is_read_only", JF_BOOL, false },
+		{ "partuuid", JF_STRING, false },	{ "cache_type", JF_STRING, false },
+		{ "rate_limiter", JF_OBJECT, false },	{ "io_engine", JF_STRING, false },
+		{ "socket", JF_STRING, false },
+	};
+	static const struct jfield net[] = {
+		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, false },
+		{ "guest_mac", JF_STRING, false },	{ "rx_rate_limiter", JF_OBJECT, false },
+		{ "tx_rate_limiter", JF_OBJECT, false },
+	};
+	static const struct jfield vsock[] = {
+		{ "vsock_id", JF_STRING, false },	{ "guest_cid", JF_INT, true },
+		{ "uds_path", JF_STRING, true },
+	};
+	static const struct jfield entropy[] = { { "rate_limiter", JF_OBJECT, false } };
+	static const struct {
+		const char *section, *device;
+		const struct jfield *fields;
+		size_t n;
+	} table[] = {
+		{ "drives", "virtio-blk", drive, ARRAY_SIZE(drive) },
+		{ "network-interfaces", "virtio-net", net, ARRAY_SIZE(net) },
+		{ "vsock", "virtio-vsock", vsock, ARRAY_SIZE(vsock) },
+		{ "entropy", "virtio-rng", entropy, ARRAY_SIZE(entropy) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+		if (strcmp(section, table[i].section) != 0)
+			continue;
+		if (body && jcheck(body, section, table[i].fields, table[i].n, err))
+			return -EINVAL;
+		snprintf(err, JSON_ERR_MAX, "%s: kiln has no %s device yet", section, table[i].device);
+		return -EINVAL;
+	}
+	snprintf(err, JSON_ERR_MAX, "%s: not supported by kiln yet", section);
+	return -EINVAL;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *spec_machine_config_json(const struct vm_spec *s)
+{
+	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
+			 "mem_size_mib", (json_int_t)(s->cfg.mem_size >> 20), "smt", s->smt,
+			 "track_dirty_pages", s->track_dirty_pages, "huge_pages", "None");
+}
+
+json_t *spec_to_json(const struct vm_spec *s)
+{
+	static const char *const level_names[] = { "Error", "Warning", "Info", "Debug" };
+	json_t *doc = json_object();
+
+	if (s->has_boot_source)
+		json_object_set_new(doc, "boot-source",
+				    json_pack("{s:s, s:o, s:o}", "kernel_image_path", s->kernel_path,
+					      "initrd_path", str_or_null(s->initrd_path), "boot_args",
+					      str_or_null(s->boot_args)));
+	else
+		json_object_set_new(doc, "boot-source", json_null());
+	json_object_set_new(doc, "drives", json_array());
+	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
+	json_object_set_new(doc, "network-interfaces", json_array());
+	json_object_set_new(doc, "vsock", json_null());
+	json_object_set_new(doc, "entropy", json_null());
+	json_object_set_new(doc, "balloon", json_null());
+	json_object_set_new(doc, "mmds-config", json_null());
+	if (s->logger.set)
+		json_object_set_new(doc, "logger",
+				    json_pack("{s:o, s:s, s:b, s:b, s:o}", "log_path",
+					      str_or_null(s->logger.path), "level",
+					      s->logger.level == LOG_OFF ? "Off" : level_names[s->logger.level],
+					      "show_level", s->logger.show_level, "show_log_origin",
+					      s->logger.show_origin, "module", str_or_null(s->logger.module)));
+	else
+		json_object_set_new(doc, "logger", json_null());
+	json_object_set_new(doc, "metrics",
+			    s->metrics.set ? json_pack("{s:s}", "metrics_path", s->metrics.path)
+					   : json_null());
+	json_object_set_new(doc, "serial",
+			    json_pack("{s:o}", "serial_out_path", str_or_null(s->serial_out_path)));
+	return doc;
+}
+
+int spec_from_document(struct vm_spec *s, const json_t *doc, char *err)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(doc)) {
+		snprintf(err, JSON_ERR_MAX, "expected a JSON object with configuration sections");
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)doc, key, val) {
+		int e = 0;
+
+		if (json_is_null(val))
+			continue;
+		if (strcmp(key, "boot-source") == 0)
+			e = spec_boot_source(s, val, err);
+		else if (strcmp(key, "machine-config") == 0)
+			e = spec_machine_config(s, val, false, err);
+		else if (strcmp(key, "logger") == 0)
+			e = spec_logger(s, val, err);
+		else if (strcmp(key, "metrics") == 0)
+			e = spec_metrics(s, val, err);
+		else if (strcmp(key, "serial") == 0)
+			e = spec_serial(s, val, err);
+		else if (strcmp(key, "drives") == 0 || strcmp(key, "network-interfaces") == 0) {
+			if (!json_is_array(val)) {
+				snprintf(err, JSON_ERR_MAX, "%s: expected an array", key);
+				return -EINVAL;
+			}
+			if (json_array_size(val))
+				e = spec_unsupported(key, json_array_get(val, 0), err);
+		} else if (strcmp(key, "vsock") == 0 || strcmp(key, "entropy") == 0 ||
+			   strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
+			   strcmp(key, "cpu-config") == 0)
+			e = spec_unsupported(key, val, err);
+		else {
+			snprintf(err, JSON_ERR_MAX, "unknown section '%s'", key);
+			return -EINVAL;
+		}
+		if (e)
+			return e;
+	}
+	if (!s->has_boot_source) {
+		snprintf(err, JSON_ERR_MAX, "boot-source: missing (kernel_image_path is required)");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* spec.h: the VM description the control plane edits before boot (Firecracker's sections:
+ * boot-source, machine-config, serial, logger, metrics), shared by the API and the config file. */
+#ifndef KILN_CONTROL_SPEC_H
+#define KILN_CONTROL_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "control/json.h"
+#include "util/log.h"
+
+struct vm_spec {
+	struct vmm_config cfg; /* what the builder gets; its strings point into the fields below */
+	bool has_boot_source;
+	char *kernel_path, *initrd_path, *boot_args;
+	char *serial_out_path;
+	bool smt, track_dirty_pages;
+	struct {
+		bool set;
+		char *path; /* NULL: stderr */
+		int fd;     /* -1 unless path */
+		enum log_level level;
+		bool show_level, show_origin;
+		char *module;
+	} logger;
+	struct {
+		bool set;
+		char *path;
+		int fd;
+	} metrics;
+};
+
+/* Defaults (config_init()) and no sections set. `base` may be NULL or a CLI config to start from. */
+void spec_init(struct vm_spec *s, const struct vmm_config *base);
+/* Frees strings and closes the logger and metrics files. */
+void spec_free(struct vm_spec *s);
+
+/* Section parsers. Each validates the whole body first and changes `s` only when it is valid,
+ * so a rejected request changes nothing. Return 0 or -EINVAL with a message naming the field. */
+int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char *err);
+int spec_boot_source(struct vm_spec *s, const json_t *body, char *err);
+int spec_serial(struct vm_spec *s, const json_t *body, char *err);
+int spec_logger(struct vm_spec *s, const json_t *body, char *err);
+int spec_metrics(struct vm_spec *s, const json_t *body, char *err);
+
+/* Sections naming devices kiln does not have yet (drives, network-interfaces, vsock, entropy,
+ * balloon, mmds...): the body is checked against Firecracker's fields, then refused with a
+ * message saying which device is missing. Always returns -EINVAL. */
+int spec_unsupported(const char *section, const json_t *body, char *err);
+
+/* Firecracker's configuration document: GET /vm/config. New reference. */
+json_t *spec_to_json(const struct vm_spec *s);
+json_t *spec_machine_config_json(const struct vm_spec *s);
+
+/* Applies a whole Firecracker config-file document (top-level keys are the sections). */
+int spec_from_document(struct vm_spec *s, const json_t *doc, char *err);
+
+#endif
