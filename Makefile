@@ -22,6 +22,8 @@ bench: build
 	@python3 bench/startup.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
 		--elf build/tests/guests/hello64.elf --multiboot build/tests/guests/mb_hello.elf \
 		--runs 20 --pc-runs 3 --json build/bench/startup.json
+	@python3 bench/api_start.py --kiln build/kiln --elf build/tests/guests/hello64.elf --runs 50 \
+		--json build/bench/api-start.json
 
 clean:
 	rm -rf build build-asan build.*.log build-asan.*.log
