@@ -26,4 +26,4 @@ bench: build
 		--json build/bench/api-start.json
 
 clean:
-	rm -rf build build-asan build.*.log build-asan.*.log
+	rm -rf build build-asan build-tsan build*.setup.log build*.build.log

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, end-to-end, CLI and QEMU cross-check tests on a normal build, then
-# unit, end-to-end and CLI tests again on an ASan+UBSan build. Last line: "N passed, N failed, N skipped".
+# The whole test suite: unit, end-to-end, CLI, API and QEMU cross-check tests on a normal build;
+# unit, end-to-end, CLI and API tests again on an ASan+UBSan build; the API tests (the threads
+# that talk to a running VM) on a ThreadSanitizer build. Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
 scripts/deps.sh test || exit 1
@@ -32,8 +33,19 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all; then
-	meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite e2e --suite cli || rc=1
+	meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite e2e --suite cli \
+		--suite api || rc=1
 	logs+=(build-asan/meson-logs/testlog.json)
+else
+	rc=1
+fi
+unset UBSAN_OPTIONS ASAN_OPTIONS
+
+echo "== ThreadSanitizer build and API tests"
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+	meson test -C build-tsan --print-errorlogs --num-processes 2 --suite api || rc=1
+	logs+=(build-tsan/meson-logs/testlog.json)
 else
 	rc=1
 fi

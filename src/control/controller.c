@@ -236,7 +236,7 @@ static void handle_request(void *ctx, struct api_request *req)
 		if (need_body(req)) {
 			const char *id = jstr(req->body, "drive_id");
 
-			spec_unsupported("drives", patch ? NULL : req->body, req->fault);
+			spec_unsupported(patch ? "drives (PATCH)" : "drives", req->body, req->fault);
 			if (!patch && id && strcmp(id, sub_id(p, "/drives/")) != 0)
 				snprintf(req->fault, sizeof(req->fault),
 					 "drives: drive_id '%s' does not match the path's '%s'", id,
@@ -253,10 +253,15 @@ static void handle_request(void *ctx, struct api_request *req)
 			spec_unsupported(p + 1, req->body, req->fault);
 			req->status = 400;
 		}
+	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
+			   strcmp(p, "/snapshot/load") == 0)) {
+		if (need_body(req)) {
+			spec_unsupported(p + 1, req->body, req->fault);
+			req->status = 400;
+		}
 	} else if ((put || patch || strcmp(m, "GET") == 0) &&
 		   (strcmp(p, "/balloon") == 0 || strncmp(p, "/balloon/", 9) == 0 ||
 		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0 ||
-		    strcmp(p, "/snapshot/create") == 0 || strcmp(p, "/snapshot/load") == 0 ||
 		    strcmp(p, "/cpu-config") == 0)) {
 		spec_unsupported(p + 1, NULL, req->fault);
 		req->status = 400;
@@ -369,7 +374,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 
 	spec_init(&c.spec, base);
 	if (base->kernel_path && opts->start_now && !opts->config_file)
-		c.spec.has_boot_source = true;
+		spec_adopt_cli(&c.spec);
 	if (opts->config_file && (status = load_config_file(&c, opts->config_file)))
 		goto out_spec;
 	apply_logger(&c.spec);

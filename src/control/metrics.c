@@ -77,7 +77,7 @@ int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 	json_object_set_new(m, "api_server", json_pack("{s:I, s:I}", "requests", (json_int_t)requests,
 						       "errors", (json_int_t)errors));
 	if (vmm) {
-		struct serial_counters sc;
+		struct serial_counters sc = { 0 };
 
 		for (unsigned int i = 0; i < vmm->nr_vcpus; i++) {
 			json_t *v = vcpu_json(&vmm->vcpus[i].stats);
@@ -90,6 +90,10 @@ int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 				    json_pack("{s:I, s:I, s:I}", "bytes_out", (json_int_t)sc.bytes_out,
 					      "bytes_in", (json_int_t)sc.bytes_in, "overruns",
 					      (json_int_t)sc.overruns));
+	} else {
+		/* Before boot every counter is zero; the keys are there all the same. */
+		json_object_set_new(m, "serial", json_pack("{s:i, s:i, s:i}", "bytes_out", 0,
+							   "bytes_in", 0, "overruns", 0));
 	}
 	json_object_set_new(m, "vcpu", total);
 	json_object_set_new(m, "vcpus", vcpus);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/checked.h"
@@ -21,6 +22,19 @@ void spec_init(struct vm_spec *s, const struct vmm_config *base)
 		config_init(&s->cfg);
 	s->logger.fd = -1;
 	s->metrics.fd = -1;
+}
+
+static void set_str(char **dst, const char *src);
+
+void spec_adopt_cli(struct vm_spec *s)
+{
+	set_str(&s->kernel_path, s->cfg.kernel_path);
+	set_str(&s->initrd_path, s->cfg.initrd_path);
+	set_str(&s->boot_args, s->cfg.cmdline);
+	s->cfg.kernel_path = s->kernel_path;
+	s->cfg.initrd_path = s->initrd_path;
+	s->cfg.cmdline = s->boot_args;
+	s->has_boot_source = s->kernel_path != NULL;
 }
 
 void spec_free(struct vm_spec *s)
@@ -98,10 +112,16 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 static int check_readable(const char *what, const char *field, const char *path, char *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 
 	if (fd < 0) {
 		snprintf(err, JSON_ERR_MAX, "%s: cannot open %s '%s': %s", what, field, path,
 			 strerror(errno));
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, JSON_ERR_MAX, "%s: %s '%s' is not a regular file", what, field, path);
+		close(fd);
 		return -EINVAL;
 	}
 	close(fd);
@@ -257,7 +277,24 @@ int spec_unsupported(const char *section, const json_t *body, char *err)
 		{ "vsock_id", JF_STRING, false },	{ "guest_cid", JF_INT, true },
 		{ "uds_path", JF_STRING, true },
 	};
+	static const struct jfield drive_patch[] = {
+		{ "drive_id", JF_STRING, true },	{ "path_on_host", JF_STRING, false },
+		{ "rate_limiter", JF_OBJECT, false },
+	};
 	static const struct jfield entropy[] = { { "rate_limiter", JF_OBJECT, false } };
+	static const struct jfield balloon[] = {
+		{ "amount_mib", JF_INT, true },	{ "deflate_on_oom", JF_BOOL, true },
+		{ "stats_polling_interval_s", JF_INT, false },
+	};
+	static const struct jfield snap_create[] = {
+		{ "snapshot_type", JF_STRING, false }, { "snapshot_path", JF_STRING, true },
+		{ "mem_file_path", JF_STRING, true },	{ "version", JF_STRING, false },
+	};
+	static const struct jfield snap_load[] = {
+		{ "snapshot_path", JF_STRING, true },	{ "mem_file_path", JF_STRING, false },
+		{ "mem_backend", JF_OBJECT, false },	{ "enable_diff_snapshots", JF_BOOL, false },
+		{ "resume_vm", JF_BOOL, false },
+	};
 	static const struct {
 		const char *section, *device;
 		const struct jfield *fields;
@@ -267,6 +304,10 @@ int spec_unsupported(const char *section, const json_t *body, char *err)
 		{ "network-interfaces", "virtio-net", net, ARRAY_SIZE(net) },
 		{ "vsock", "virtio-vsock", vsock, ARRAY_SIZE(vsock) },
 		{ "entropy", "virtio-rng", entropy, ARRAY_SIZE(entropy) },
+		{ "drives (PATCH)", "virtio-blk", drive_patch, ARRAY_SIZE(drive_patch) },
+		{ "balloon", "virtio-balloon", balloon, ARRAY_SIZE(balloon) },
+		{ "snapshot/create", "snapshot support", snap_create, ARRAY_SIZE(snap_create) },
+		{ "snapshot/load", "snapshot support", snap_load, ARRAY_SIZE(snap_load) },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {

@@ -33,6 +33,9 @@ struct vm_spec {
 
 /* Defaults (config_init()) and no sections set. `base` may be NULL or a CLI config to start from. */
 void spec_init(struct vm_spec *s, const struct vmm_config *base);
+/* `kiln run ... --api-sock`: the CLI's kernel, initrd and command line become the boot-source
+ * (owned copies), so GET /vm/config reports them. */
+void spec_adopt_cli(struct vm_spec *s);
 /* Frees strings and closes the logger and metrics files. */
 void spec_free(struct vm_spec *s);
 

@@ -1,0 +1,1493 @@
+#!/usr/bin/env python3
+"""Tests of kiln's Firecracker-compatible control plane: the HTTP API on a Unix socket
+(`kiln --api-sock`), the config file (`kiln --config-file`) and the API next to a CLI VM
+(`kiln run ... --api-sock`).
+
+usage: api_test.py --kiln KILN --guests DIR --module FILE --fixtures DIR GROUP...
+
+GROUP is one of the names in GROUPS below (or "all"). The HTTP client is curl, run as
+`curl --unix-socket SOCK -s -w '%{http_code}'`. Prints one PASS or FAIL line per check.
+Exit 0 when every check passed, 1 when one failed, 77 (skip) when /dev/kvm cannot be opened
+read-write or curl is missing.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+ARGS = None
+VERSION = None
+FAILURES = []
+PRINT_LOCK = threading.Lock()
+
+# Every error is a 400 whose fault_message names the problem; these patterns are what "names"
+# means for problems that have no single field name.
+AFTER_START = r"(?i)(after|once|already|post).{0,60}(start|boot|running)"
+NOT_STARTED = r"(?i)(not|before|never|yet).{0,40}(start|boot|running)|(start|boot).{0,40}(first|before)"
+UNSUPPORTED = r"(?i)not (yet )?(supported|implemented|available)|unsupported|no such device|does not (have|support)|has no"
+
+
+def check(name, ok, detail=""):
+    """Records and prints one check; detail is printed only when it fails."""
+    with PRINT_LOCK:
+        if ok:
+            print("PASS: %s" % name, flush=True)
+        else:
+            FAILURES.append(name)
+            print("FAIL: %s%s" % (name, (": " + detail) if detail else ""), flush=True)
+    return bool(ok)
+
+
+def kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+def short(text, limit=600):
+    text = text if isinstance(text, str) else repr(text)
+    return text if len(text) <= limit else text[:limit] + "...(%d more)" % (len(text) - limit)
+
+
+# --- HTTP through curl ----------------------------------------------------------------------
+
+def curl(sock, method, path, body=None, raw=None, timeout=10):
+    """One request with curl; returns (status, parsed JSON or None, body text).
+
+    body is serialised with json.dumps; raw (str or bytes) is sent as it is. status is 0 when
+    curl got no HTTP response at all (refused, reset, timed out)."""
+    cmd = ["curl", "--unix-socket", sock, "-s", "-S", "--max-time", str(timeout), "-X", method,
+           "-H", "Accept: application/json", "-H", "Expect:",
+           "-w", "\n%{http_code}", "http://localhost" + path]
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+    elif raw is not None:
+        data = raw.encode() if isinstance(raw, str) else raw
+    if data is not None:
+        cmd[-1:-1] = ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+    proc = subprocess.run(cmd, input=data if data is not None else b"", stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout + 5)
+    out = proc.stdout.decode("utf-8", "replace")
+    text, _, code = out.rpartition("\n")
+    status = int(code) if code.isdigit() else 0
+    if status == 0:
+        text = (text + " " + proc.stderr.decode("utf-8", "replace")).strip()
+    try:
+        js = json.loads(text) if text.strip() else None
+    except ValueError:
+        js = None
+    return status, js, text
+
+
+def has_key(x, pattern):
+    """Whether any key anywhere in a JSON tree matches the regex."""
+    if isinstance(x, dict):
+        return any(re.search(pattern, k) or has_key(v, pattern) for k, v in x.items())
+    if isinstance(x, list):
+        return any(has_key(v, pattern) for v in x)
+    return False
+
+
+def metrics_line_ok(obj):
+    """The contract's minimum for one metrics line."""
+    return (isinstance(obj, dict) and isinstance(obj.get("utc_timestamp_ms"), int)
+            and isinstance(obj.get("vcpu"), (dict, list)) and isinstance(obj.get("serial"), dict)
+            and has_key(obj, r"(?i)err|fail"))
+
+
+def counter_total(x):
+    """Sum of every integer counter in a metrics subtree (its exact shape is kiln's choice)."""
+    if isinstance(x, bool):
+        return 0
+    if isinstance(x, int):
+        return x
+    if isinstance(x, dict):
+        return sum(counter_total(v) for v in x.values())
+    if isinstance(x, list):
+        return sum(counter_total(v) for v in x)
+    return 0
+
+
+class Kiln:
+    """One kiln process with its own temporary directory (socket, stdout, stderr, files)."""
+
+    def __init__(self):
+        # Under /tmp, not $TMPDIR: a Unix socket path must fit in 108 bytes.
+        self.dir = tempfile.mkdtemp(prefix="kiln-api.", dir="/tmp")
+        self.sock = os.path.join(self.dir, "api.sock")
+        self.out_path = os.path.join(self.dir, "stdout")
+        self.err_path = os.path.join(self.dir, "stderr")
+        self.proc = None
+        self.rc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        if self.proc is not None:
+            # On a sanitizer build, kiln reports memory errors and leaks on stderr.
+            # Checked for every kiln run, reported only when there is one.
+            if re.search(r"(ERROR|WARNING): \w+Sanitizer|runtime error:", self.errors()):
+                check("no sanitizer report from kiln %s" % " ".join(self.proc.args[1:]), False,
+                      short(self.errors(), 3000))
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def touch(self, name):
+        p = self.path(name)
+        open(p, "a").close()
+        return p
+
+    def start(self, args, stdin=None):
+        """Runs KILN ARGS; stdin is None (/dev/null) or "pipe" (kept open: self.proc.stdin)."""
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([ARGS.kiln] + args,
+                                         stdin=subprocess.PIPE if stdin == "pipe" else subprocess.DEVNULL,
+                                         stdout=out, stderr=err, close_fds=True)
+        return self
+
+    def start_api(self, extra=(), stdin=None):
+        """`kiln --api-sock SOCK --debug-exit EXTRA`, then waits for the socket."""
+        self.start(["--api-sock", self.sock, "--debug-exit"] + list(extra), stdin=stdin)
+        return self.wait_socket()
+
+    def wait_socket(self, timeout=10.0):
+        """True once a connection to the socket succeeds; False if kiln exits or time runs out."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                return False
+            if os.path.exists(self.sock):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(self.sock)
+                    return True
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+            time.sleep(0.01)
+        return False
+
+    def api(self, method, path, body=None, raw=None, timeout=10):
+        return curl(self.sock, method, path, body, raw, timeout)
+
+    def output(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def errors(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_output(self, pred, timeout=20.0, path=None):
+        """Polls stdout (or the file at path) until pred(text) holds; returns the text or None."""
+        end = time.monotonic() + timeout
+        while True:
+            if path is None:
+                text = self.output()
+            else:
+                try:
+                    with open(path, "rb") as f:
+                        text = f.read().decode("utf-8", "replace")
+                except OSError:
+                    text = ""
+            if pred(text):
+                return text
+            if time.monotonic() >= end or (self.proc.poll() is not None and path is None):
+                return text if pred(text) else None
+            time.sleep(0.02)
+
+    def wait(self, timeout=30.0):
+        """Exit status, or None (and kiln killed) if it is still running after timeout."""
+        try:
+            self.rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+        return self.rc
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def kill(self):
+        """SIGTERM (kiln exits cleanly, so a sanitizer build checks for leaks), then SIGKILL."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def describe(self):
+        return "stdout %r, stderr %r" % (short(self.output(), 300), short(self.errors(), 300))
+
+
+def expect_204(k, name, method, path, body=None, raw=None):
+    st, _, text = k.api(method, path, body, raw)
+    return check(name, st == 204 and text == "", "HTTP %d, body %r" % (st, short(text)))
+
+
+def expect_400(k, name, method, path, body=None, raw=None, pattern=None, timeout=10):
+    """HTTP 400, a JSON object with a string fault_message, matching pattern (regex)."""
+    st, js, text = k.api(method, path, body, raw, timeout=timeout)
+    msg = js.get("fault_message") if isinstance(js, dict) else None
+    ok = st == 400 and isinstance(msg, str) and msg != "" and (pattern is None or re.search(pattern, msg))
+    return check(name, ok, "HTTP %d, body %r%s" % (st, short(text),
+                                                   "" if pattern is None else ", wanted /%s/" % pattern))
+
+
+def get_json(k, path):
+    st, js, text = k.api("GET", path)
+    if st != 200 or not isinstance(js, dict):
+        check("GET %s -> 200 with a JSON object" % path, False, "HTTP %d, body %r" % (st, short(text)))
+        return {}
+    return js
+
+
+def state_is(k, want, name=None):
+    st, js, text = k.api("GET", "/")
+    state = js.get("state") if isinstance(js, dict) else None
+    return check(name or 'GET / says "%s"' % want, st == 200 and state == want,
+                 "HTTP %d, body %r" % (st, short(text)))
+
+
+def guest(name):
+    return os.path.join(ARGS.guests, name)
+
+
+def configure(k, kernel, boot_args=None, vcpus=1, mem=128, name=""):
+    """machine-config and boot-source, both expected to succeed."""
+    ok = expect_204(k, "%sPUT /machine-config (%d vCPU, %d MiB)" % (name, vcpus, mem), "PUT",
+                    "/machine-config", {"vcpu_count": vcpus, "mem_size_mib": mem})
+    body = {"kernel_image_path": kernel}
+    if boot_args is not None:
+        body["boot_args"] = boot_args
+    return expect_204(k, "%sPUT /boot-source %s" % (name, os.path.basename(kernel)), "PUT",
+                      "/boot-source", body) and ok
+
+
+def instance_start(k, name="PUT /actions InstanceStart -> 204"):
+    return expect_204(k, name, "PUT", "/actions", {"action_type": "InstanceStart"})
+
+
+def start_echo_guest(k):
+    """kiln --api-sock with mb_echo booted through the API, stdin a pipe kept open: the guest
+    idles in hlt until it reads 'q'. Returns True once it printed "echo: ready"."""
+    if not check("kiln --api-sock starts and listens", k.start_api(stdin="pipe"), k.describe()):
+        return False
+    configure(k, guest("mb_echo.elf"))
+    instance_start(k)
+    return check("mb_echo booted through the API prints 'echo: ready'",
+                 k.wait_output(lambda o: "echo: ready\n" in o) is not None, k.describe())
+
+
+def finish_echo_guest(k, name, expect_bytes=1):
+    """Sends 'q' to mb_echo: kiln must exit 33 and remove its socket."""
+    try:
+        k.proc.stdin.write(b"q")
+        k.proc.stdin.flush()
+    except OSError as e:
+        check(name + ": send 'q' on stdin", False, str(e))
+    rc = k.wait(30)
+    out = k.output()
+    check(name + ": guest exits 33 after 'q'", rc == 33, "status %s, %s" % (rc, k.describe()))
+    check(name + ": guest counted %d byte(s) of input" % expect_bytes,
+          ("echo: got %d bytes\n" % expect_bytes) in out and "SUCCESS\n" in out, short(out))
+    check(name + ": socket removed after the guest stopped", not os.path.exists(k.sock))
+
+
+# --- endpoints: the success path of each -----------------------------------------------------
+
+def t_info_version():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        st, js, text = k.api("GET", "/")
+        check('GET / -> 200 {"id": "anonymous-instance", "state": "Not started", "vmm_version": "%s", '
+              '"app_name": "kiln"}' % VERSION,
+              st == 200 and js == {"id": "anonymous-instance", "state": "Not started",
+                                   "vmm_version": VERSION, "app_name": "kiln"},
+              "HTTP %d, body %r" % (st, short(text)))
+        st, js, text = k.api("GET", "/version")
+        check('GET /version -> 200 {"firecracker_version": "%s"}' % VERSION,
+              st == 200 and js == {"firecracker_version": VERSION}, "HTTP %d, body %r" % (st, short(text)))
+        # Two requests on one connection (HTTP/1.1 keep-alive, or a clean close between them).
+        proc = subprocess.run(["curl", "--unix-socket", k.sock, "-s", "-o", "/dev/null", "-w", "%{http_code}\n",
+                               "http://localhost/", "-o", "/dev/null", "http://localhost/version"],
+                              stdout=subprocess.PIPE, timeout=20)
+        check("two requests from one curl invocation are both answered 200",
+              proc.stdout.decode().split() == ["200", "200"], repr(proc.stdout))
+        k.proc.send_signal(signal.SIGTERM)
+        k.wait(10)
+
+
+def machine_config_is(k, name, want):
+    js = get_json(k, "/machine-config")
+    got = {key: js.get(key) for key in want}
+    return check(name, got == want, "got %r" % js)
+
+
+def t_machine_config():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        js = get_json(k, "/machine-config")
+        check("GET /machine-config defaults: 1 vCPU, 128 MiB, smt false, track_dirty_pages false",
+              {key: js.get(key) for key in ("vcpu_count", "mem_size_mib", "smt", "track_dirty_pages")}
+              == {"vcpu_count": 1, "mem_size_mib": 128, "smt": False, "track_dirty_pages": False}, repr(js))
+        extra = set(js) - {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template", "huge_pages"}
+        check("GET /machine-config has only machine-config fields", not extra, "extra keys %s" % sorted(extra))
+
+        expect_204(k, "PUT /machine-config with every field", "PUT", "/machine-config",
+                   {"vcpu_count": 2, "mem_size_mib": 256, "smt": False, "track_dirty_pages": True,
+                    "cpu_template": "None", "huge_pages": "None"})
+        machine_config_is(k, "GET /machine-config reflects the PUT",
+                          {"vcpu_count": 2, "mem_size_mib": 256, "smt": False, "track_dirty_pages": True})
+        expect_204(k, "PATCH /machine-config mem_size_mib only", "PATCH", "/machine-config", {"mem_size_mib": 64})
+        machine_config_is(k, "PATCH merges: vcpu_count and track_dirty_pages kept, mem_size_mib changed",
+                          {"vcpu_count": 2, "mem_size_mib": 64, "track_dirty_pages": True})
+        expect_204(k, "PATCH /machine-config vcpu_count only", "PATCH", "/machine-config", {"vcpu_count": 3})
+        machine_config_is(k, "second PATCH merges too", {"vcpu_count": 3, "mem_size_mib": 64})
+        expect_204(k, "PATCH /machine-config with an empty object", "PATCH", "/machine-config", {})
+        machine_config_is(k, "empty PATCH changes nothing", {"vcpu_count": 3, "mem_size_mib": 64,
+                                                             "track_dirty_pages": True})
+        expect_204(k, "PUT /machine-config with the required fields only", "PUT", "/machine-config",
+                   {"vcpu_count": 1, "mem_size_mib": 128})
+        machine_config_is(k, "PUT replaces: optional fields back to their defaults (as Firecracker)",
+                          {"vcpu_count": 1, "mem_size_mib": 128, "smt": False, "track_dirty_pages": False})
+        expect_204(k, "PUT /machine-config vcpu_count 254 (the maximum)", "PUT", "/machine-config",
+                   {"vcpu_count": 254, "mem_size_mib": 128})
+        machine_config_is(k, "GET /machine-config shows 254 vCPUs", {"vcpu_count": 254})
+        expect_204(k, "PUT /machine-config mem_size_mib 1 (the minimum)", "PUT", "/machine-config",
+                   {"vcpu_count": 1, "mem_size_mib": 1})
+        # Values that must be refused leave the configuration as it was.
+        expect_400(k, "PUT /machine-config vcpu_count 0 -> 400 naming vcpu_count", "PUT", "/machine-config",
+                   {"vcpu_count": 0, "mem_size_mib": 128}, pattern="vcpu_count")
+        expect_400(k, "PUT /machine-config vcpu_count 255 -> 400 naming vcpu_count", "PUT", "/machine-config",
+                   {"vcpu_count": 255, "mem_size_mib": 128}, pattern="vcpu_count")
+        expect_400(k, "PATCH /machine-config vcpu_count -1 -> 400 naming vcpu_count", "PATCH", "/machine-config",
+                   {"vcpu_count": -1}, pattern="vcpu_count")
+        expect_400(k, "PUT /machine-config mem_size_mib 0 -> 400 naming mem_size_mib", "PUT", "/machine-config",
+                   {"vcpu_count": 1, "mem_size_mib": 0}, pattern="mem_size_mib")
+        expect_400(k, 'PUT /machine-config cpu_template "T2" -> 400 naming cpu_template', "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"},
+                   pattern="cpu_template")
+        expect_400(k, 'PUT /machine-config huge_pages "2M" -> 400 naming huge_pages', "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"},
+                   pattern="huge_pages")
+        machine_config_is(k, "refused requests left the configuration unchanged",
+                          {"vcpu_count": 1, "mem_size_mib": 1})
+
+
+def t_boot_source_and_vm_config():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        js = get_json(k, "/vm/config")
+        check("GET /vm/config before any PUT: machine-config defaults, no drives, no network interfaces",
+              js.get("machine-config", {}).get("vcpu_count") == 1
+              and js.get("machine-config", {}).get("mem_size_mib") == 128
+              and js.get("drives") == [] and js.get("network-interfaces") == [], repr(js))
+
+        kernel, module = guest("mb_hello.elf"), ARGS.module
+        log, metrics, serial = k.touch("kiln.log"), k.touch("metrics.json"), k.touch("serial.out")
+        expect_204(k, "PUT /boot-source with kernel_image_path, boot_args and initrd_path", "PUT", "/boot-source",
+                   {"kernel_image_path": kernel, "boot_args": "console=ttyS0 hello", "initrd_path": module})
+        expect_204(k, "PUT /machine-config 2 vCPUs, 64 MiB", "PUT", "/machine-config",
+                   {"vcpu_count": 2, "mem_size_mib": 64})
+        expect_204(k, "PUT /logger with every field", "PUT", "/logger",
+                   {"log_path": log, "level": "Info", "show_level": True, "show_log_origin": False,
+                    "module": "kiln"})
+        expect_204(k, "PUT /metrics", "PUT", "/metrics", {"metrics_path": metrics})
+        expect_204(k, "PUT /serial", "PUT", "/serial", {"serial_out_path": serial})
+
+        js = get_json(k, "/vm/config")
+        bs, mc = js.get("boot-source") or {}, js.get("machine-config") or {}
+        check("GET /vm/config boot-source reflects the PUT",
+              bs.get("kernel_image_path") == kernel and bs.get("boot_args") == "console=ttyS0 hello"
+              and bs.get("initrd_path") == module, repr(bs))
+        check("GET /vm/config machine-config reflects the PUT (and equals GET /machine-config)",
+              mc.get("vcpu_count") == 2 and mc.get("mem_size_mib") == 64 and mc == get_json(k, "/machine-config"),
+              repr(mc))
+        check('GET /vm/config has "drives": [] and "network-interfaces": []',
+              js.get("drives") == [] and js.get("network-interfaces") == [], repr(js))
+        lg = js.get("logger") or {}
+        check("GET /vm/config logger reflects the PUT",
+              lg.get("log_path") == log and lg.get("level") == "Info" and lg.get("show_level") is True, repr(lg))
+        check("GET /vm/config metrics reflects the PUT", (js.get("metrics") or {}).get("metrics_path") == metrics,
+              repr(js.get("metrics")))
+        if "serial" in js:
+            check("GET /vm/config serial reflects the PUT",
+                  (js.get("serial") or {}).get("serial_out_path") == serial, repr(js.get("serial")))
+
+        # A second PUT /boot-source replaces the first: no initrd any more.
+        expect_204(k, "PUT /boot-source again without initrd_path", "PUT", "/boot-source",
+                   {"kernel_image_path": kernel})
+        bs = get_json(k, "/vm/config").get("boot-source") or {}
+        check("GET /vm/config shows the second boot-source only",
+              bs.get("kernel_image_path") == kernel and not bs.get("initrd_path") and not bs.get("boot_args"),
+              repr(bs))
+
+        for level in ("Error", "Warning", "Info", "Debug", "Trace", "Off"):
+            with Kiln() as k2:
+                if k2.start_api():
+                    expect_204(k2, 'PUT /logger level "%s"' % level, "PUT", "/logger",
+                               {"log_path": k2.touch("log"), "level": level})
+        expect_400(k, "PUT /boot-source naming a missing kernel -> 400 naming the path", "PUT", "/boot-source",
+                   {"kernel_image_path": "/nonexistent/vmlinux.bin"}, pattern=re.escape("/nonexistent/vmlinux.bin"))
+        expect_400(k, "PUT /boot-source naming a directory -> 400 naming the path", "PUT", "/boot-source",
+                   {"kernel_image_path": k.dir}, pattern=re.escape(k.dir))
+
+
+def t_api_boot_hello():
+    """The hello guest through the API: machine-config, boot-source, InstanceStart."""
+    with Kiln() as k:
+        if not check("kiln --api-sock --debug-exit starts and listens", k.start_api(), k.describe()):
+            return
+        check("socket is a socket with mode 0600",
+              stat.S_ISSOCK(os.stat(k.sock).st_mode) and stat.S_IMODE(os.stat(k.sock).st_mode) == 0o600,
+              oct(os.stat(k.sock).st_mode))
+        configure(k, guest("hello64.elf"))
+        instance_start(k)
+        rc = k.wait(30)
+        out = k.output()
+        check("hello64 booted through the API: kiln exits 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        check("hello64 output on stdout ends with SUCCESS",
+              "kiln elf64: hello from long mode\n" in out and out.endswith("SUCCESS\n"), short(out))
+        check("socket removed after the guest stopped", not os.path.exists(k.sock))
+
+
+def t_api_boot_args_initrd():
+    """boot_args and initrd_path reach a multiboot guest as its command line and module 0."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        expect_204(k, "PUT /machine-config 1 vCPU, 64 MiB", "PUT", "/machine-config",
+                   {"vcpu_count": 1, "mem_size_mib": 64})
+        expect_204(k, "PUT /boot-source mb_hello with boot_args and initrd_path", "PUT", "/boot-source",
+                   {"kernel_image_path": guest("mb_hello.elf"), "boot_args": "hello world",
+                    "initrd_path": ARGS.module})
+        instance_start(k)
+        rc = k.wait(30)
+        out = k.output()
+        check("mb_hello through the API exits 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        check("boot_args is the multiboot command line (after the kernel path)",
+              re.search(r"(?m)^cmdline=.*mb_hello\.elf hello world$", out), short(out))
+        check("initrd_path is multiboot module 0", re.search(r"(?m)^mods=1$", out)
+              and re.search(r"(?m)^mod0 size=27 .*first=kiln module 42", out), short(out))
+        check("mem_size_mib 64 is what the guest sees", "mem_upper=64512\n" in out, short(out))
+
+
+def t_api_boot_serial_logger_metrics():
+    """serial_out_path gets the guest's output instead of stdout; the logger and metrics files fill."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        serial, log, metrics = k.touch("serial.out"), k.touch("kiln.log"), k.touch("metrics.json")
+        configure(k, guest("hello64.elf"))
+        expect_204(k, "PUT /serial", "PUT", "/serial", {"serial_out_path": serial})
+        expect_204(k, "PUT /logger level Info, show_level and show_log_origin", "PUT", "/logger",
+                   {"log_path": log, "level": "Info", "show_level": True, "show_log_origin": True})
+        expect_204(k, "PUT /metrics", "PUT", "/metrics", {"metrics_path": metrics})
+        expect_204(k, "FlushMetrics before the start", "PUT", "/actions", {"action_type": "FlushMetrics"})
+        with open(metrics) as f:
+            lines = f.read().splitlines()
+        check("FlushMetrics before the start wrote one line", len(lines) == 1, repr(lines))
+        try:
+            first = json.loads(lines[0]) if lines else None
+        except ValueError:
+            first = None
+        check("that line is a JSON object with utc_timestamp_ms, vcpu, serial and error counters",
+              metrics_line_ok(first), repr(lines[:1]))
+        instance_start(k)
+        rc = k.wait(30)
+        check("hello64 with serial_out_path exits 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        with open(serial, errors="replace") as f:
+            text = f.read()
+        check("serial_out_path file has the guest's output", text.endswith("SUCCESS\n"), repr(text))
+        check("stdout has none of the guest's output", "SUCCESS" not in k.output(), repr(k.output()))
+        with open(log, errors="replace") as f:
+            logged = f.read()
+        check("logger file has kiln's log lines (level Info)", logged.strip() != "", repr(logged))
+        check("show_level: log lines name their level", re.search(r"(?i)info", logged), repr(logged))
+        check("show_log_origin: log lines name their source file and line", re.search(r"\.c:\d+", logged),
+              repr(logged))
+
+    with Kiln() as k:
+        if not k.start_api():
+            return check("kiln --api-sock starts and listens", False, k.describe())
+        log = k.touch("kiln.log")
+        configure(k, guest("hello64.elf"))
+        expect_204(k, "PUT /logger level Info, show_log_origin false", "PUT", "/logger",
+                   {"log_path": log, "level": "Info", "show_level": False, "show_log_origin": False})
+        instance_start(k)
+        k.wait(30)
+        with open(log, errors="replace") as f:
+            logged = f.read()
+        check("show_log_origin false: no source file:line in the log", not re.search(r"\.c:\d+", logged),
+              repr(logged))
+
+
+def t_api_boot_failures():
+    """An image kiln cannot load is a 400 at InstanceStart and leaves the VM unstarted; a guest
+    that crashes ends kiln with status 4 and the socket removed."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        expect_204(k, "PUT /boot-source naming a readable file that is no kernel", "PUT", "/boot-source",
+                   {"kernel_image_path": ARGS.module})
+        expect_400(k, "InstanceStart with that file -> 400 naming it", "PUT", "/actions",
+                   {"action_type": "InstanceStart"}, pattern=re.escape(os.path.basename(ARGS.module)))
+        state_is(k, "Not started", "still Not started after the failed InstanceStart")
+        check("kiln still running after the failed InstanceStart", k.alive(), k.describe())
+        configure(k, guest("hello64.elf"))
+        instance_start(k, "InstanceStart with a good kernel after the failed one -> 204")
+        rc = k.wait(30)
+        check("the second InstanceStart boots hello64: exit 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("triple_fault.elf"))
+        instance_start(k)
+        rc = k.wait(30)
+        check("a guest that triple-faults: kiln exits 4 with the crash report",
+              rc == 4 and "triple fault" in k.errors(), "status %s, %s" % (rc, k.describe()))
+        check("socket removed after the crash", not os.path.exists(k.sock))
+
+
+def t_states_and_post_boot():
+    """GET / state through Not started -> Running -> Paused -> Running; what works after the start."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(stdin="pipe"), k.describe()):
+            return
+        state_is(k, "Not started")
+        metrics = k.touch("metrics.json")
+        configure(k, guest("mb_echo.elf"))
+        expect_204(k, "PUT /metrics", "PUT", "/metrics", {"metrics_path": metrics})
+        instance_start(k)
+        if not check("mb_echo prints 'echo: ready'", k.wait_output(lambda o: "echo: ready\n" in o), k.describe()):
+            return
+        state_is(k, "Running")
+        expect_204(k, 'PATCH /vm {"state": "Paused"}', "PATCH", "/vm", {"state": "Paused"})
+        state_is(k, "Paused")
+        # Input typed while paused is not lost: it reaches the guest after the resume.
+        k.proc.stdin.write(b"ab")
+        k.proc.stdin.flush()
+        time.sleep(0.3)
+        check("no echo while paused", "ab" not in k.output().split("echo: ready\n", 1)[-1], repr(k.output()))
+        expect_204(k, "FlushMetrics while paused", "PUT", "/actions", {"action_type": "FlushMetrics"})
+        st, js, text = k.api("GET", "/machine-config")
+        check("GET /machine-config while paused -> 200", st == 200, "HTTP %d %r" % (st, text))
+        expect_204(k, 'PATCH /vm {"state": "Resumed"}', "PATCH", "/vm", {"state": "Resumed"})
+        state_is(k, "Running")
+        check("input sent while paused is echoed after the resume",
+              k.wait_output(lambda o: "ab" in o.split("echo: ready\n", 1)[-1], 10) is not None, k.describe())
+        js = get_json(k, "/vm/config")
+        check("GET /vm/config after the start still describes the VM",
+              (js.get("boot-source") or {}).get("kernel_image_path") == guest("mb_echo.elf"), repr(js))
+        expect_204(k, "SendCtrlAltDel after the start (mb_echo ignores the keyboard)", "PUT", "/actions",
+                   {"action_type": "SendCtrlAltDel"})
+        expect_204(k, "FlushMetrics while running", "PUT", "/actions", {"action_type": "FlushMetrics"})
+        state_is(k, "Running", "still running after SendCtrlAltDel")
+        finish_echo_guest(k, "states", expect_bytes=3)
+
+
+def t_run_with_api():
+    """`kiln run -k GUEST ... --api-sock PATH`: the CLI VM, already running, on the API."""
+    with Kiln() as k:
+        k.start(["run", "--debug-exit", "-c", "2", "-m", "64", "-p", "quiet", "-k", guest("mb_echo.elf"),
+                 "--api-sock", k.sock], stdin="pipe")
+        if not check("kiln run --api-sock listens", k.wait_socket(), k.describe()):
+            return
+        check("kiln run: socket mode 0600", stat.S_IMODE(os.stat(k.sock).st_mode) == 0o600,
+              oct(os.stat(k.sock).st_mode))
+        k.wait_output(lambda o: "echo: ready\n" in o)
+        state_is(k, "Running", "kiln run: GET / says Running")
+        machine_config_is(k, "kiln run: GET /machine-config shows -c 2 -m 64", {"vcpu_count": 2, "mem_size_mib": 64})
+        bs = get_json(k, "/vm/config").get("boot-source") or {}
+        check("kiln run: GET /vm/config boot-source shows -k and -p",
+              bs.get("kernel_image_path") == guest("mb_echo.elf") and bs.get("boot_args") == "quiet", repr(bs))
+        expect_400(k, "kiln run: PUT /machine-config -> 400, not supported after the start", "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}, pattern=AFTER_START)
+        expect_400(k, "kiln run: InstanceStart -> 400", "PUT", "/actions", {"action_type": "InstanceStart"})
+        expect_204(k, "kiln run: pause", "PATCH", "/vm", {"state": "Paused"})
+        state_is(k, "Paused", "kiln run: GET / says Paused")
+        expect_204(k, "kiln run: resume", "PATCH", "/vm", {"state": "Resumed"})
+        finish_echo_guest(k, "kiln run")
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+def t_errors_pre_boot():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        hello = guest("hello64.elf")
+        # Wrong JSON types.
+        expect_400(k, 'vcpu_count "2" (a string) -> 400 naming vcpu_count', "PUT", "/machine-config",
+                   raw='{"vcpu_count": "2", "mem_size_mib": 128}', pattern="vcpu_count")
+        expect_400(k, "vcpu_count 1.5 -> 400 naming vcpu_count", "PUT", "/machine-config",
+                   raw='{"vcpu_count": 1.5, "mem_size_mib": 128}', pattern="vcpu_count")
+        expect_400(k, "mem_size_mib true -> 400 naming mem_size_mib", "PUT", "/machine-config",
+                   raw='{"vcpu_count": 1, "mem_size_mib": true}', pattern="mem_size_mib")
+        expect_400(k, 'smt "no" -> 400 naming smt', "PATCH", "/machine-config", raw='{"smt": "no"}', pattern="smt")
+        expect_400(k, "track_dirty_pages 0 -> 400 naming track_dirty_pages", "PATCH", "/machine-config",
+                   raw='{"track_dirty_pages": 0}', pattern="track_dirty_pages")
+        expect_400(k, "kernel_image_path 5 -> 400 naming kernel_image_path", "PUT", "/boot-source",
+                   raw='{"kernel_image_path": 5}', pattern="kernel_image_path")
+        expect_400(k, "boot_args [] -> 400 naming boot_args", "PUT", "/boot-source",
+                   {"kernel_image_path": hello, "boot_args": []}, pattern="boot_args")
+        expect_400(k, 'show_level "true" -> 400 naming show_level', "PUT", "/logger",
+                   {"log_path": k.touch("log"), "show_level": "true"}, pattern="show_level")
+        expect_400(k, "metrics_path null -> 400 naming metrics_path", "PUT", "/metrics",
+                   raw='{"metrics_path": null}', pattern="metrics_path")
+        expect_400(k, "serial_out_path 1 -> 400 naming serial_out_path", "PUT", "/serial",
+                   raw='{"serial_out_path": 1}', pattern="serial_out_path")
+        expect_400(k, "action_type 3 -> 400 naming action_type", "PUT", "/actions",
+                   raw='{"action_type": 3}', pattern="action_type")
+        # Values outside the enumerations.
+        expect_400(k, 'action_type "Reboot" -> 400 naming action_type or the value', "PUT", "/actions",
+                   {"action_type": "Reboot"}, pattern="action_type|Reboot")
+        expect_400(k, 'logger level "Loud" -> 400 naming level or the value', "PUT", "/logger",
+                   {"log_path": k.touch("log"), "level": "Loud"}, pattern="level|Loud")
+        # Missing required fields.
+        expect_400(k, "machine-config without mem_size_mib -> 400 naming it", "PUT", "/machine-config",
+                   {"vcpu_count": 2}, pattern="mem_size_mib")
+        expect_400(k, "machine-config without vcpu_count -> 400 naming it", "PUT", "/machine-config",
+                   {"mem_size_mib": 128}, pattern="vcpu_count")
+        expect_400(k, "boot-source without kernel_image_path -> 400 naming it", "PUT", "/boot-source",
+                   {"boot_args": "console=ttyS0"}, pattern="kernel_image_path")
+        expect_400(k, "metrics without metrics_path -> 400 naming it", "PUT", "/metrics", {}, pattern="metrics_path")
+        expect_400(k, "actions without action_type -> 400 naming it", "PUT", "/actions", {}, pattern="action_type")
+        # Unknown fields (Firecracker refuses them).
+        expect_400(k, "machine-config with ht_enabled (an old Firecracker field) -> 400 naming it", "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "ht_enabled": False},
+                   pattern="ht_enabled")
+        expect_400(k, "PATCH machine-config with an unknown field -> 400 naming it", "PATCH", "/machine-config",
+                   {"vcpus": 2}, pattern="vcpus")
+        expect_400(k, "boot-source with an unknown field -> 400 naming it", "PUT", "/boot-source",
+                   {"kernel_image_path": hello, "kernel_args": "x"}, pattern="kernel_args")
+        expect_400(k, "logger with an unknown field -> 400 naming it", "PUT", "/logger",
+                   {"log_path": k.touch("log"), "colour": True}, pattern="colour")
+        expect_400(k, "metrics with an unknown field -> 400 naming it", "PUT", "/metrics",
+                   {"metrics_path": k.touch("m"), "interval": 5}, pattern="interval")
+        expect_400(k, "serial with an unknown field -> 400 naming it", "PUT", "/serial",
+                   {"serial_out_path": k.touch("s"), "baud": 9600}, pattern="baud")
+        expect_400(k, "actions with an unknown field -> 400 naming it", "PUT", "/actions",
+                   {"action_type": "FlushMetrics", "when": "now"}, pattern="when")
+        # Malformed bodies.
+        expect_400(k, "malformed JSON -> 400", "PUT", "/machine-config", raw='{"vcpu_count": 2,',
+                   pattern=r"(?i)json|pars|syntax|invalid|malformed|expect|unexpected|end")
+        expect_400(k, "a JSON array instead of an object -> 400", "PUT", "/machine-config", raw="[1, 2]")
+        expect_400(k, "an empty body on PUT /machine-config -> 400", "PUT", "/machine-config", raw="")
+        expect_400(k, "trailing garbage after the JSON object -> 400", "PUT", "/machine-config",
+                   raw='{"vcpu_count": 1, "mem_size_mib": 128} xyz')
+        # Over the 51200-byte body limit: 400, then the server still answers.
+        big = json.dumps({"kernel_image_path": hello, "boot_args": "x" * 60000})
+        expect_400(k, "a %d-byte body (over 51200) -> 400 naming the size" % len(big), "PUT", "/boot-source", raw=big,
+                   pattern=r"(?i)size|large|long|limit|51200|exceed|too")
+        just_over = json.dumps({"kernel_image_path": hello, "boot_args": ""})
+        just_over = just_over[:-2] + "x" * (51201 - len(just_over)) + '"}'
+        expect_400(k, "a 51201-byte body -> 400", "PUT", "/boot-source", raw=just_over)
+        state_is(k, "Not started", "server still answers after the oversized bodies")
+        # Methods and paths.
+        expect_400(k, "DELETE /machine-config -> 400 naming the method", "DELETE", "/machine-config",
+                   pattern=r"(?i)method|DELETE|not allowed|supported")
+        expect_400(k, "POST /actions -> 400 naming the method", "POST", "/actions",
+                   raw='{"action_type": "FlushMetrics"}', pattern=r"(?i)method|POST|not allowed|supported")
+        expect_400(k, "GET /actions -> 400", "GET", "/actions")
+        expect_400(k, "PUT / -> 400", "PUT", "/", {"state": "Running"})
+        expect_400(k, "GET /nope -> 400 naming the path", "GET", "/nope",
+                   pattern=r"(?i)nope|path|resource|unknown|not found|invalid|no such")
+        expect_400(k, "PUT /machine-config/extra -> 400", "PUT", "/machine-config/extra",
+                   {"vcpu_count": 1, "mem_size_mib": 128})
+        # Actions and states that need a boot, or a previous PUT.
+        expect_400(k, "FlushMetrics without PUT /metrics -> 400 naming metrics", "PUT", "/actions",
+                   {"action_type": "FlushMetrics"}, pattern=r"(?i)metric")
+        expect_400(k, "SendCtrlAltDel before the start -> 400", "PUT", "/actions",
+                   {"action_type": "SendCtrlAltDel"}, pattern=NOT_STARTED)
+        expect_400(k, "PATCH /vm Paused before the start -> 400", "PATCH", "/vm", {"state": "Paused"},
+                   pattern=NOT_STARTED)
+        expect_400(k, "PATCH /vm Resumed before the start -> 400", "PATCH", "/vm", {"state": "Resumed"},
+                   pattern=NOT_STARTED)
+        expect_400(k, "InstanceStart without a boot-source -> 400 naming the boot source or kernel", "PUT",
+                   "/actions", {"action_type": "InstanceStart"}, pattern=r"(?i)boot|kernel")
+        state_is(k, "Not started", "still Not started after the refused InstanceStart")
+        # After all those errors a good configuration still boots.
+        configure(k, hello)
+        instance_start(k, "InstanceStart after the errors -> 204")
+        rc = k.wait(30)
+        check("the VM configured after the errors runs: exit 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+
+
+def t_errors_post_boot():
+    with Kiln() as k:
+        if not start_echo_guest(k):
+            return
+        hello = guest("hello64.elf")
+        expect_400(k, "PUT /machine-config after the start -> 400, not supported after starting", "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}, pattern=AFTER_START)
+        expect_400(k, "PATCH /machine-config after the start -> 400", "PATCH", "/machine-config",
+                   {"mem_size_mib": 64}, pattern=AFTER_START)
+        expect_400(k, "PUT /boot-source after the start -> 400", "PUT", "/boot-source",
+                   {"kernel_image_path": hello}, pattern=AFTER_START)
+        expect_400(k, "PUT /serial after the start -> 400", "PUT", "/serial",
+                   {"serial_out_path": k.touch("s")}, pattern=AFTER_START)
+        expect_400(k, "PUT /logger after the start -> 400", "PUT", "/logger",
+                   {"log_path": k.touch("log")}, pattern=AFTER_START)
+        expect_400(k, "PUT /metrics after the start -> 400", "PUT", "/metrics",
+                   {"metrics_path": k.touch("m")}, pattern=AFTER_START)
+        expect_400(k, "InstanceStart twice -> 400", "PUT", "/actions", {"action_type": "InstanceStart"},
+                   pattern=r"(?i)already|twice|start|running")
+        expect_400(k, "FlushMetrics without PUT /metrics, after the start -> 400", "PUT", "/actions",
+                   {"action_type": "FlushMetrics"}, pattern=r"(?i)metric")
+        expect_400(k, 'PATCH /vm {"state": "Stopped"} -> 400 naming state or the value', "PATCH", "/vm",
+                   {"state": "Stopped"}, pattern="state|Stopped")
+        expect_400(k, "PATCH /vm without state -> 400 naming it", "PATCH", "/vm", {}, pattern="state")
+        expect_400(k, "PATCH /vm with an unknown field -> 400 naming it", "PATCH", "/vm",
+                   {"state": "Paused", "force": True}, pattern="force")
+        machine_config_is(k, "the refused PUT/PATCH changed nothing", {"vcpu_count": 1, "mem_size_mib": 128})
+        state_is(k, "Running", "still Running after the refused requests")
+        finish_echo_guest(k, "post-boot errors")
+
+
+# Devices kiln does not have: (method, path, a body Firecracker accepts, that body plus a bad field).
+UNSUPPORTED_DEVICES = [
+    ("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/tmp/rootfs.ext4", "is_root_device": True,
+                               "is_read_only": False}),
+    ("PATCH", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/tmp/other.ext4"}),
+    ("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02",
+                                         "host_dev_name": "tap0"}),
+    ("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/tmp/kiln-test-v.sock"}),
+    ("PUT", "/entropy", {}),
+    ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
+    ("PUT", "/snapshot/create", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
+    ("PUT", "/snapshot/load", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
+]
+
+
+def t_unsupported_devices():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        for method, path, body in UNSUPPORTED_DEVICES:
+            expect_400(k, "%s %s (no such device in kiln) -> 400 saying it is not supported" % (method, path),
+                       method, path, body, pattern=UNSUPPORTED)
+            bad = dict(body, bogus_field=1)
+            expect_400(k, "%s %s with an unknown field -> 400 naming the field" % (method, path),
+                       method, path, bad, pattern="bogus_field")
+        expect_400(k, "PUT /mmds -> 400 saying it is not supported", "PUT", "/mmds", {"latest": {}},
+                   pattern=UNSUPPORTED)
+        st, js, text = k.api("GET", "/")
+        check("server still answers after the unsupported-device requests", st == 200, text)
+        check("no drive or interface appeared in GET /vm/config",
+              get_json(k, "/vm/config").get("drives") == [] and
+              get_json(k, "/vm/config").get("network-interfaces") == [])
+
+
+# --- socket hygiene ----------------------------------------------------------------------------
+
+def make_stale_socket(path):
+    """A socket file nobody listens on, as a crashed kiln would leave."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()
+
+
+def one_line(text):
+    return len(text.strip().splitlines()) == 1
+
+
+def t_socket():
+    with Kiln() as k:
+        ok = check("kiln --api-sock starts and listens", k.start_api(), k.describe())
+        if ok:
+            st = os.stat(k.sock)
+            check("API socket mode is 0600", stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600,
+                  oct(st.st_mode))
+            k.proc.send_signal(signal.SIGTERM)
+            rc = k.wait(10)
+            check("SIGTERM without a VM: kiln exits 143", rc == 128 + signal.SIGTERM, "status %s" % rc)
+            check("SIGTERM without a VM: socket removed", not os.path.exists(k.sock))
+
+    with Kiln() as k:
+        if check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            k.proc.send_signal(signal.SIGINT)
+            rc = k.wait(10)
+            check("SIGINT without a VM: kiln exits 130, socket removed",
+                  rc == 128 + signal.SIGINT and not os.path.exists(k.sock), "status %s" % rc)
+
+    with Kiln() as k:
+        make_stale_socket(k.sock)
+        k.start(["--api-sock", k.sock])
+        rc = k.wait(10)
+        err = k.errors()
+        check("stale socket path refused: exit 2", rc == 2, "status %s, %s" % (rc, k.describe()))
+        check("stale socket path refused with one line naming the path", one_line(err) and k.sock in err, repr(err))
+
+    with Kiln() as k:
+        open(k.sock, "w").close()
+        k.start(["--api-sock", k.sock])
+        rc = k.wait(10)
+        check("a regular file at the socket path is refused: exit 2, one line naming it",
+              rc == 2 and one_line(k.errors()) and k.sock in k.errors(), "status %s, %s" % (rc, k.describe()))
+        check("the refused regular file is left alone", os.path.isfile(k.sock))
+
+    with Kiln() as k:
+        make_stale_socket(k.sock)
+        k.start(["--api-sock", k.sock, "--api-sock-force"])
+        if check("stale socket path with --api-sock-force: kiln listens", k.wait_socket(), k.describe()):
+            state_is(k, "Not started", "--api-sock-force: GET / answers")
+            check("--api-sock-force: the new socket has mode 0600",
+                  stat.S_IMODE(os.stat(k.sock).st_mode) == 0o600, oct(os.stat(k.sock).st_mode))
+            k.proc.send_signal(signal.SIGTERM)
+            k.wait(10)
+            check("--api-sock-force: socket removed after SIGTERM", not os.path.exists(k.sock))
+
+    with Kiln() as k:
+        k.start(["--api-sock", os.path.join(k.dir, "no-such-dir", "api.sock")])
+        rc = k.wait(10)
+        check("socket in a missing directory: kiln exits (2 or 6) with one line",
+              rc in (2, 6) and one_line(k.errors()), "status %s, %s" % (rc, k.describe()))
+
+    with Kiln() as k:
+        if start_echo_guest(k):
+            k.proc.send_signal(signal.SIGTERM)
+            rc = k.wait(10)
+            check("SIGTERM with a running VM: exit 143", rc == 128 + signal.SIGTERM, "status %s" % rc)
+            check("SIGTERM with a running VM: socket removed", not os.path.exists(k.sock))
+
+    with Kiln() as k:
+        if not start_echo_guest(k):
+            return
+        expect_204(k, "pause before SIGTERM", "PATCH", "/vm", {"state": "Paused"})
+        k.proc.send_signal(signal.SIGTERM)
+        rc = k.wait(10)
+        check("SIGTERM with a paused VM: exit 143 (no hang), socket removed",
+              rc == 128 + signal.SIGTERM and not os.path.exists(k.sock), "status %s" % rc)
+
+
+def t_socket_clients():
+    """Clients that misbehave do not stop the server from answering the others, nor leak fds."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        fds_before = k.fd_count()
+        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        idle.connect(k.sock)
+        partial = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        partial.connect(k.sock)
+        partial.sendall(b"PUT /machine-config HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"vcp")
+        binary = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        binary.connect(k.sock)
+        binary.sendall(b"\x00\x01 this is not HTTP \xff\r\n\r\n")
+        t0 = time.monotonic()
+        st, _, text = k.api("GET", "/", timeout=5)
+        check("a request is answered while other clients sit idle, half-way through a request, or sent binary junk",
+              st == 200, "HTTP %d after %.1f s: %r" % (st, time.monotonic() - t0, text))
+        junk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        junk.connect(k.sock)
+        junk.sendall(b"GARBAGE\r\n\r\n")
+        junk.settimeout(5)
+        try:
+            reply = junk.recv(4096)
+            answered = True
+        except socket.timeout:
+            reply, answered = b"", False
+        check("a request line that is not HTTP gets an error status or a closed connection within 5 s",
+              answered and (reply == b"" or re.match(rb"HTTP/1\.[01] [45]\d\d ", reply)), repr(reply[:200]))
+        for s in (idle, partial, binary, junk):
+            s.close()
+        st, _, text = k.api("GET", "/version")
+        check("server still answers after the misbehaving clients left", st == 200, "HTTP %d %r" % (st, text))
+        # Clients that go away in the middle of sending their body.
+        for _ in range(20):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(k.sock)
+            s.sendall(b"PUT /boot-source HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"ker")
+            s.close()
+        st, _, text = k.api("GET", "/")
+        check("server still answers after 20 clients hung up mid-body", st == 200, "HTTP %d %r" % (st, text))
+        fds_after = k.fd_count()
+        end = time.monotonic() + 3
+        while fds_after != fds_before and time.monotonic() < end:
+            time.sleep(0.1)
+            fds_after = k.fd_count()
+        check("no fd left behind by the clients that hung up (%d before, %d after)" % (fds_before, fds_after),
+              fds_after == fds_before)
+        check("kiln still running", k.alive(), k.describe())
+
+
+# --- config file --------------------------------------------------------------------------------
+
+def write_config(k, cfg, name="vm.json"):
+    p = k.path(name)
+    with open(p, "w") as f:
+        f.write(cfg if isinstance(cfg, str) else json.dumps(cfg, indent=2))
+    return p
+
+
+def t_config_file():
+    hello = guest("hello64.elf")
+    with Kiln() as k:
+        f = write_config(k, {"boot-source": {"kernel_image_path": hello},
+                             "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}})
+        k.start(["--config-file", f, "--debug-exit"])
+        rc = k.wait(30)
+        check("kiln --config-file F --debug-exit boots hello64: exit 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        check("--config-file: guest output on stdout ends with SUCCESS", k.output().endswith("SUCCESS\n"),
+              k.describe())
+
+    with Kiln() as k:
+        serial, log, metrics = k.touch("serial.out"), k.touch("kiln.log"), k.touch("metrics.json")
+        f = write_config(k, {
+            "boot-source": {"kernel_image_path": guest("mb_hello.elf"), "boot_args": "hello world",
+                            "initrd_path": ARGS.module},
+            "machine-config": {"vcpu_count": 2, "mem_size_mib": 64, "smt": False, "track_dirty_pages": False},
+            "drives": [],
+            "network-interfaces": [],
+            "logger": {"log_path": log, "level": "Info"},
+            "metrics": {"metrics_path": metrics},
+            "serial": {"serial_out_path": serial},
+        })
+        k.start(["--config-file", f, "--debug-exit"])
+        rc = k.wait(30)
+        check("config file with every section kiln implements: exit 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        with open(serial, errors="replace") as fh:
+            text = fh.read()
+        check("config file: serial section sends the output to the file",
+              text.endswith("SUCCESS\n") and "SUCCESS" not in k.output(), repr(text))
+        check("config file: boot_args, initrd_path and mem_size_mib reach the guest",
+              re.search(r"(?m)^cmdline=.*mb_hello\.elf hello world$", text) and "mods=1\n" in text
+              and "mem_upper=64512\n" in text, repr(text))
+        with open(log, errors="replace") as fh:
+            check("config file: logger section fills the log file", fh.read().strip() != "")
+
+    with Kiln() as k:
+        f = write_config(k, {"boot-source": {"kernel_image_path": guest("mb_echo.elf")},
+                             "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}})
+        k.start(["--config-file", f, "--api-sock", k.sock, "--debug-exit"], stdin="pipe")
+        if check("--config-file with --api-sock: kiln listens", k.wait_socket(), k.describe()):
+            k.wait_output(lambda o: "echo: ready\n" in o)
+            state_is(k, "Running", "--config-file with --api-sock: GET / says Running")
+            bs = get_json(k, "/vm/config").get("boot-source") or {}
+            check("--config-file with --api-sock: GET /vm/config shows the file's kernel",
+                  bs.get("kernel_image_path") == guest("mb_echo.elf"), repr(bs))
+            expect_400(k, "--config-file with --api-sock: InstanceStart -> 400 (already started)", "PUT",
+                       "/actions", {"action_type": "InstanceStart"})
+            finish_echo_guest(k, "--config-file with --api-sock")
+
+
+CONFIG_ERRORS = [
+    # name, config (dict or raw text), a regex the one line must match besides naming the file
+    ("unknown top-level key", {"boot-source": {"kernel_image_path": "@hello"}, "boot-sauce": {}}, "boot-sauce"),
+    ("unknown field in machine-config", {"boot-source": {"kernel_image_path": "@hello"},
+                                         "machine-config": {"vcpu_count": 1, "mem_size_mib": 128,
+                                                            "ht_enabled": False}}, "ht_enabled"),
+    ("wrong type for vcpu_count", {"boot-source": {"kernel_image_path": "@hello"},
+                                   "machine-config": {"vcpu_count": "2", "mem_size_mib": 128}}, "vcpu_count"),
+    ("wrong type for boot_args", {"boot-source": {"kernel_image_path": "@hello", "boot_args": 7}}, "boot_args"),
+    ("missing kernel_image_path", {"boot-source": {"boot_args": "console=ttyS0"}}, "kernel_image_path"),
+    ("missing boot-source", {"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}},
+     "boot-source|kernel_image_path"),
+    ("missing mem_size_mib", {"boot-source": {"kernel_image_path": "@hello"},
+                              "machine-config": {"vcpu_count": 1}}, "mem_size_mib"),
+    ("vcpu_count out of range", {"boot-source": {"kernel_image_path": "@hello"},
+                                 "machine-config": {"vcpu_count": 255, "mem_size_mib": 128}}, "vcpu_count"),
+    ("malformed JSON", '{"boot-source": {"kernel_image_path": ', None),
+    ("not a JSON object", "[]", None),
+]
+
+
+def t_config_file_errors():
+    hello = guest("hello64.elf")
+    for name, cfg, needle in CONFIG_ERRORS:
+        with Kiln() as k:
+            if isinstance(cfg, dict):
+                cfg = json.loads(json.dumps(cfg).replace('"@hello"', json.dumps(hello)))
+            f = write_config(k, cfg, "bad-config.json")
+            k.start(["--config-file", f, "--debug-exit"])
+            rc = k.wait(15)
+            err = k.errors()
+            ok = rc == 2 and one_line(err) and "bad-config.json" in err and (needle is None or re.search(needle, err))
+            check("config file, %s: exit 2, one line naming the file%s" %
+                  (name, "" if needle is None else " and " + needle), ok, "status %s, stderr %r" % (rc, err))
+            check("config file, %s: nothing on stdout" % name, k.output() == "", repr(k.output()))
+
+    with Kiln() as k:
+        missing = k.path("no-such-config.json")
+        k.start(["--config-file", missing])
+        rc = k.wait(15)
+        check("config file that does not exist: exit 2, one line naming it",
+              rc == 2 and one_line(k.errors()) and missing in k.errors(), "status %s, %s" % (rc, k.describe()))
+
+    with Kiln() as k:
+        k.start(["--config-file", k.dir])
+        rc = k.wait(15)
+        check("config file that is a directory (unreadable): exit 2, one line naming it",
+              rc == 2 and one_line(k.errors()) and k.dir in k.errors(), "status %s, %s" % (rc, k.describe()))
+
+    with Kiln() as k:
+        f = write_config(k, {"boot-source": {"kernel_image_path": "/nonexistent/vmlinux.bin"}})
+        k.start(["--config-file", f])
+        rc = k.wait(15)
+        check("config file naming a missing kernel: exit 2, one line naming the kernel",
+              rc == 2 and one_line(k.errors()) and "/nonexistent/vmlinux.bin" in k.errors(),
+              "status %s, %s" % (rc, k.describe()))
+
+    with Kiln() as k:
+        f = write_config(k, {"boot-source": {"kernel_image_path": hello}, "sneaky": 1}, "bad-config.json")
+        k.start(["--config-file", f, "--api-sock", k.sock])
+        rc = k.wait(15)
+        check("bad config file with --api-sock: exit 2 and no socket left behind",
+              rc == 2 and not os.path.exists(k.sock), "status %s, %s" % (rc, k.describe()))
+
+
+# --- pause / resume and metrics ----------------------------------------------------------------
+
+def read_metrics(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def pause_run(count, results):
+    """One mb_count run paused in the middle. Appends (name, ok, detail) to results; returns
+    "too-fast" if the guest was already done when the pause landed (nothing then checked)."""
+    def rec(name, ok, detail=""):
+        results.append((name, bool(ok), detail))
+        return ok
+
+    with Kiln() as k:
+        if not rec("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return None
+        metrics = k.touch("metrics.json")
+        flushes = 0
+
+        def flush(label):
+            nonlocal flushes
+            st, _, text = k.api("PUT", "/actions", {"action_type": "FlushMetrics"})
+            flushes += 1
+            lines = read_metrics(metrics)
+            rec("FlushMetrics %s -> 204 and exactly one more line in the metrics file" % label,
+                st == 204 and len(lines) == flushes, "HTTP %d %r, %d lines after %d flushes" %
+                (st, text, len(lines), flushes))
+            try:
+                return json.loads(lines[-1])
+            except (ValueError, IndexError):
+                rec("metrics line %d is a JSON object" % flushes, False, repr(lines[-1:]))
+                return {}
+
+        # Two vCPUs: the second sits in KVM_RUN waiting for a SIPI that never comes, and the
+        # pause must get it out of there too.
+        rec("PUT /machine-config 2 vCPUs", k.api("PUT", "/machine-config",
+                                                  {"vcpu_count": 2, "mem_size_mib": 128})[0] == 204)
+        rec("PUT /boot-source mb_count count=%d" % count,
+            k.api("PUT", "/boot-source", {"kernel_image_path": guest("mb_count.elf"),
+                                          "boot_args": "count=%d" % count})[0] == 204)
+        rec("PUT /metrics", k.api("PUT", "/metrics", {"metrics_path": metrics})[0] == 204)
+        rec("InstanceStart", k.api("PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204)
+        rec("mb_count prints its first 20 lines",
+            k.wait_output(lambda o: o.count("\n") >= 20, 30) is not None, k.describe())
+        m_run = flush("while running")
+
+        st, _, text = k.api("PATCH", "/vm", {"state": "Paused"})
+        paused_len = len(k.output())
+        out = k.output()
+        if "SUCCESS" in out:
+            return "too-fast"
+        rec('PATCH /vm {"state": "Paused"} in the middle of the run -> 204', st == 204, "HTTP %d %r" % (st, text))
+        rec('GET / says "Paused"', k.api("GET", "/")[1] == {"id": "anonymous-instance", "state": "Paused",
+                                                             "vmm_version": VERSION, "app_name": "kiln"})
+        m_paused1 = flush("while paused")
+        time.sleep(1.0)
+        m_paused2 = flush("while paused, 1 s later")
+        now_len = len(k.output())
+        rec("nothing printed while paused (1 s)", now_len == paused_len,
+            "%d bytes when the pause returned, %d one second later" % (paused_len, now_len))
+        rec("vCPU exit counts do not change while paused",
+            counter_total(m_paused1.get("vcpu")) == counter_total(m_paused2.get("vcpu")),
+            "%r then %r" % (m_paused1.get("vcpu"), m_paused2.get("vcpu")))
+
+        st, _, text = k.api("PATCH", "/vm", {"state": "Resumed"})
+        rec('PATCH /vm {"state": "Resumed"} -> 204', st == 204, "HTTP %d %r" % (st, text))
+        rec('GET / says "Running" after the resume', (k.api("GET", "/")[1] or {}).get("state") == "Running")
+        lines_at_pause = out.count("\n")
+        rec("output continues after the resume",
+            k.wait_output(lambda o: o.count("\n") >= lines_at_pause + 20, 20) is not None,
+            "%d lines at the pause, %s" % (lines_at_pause, k.describe()))
+        m_after = flush("after the resume")
+        vr, va = counter_total(m_run.get("vcpu")), counter_total(m_after.get("vcpu"))
+        rec("vcpu exit counts grow while the guest prints (%d -> %d)" % (vr, va), va > vr,
+            "%r then %r" % (m_run.get("vcpu"), m_after.get("vcpu")))
+        sr, sa = counter_total(m_paused2.get("serial")), counter_total(m_after.get("serial"))
+        rec("serial counters grow while the guest prints (%d -> %d)" % (sr, sa), sa > sr,
+            "%r then %r" % (m_paused2.get("serial"), m_after.get("serial")))
+
+        # Short pauses in quick succession.
+        ok = True
+        for _ in range(10):
+            ok &= k.api("PATCH", "/vm", {"state": "Paused"})[0] == 204
+            time.sleep(0.02)
+            ok &= k.api("PATCH", "/vm", {"state": "Resumed"})[0] == 204
+        rec("10 more pause/resume pairs in quick succession -> 204 each", ok)
+
+        lines = read_metrics(metrics)
+        objs = []
+        for line in lines:
+            try:
+                objs.append(json.loads(line))
+            except ValueError:
+                objs.append(None)
+        now_ms = time.time() * 1000
+        rec("every metrics line is a JSON object with utc_timestamp_ms, vcpu, serial and error counters",
+            all(metrics_line_ok(o) for o in objs), short(repr(lines), 1000))
+        stamps = [o.get("utc_timestamp_ms") for o in objs if isinstance(o, dict)]
+        rec("utc_timestamp_ms is the wall clock in ms and never goes back",
+            stamps and all(isinstance(s, int) and abs(s - now_ms) < 600000 for s in stamps)
+            and stamps == sorted(stamps), repr(stamps))
+
+        rc = k.wait(180)
+        out = k.output()
+        want = "".join("count %d\n" % i for i in range(count)) + "SUCCESS\n"
+        rec("mb_count exits 33 after the pauses", rc == 33, "status %s, stderr %r" % (rc, short(k.errors())))
+        if out == want:
+            rec("output is exactly 'count 0' .. 'count %d' then SUCCESS: no gap, no duplicate" % (count - 1), True)
+        else:
+            got, exp = out.splitlines(), want.splitlines()
+            i = next((i for i in range(min(len(got), len(exp))) if got[i] != exp[i]), min(len(got), len(exp)))
+            rec("output is exactly 'count 0' .. 'count %d' then SUCCESS: no gap, no duplicate" % (count - 1), False,
+                "%d lines, first difference at line %d: got %r, expected %r" %
+                (len(got), i, got[i:i + 3], exp[i:i + 3]))
+        rec("socket removed after the guest stopped", not os.path.exists(k.sock))
+    return "done"
+
+
+def t_pause_resume():
+    # About 0.5 ms per line on the development host (each byte costs two VM exits): 4000 lines
+    # run for ~2 s. A faster host may finish before the pause lands: then 10 times as many.
+    for count in (4000, 40000):
+        results = []
+        r = pause_run(count, results)
+        if r != "too-fast":
+            for name, ok, detail in results:
+                check(name, ok, detail)
+            return
+    check("mb_count paused in the middle of its run", False, "it finished before the pause even with count=40000")
+
+
+# --- SendCtrlAltDel --------------------------------------------------------------------------------
+
+KBD_LINES = ["kbd: 0x14", "kbd: 0x11", "kbd: 0xe0", "kbd: 0x71", "kbd: ctrl-alt-del", "SUCCESS"]
+
+
+def check_kbd_output(name, out):
+    lines = out.splitlines()
+    check(name + ": the guest read 0x14 0x11 0xe0 0x71 from port 0x60, then printed ctrl-alt-del",
+          lines[-6:] == KBD_LINES and "FAIL" not in out, short(out))
+
+
+def t_ctrl_alt_del():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("mb_kbd.elf"))
+        instance_start(k)
+        if not check("mb_kbd prints 'kbd: ready' (keyboard interrupt enabled)",
+                     k.wait_output(lambda o: "kbd: ready\n" in o, 20) is not None, k.describe()):
+            return
+        time.sleep(0.2)
+        check("nothing arrives from the keyboard on its own", k.output().endswith("kbd: ready\n"), repr(k.output()))
+        expect_204(k, "SendCtrlAltDel -> 204", "PUT", "/actions", {"action_type": "SendCtrlAltDel"})
+        rc = k.wait(30)
+        check("mb_kbd exits 33 after SendCtrlAltDel", rc == 33, "status %s, %s" % (rc, k.describe()))
+        check_kbd_output("API", k.output())
+        check("socket removed", not os.path.exists(k.sock))
+
+    with Kiln() as k:
+        k.start(["run", "--debug-exit", "-k", guest("mb_kbd.elf"), "--api-sock", k.sock])
+        if not check("kiln run -k mb_kbd --api-sock listens", k.wait_socket(), k.describe()):
+            return
+        if not check("kiln run: mb_kbd prints 'kbd: ready'", k.wait_output(lambda o: "kbd: ready\n" in o, 20)
+                     is not None, k.describe()):
+            return
+        # Paused, the keys wait in the controller; the guest gets them after the resume.
+        expect_204(k, "kiln run: pause", "PATCH", "/vm", {"state": "Paused"})
+        expect_204(k, "kiln run: SendCtrlAltDel while paused -> 204", "PUT", "/actions",
+                   {"action_type": "SendCtrlAltDel"})
+        time.sleep(0.3)
+        check("kiln run: nothing printed while paused", k.output().endswith("kbd: ready\n") and k.alive(),
+              repr(k.output()))
+        expect_204(k, "kiln run: resume", "PATCH", "/vm", {"state": "Resumed"})
+        rc = k.wait(30)
+        check("kiln run: mb_kbd exits 33 after the resume", rc == 33, "status %s, %s" % (rc, k.describe()))
+        check_kbd_output("kiln run, keys sent while paused", k.output())
+
+
+# --- Firecracker's request examples -------------------------------------------------------------
+
+# file in fixtures/, method, path, the host path field to replace (None: sent byte for byte).
+FIXTURES = [
+    ("machine-config.getting-started.json", "PUT", "/machine-config", None),
+    ("boot-source.getting-started.json", "PUT", "/boot-source", "kernel_image_path"),
+    ("logger.getting-started.json", "PUT", "/logger", "log_path"),
+    ("logger.logger-doc.json", "PUT", "/logger", "log_path"),
+    ("logger.logger-and-metrics.json", "PUT", "/logger", "log_path"),
+    ("metrics.logger-and-metrics.json", "PUT", "/metrics", "metrics_path"),
+    ("serial.swagger.json", "PUT", "/serial", "serial_out_path"),
+    ("actions.flush-metrics.json", "PUT", "/actions", None),
+    ("actions.instance-start.json", "PUT", "/actions", None),
+    ("vm.paused.json", "PATCH", "/vm", None),
+    ("vm.resumed.json", "PATCH", "/vm", None),
+    ("actions.send-ctrl-alt-del.json", "PUT", "/actions", None),
+]
+
+
+def fixture_body(name, field, value):
+    """The fixture's text with only the value of field replaced; every other byte as in the file."""
+    with open(os.path.join(ARGS.fixtures, name)) as f:
+        raw = f.read()
+    if field is None:
+        return raw
+    orig = json.loads(raw)
+    text = raw.replace(json.dumps(orig[field]), json.dumps(value), 1)
+    new = json.loads(text)
+    assert new[field] == value and {k: v for k, v in new.items() if k != field} == \
+        {k: v for k, v in orig.items() if k != field}, name
+    return text
+
+
+def t_fixtures():
+    on_disk = {f for f in os.listdir(ARGS.fixtures) if f.endswith(".json")}
+    listed = {f[0] for f in FIXTURES}
+    check("every fixture file is in FIXTURES and every FIXTURES entry has a file", on_disk == listed,
+          "only on disk: %s, only listed: %s" % (sorted(on_disk - listed), sorted(listed - on_disk)))
+
+    # Each pre-boot body on its own, each on a fresh kiln.
+    kernel = guest("mb_kbd.elf")
+    for name, method, path, field in FIXTURES:
+        if path == "/vm" or name == "actions.send-ctrl-alt-del.json":
+            continue  # post-boot only: sent to the running VM below
+        with Kiln() as k:
+            if not k.start_api():
+                check("kiln --api-sock starts and listens", False, k.describe())
+                continue
+            value = kernel if field == "kernel_image_path" else (k.touch("file") if field else None)
+            if name == "actions.flush-metrics.json":
+                k.api("PUT", "/metrics", {"metrics_path": k.touch("metrics")})
+            if name == "actions.instance-start.json":
+                k.api("PUT", "/boot-source", {"kernel_image_path": kernel})
+            expect_204(k, "fixture %s: %s %s -> 204" % (name, method, path), method, path,
+                       raw=fixture_body(name, field, value))
+
+    # All of them, in the order Firecracker's guide uses them, on one VM running mb_kbd: the
+    # machine-config example asks for 2 vCPUs and 1024 MiB, the boot-source example keeps its
+    # Linux boot_args; SendCtrlAltDel ends the guest.
+    with Kiln() as k:
+        if not check("fixtures on one VM: kiln --api-sock starts", k.start_api(), k.describe()):
+            return
+        files = {"log_path": k.touch("firecracker.log"), "metrics_path": k.touch("metrics.fifo"),
+                 "serial_out_path": k.touch("serial.out"), "kernel_image_path": kernel}
+        serial = files["serial_out_path"]
+        sent = set()
+        for name, method, path, field in FIXTURES:
+            if path == "/logger" and "/logger" in sent:
+                continue  # one logger per VM
+            sent.add(path)
+            if name == "vm.paused.json" and not check(
+                    "fixtures on one VM: mb_kbd says 'kbd: ready' in serial_out_path",
+                    k.wait_output(lambda o: "kbd: ready\n" in o, 20, path=serial) is not None,
+                    k.describe()):
+                return
+            if name == "actions.instance-start.json":
+                js = get_json(k, "/vm/config")
+                check("fixtures on one VM: GET /vm/config before the start shows the fixtures' values",
+                      (js.get("machine-config") or {}).get("vcpu_count") == 2
+                      and (js.get("machine-config") or {}).get("mem_size_mib") == 1024
+                      and (js.get("boot-source") or {}).get("boot_args") == "console=ttyS0 reboot=k panic=1 pci=off"
+                      and (js.get("logger") or {}).get("level") == "Debug", repr(js))
+            expect_204(k, "fixtures on one VM: %s: %s %s -> 204" % (name, method, path), method, path,
+                       raw=fixture_body(name, field, files.get(field)))
+        rc = k.wait(30)
+        check("fixtures on one VM: mb_kbd exits 33 after the SendCtrlAltDel fixture", rc == 33,
+              "status %s, %s" % (rc, k.describe()))
+        with open(serial, errors="replace") as f:
+            check_kbd_output("fixtures on one VM", f.read())
+        check("fixtures on one VM: metrics file has the FlushMetrics line",
+              len(read_metrics(files["metrics_path"])) >= 1)
+
+
+# --- stress ---------------------------------------------------------------------------------------
+
+def t_stress():
+    """1,000 requests from 8 threads against a running VM; no error, no leak, guest unharmed."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(stdin="pipe"), k.describe()):
+            return
+        metrics = k.touch("metrics.json")
+        configure(k, guest("mb_echo.elf"))
+        expect_204(k, "PUT /metrics", "PUT", "/metrics", {"metrics_path": metrics})
+        instance_start(k)
+        if not check("mb_echo prints 'echo: ready'", k.wait_output(lambda o: "echo: ready\n" in o), k.describe()):
+            return
+        time.sleep(0.2)
+        fds_before = k.fd_count()
+
+        total, threads = 1000, 8
+        pair_lock = threading.Lock()  # one pause/resume pair at a time: each PATCH then expects 204
+        lock = threading.Lock()
+        counters = {"requests": 0, "flushes": 0}
+        problems = []
+
+        def note(desc, st, text, want):
+            if st not in want:
+                with lock:
+                    problems.append("%s -> HTTP %d %r (wanted %s)" % (desc, st, short(text, 200), want))
+
+        def worker(tid):
+            i = tid
+            while True:
+                with lock:
+                    if counters["requests"] >= total:
+                        return
+                    kind = counters["requests"] % 10
+                    counters["requests"] += 2 if kind == 9 else 1
+                if kind in (0, 1, 2):
+                    st, js, text = k.api("GET", "/")
+                    note("GET /", st, text, (200,))
+                    if st == 200 and (js or {}).get("state") not in ("Running", "Paused"):
+                        note("GET / state", 0, text, ("Running or Paused",))
+                elif kind in (3, 4):
+                    st, _, text = k.api("GET", "/machine-config")
+                    note("GET /machine-config", st, text, (200,))
+                elif kind == 5:
+                    st, _, text = k.api("GET", "/vm/config")
+                    note("GET /vm/config", st, text, (200,))
+                elif kind == 6:
+                    st, _, text = k.api("PUT", "/actions", {"action_type": "FlushMetrics"})
+                    note("FlushMetrics", st, text, (204,))
+                    if st == 204:
+                        with lock:
+                            counters["flushes"] += 1
+                elif kind == 7:
+                    st, _, text = k.api("GET", "/version")
+                    note("GET /version", st, text, (200,))
+                elif kind == 8:
+                    if i % 2:
+                        st, _, text = k.api("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 64})
+                        note("PUT /machine-config after the start", st, text, (400,))
+                    else:
+                        st, _, text = k.api("GET", "/nope")
+                        note("GET /nope", st, text, (400,))
+                else:
+                    with pair_lock:
+                        st, _, text = k.api("PATCH", "/vm", {"state": "Paused"})
+                        note("PATCH /vm Paused", st, text, (204,))
+                        st, _, text = k.api("PATCH", "/vm", {"state": "Resumed"})
+                        note("PATCH /vm Resumed", st, text, (204,))
+                i += threads
+
+        t0 = time.monotonic()
+        pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        elapsed = time.monotonic() - t0
+        check("%d requests from %d threads all answered with the expected status (%.1f s)" %
+              (counters["requests"], threads, elapsed), not problems,
+              "%d wrong, first: %s" % (len(problems), "; ".join(problems[:5])))
+        check("kiln still running after the requests", k.alive(), k.describe())
+        fds_after = k.fd_count()
+        end = time.monotonic() + 3
+        while fds_after != fds_before and time.monotonic() < end:
+            time.sleep(0.1)
+            fds_after = k.fd_count()
+        check("kiln's open fd count unchanged (%d before, %d after)" % (fds_before, fds_after),
+              fds_after == fds_before, str(sorted(os.listdir("/proc/%d/fd" % k.proc.pid))))
+        lines = read_metrics(metrics)
+        bad = [line for line in lines if not line.startswith("{")]
+        parsed = 0
+        for line in lines:
+            try:
+                parsed += isinstance(json.loads(line), dict)
+            except ValueError:
+                pass
+        check("one whole JSON line per FlushMetrics (%d flushes, %d lines)" % (counters["flushes"], len(lines)),
+              len(lines) == counters["flushes"] and parsed == len(lines), short(repr(bad[:3])))
+        state_is(k, "Running", "GET / says Running after the last resume")
+        finish_echo_guest(k, "stress")
+
+
+GROUPS = {
+    "endpoints": [t_info_version, t_machine_config, t_boot_source_and_vm_config, t_states_and_post_boot,
+                  t_run_with_api],
+    "boot": [t_api_boot_hello, t_api_boot_args_initrd, t_api_boot_serial_logger_metrics, t_api_boot_failures],
+    "errors": [t_errors_pre_boot, t_errors_post_boot, t_unsupported_devices],
+    "config-file": [t_config_file, t_config_file_errors],
+    "socket": [t_socket, t_socket_clients],
+    "pause-resume": [t_pause_resume],
+    "ctrl-alt-del": [t_ctrl_alt_del],
+    "fixtures": [t_fixtures],
+    "stress": [t_stress],
+}
+
+
+def main():
+    global ARGS, VERSION
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--kiln", required=True)
+    p.add_argument("--guests", required=True, help="directory with the built test guests")
+    p.add_argument("--module", required=True, help="tests/guests/module.txt")
+    p.add_argument("--fixtures", required=True, help="tests/api/fixtures")
+    p.add_argument("groups", nargs="+", choices=sorted(GROUPS) + ["all"])
+    ARGS = p.parse_args()
+    ARGS.kiln = os.path.abspath(ARGS.kiln)
+
+    if shutil.which("curl") is None:
+        print("SKIP: curl is not installed")
+        return 77
+    if not kvm_usable():
+        print("SKIP: /dev/kvm cannot be opened read-write")
+        return 77
+    VERSION = subprocess.run([ARGS.kiln, "--version"], stdout=subprocess.PIPE, timeout=10).stdout.decode().split()[-1]
+
+    groups = sorted(GROUPS) if "all" in ARGS.groups else ARGS.groups
+    for g in groups:
+        for t in GROUPS[g]:
+            try:
+                t()
+            except Exception:  # a crash in one test is a failure of that test, not of the run
+                check("%s: %s ran to the end" % (g, t.__name__), False, traceback.format_exc())
+    print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed", flush=True)
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
