@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* libmicrohttpd is loaded only when the API is used: linked normally it brings GnuTLS and eight
@@ -65,6 +66,7 @@ struct api_call {
 	size_t len;
 	bool too_large;
 	bool done;
+	bool replying; /* response queued, not yet fully sent */
 	pthread_cond_t cond;
 	struct api_call *next;
 };
@@ -77,6 +79,8 @@ struct api_server {
 	pthread_mutex_t lock;
 	struct api_call *head, *tail; /* waiting for the owner thread */
 	bool closing;
+	unsigned int replying;        /* responses queued and not yet sent */
+	pthread_cond_t replies_sent;
 	unsigned long requests, errors;
 };
 
@@ -90,6 +94,16 @@ static void fault(struct api_request *req, const char *fmt, ...)
 	vsnprintf(req->fault, sizeof(req->fault), fmt, ap);
 	va_end(ap);
 	req->status = MHD_HTTP_BAD_REQUEST;
+}
+
+/* Lock held: the owner is done with `call`. From this moment its response counts as pending, so
+ * api_close() waits for it to be sent even if the server thread has not woken up yet. */
+static void finish_call(struct api_server *api, struct api_call *call)
+{
+	call->done = true;
+	call->replying = true;
+	api->replying++;
+	pthread_cond_signal(&call->cond);
 }
 
 /* Server thread: hand the call to the owner thread and wait for its answer. */
@@ -137,8 +151,7 @@ void api_process(struct api_server *api, api_handler_fn handler, void *ctx)
 			return;
 		handler(ctx, &call->req);
 		pthread_mutex_lock(&api->lock);
-		call->done = true;
-		pthread_cond_signal(&call->cond);
+		finish_call(api, call);
 		pthread_mutex_unlock(&api->lock);
 	}
 }
@@ -233,13 +246,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct api_server *api = cls;
 	struct api_call *call = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!call)
 		return;
+	if (call->replying) {
+		pthread_mutex_lock(&api->lock);
+		api->replying--;
+		pthread_cond_broadcast(&api->replies_sent);
+		pthread_mutex_unlock(&api->lock);
+	}
 	json_decref(call->req.body);
 	json_decref(call->req.reply);
 	pthread_cond_destroy(&call->cond);
@@ -284,6 +303,7 @@ int api_open(struct api_server **out, const char *path, bool force, char *err)
 	if (!api)
 		return -ENOMEM;
 	pthread_mutex_init(&api->lock, NULL);
+	pthread_cond_init(&api->replies_sent, NULL);
 	snprintf(api->path, sizeof(api->path), "%s", path);
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	api->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -321,6 +341,7 @@ fail:
 		close(api->listen_fd);
 	if (api->event_fd >= 0)
 		close(api->event_fd);
+	pthread_cond_destroy(&api->replies_sent);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 	return e;
@@ -344,6 +365,8 @@ void api_unlink_socket(const struct api_server *api)
 
 void api_close(struct api_server *api)
 {
+	struct timespec deadline;
+
 	if (!api)
 		return;
 	pthread_mutex_lock(&api->lock);
@@ -353,14 +376,21 @@ void api_close(struct api_server *api)
 
 		api->head = call->next;
 		fault(&call->req, "kiln is shutting down");
-		call->done = true;
-		pthread_cond_signal(&call->cond);
+		finish_call(api, call);
 	}
 	api->tail = NULL;
+	/* Answers already given (the InstanceStart of a guest that ended at once, the calls just
+	 * refused) must reach their clients before the server goes: wait for them, briefly. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 1;
+	while (api->replying &&
+	       pthread_cond_timedwait(&api->replies_sent, &api->lock, &deadline) != ETIMEDOUT)
+		;
 	pthread_mutex_unlock(&api->lock);
 	unlink(api->path);
 	mhd.stop_daemon(api->daemon); /* also closes the listen socket it was given */
 	close(api->event_fd);
+	pthread_cond_destroy(&api->replies_sent);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 }

@@ -10,16 +10,38 @@
 
 static struct vm_spec spec;
 static char err[JSON_ERR_MAX];
+static char kernel[] = "/tmp/kiln-test-kernel-XXXXXX"; /* a readable regular file */
 
 static void setup(void)
 {
+	int fd;
+
 	spec_init(&spec, NULL);
 	err[0] = '\0';
+	strcpy(kernel, "/tmp/kiln-test-kernel-XXXXXX");
+	fd = mkstemp(kernel);
+	cr_assert(fd >= 0);
+	close(fd);
 }
 
 static void teardown(void)
 {
 	spec_free(&spec);
+	unlink(kernel);
+}
+
+/* JSON text with every "KERNEL" replaced by the temporary kernel's path. */
+static json_t *JK(const char *text)
+{
+	char buf[1024], *out = buf;
+	const char *p;
+
+	while ((p = strstr(text, "KERNEL"))) {
+		out += sprintf(out, "%.*s%s", (int)(p - text), text, kernel);
+		text = p + 6;
+	}
+	strcpy(out, text);
+	return json_loads(buf, 0, NULL);
 }
 
 TestSuite(spec, .init = setup, .fini = teardown);
@@ -98,10 +120,15 @@ Test(spec, boot_source_checks_the_kernel_file)
 	cr_assert_not(spec.has_boot_source);
 	json_decref(v);
 
-	v = J("{\"kernel_image_path\": \"/dev/null\", \"boot_args\": \"console=ttyS0\"}");
+	v = J("{\"kernel_image_path\": \"/tmp\"}");
+	cr_assert_eq(spec_boot_source(&spec, v, err), -EINVAL, "a directory is not a kernel");
+	cr_assert(strstr(err, "'/tmp' is not a regular file"), "%s", err);
+	json_decref(v);
+
+	v = JK("{\"kernel_image_path\": \"KERNEL\", \"boot_args\": \"console=ttyS0\"}");
 	cr_assert_eq(spec_boot_source(&spec, v, err), 0, "%s", err);
 	cr_assert(spec.has_boot_source);
-	cr_assert_str_eq(spec.cfg.kernel_path, "/dev/null");
+	cr_assert_str_eq(spec.cfg.kernel_path, kernel);
 	cr_assert_str_eq(spec.cfg.cmdline, "console=ttyS0");
 	json_decref(v);
 }
@@ -127,19 +154,19 @@ Test(spec, logger_level_and_unsupported_sections)
 
 Test(spec, document_round_trip)
 {
-	json_t *doc = J("{\"boot-source\": {\"kernel_image_path\": \"/dev/null\"}, "
-			"\"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64}, \"drives\": []}");
+	json_t *doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, "
+			 "\"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64}, \"drives\": []}");
 	json_t *out;
 
 	cr_assert_eq(spec_from_document(&spec, doc, err), 0, "%s", err);
 	out = spec_to_json(&spec);
-	cr_assert_str_eq(jstr(json_object_get(out, "boot-source"), "kernel_image_path"), "/dev/null");
+	cr_assert_str_eq(jstr(json_object_get(out, "boot-source"), "kernel_image_path"), kernel);
 	cr_assert_eq(jint(json_object_get(out, "machine-config"), "vcpu_count", 0), 2);
 	cr_assert_eq(json_array_size(json_object_get(out, "drives")), 0);
 	json_decref(out);
 	json_decref(doc);
 
-	doc = J("{\"boot-source\": {\"kernel_image_path\": \"/dev/null\"}, \"bogus\": {}}");
+	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"bogus\": {}}");
 	cr_assert_eq(spec_from_document(&spec, doc, err), -EINVAL);
 	cr_assert(strstr(err, "unknown section 'bogus'"), "%s", err);
 	json_decref(doc);
