@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/regs.h"
@@ -103,6 +104,23 @@ static int attach_devices(struct vmm *vmm, char *err)
 			&vmm->i8042, err)) ||
 	    (e = attach(vmm->pio, I8042_COMMAND_PORT, 1, "i8042", i8042_cmd_read, i8042_cmd_write,
 			&vmm->i8042, err)))
+		return e;
+
+	rtc_init(&vmm->rtc, NULL);
+	if ((e = attach(vmm->pio, RTC_PORT, RTC_NR_PORTS, "rtc", rtc_io_read, rtc_io_write, &vmm->rtc,
+			err)))
+		return e;
+
+	/* The HW-reduced ACPI sleep and reset registers the FADT describes. */
+	vmm->acpi_pm = (struct acpi_pm){ .ctl = &vmm->ctl, .s5_slp_typ = X86_ACPI_S5_SLP_TYP,
+					 .reset_value = X86_ACPI_RESET_VALUE };
+	if ((e = attach(vmm->pio, X86_ACPI_SLEEP_CONTROL_PORT, 3, "acpi-pm", acpi_pm_io_read,
+			acpi_pm_io_write, &vmm->acpi_pm, err)))
+		return e;
+
+	/* Port 0x80 (POST codes, and Linux's I/O delay) goes nowhere, as on real boards: claimed
+	 * so it is neither logged nor counted as unclaimed. */
+	if ((e = attach(vmm->pio, X86_POST_PORT, 1, "post", NULL, NULL, NULL, err)))
 		return e;
 
 	if (vmm->cfg.debug_exit) {
@@ -202,6 +220,10 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 		e = x86_setup_cpuid(vmm->vcpus[i].fd, vmm->cpuid, i, cfg->nr_vcpus);
 		if (e)
 			fail(KILN_EXIT_HOST_ERROR, "vcpu%u: KVM_SET_CPUID2 failed: %s", i, strerror(-e));
+		e = x86_setup_vcpu_state(vmm->vcpus[i].fd, i);
+		if (e)
+			fail(KILN_EXIT_HOST_ERROR, "vcpu%u: cannot set MSRs, FPU or LAPIC: %s", i,
+			     strerror(-e));
 	}
 	e = x86_setup_boot_vcpu(vmm->vcpus[0].fd, &vmm->entry);
 	if (e)

@@ -385,6 +385,7 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->cpuid);
 	serial_destroy(vmm->serial);
 	i8042_destroy(&vmm->i8042);
+	rtc_destroy(&vmm->rtc);
 	ioapic_destroy(vmm->ioapic);
 	bus_destroy(vmm->mmio);
 	bus_destroy(vmm->pio);

@@ -9,8 +9,10 @@
 #include "devices/debug_exit.h"
 #include "devices/device.h"
 #include "devices/i8042.h"
+#include "devices/acpi_pm.h"
 #include "devices/ioapic.h"
 #include "devices/pic.h"
+#include "devices/rtc.h"
 #include "devices/serial.h"
 #include "kvm/bus.h"
 #include "kvm/kvm.h"
@@ -43,6 +45,8 @@ struct vmm {
 	struct ioapic *ioapic;  /* split irqchip only */
 	struct pic_state pic;   /* split irqchip only */
 	struct i8042 i8042;
+	struct rtc rtc;
+	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;
 	struct irq_sink kernel_irq_sink; /* IRQCHIP_KERNEL: KVM_IRQ_LINE */
 	struct vm_control ctl;

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/x86/emulate.h"
 #include "util/log.h"
 
 static struct ratelimit unclaimed_rl = RATELIMIT_INIT(1000, 10);
@@ -134,11 +135,23 @@ static void handle_internal_error(struct vcpu *vcpu, const struct vcpu_env *env)
 		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "exit while delivering an event",
 		[KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON] = "unexpected hardware exit reason",
 	};
+	static struct ratelimit completed_rl = RATELIMIT_INIT(1000, 5);
 	uint32_t code = vcpu->run->internal.suberror;
 	char what[256];
 	uint8_t insn[15];
 	unsigned int n = guest_insn_bytes(vcpu, env, insn);
+	const char *done;
 	int len;
+
+	/* A few instructions KVM cannot emulate are simple enough to finish here. */
+	if (code == KVM_INTERNAL_ERROR_EMULATION && n &&
+	    arch_complete_insn(vcpu->fd, env->mem, insn, n, &done) == 0) {
+		stats_inc(&vcpu->stats.completed_insns);
+		pr_warn_ratelimited(&completed_rl,
+				    "vcpu%u: KVM could not emulate %s (bytes %02x...): completed by kiln",
+				    vcpu->id, done, insn[0]);
+		return;
+	}
 
 	len = snprintf(what, sizeof(what), "KVM internal error %u (%s)", code,
 		       code < ARRAY_SIZE(sub) && sub[code] ? sub[code] : "unknown");

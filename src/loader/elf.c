@@ -258,3 +258,75 @@ int loader_load_elf64(const struct gmem *gm, const struct loader_args *args,
 	}
 	return 0;
 }
+
+/* Calls `fn` for each note in the image's PT_NOTE segments, every size checked against the file.
+ * Stops early when fn returns true; returns whether it did. */
+static bool elf_find_note(const struct loader_image *img,
+			  bool (*fn)(const char *name, uint32_t namesz, uint32_t type,
+				     const uint8_t *desc, uint32_t descsz, void *ctx),
+			  void *ctx)
+{
+	struct elf_seg segs[ELF_MAX_PHDRS];
+	unsigned int n;
+	uint64_t entry, end;
+	char err[LOADER_ERR_MAX];
+
+	if (elf_parse(img, segs, &n, &entry, err))
+		return false;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t off = segs[i].offset, limit;
+
+		if (segs[i].type != PT_NOTE || add_overflow(off, segs[i].filesz, &limit) ||
+		    limit > img->size)
+			continue;
+		/* Each note: namesz, descsz, type, then name and desc, each padded to 4 bytes. */
+		while (off + 12 <= limit) {
+			uint32_t h[3];
+			uint64_t name_off, desc_off;
+
+			memcpy(h, img->data + off, sizeof(h));
+			name_off = off + 12;
+			desc_off = name_off + align_up(h[0], 4);
+			if (add_overflow(desc_off, align_up(h[1], 4), &end) || end > limit ||
+			    desc_off > limit)
+				break;
+			if (fn((const char *)img->data + name_off, h[0], h[2], img->data + desc_off, h[1],
+			       ctx))
+				return true;
+			off = end;
+		}
+	}
+	return false;
+}
+
+static bool is_linux_note(const char *name, uint32_t namesz, uint32_t type, const uint8_t *desc,
+			  uint32_t descsz, void *ctx)
+{
+	(void)type;
+	(void)desc;
+	(void)descsz;
+	(void)ctx;
+	return namesz == 6 && memcmp(name, "Linux", 6) == 0;
+}
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+static bool is_pvh_note(const char *name, uint32_t namesz, uint32_t type, const uint8_t *desc,
+			uint32_t descsz, void *ctx)
+{
+	if (namesz != 4 || memcmp(name, "Xen", 4) != 0 || type != XEN_ELFNOTE_PHYS32_ENTRY ||
+	    (descsz != 4 && descsz != 8))
+		return false;
+	memcpy(ctx, desc, 4); /* the entry is a 32-bit physical address */
+	return true;
+}
+
+bool elf_has_linux_note(const struct loader_image *img)
+{
+	return elf_is_elf(img) && elf_find_note(img, is_linux_note, NULL);
+}
+
+int elf_pvh_entry(const struct loader_image *img, uint32_t *entry32)
+{
+	return elf_is_elf(img) && elf_find_note(img, is_pvh_note, entry32) ? 0 : -ENOENT;
+}

@@ -68,11 +68,22 @@ int loader_load(const struct gmem *gm, const struct loader_args *args, struct bo
 	memset(entry, 0, sizeof(*entry));
 	if (args->flat)
 		return loader_load_flat(gm, args, entry, err);
+	if (linux_is_bzimage(k))
+		return loader_load_bzimage(gm, args, entry, err);
 	mb = multiboot_find_header(k, &bad);
 	if (mb >= 0)
 		return loader_load_multiboot(gm, args, (size_t)mb, entry, err);
-	if (elf_is_elf(k) && elf_class(k) == 2 /* ELFCLASS64 */)
+	if (elf_is_elf(k) && elf_class(k) == 2 /* ELFCLASS64 */) {
+		uint32_t pvh;
+
+		/* A Linux vmlinux takes the 64-bit boot protocol; another ELF with only a PVH entry
+		 * (Xen-style kernels) takes PVH; anything else is a bare 64-bit ELF. */
+		if (elf_has_linux_note(k))
+			return loader_load_vmlinux(gm, args, entry, err);
+		if (elf_pvh_entry(k, &pvh) == 0)
+			return loader_load_pvh(gm, args, pvh, entry, err);
 		return loader_load_elf64(gm, args, entry, err);
+	}
 	if (bad >= 0) {
 		snprintf(err, LOADER_ERR_MAX,
 			 "%s: multiboot header at offset 0x%lx has a bad checksum "
@@ -92,7 +103,7 @@ int loader_load(const struct gmem *gm, const struct loader_args *args, struct bo
 		return -EINVAL;
 	}
 	snprintf(err, LOADER_ERR_MAX,
-		 "%s: unknown format: not a 64-bit ELF or multiboot kernel "
+		 "%s: unknown format: not a Linux bzImage, 64-bit ELF or multiboot kernel "
 		 "(for a raw real-mode binary, use --flat)",
 		 k->path);
 	return -EINVAL;

@@ -24,8 +24,10 @@ struct boot_entry {
 	uint64_t rip;
 	uint64_t rsp;
 	uint16_t real_segment;
-	uint32_t eax, ebx; /* multiboot: magic and information address */
+	uint32_t eax, ebx; /* multiboot: magic and information address; PVH: ebx = start info */
 	uint64_t rdi;      /* elf64: address of the command line, 0 without -p */
+	uint64_t rsi;      /* Linux 64-bit boot protocol: address of boot_params (the zero page) */
+	bool linux_guest;  /* a Linux kernel: the platform must look like one Linux expects */
 	uint64_t image_start, image_end; /* guest-physical span the image occupies */
 };
 
@@ -41,6 +43,7 @@ struct loader_args {
 	struct loader_image initrd; /* data NULL when absent */
 	const char *cmdline;        /* -p text, may be NULL */
 	bool flat;                  /* --flat: raw real-mode binary */
+	uint64_t acpi_rsdp;         /* where the platform put the ACPI RSDP, 0 when none */
 };
 
 /* Maps `path` read-only. Returns 0, or -errno with "<path>: <reason>" in err. */
@@ -61,6 +64,24 @@ int __must_check loader_load_elf64(const struct gmem *gm, const struct loader_ar
 				   struct boot_entry *entry, char *err);
 int __must_check loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 				       size_t header_offset, struct boot_entry *entry, char *err);
+/* Linux x86 boot protocol (Documentation/arch/x86/boot.rst): a bzImage entered at its 64-bit
+ * entry point, and a vmlinux ELF entered at e_entry, both with boot_params (the "zero page"):
+ * setup header, e820 map, command line, initrd, ACPI RSDP. */
+int __must_check loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
+				     struct boot_entry *entry, char *err);
+int __must_check loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
+				     struct boot_entry *entry, char *err);
+/* PVH: an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note, entered in 32-bit protected mode with EBX
+ * pointing to an hvm_start_info (command line, initrd as module 0, memory map, RSDP). */
+int __must_check loader_load_pvh(const struct gmem *gm, const struct loader_args *args,
+				 uint32_t entry32, struct boot_entry *entry, char *err);
+
+/* True when the image starts like a bzImage: boot flag 0xaa55 and "HdrS" in the setup header. */
+bool linux_is_bzimage(const struct loader_image *img);
+/* For an ELF: whether it carries Linux's "Linux" ELF note, and the PVH entry from a
+ * XEN_ELFNOTE_PHYS32_ENTRY note (returns 0 or -ENOENT when there is none). */
+bool elf_has_linux_note(const struct loader_image *img);
+int elf_pvh_entry(const struct loader_image *img, uint32_t *entry32);
 
 /* Offset of the first valid multiboot v1 header in the first 8 KiB (4-byte aligned, checksum
  * good), or -1. When only headers with a bad checksum were seen, *bad_offset gets the first one

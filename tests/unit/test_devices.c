@@ -751,9 +751,14 @@ Test(cpuid, patch_sets_apic_ids_and_hypervisor_bit)
 	cr_assert_eq((c->entries[1].ebx >> 16) & 0xff, 4, "leaf 1 EBX[23:16] logical processors");
 	cr_assert_eq(c->entries[1].ebx & 0xffff, 0x0800, "EBX[15:0] kept");
 	cr_assert_eq(c->entries[1].ecx, 0x80000201, "hypervisor bit added, others kept");
-	cr_assert_eq(c->entries[1].edx, 0x1234);
+	cr_assert_eq(c->entries[1].edx, 0x1234 | (1u << 28), "HTT set: more than one logical CPU");
 	cr_assert_eq(c->entries[2].edx, 3, "leaf 0xb EDX x2APIC id");
 	cr_assert_eq(c->entries[3].edx, 3, "on every sub-leaf");
+	cr_assert_eq(c->entries[2].ebx, 1, "SMT level: one thread per core");
+	cr_assert_eq((c->entries[2].ecx >> 8) & 0xff, 1, "sub-leaf 0 is the SMT level");
+	cr_assert_eq(c->entries[3].ebx, 4, "core level: 4 cores in the package");
+	cr_assert_eq((c->entries[3].ecx >> 8) & 0xff, 2, "sub-leaf 1 is the core level");
+	cr_assert_eq(c->entries[3].eax & 0x1f, 2, "2 APIC id bits number 4 cores");
 	cr_assert_eq(c->entries[4].edx, 3, "leaf 0x1f too");
 	cr_assert_eq(c->entries[0].eax, 0x1f, "leaf 0 untouched");
 	cr_assert_eq(c->entries[0].ebx, 0x756e6547);
@@ -766,6 +771,7 @@ Test(cpuid, patch_vcpu_zero)
 
 	x86_cpuid_patch(c, 0, 1);
 	cr_assert_eq(c->entries[1].ebx >> 24, 0);
+	cr_assert_eq(c->entries[1].edx & (1u << 28), 0, "no HTT with one vCPU");
 	cr_assert_eq(c->entries[2].edx, 0);
 	cr_assert_neq(c->entries[1].ecx & (1u << 31), 0);
 	free(c);

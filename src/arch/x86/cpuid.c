@@ -8,6 +8,21 @@
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 
+#define CPUID_1_EDX_HTT (1u << 28)
+#define TOPO_LEVEL_SMT 1
+#define TOPO_LEVEL_CORE 2
+
+/* Bits an APIC id needs to number `n` things: ceil(log2(n)). */
+static unsigned int id_bits(unsigned int n)
+{
+	unsigned int b = 0;
+
+	while ((1u << b) < n)
+		b++;
+	return b;
+}
+
+/* The topology kiln presents: one package, `nr` cores, one thread each; APIC id = vCPU index. */
 void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned int id, unsigned int nr)
 {
 	for (unsigned int i = 0; i < cpuid->nent; i++) {
@@ -18,11 +33,48 @@ void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned int id, unsigned int nr)
 			/* EBX[31:24] initial APIC id, EBX[23:16] logical processors per package. */
 			e->ebx = (e->ebx & 0x0000ffffu) | ((id & 0xffu) << 24) | ((nr & 0xffu) << 16);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			if (nr > 1)
+				e->edx |= CPUID_1_EDX_HTT;
+			else
+				e->edx &= ~CPUID_1_EDX_HTT;
+			break;
+		case 4:
+			/* EAX[31:26]: cores per package - 1; EAX[25:14]: threads sharing this cache - 1
+			 * (one per core, except caches shared package-wide: level 3). */
+			if ((e->eax & 0x1f) == 0)
+				break; /* no cache at this index */
+			e->eax &= 0x00003fffu;
+			e->eax |= ((nr - 1) & 0x3f) << 26;
+			if (((e->eax >> 5) & 0x7) == 3)
+				e->eax |= ((nr - 1) & 0xfff) << 14;
 			break;
 		case 0xb:
 		case 0x1f:
-			/* EDX is the x2APIC id on every sub-leaf. */
-			e->edx = id;
+			/* Extended topology (SDM vol. 2A, CPUID leaf 0BH): sub-leaf 0 the SMT level
+			 * (one thread), sub-leaf 1 the core level (nr cores), then the end marker. */
+			if (e->index == 0) {
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx = (TOPO_LEVEL_SMT << 8) | 0;
+			} else if (e->index == 1) {
+				e->eax = id_bits(nr);
+				e->ebx = nr;
+				e->ecx = (TOPO_LEVEL_CORE << 8) | 1;
+			} else {
+				e->eax = e->ebx = 0;
+				e->ecx = e->index & 0xff;
+			}
+			e->edx = id; /* the x2APIC id, on every sub-leaf */
+			break;
+		case 0x80000008:
+			/* AMD: ECX[7:0] cores - 1, ECX[15:12] APIC id bits for the core number. */
+			e->ecx = (e->ecx & ~0xf0ffu) | ((nr - 1) & 0xff) | (id_bits(nr) << 12);
+			break;
+		case 0x8000001e:
+			/* AMD extended APIC id, core id, one thread per core, node 0. */
+			e->eax = id;
+			e->ebx = id & 0xff;
+			e->ecx = 0;
 			break;
 		default:
 			break;

@@ -31,6 +31,19 @@
 #define X86_IOAPIC_ADDR 0xfec00000ull
 #define X86_LAPIC_ADDR 0xfee00000ull
 
+/* The legacy BIOS area: kiln keeps the MP table (EBDA) and the ACPI tables (0xe0000) here, so
+ * guest images may not load into it. */
+#define X86_BIOS_AREA_START X86_EBDA_START
+#define X86_BIOS_AREA_END X86_HIGH_MEMORY
+
+/* I/O ports of platform devices kiln emulates (besides the ISA classics). */
+#define X86_POST_PORT 0x80
+#ifndef X86_ACPI_SLEEP_CONTROL_PORT
+#define X86_ACPI_SLEEP_CONTROL_PORT 0x3c0 /* then sleep status 0x3c1, reset 0x3c2 */
+#define X86_ACPI_RESET_VALUE 0x1
+#define X86_ACPI_S5_SLP_TYP 5
+#endif
+
 /* GDT selectors kiln's boot GDT provides (Linux's 64-bit boot protocol wants 0x10/0x18). */
 #define X86_GDT_CODE32 0x08
 #define X86_GDT_CODE64 0x10

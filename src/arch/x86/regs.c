@@ -119,6 +119,7 @@ int x86_setup_boot_vcpu(int vcpu_fd, const struct boot_entry *entry)
 		regs.rax = entry->eax;
 		regs.rbx = entry->ebx;
 		regs.rdi = entry->rdi;
+		regs.rsi = entry->rsi;
 		break;
 	}
 	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
