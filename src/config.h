@@ -28,6 +28,7 @@ struct vmm_config {
 	bool debug_exit;
 	uint16_t debug_exit_port;
 	bool stats;
+	bool on_reboot_restart; /* --on-reboot=restart: a guest reboot starts the VM again */
 	enum irqchip_mode irqchip;
 	const char *kvm_path; /* NULL: /dev/kvm */
 	const char *serial_out_path; /* NULL: stdout */

@@ -30,7 +30,8 @@ void cli_print_help(FILE *f)
 		"  --config-file FILE     Firecracker-format JSON: boot-source, machine-config, logger,\n"
 		"                         metrics, serial; the VM starts at once\n"
 		"  --id ID                instance id reported by GET / (default anonymous-instance)\n"
-		"  --debug-exit[=PORT], --irqchip=MODE, --stats, -v, -q: as for 'kiln run'\n"
+		"  --debug-exit[=PORT], --irqchip=MODE, --stats, --on-reboot=ACTION, -v, -q:\n"
+		"                         as for 'kiln run'\n"
 		"\n"
 		"Exit status: 0 guest powered off or reset; (v << 1) | 1 debug-exit write of v;\n"
 		"2 bad command line or guest image; 4 guest crashed; 6 host or KVM failure;\n"
@@ -60,6 +61,8 @@ void cli_print_run_help(FILE *f)
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
 		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
+		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
+		"                         again from the same configuration)\n"
 		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
 		"                         --id as above)\n"
 		"  -v, --verbose          more messages (twice: debug)\n"
@@ -70,7 +73,7 @@ void cli_print_run_help(FILE *f)
 }
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
-       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID };
+       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -87,6 +90,7 @@ static const struct option run_options[] = {
 	{ "api-sock-force", no_argument, NULL, OPT_API_FORCE },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "id", required_argument, NULL, OPT_ID },
+	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -198,6 +202,17 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 				return -EINVAL;
 			}
 			opts->config_file = optarg;
+			break;
+		case OPT_ON_REBOOT:
+			if (strcmp(optarg, "exit") == 0)
+				cfg->on_reboot_restart = false;
+			else if (strcmp(optarg, "restart") == 0)
+				cfg->on_reboot_restart = true;
+			else {
+				snprintf(err, CONFIG_ERR_MAX,
+					 "--on-reboot: '%s' is not an action (exit or restart)", optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_ID:
 			if (!*optarg || strlen(optarg) > 64) {

@@ -411,12 +411,26 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		}
 	}
 
-	run_loop(&c, sfd);
-
-	if (c.vmm)
+	for (;;) {
+		run_loop(&c, sfd);
+		if (!c.vmm) {
+			status = c.signalled ? c.signal_status : 0;
+			break;
+		}
 		status = vmm_finish(c.vmm);
-	else if (c.signalled)
-		status = c.signal_status;
+		if (c.vmm->stop_reason != STOP_RESET || !c.spec.cfg.on_reboot_restart)
+			break;
+		/* --on-reboot=restart: a new VM from the same configuration, as a fresh boot. */
+		pr_info("guest rebooted: restarting");
+		vmm_destroy(c.vmm);
+		c.vmm = NULL;
+		err[0] = '\0';
+		status = start_vm(&c, err);
+		if (status) {
+			pr_err("restart: %s", err);
+			break;
+		}
+	}
 	flush_metrics(&c);
 	vmm_destroy(c.vmm);
 out_api:
