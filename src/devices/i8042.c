@@ -7,6 +7,7 @@
 #define I8042_STATUS_OBF 0x01
 #define I8042_STATUS_SYS 0x04 /* system flag: POST passed */
 #define I8042_STATUS_CMD 0x08 /* last write was a command */
+#define I8042_STATUS_UNLOCKED 0x10 /* keyboard not inhibited by the keylock switch */
 
 void i8042_init(struct i8042 *dev, const struct vm_control *ctl, struct irq_line kbd_irq)
 {
@@ -61,7 +62,7 @@ void i8042_data_read(void *opaque, uint64_t offset, void *data, unsigned int siz
 void i8042_cmd_read(void *opaque, uint64_t offset, void *data, unsigned int size)
 {
 	struct i8042 *dev = opaque;
-	uint8_t v = I8042_STATUS_SYS;
+	uint8_t v = I8042_STATUS_SYS | I8042_STATUS_UNLOCKED;
 
 	(void)offset;
 	(void)size;

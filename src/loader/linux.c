@@ -51,7 +51,7 @@ bool linux_is_bzimage(const struct loader_image *img)
 }
 
 /* The command line goes to X86_CMDLINE_ADDR; `max` counts the terminating NUL. */
-static int put_cmdline(const struct gmem *gm, const struct loader_args *args, uint32_t max,
+static int put_cmdline(const struct gmem *gm, const struct loader_args *args, uint64_t max,
 		       char *err)
 {
 	const char *cmd = args->cmdline ? args->cmdline : "";
@@ -61,7 +61,7 @@ static int put_cmdline(const struct gmem *gm, const struct loader_args *args, ui
 		max = X86_CMDLINE_MAX;
 	if (len + 1 > max) {
 		snprintf(err, LOADER_ERR_MAX, "%s: command line of %zu bytes is too long (this kernel "
-			 "takes at most %u)", args->kernel.path, len, max - 1);
+			 "takes at most %llu)", args->kernel.path, len, (unsigned long long)(max - 1));
 		return -EINVAL;
 	}
 	if (gmem_write(gm, X86_CMDLINE_ADDR, cmd, len + 1)) {
@@ -121,7 +121,9 @@ static int finish_linux(const struct gmem *gm, const struct loader_args *args,
 	uint64_t rd;
 	int e;
 
-	e = put_cmdline(gm, args, bp->hdr.cmdline_size ? bp->hdr.cmdline_size : LINUX_CMDLINE_DEFAULT,
+	/* cmdline_size excludes the NUL (boot.rst); put_cmdline's limit includes it. */
+	e = put_cmdline(gm, args,
+			bp->hdr.cmdline_size ? (uint64_t)bp->hdr.cmdline_size + 1 : LINUX_CMDLINE_DEFAULT,
 			err);
 	if (e)
 		return e;
@@ -155,6 +157,12 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 	void *dst;
 	int e;
 
+	if (!linux_is_bzimage(k)) {
+		snprintf(err, LOADER_ERR_MAX,
+			 "%s: not a bzImage (no boot flag and \"HdrS\", or shorter than the setup header)",
+			 k->path);
+		return -EINVAL;
+	}
 	memset(&bp, 0, sizeof(bp));
 	/* The header runs from 0x1f1 to 0x202 + the jump's offset (boot.rst "The real-mode kernel
 	 * header"); copy what this protocol defines, never past the file. */
@@ -203,6 +211,16 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 	/* pref_address is where it runs without relocating; a non-relocatable kernel must go
 	 * there (2.10+), and it must be aligned for either. */
 	load = h->pref_address ? h->pref_address : X86_HIGH_MEMORY;
+	if (load < X86_HIGH_MEMORY) {
+		if (!h->relocatable_kernel) {
+			snprintf(err, LOADER_ERR_MAX,
+				 "%s: bzImage pref_address 0x%llx is below 1 MiB (kiln's boot area) and "
+				 "the kernel is not relocatable",
+				 k->path, (unsigned long long)load);
+			return -EINVAL;
+		}
+		load = X86_HIGH_MEMORY;
+	}
 	if (load % h->kernel_alignment && !h->relocatable_kernel) {
 		snprintf(err, LOADER_ERR_MAX,
 			 "%s: bzImage pref_address 0x%llx is not aligned to kernel_alignment 0x%x and "
@@ -210,7 +228,13 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 			 k->path, (unsigned long long)load, h->kernel_alignment);
 		return -EINVAL;
 	}
-	load = align_up(load, h->kernel_alignment);
+	if (add_overflow(load, (uint64_t)h->kernel_alignment - 1, &end)) {
+		snprintf(err, LOADER_ERR_MAX,
+			 "%s: bzImage pref_address 0x%llx aligned to 0x%x is past 2^64", k->path,
+			 (unsigned long long)load, h->kernel_alignment);
+		return -EINVAL;
+	}
+	load = end & ~((uint64_t)h->kernel_alignment - 1);
 	if (h->init_size < kernel_size) {
 		snprintf(err, LOADER_ERR_MAX,
 			 "%s: bzImage init_size 0x%x is smaller than its protected-mode kernel (0x%llx)",
@@ -256,6 +280,12 @@ int loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
 	e = elf_load_segments(gm, &args->kernel, X86_HIGH_MEMORY, &lo, &hi, &rip, err);
 	if (e)
 		return e;
+	if (hi > X86_MMIO_HOLE_START) {
+		snprintf(err, LOADER_ERR_MAX,
+			 "%s: vmlinux ends at 0x%llx, outside kiln's identity map of low memory",
+			 args->kernel.path, (unsigned long long)hi);
+		return -EINVAL;
+	}
 	memset(&bp, 0, sizeof(bp));
 	/* No setup header in a vmlinux: write the fields the kernel reads, as a bzImage would
 	 * carry them. */
@@ -264,7 +294,7 @@ int loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
 	bp.hdr.version = 0x020f;
 	bp.hdr.loadflags = LOADED_HIGH;
 	bp.hdr.kernel_alignment = LINUX_VMLINUX_ALIGN;
-	bp.hdr.cmdline_size = LINUX_CMDLINE_DEFAULT;
+	bp.hdr.cmdline_size = LINUX_CMDLINE_DEFAULT - 1; /* as Linux's header.S: without the NUL */
 	bp.hdr.initrd_addr_max = 0x7fffffff;
 	bp.hdr.code32_start = (uint32_t)lo;
 	e = finish_linux(gm, args, &bp, hi, (uint64_t)bp.hdr.initrd_addr_max + 1, err);

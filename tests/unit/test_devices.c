@@ -402,7 +402,8 @@ Test(i8042, status_after_init)
 	struct i8042 k;
 
 	i8042_init(&k, NULL, (struct irq_line){ 0 });
-	cr_assert_eq(kbd_in(&k, I8042_COMMAND_PORT), 0x04, "system flag only: no output, no input");
+	cr_assert_eq(kbd_in(&k, I8042_COMMAND_PORT), 0x14,
+		     "system flag and keyboard not inhibited: no output, no input");
 }
 
 Test(i8042, controller_configuration_byte)
