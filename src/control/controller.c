@@ -337,6 +337,10 @@ static void run_loop(struct controller *c, int sfd)
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				/* Remembered here too: the VM may already be stopping for another
+				 * reason (a reboot), and the signal must still end kiln. */
+				c->signalled = true;
+				c->signal_status = KILN_EXIT_SIGNAL_BASE + (int)si.ssi_signo;
 				if (c->vmm) {
 					vmm_request_stop(c->vmm, STOP_SIGNAL, (int)si.ssi_signo);
 				} else {
@@ -418,6 +422,10 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 			break;
 		}
 		status = vmm_finish(c.vmm);
+		if (c.signalled) {
+			status = c.signal_status;
+			break;
+		}
 		if (c.vmm->stop_reason != STOP_RESET || !c.spec.cfg.on_reboot_restart)
 			break;
 		/* --on-reboot=restart: a new VM from the same configuration, as a fresh boot. */

@@ -47,6 +47,13 @@ void ioapic_destroy(struct ioapic *io)
 
 const struct irq_sink *ioapic_irq_sink(struct ioapic *io) { return &io->sink; }
 
+void ioapic_set_id(struct ioapic *io, uint8_t id)
+{
+	pthread_mutex_lock(&io->lock);
+	io->st.id = (uint32_t)id << 24;
+	pthread_mutex_unlock(&io->lock);
+}
+
 void ioapic_rte_to_msi(uint64_t rte, uint64_t *addr, uint32_t *data)
 {
 	uint32_t dest = (uint32_t)(rte >> IOAPIC_RTE_DEST_SHIFT) & 0xff;
@@ -151,7 +158,7 @@ static void ioapic_reg_write(struct ioapic *io, uint32_t v)
 	uint64_t rte, old;
 
 	if (reg == IOAPIC_REG_ID) {
-		io->st.id = v & 0x0f000000;
+		io->st.id = v & 0xff000000;
 		return;
 	}
 	if (reg < IOAPIC_REG_REDTBL || reg >= IOAPIC_REG_REDTBL + 2 * IOAPIC_NR_PINS)

@@ -54,6 +54,9 @@ struct ioapic;
 int __must_check ioapic_create(struct ioapic **out, const struct ioapic_backend *backend);
 void ioapic_destroy(struct ioapic *io);
 
+/* Sets the IOAPIC's APIC id (the one the MADT and MP table give). */
+void ioapic_set_id(struct ioapic *io, uint8_t id);
+
 /* MMIO handlers (32-bit accesses to IOREGSEL/IOWIN; others read as zero and are ignored). */
 void ioapic_mmio_read(void *opaque, uint64_t offset, void *data, unsigned int size);
 void ioapic_mmio_write(void *opaque, uint64_t offset, const void *data, unsigned int size);

@@ -162,6 +162,15 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 				 (unsigned long long)min_addr);
 			return -EINVAL;
 		}
+		if (ranges_overlap(s->paddr, s->memsz, X86_BIOS_AREA_START,
+				   X86_BIOS_AREA_END - X86_BIOS_AREA_START)) {
+			snprintf(err, LOADER_ERR_MAX,
+				 "%s: segment %u [0x%llx-0x%llx) overlaps the legacy BIOS area "
+				 "0x%llx-0x%llx where kiln keeps the MP and ACPI tables",
+				 img->path, i, (unsigned long long)s->paddr, (unsigned long long)end,
+				 X86_BIOS_AREA_START, X86_BIOS_AREA_END - 1);
+			return -EINVAL;
+		}
 		if (!gmem_ptr(gm, s->paddr, s->memsz)) {
 			snprintf(err, LOADER_ERR_MAX,
 				 "%s: segment %u [0x%llx-0x%llx) is outside guest RAM (%llu MiB)",

@@ -120,6 +120,15 @@ static int load_aout(const struct gmem *gm, const struct loader_image *k, size_t
 			 h->load_addr, X86_RESERVED_END);
 		return -EINVAL;
 	}
+	if (ranges_overlap(h->load_addr, bss_end - h->load_addr, X86_BIOS_AREA_START,
+			   X86_BIOS_AREA_END - X86_BIOS_AREA_START)) {
+		snprintf(err, LOADER_ERR_MAX,
+			 "%s: multiboot image [0x%x-0x%llx) overlaps the legacy BIOS area 0x%llx-0x%llx "
+			 "where kiln keeps the MP and ACPI tables",
+			 k->path, h->load_addr, (unsigned long long)bss_end, X86_BIOS_AREA_START,
+			 X86_BIOS_AREA_END - 1);
+		return -EINVAL;
+	}
 	dst = gmem_ptr(gm, h->load_addr, bss_end - h->load_addr);
 	if (!dst) {
 		snprintf(err, LOADER_ERR_MAX,

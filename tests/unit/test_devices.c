@@ -121,8 +121,9 @@ Test(ioapic, id_register_and_select_readback)
 	uint32_t sel = 0;
 
 	ioapic_wr(IOAPIC_REG_ID, 0xffffffff);
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x0f000000, "only bits 27:24 are the id");
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), 0x0f000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0xff000000,
+		     "only bits 31:24 are the id (8 bits: kiln numbers it after up to 254 vCPUs)");
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), 0xff000000);
 	ioapic_mmio_read(io, IOAPIC_REG_SELECT, &sel, 4);
 	cr_assert_eq(sel, IOAPIC_REG_ARB);
 	cr_assert_eq(ioapic_rd(0x03), 0xffffffff, "no register 3");

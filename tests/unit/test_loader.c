@@ -498,7 +498,8 @@ Test(elf64, overlapping_segments)
 	cr_assert(ram_untouched());
 
 	ph64(&im, 1)->p_paddr = 0x0ff800; /* [0xff800, 0x100800) covers segment 0's start */
-	assert_rejected(load_image(&im, NULL, false, &e), "overlaps segment 0");
+	assert_rejected(load_image(&im, NULL, false, &e), "overlaps the legacy BIOS area");
+	cr_assert(ram_untouched());
 }
 
 Test(elf64, entry_outside_every_segment)

@@ -1,0 +1,231 @@
+/* acpi.h: the guest's ACPI tables (RSDP, XSDT, FADT, MADT, DSDT) and a small AML emitter. */
+#ifndef KILN_ARCH_X86_ACPI_H
+#define KILN_ARCH_X86_ACPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm/memory.h"
+#include "util/checked.h"
+
+/* Where the builder puts the tables: the BIOS area 0xe0000-0xfffff that Linux scans for the RSDP
+ * (ACPI 6.5, 5.2.5.1), reserved in the e820 map. The MP table sits in the 64 KiB above it, which
+ * Linux also scans for the MP floating pointer (MP 1.4, 4: "the BIOS ROM address space between
+ * 0F0000h and 0FFFFFh"). The EBDA (0x9fc00) has only 1 KiB before 0xa0000: room for about 40
+ * processor entries, not 254, so the MP table is not put there. */
+#define X86_ACPI_BASE 0xe0000ull
+#define X86_ACPI_SIZE 0x10000ull
+#define X86_MPTABLE_BASE 0xf0000ull
+#define X86_MPTABLE_SIZE 0x2000ull
+
+/* The HW-reduced ACPI registers kiln emulates (1-byte I/O ports). A guest powering off writes
+ * SLP_EN | (X86_ACPI_S5_SLP_TYP << 2) to the sleep control register (ACPI 6.5, 4.8.3.7); a guest
+ * resetting writes X86_ACPI_RESET_VALUE to the reset port (4.8.3.6). */
+#define X86_ACPI_SLEEP_CONTROL_PORT 0x3c0
+#define X86_ACPI_SLEEP_STATUS_PORT 0x3c1
+#define X86_ACPI_RESET_PORT 0x3c2
+#define X86_ACPI_RESET_VALUE 0x1
+#define X86_ACPI_S5_SLP_TYP 5
+#define X86_ACPI_SLEEP_CONTROL_SLP_EN (1u << 5)
+#define X86_ACPI_SLEEP_CONTROL_SLP_TYP_SHIFT 2
+#define X86_ACPI_SLEEP_CONTROL_SLP_TYP_MASK (7u << 2)
+#define X86_ACPI_SLEEP_STATUS_WAK_STS (1u << 7)
+
+/* APIC ids 0..253 for vCPUs; 255 is the xAPIC broadcast id and the IOAPIC takes nr_vcpus. */
+#define X86_ACPI_MAX_VCPUS 254
+#define X86_ACPI_MAX_MMIO_DEVS 16
+#define X86_ACPI_MIN_IOAPIC_PINS 16 /* the ISA IRQs */
+#define X86_ACPI_MAX_IOAPIC_PINS 240
+
+/* The fixed ISA interrupts the tables describe besides the UART's. */
+#define X86_ISA_IRQ_TIMER 0 /* PIT: IOAPIC pin 2 (interrupt source override) */
+#define X86_ISA_IRQ_KBD 1   /* i8042 keyboard */
+#define X86_ISA_IRQ_CASCADE 2
+#define X86_ISA_IRQ_RTC 8
+#define X86_ISA_IRQS 16
+
+/* A virtio-mmio device: described in the DSDT as LNRO0005 (Linux's virtio_mmio ACPI id) with
+ * its registers and an edge-triggered, active-high interrupt. */
+struct x86_acpi_mmio_dev {
+	uint64_t addr, size;
+	unsigned int irq; /* GSI = IOAPIC pin */
+};
+
+/* What the ACPI and MP tables describe. */
+struct x86_platform {
+	unsigned int nr_vcpus;       /* APIC ids 0..nr_vcpus-1, all enabled; 1..254 */
+	uint64_t ioapic_addr;        /* below 4 GiB; its APIC id is nr_vcpus in both MADT and MP table */
+	unsigned int ioapic_pins;    /* 16..240, GSI base 0 */
+	uint64_t lapic_addr;         /* below 4 GiB */
+	uint16_t uart_port;          /* COM1: 8 ports */
+	unsigned int uart_irq;       /* an ISA IRQ other than 0, 1, 2 and 8 */
+	uint16_t sleep_control_port; /* HW-reduced sleep control register (1 byte), not 0 */
+	uint16_t sleep_status_port;  /* sleep status register (1 byte), not 0 */
+	uint16_t reset_port;         /* FADT RESET_REG (1 byte), value X86_ACPI_RESET_VALUE, not 0 */
+	struct x86_acpi_mmio_dev mmio_devs[X86_ACPI_MAX_MMIO_DEVS];
+	unsigned int nr_mmio_devs;
+};
+
+/* The platform kiln builds today: `nr_vcpus` vCPUs, the IOAPIC and local APIC at their usual
+ * addresses, COM1, kiln's sleep/reset ports, no virtio-mmio devices (the caller adds them). */
+void x86_platform_default(struct x86_platform *p, unsigned int nr_vcpus);
+
+/* 0 when the tables can describe `p`, else -EINVAL: nr_vcpus 0 or above X86_ACPI_MAX_VCPUS,
+ * too many mmio devices, an address the tables cannot hold, a port of 0, a device with no size,
+ * or an IRQ outside the IOAPIC, on a fixed ISA line (0, 1, 2, 8) or used twice. Logs the reason
+ * at debug level. Both builders call it first. */
+int __must_check x86_platform_check(const struct x86_platform *p);
+
+/* Writes RSDP, XSDT, FADT, MADT and DSDT into guest RAM [base, base+size): RSDP first at base
+ * rounded up to 16 bytes (so a scan of 0xe0000-0xfffff finds it when the range is there), then the
+ * others. *rsdp_addr receives the RSDP's address, for boot_params.acpi_rsdp_addr. Returns 0,
+ * -EINVAL for a bad platform (x86_platform_check), -EFAULT when the range is not one block of
+ * RAM, -ENOSPC when the tables do not fit (nothing is left in the range that looks like an RSDP).
+ * Writes nothing outside [base, base+size). */
+int __must_check x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
+				const struct x86_platform *p, uint64_t *rsdp_addr);
+
+/* ---- ACPI table layout (ACPI 6.5, chapter 5.2), shared with the tests ------------------------ */
+
+#define ACPI_RSDP_SIG "RSD PTR "
+#define ACPI_RSDP_V1_LEN 20 /* the part the first checksum covers */
+#define ACPI_RSDP_LEN 36
+#define ACPI_HEADER_LEN 36
+#define ACPI_FADT_LEN 276 /* FADT revision 6 (ACPI 6.0-6.5) */
+#define ACPI_MADT_ENTRIES_OFF 44
+
+/* System description table header offsets (5.2.6). */
+#define ACPI_HDR_SIGNATURE 0
+#define ACPI_HDR_LENGTH 4
+#define ACPI_HDR_REVISION 8
+#define ACPI_HDR_CHECKSUM 9
+#define ACPI_HDR_OEM_ID 10
+#define ACPI_HDR_OEM_TABLE_ID 16
+
+/* RSDP offsets (5.2.5.3). */
+#define ACPI_RSDP_CHECKSUM 8
+#define ACPI_RSDP_REVISION 15
+#define ACPI_RSDP_RSDT 16
+#define ACPI_RSDP_LENGTH 20
+#define ACPI_RSDP_XSDT 24
+#define ACPI_RSDP_EXT_CHECKSUM 32
+
+/* FADT offsets (5.2.9, table 5.9) and flag bits. */
+#define ACPI_FADT_DSDT 40
+#define ACPI_FADT_PM_PROFILE 45
+#define ACPI_FADT_SCI_INT 46
+#define ACPI_FADT_IAPC_BOOT_ARCH 109
+#define ACPI_FADT_FLAGS 112
+#define ACPI_FADT_RESET_REG 116
+#define ACPI_FADT_RESET_VALUE 128
+#define ACPI_FADT_MINOR_REVISION 131
+#define ACPI_FADT_X_DSDT 140
+#define ACPI_FADT_SLEEP_CONTROL_REG 244
+#define ACPI_FADT_SLEEP_STATUS_REG 256
+#define ACPI_FADT_HYPERVISOR_ID 268
+
+#define ACPI_FADT_F_WBINVD (1u << 0)
+#define ACPI_FADT_F_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
+#define ACPI_FADT_F_SLP_BUTTON (1u << 5) /* no fixed-feature sleep button */
+#define ACPI_FADT_F_RESET_REG_SUP (1u << 10)
+#define ACPI_FADT_F_HW_REDUCED_ACPI (1u << 20)
+
+/* IAPC_BOOT_ARCH (5.2.9.3). */
+#define ACPI_IAPC_LEGACY_DEVICES (1u << 0)
+#define ACPI_IAPC_8042 (1u << 1)
+#define ACPI_IAPC_VGA_NOT_PRESENT (1u << 2)
+#define ACPI_IAPC_MSI_NOT_SUPPORTED (1u << 3)
+#define ACPI_IAPC_PCIE_ASPM_CONTROLS (1u << 4)
+#define ACPI_IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
+
+#define ACPI_PM_PROFILE_ENTERPRISE_SERVER 4
+
+/* Generic Address Structure (5.2.3.2): 12 bytes. */
+#define ACPI_GAS_LEN 12
+#define ACPI_GAS_SPACE_SYSTEM_IO 1
+#define ACPI_GAS_ACCESS_BYTE 1
+
+/* MADT (5.2.12) flags and entry types. */
+#define ACPI_MADT_PCAT_COMPAT (1u << 0)
+#define ACPI_MADT_LOCAL_APIC 0
+#define ACPI_MADT_IO_APIC 1
+#define ACPI_MADT_INT_SRC_OVERRIDE 2
+#define ACPI_MADT_LOCAL_APIC_NMI 4
+#define ACPI_MADT_LAPIC_ENABLED (1u << 0)
+#define ACPI_MADT_ALL_PROCESSORS 0xff
+/* MPS INTI flags (5.2.12.5, table 5.26). */
+#define ACPI_MPS_INTI_POLARITY_HIGH 0x1
+#define ACPI_MPS_INTI_POLARITY_LOW 0x3
+#define ACPI_MPS_INTI_TRIGGER_EDGE (0x1 << 2)
+#define ACPI_MPS_INTI_TRIGGER_LEVEL (0x3 << 2)
+
+/* Sum of `len` bytes mod 256 (0 for a valid table). */
+uint8_t acpi_checksum(const void *data, size_t len);
+
+/* ---- AML emitter (ACPI 6.5, chapter 20) ------------------------------------------------------ */
+
+/* Builds AML into a caller's buffer. Objects with a PkgLength (Scope, Device, Package, Buffer)
+ * are opened with *_begin and closed with aml_end(); the length is inserted when they close.
+ * Errors are sticky: the first one (-ENOSPC: buffer full, -EINVAL: bad name or nesting) is
+ * kept in `err` and every later call does nothing, so a caller emits everything and checks once
+ * with aml_finish(). */
+#define AML_MAX_DEPTH 8
+
+struct aml {
+	uint8_t *buf;
+	size_t cap, len;
+	size_t open[AML_MAX_DEPTH]; /* where each open object's body starts */
+	uint8_t kind[AML_MAX_DEPTH];
+	unsigned int depth;
+	int err;
+};
+
+void aml_init(struct aml *a, uint8_t *buf, size_t cap);
+/* The byte count, or the sticky error; -EINVAL when an object is still open. */
+long __must_check aml_finish(struct aml *a);
+
+/* Raw bytes (opcodes, resource descriptors). */
+void aml_bytes(struct aml *a, const void *p, size_t n);
+/* A NameString: "\\_SB_.COM1", "_HID", "^PCI0"; segments of 1-4 characters are padded with '_'. */
+void aml_namestring(struct aml *a, const char *path);
+/* Data objects: the shortest integer encoding, a NUL-terminated string, an EISA id ("PNP0501"
+ * compressed to a DWord, as ASL's EisaId()). */
+void aml_integer(struct aml *a, uint64_t v);
+void aml_string(struct aml *a, const char *s);
+void aml_eisaid(struct aml *a, const char *id);
+/* Name(path, <next data object>): follow with exactly one data object. */
+void aml_name(struct aml *a, const char *path);
+/* Name(path, integer) and Name(path, "string"): the common cases in one call. */
+void aml_name_integer(struct aml *a, const char *path, uint64_t v);
+void aml_name_string(struct aml *a, const char *path, const char *s);
+
+void aml_scope_begin(struct aml *a, const char *path);
+void aml_device_begin(struct aml *a, const char *path);
+/* Package: data objects follow (aml_integer, aml_string, aml_eisaid, nested packages and
+ * buffers, at most 255); aml_end() fills in NumElements from them. */
+void aml_package_begin(struct aml *a);
+/* Buffer: raw bytes follow; its size is filled in by aml_end(). */
+void aml_buffer_begin(struct aml *a);
+void aml_end(struct aml *a);
+
+/* Resource templates (6.4): a Buffer of descriptors closed by an End Tag. */
+void aml_resources_begin(struct aml *a);
+void aml_resources_end(struct aml *a);
+/* IO(Decode16, min, max, align, len) (6.4.2.5). */
+void aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
+/* IRQNoFlags(){irq}: an ISA IRQ, edge-triggered, active-high (6.4.2.1). */
+void aml_res_irq(struct aml *a, unsigned int irq);
+/* Memory32Fixed(ReadWrite, base, len) (6.4.3.4). */
+void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len);
+/* QWordMemory(ResourceConsumer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0,
+ * base, base+len-1, 0, len) (6.4.3.5.1). */
+void aml_res_qword_memory(struct aml *a, uint64_t base, uint64_t len);
+/* Interrupt(ResourceConsumer, Edge|Level, ActiveHigh|ActiveLow, Exclusive){gsi} (6.4.3.6). */
+#define AML_IRQ_LEVEL (1u << 0)
+#define AML_IRQ_ACTIVE_LOW (1u << 1)
+void aml_res_interrupt(struct aml *a, uint32_t gsi, unsigned int flags);
+/* Memory32Fixed when [base, base+len) lies below 4 GiB, else QWordMemory. */
+void aml_res_memory(struct aml *a, uint64_t base, uint64_t len);
+
+#endif
