@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
 #include "util/log.h"
 
@@ -73,6 +75,7 @@ static int attach_devices(struct vmm *vmm, char *err)
 		e = ioapic_create(&vmm->ioapic, &be);
 		if (e)
 			return e;
+		ioapic_set_id(vmm->ioapic, (uint8_t)vmm->cfg.nr_vcpus); /* as the MADT and MP table say */
 		sink = ioapic_irq_sink(vmm->ioapic);
 		pic_init(&vmm->pic);
 		if ((e = attach(vmm->mmio, IOAPIC_BASE, IOAPIC_MMIO_SIZE, "ioapic", ioapic_mmio_read,
@@ -152,6 +155,17 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	if (e)
 		fail(KILN_EXIT_USAGE, "-m/--memory: cannot map %llu MiB of guest memory: %s",
 		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	/* The platform's description comes before the image, which may not overlap it: an MP
+	 * table (what Linux reads with acpi=off) and the ACPI tables, whose RSDP the loader hands
+	 * to the guest. */
+	x86_platform_default(&vmm->platform, cfg->nr_vcpus);
+	e = x86_mptable_build(vmm->mem, X86_MPTABLE_BASE, X86_MPTABLE_SIZE, &vmm->platform);
+	if (!e)
+		e = x86_acpi_build(vmm->mem, X86_ACPI_BASE, X86_ACPI_SIZE, &vmm->platform,
+				   &la.acpi_rsdp);
+	if (e)
+		fail(KILN_EXIT_USAGE, "cannot write the MP and ACPI tables into guest memory: %s",
+		     strerror(-e));
 	if (loader_map_file(&la.kernel, cfg->kernel_path, why))
 		fail(KILN_EXIT_USAGE, "%s", why);
 	if (cfg->initrd_path && loader_map_file(&la.initrd, cfg->initrd_path, why)) {

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "arch/x86/acpi.h"
 #include "config.h"
 #include "devices/debug_exit.h"
 #include "devices/device.h"
@@ -40,6 +41,7 @@ struct vmm {
 	struct bus *pio, *mmio;
 	struct kvm_cpuid2 *cpuid;
 	struct boot_entry entry;
+	struct x86_platform platform; /* what the MP and ACPI tables describe */
 
 	struct serial *serial;
 	struct ioapic *ioapic;  /* split irqchip only */

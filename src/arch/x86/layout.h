@@ -38,11 +38,8 @@
 
 /* I/O ports of platform devices kiln emulates (besides the ISA classics). */
 #define X86_POST_PORT 0x80
-#ifndef X86_ACPI_SLEEP_CONTROL_PORT
-#define X86_ACPI_SLEEP_CONTROL_PORT 0x3c0 /* then sleep status 0x3c1, reset 0x3c2 */
-#define X86_ACPI_RESET_VALUE 0x1
-#define X86_ACPI_S5_SLP_TYP 5
-#endif
+/* The ACPI sleep control, sleep status and reset ports, and the MP/ACPI table areas, are in
+ * arch/x86/acpi.h. */
 
 /* GDT selectors kiln's boot GDT provides (Linux's 64-bit boot protocol wants 0x10/0x18). */
 #define X86_GDT_CODE32 0x08
