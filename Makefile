@@ -1,5 +1,5 @@
 # Thin wrapper over Meson: the README's commands.
-.PHONY: all build run test bench clean
+.PHONY: all build run test test-linux bench clean
 
 all: build
 
@@ -16,6 +16,13 @@ run: build
 
 test:
 	@scripts/test.sh
+
+# Linux guests (slow where guest ring-0 code is emulated: see docs/linux.md): builds kiln's test
+# kernel once (cached), boots it with kiln, and runs the QEMU reference boots.
+test-linux: build
+	@scripts/deps.sh test
+	@meson test -C build --print-errorlogs --num-processes 1 --suite linux --suite linux-kiln \
+		--suite linux-qemu; s=$$?; python3 scripts/summary.py build/meson-logs/testlog.json; exit $$s
 
 bench: build
 	@scripts/deps.sh bench

@@ -21,7 +21,8 @@ rc=0
 logs=()
 echo "== build (debugoptimized) and test"
 if build build; then
-	meson test -C build --print-errorlogs --num-processes 2 || rc=1
+	meson test -C build --print-errorlogs --num-processes 2 --suite unit --suite e2e --suite cli \
+		--suite api --suite qemu || rc=1
 	logs+=(build/meson-logs/testlog.json)
 else
 	rc=1

@@ -125,6 +125,11 @@ static int attach_devices(struct vmm *vmm, char *err)
 	 * so it is neither logged nor counted as unclaimed. */
 	if ((e = attach(vmm->pio, X86_POST_PORT, 1, "post", NULL, NULL, NULL, err)))
 		return e;
+	/* No PCI host bridge: configuration space reads all ones (no device), as on a board without
+	 * one. Claimed so a kernel probing for PCI is not logged as an unclaimed access. */
+	if ((e = attach(vmm->pio, X86_PCI_CONFIG_PORT, 8, "pci-config (none)", NULL, NULL, NULL,
+			err)))
+		return e;
 
 	if (vmm->cfg.debug_exit) {
 		vmm->debug_exit.ctl = &vmm->ctl;

@@ -100,7 +100,8 @@ int x86_platform_check(const struct x86_platform *p)
 		pr_debug("x86 tables: %u vCPUs, want 1 to %u", p->nr_vcpus, X86_ACPI_MAX_VCPUS);
 		return -EINVAL;
 	}
-	if (p->ioapic_pins < X86_ACPI_MIN_IOAPIC_PINS || p->ioapic_pins > X86_ACPI_MAX_IOAPIC_PINS) {
+	if (p->ioapic_pins < X86_ACPI_MIN_IOAPIC_PINS ||
+	    p->ioapic_pins > X86_ACPI_MAX_IOAPIC_PINS) {
 		pr_debug("x86 tables: %u IOAPIC pins, want %u to %u", p->ioapic_pins,
 			 X86_ACPI_MIN_IOAPIC_PINS, X86_ACPI_MAX_IOAPIC_PINS);
 		return -EINVAL;
@@ -136,10 +137,10 @@ int x86_platform_check(const struct x86_platform *p)
 				 (unsigned long long)d->addr, (unsigned long long)d->size);
 			return -EINVAL;
 		}
-		/* Edge-triggered lines cannot be shared: one GSI per device, none of the fixed ones. */
+		/* Edge-triggered lines cannot be shared: a GSI each, none of the fixed ones. */
 		if (d->irq >= p->ioapic_pins || isa_irq_reserved(d->irq) || d->irq == p->uart_irq) {
-			pr_debug("x86 tables: mmio device %u IRQ %u is taken or not an IOAPIC pin", i,
-				 d->irq);
+			pr_debug("x86 tables: mmio device %u IRQ %u is taken or no IOAPIC pin",
+				 i, d->irq);
 			return -EINVAL;
 		}
 		for (unsigned int j = 0; j < i; j++) {

@@ -55,14 +55,14 @@ struct x86_acpi_mmio_dev {
 /* What the ACPI and MP tables describe. */
 struct x86_platform {
 	unsigned int nr_vcpus;       /* APIC ids 0..nr_vcpus-1, all enabled; 1..254 */
-	uint64_t ioapic_addr;        /* below 4 GiB; its APIC id is nr_vcpus in both MADT and MP table */
+	uint64_t ioapic_addr;        /* below 4 GiB; APIC id nr_vcpus in both MADT and MP table */
 	unsigned int ioapic_pins;    /* 16..240, GSI base 0 */
 	uint64_t lapic_addr;         /* below 4 GiB */
 	uint16_t uart_port;          /* COM1: 8 ports */
 	unsigned int uart_irq;       /* an ISA IRQ other than 0, 1, 2 and 8 */
 	uint16_t sleep_control_port; /* HW-reduced sleep control register (1 byte), not 0 */
 	uint16_t sleep_status_port;  /* sleep status register (1 byte), not 0 */
-	uint16_t reset_port;         /* FADT RESET_REG (1 byte), value X86_ACPI_RESET_VALUE, not 0 */
+	uint16_t reset_port;         /* FADT RESET_REG (1 byte) for X86_ACPI_RESET_VALUE, not 0 */
 	struct x86_acpi_mmio_dev mmio_devs[X86_ACPI_MAX_MMIO_DEVS];
 	unsigned int nr_mmio_devs;
 };

@@ -38,6 +38,7 @@
 
 /* I/O ports of platform devices kiln emulates (besides the ISA classics). */
 #define X86_POST_PORT 0x80
+#define X86_PCI_CONFIG_PORT 0xcf8 /* address 0xcf8, data 0xcfc-0xcff */
 /* The ACPI sleep control, sleep status and reset ports, and the MP/ACPI table areas, are in
  * arch/x86/acpi.h. */
 

@@ -154,7 +154,8 @@ int x86_mptable_build(const struct gmem *gm, uint64_t base, uint64_t size,
 		unsigned int irq = p->mmio_devs[i].irq;
 
 		if (irq >= X86_ISA_IRQS)
-			e = ioint(e, MP_INT, MP_INTI_EDGE_HIGH, (uint8_t)irq, ioapic_id, (uint8_t)irq);
+			e = ioint(e, MP_INT, MP_INTI_EDGE_HIGH, (uint8_t)irq, ioapic_id,
+				  (uint8_t)irq);
 	}
 	e = lint(e, MP_EXTINT, 0);
 	lint(e, MP_NMI, 1);

@@ -20,7 +20,7 @@
 int __must_check x86_mptable_build(const struct gmem *gm, uint64_t base, uint64_t size,
 				   const struct x86_platform *p);
 
-/* ---- layout (MP 1.4, chapter 4), shared with the tests ---------------------------------------- */
+/* ---- layout (MP 1.4, chapter 4), shared with the tests -------------------------------------- */
 
 #define MP_FPS_SIG "_MP_"
 #define MP_FPS_LEN 16
