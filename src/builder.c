@@ -182,6 +182,8 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	loader_unmap_file(&la.initrd);
 	if (e)
 		fail(KILN_EXIT_USAGE, "%s", why);
+	if (vmm->entry.mode != BOOT_REAL16 && x86_write_reset_vector(vmm->mem))
+		fail(KILN_EXIT_USAGE, "guest memory too small for the reset vector");
 	if (x86_write_boot_tables(vmm->mem, vmm->entry.mode))
 		fail(KILN_EXIT_USAGE, "guest memory too small for the boot tables");
 

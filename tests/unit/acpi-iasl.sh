@@ -93,8 +93,8 @@ else
 	EOF
 	(cd rt && iasl rsdp.asl) >rsdp.c.log 2>&1 || fail "iasl rsdp.asl exited $?"
 	notes rsdp.c.log "iasl rsdp"
-	cmp -s rt/rsdp.aml rsdp.dat ||
-		fail "rsdp.dat differs from the RSDP iasl builds from its fields: $(cmp -l rt/rsdp.aml rsdp.dat 2>&1 | head -3)"
+	cmp -s rt/rsdp.aml rsdp.dat || fail "rsdp.dat differs from the RSDP iasl builds from its" \
+		"fields: $(cmp -l rt/rsdp.aml rsdp.dat 2>&1 | head -3)"
 	[ "$(chars 0 8)" = "RSD PTR " ] || fail "RSDP signature '$(chars 0 8)'"
 	[ "$(le 15 1)" = 02 ] || fail "RSDP revision $(le 15 1), want 02"
 	[ "$(le 24 8)" = "$(hex16 "$xsdt")" ] || fail "RSDP XSDT address $(le 24 8), the XSDT is at $xsdt"
@@ -142,8 +142,10 @@ expect xsdt.dsl "ACPI Table Address   0 : $(hex16 "$fadt")" 'XSDT entry 0 = FADT
 expect xsdt.dsl "ACPI Table Address   1 : $(hex16 "$madt")" 'XSDT entry 1 = MADT'
 
 # 5. ACPICA's interpreter: load, evaluate, enter S5.
-timeout 60 acpiexec -b "evaluate \\_S5_; resources \\_SB.COM1; resources \\_SB.PS2K; resources \\_SB.RTC_; resources \\_SB.V000; resources \\_SB.V001; sleep 5" \
-	facp.dat apic.dat dsdt.dat >exec.log 2>&1 || fail "acpiexec exited $?"
+cmds='evaluate \_S5_'
+for d in COM1 PS2K RTC_ V000 V001; do cmds+="; resources \\_SB.$d"; done
+timeout 60 acpiexec -b "$cmds; sleep 5" facp.dat apic.dat dsdt.dat >exec.log 2>&1 ||
+	fail "acpiexec exited $?"
 grep -E -i '(warning|error|exception)' exec.log | grep -v 'AcpiSetCurrentResources failed: AE_NOT_FOUND' |
 	sed 's/^/  acpiexec: /'
 grep -E -i '(warning|error|exception)' exec.log | grep -q -v 'AcpiSetCurrentResources failed: AE_NOT_FOUND' &&

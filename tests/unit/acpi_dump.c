@@ -14,7 +14,10 @@
 
 static uint8_t *ram;
 
-static uint32_t rd32(uint64_t gpa) { return ram[gpa] | ram[gpa + 1] << 8 | ram[gpa + 2] << 16 | (uint32_t)ram[gpa + 3] << 24; }
+static uint32_t rd32(uint64_t gpa)
+{
+	return ram[gpa] | ram[gpa + 1] << 8 | ram[gpa + 2] << 16 | (uint32_t)ram[gpa + 3] << 24;
+}
 
 static uint64_t rd64(uint64_t gpa) { return rd32(gpa) | (uint64_t)rd32(gpa + 4) << 32; }
 
@@ -63,7 +66,8 @@ int main(int argc, char **argv)
 	}
 	x86_platform_default(&p, 2);
 	p.mmio_devs[0] = (struct x86_acpi_mmio_dev){ .addr = 0xd0000000, .size = 0x1000, .irq = 5 };
-	p.mmio_devs[1] = (struct x86_acpi_mmio_dev){ .addr = 0x400000000ull, .size = 0x1000, .irq = 16 };
+	p.mmio_devs[1] = (struct x86_acpi_mmio_dev){ .addr = 0x400000000ull, .size = 0x1000,
+						     .irq = 16 };
 	p.nr_mmio_devs = 2;
 	err = x86_acpi_build(gm, X86_ACPI_BASE, X86_ACPI_SIZE, &p, &rsdp);
 	if (err) {

@@ -141,6 +141,7 @@ static uint32_t check_table(uint64_t gpa, const char *sig, uint64_t lo, uint64_t
 static struct tables read_tables(uint64_t rsdp, uint64_t lo, uint64_t hi)
 {
 	struct tables t = { .rsdp = rsdp };
+	uint64_t s[5], l[5];
 	uint32_t xsdt_len;
 
 	cr_assert_eq(rsdp % 16, 0, "RSDP at 0x%llx not 16-byte aligned", (unsigned long long)rsdp);
@@ -157,7 +158,7 @@ static struct tables read_tables(uint64_t rsdp, uint64_t lo, uint64_t hi)
 
 	t.xsdt = rd64(rsdp + ACPI_RSDP_XSDT);
 	xsdt_len = check_table(t.xsdt, "XSDT", lo, hi);
-	cr_assert_eq(xsdt_len, ACPI_HEADER_LEN + 2 * 8, "XSDT holds FADT and MADT: 64-bit pointers");
+	cr_assert_eq(xsdt_len, ACPI_HEADER_LEN + 2 * 8, "XSDT: FADT and MADT, 64-bit pointers");
 	t.fadt = rd64(t.xsdt + ACPI_HEADER_LEN);
 	t.madt = rd64(t.xsdt + ACPI_HEADER_LEN + 8);
 	t.fadt_len = check_table(t.fadt, "FACP", lo, hi);
@@ -166,12 +167,13 @@ static struct tables read_tables(uint64_t rsdp, uint64_t lo, uint64_t hi)
 	t.dsdt_len = check_table(t.dsdt, "DSDT", lo, hi);
 	cr_assert_eq(rd32(t.fadt + ACPI_FADT_DSDT), t.dsdt, "32-bit DSDT repeats X_DSDT");
 	/* The tables do not overlap one another. */
-	const uint64_t s[] = { t.rsdp, t.xsdt, t.fadt, t.madt, t.dsdt };
-	const uint64_t l[] = { ACPI_RSDP_LEN, xsdt_len, t.fadt_len, t.madt_len, t.dsdt_len };
+	memcpy(s, (uint64_t[]){ t.rsdp, t.xsdt, t.fadt, t.madt, t.dsdt }, sizeof(s));
+	memcpy(l, (uint64_t[]){ ACPI_RSDP_LEN, xsdt_len, t.fadt_len, t.madt_len, t.dsdt_len },
+	       sizeof(l));
 	for (unsigned int i = 0; i < 5; i++)
 		for (unsigned int j = i + 1; j < 5; j++)
-			cr_assert(s[i] + l[i] <= s[j] || s[j] + l[j] <= s[i], "tables %u and %u overlap",
-				  i, j);
+			cr_assert(s[i] + l[i] <= s[j] || s[j] + l[j] <= s[i],
+				  "tables %u and %u overlap", i, j);
 	return t;
 }
 
@@ -200,7 +202,8 @@ static void check_fadt(const struct tables *t)
 	cr_assert_eq(rd16(t->fadt + ACPI_FADT_SCI_INT), 0, "no SCI on a HW-reduced platform");
 	cr_assert_eq(rd32(t->fadt + 36), 0, "no FACS");
 	for (uint64_t off = 56; off < 96; off++) /* PM1/PM2/PM timer/GPE blocks and lengths */
-		cr_assert_eq(rd8(t->fadt + off), 0, "legacy PM field at %llu", (unsigned long long)off);
+		cr_assert_eq(rd8(t->fadt + off), 0, "legacy PM field at %llu",
+			     (unsigned long long)off);
 	check_gas_io8(t->fadt + ACPI_FADT_RESET_REG, plat.reset_port);
 	cr_assert_eq(rd8(t->fadt + ACPI_FADT_RESET_VALUE), X86_ACPI_RESET_VALUE);
 	check_gas_io8(t->fadt + ACPI_FADT_SLEEP_CONTROL_REG, plat.sleep_control_port);
@@ -233,7 +236,7 @@ static void check_madt(const struct tables *t)
 			break;
 		case ACPI_MADT_IO_APIC:
 			cr_assert_eq(len, 12);
-			cr_assert_eq(rd8(off + 2), plat.nr_vcpus, "IOAPIC id after the processors'");
+			cr_assert_eq(rd8(off + 2), plat.nr_vcpus, "IOAPIC id after the CPUs'");
 			cr_assert_eq(rd32(off + 4), plat.ioapic_addr);
 			cr_assert_eq(rd32(off + 8), 0, "GSI base");
 			ioapics++;
@@ -284,7 +287,7 @@ static void check_dsdt(const struct tables *t)
 	cr_assert_eq(count_bytes(body, len, pnp0303, sizeof(pnp0303)), 1, "PNP0303");
 	cr_assert_eq(count_bytes(body, len, pnp0b00, sizeof(pnp0b00)), 1, "PNP0B00");
 	cr_assert_eq(count_bytes(body, len, "ACPI0007", 9), plat.nr_vcpus, "processor devices");
-	cr_assert_eq(count_bytes(body, len, "LNRO0005", 9), plat.nr_mmio_devs, "virtio-mmio devices");
+	cr_assert_eq(count_bytes(body, len, "LNRO0005", 9), plat.nr_mmio_devs, "virtio-mmio");
 	io_uart[2] = io_uart[4] = (uint8_t)plat.uart_port;
 	io_uart[3] = io_uart[5] = (uint8_t)(plat.uart_port >> 8);
 	io_uart[6] = 1;
@@ -334,7 +337,8 @@ static struct tables build_and_check(void)
 	check_madt(&t);
 	check_dsdt(&t);
 	cr_assert(untouched(0, X86_ACPI_BASE), "RAM below the range was written");
-	cr_assert(untouched(X86_ACPI_BASE + X86_ACPI_SIZE, RAM_SIZE), "RAM above the range was written");
+	cr_assert(untouched(X86_ACPI_BASE + X86_ACPI_SIZE, RAM_SIZE),
+		  "RAM above the range was written");
 	cr_assert(high_untouched());
 	return t;
 }
@@ -637,7 +641,8 @@ static size_t pkglength(const uint8_t *p, size_t *n)
 Test(aml, buffer_pkglength_at_each_size_boundary)
 {
 	/* BufferSize 0..0xff takes 2 bytes (ByteConst) and the PkgLength covers it too. */
-	static const size_t sizes[] = { 0, 1, 59, 60, 61, 62, 63, 64, 255, 256, 4000, 4091, 4092, 4093, 8000 };
+	static const size_t sizes[] = { 0,   1,    59,   60,   61,   62,   63,  64,
+					255, 256, 4000, 4091, 4092, 4093, 8000 };
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(sizes); i++) {
 		size_t body = sizes[i], n, pl, sizelen;
@@ -770,7 +775,8 @@ static void emit_unbalanced(struct aml *a, const void *arg)
 Test(aml, unbalanced_objects_are_einval)
 {
 	for (int which = 0; which < 4; which++)
-		cr_assert_eq(emit(emit_unbalanced, &which, sizeof(abuf)), -EINVAL, "case %d", which);
+		cr_assert_eq(emit(emit_unbalanced, &which, sizeof(abuf)), -EINVAL, "case %d",
+			     which);
 }
 
 static void emit_resources(struct aml *a, const void *arg)
@@ -818,7 +824,7 @@ Test(aml, memory_and_interrupt_descriptors)
 static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 {
 	unsigned int cpus = 0, bsps = 0, buses = 0, ioapics = 0, lints = 0, entries = 0, count;
-	unsigned int isa_to_pin[X86_ISA_IRQS], high_irqs = 0;
+	unsigned int isa_to_pin[X86_ISA_IRQS], high_irqs = 0, want_high = 0;
 	uint8_t last_type = 0;
 	uint64_t mpc, off, end;
 	uint16_t len;
@@ -827,7 +833,7 @@ static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 	cr_assert_eq(fps % 16, 0);
 	cr_assert(fps >= lo && fps + MP_FPS_LEN <= hi);
 	cr_assert_arr_eq(at(fps, 4), MP_FPS_SIG, 4);
-	cr_assert_eq(acpi_checksum(at(fps, MP_FPS_LEN), MP_FPS_LEN), 0, "floating pointer checksum");
+	cr_assert_eq(acpi_checksum(at(fps, MP_FPS_LEN), MP_FPS_LEN), 0, "floating pointer sum");
 	cr_assert_eq(rd8(fps + MP_FPS_LENGTH), 1);
 	cr_assert_eq(rd8(fps + MP_FPS_SPEC_REV), 4);
 	cr_assert_eq(rd8(fps + MP_FPS_FEATURE1), 0, "configuration table present");
@@ -910,7 +916,6 @@ static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 
 		cr_assert_eq(isa_to_pin[irq], want, "ISA IRQ %u -> pin %u", irq, isa_to_pin[irq]);
 	}
-	unsigned int want_high = 0;
 	for (unsigned int i = 0; i < plat.nr_mmio_devs; i++)
 		want_high += plat.mmio_devs[i].irq >= X86_ISA_IRQS;
 	cr_assert_eq(high_irqs, want_high);
@@ -959,7 +964,8 @@ Test(mptable, unaligned_base)
 {
 	x86_platform_default(&plat, 4);
 	cr_assert_eq(x86_mptable_build(gm, X86_MPTABLE_BASE + 1, X86_MPTABLE_SIZE - 1, &plat), 0);
-	check_mptable(X86_MPTABLE_BASE + 16, X86_MPTABLE_BASE + 1, X86_MPTABLE_BASE + X86_MPTABLE_SIZE);
+	check_mptable(X86_MPTABLE_BASE + 16, X86_MPTABLE_BASE + 1,
+		      X86_MPTABLE_BASE + X86_MPTABLE_SIZE);
 	cr_assert(untouched(0, X86_MPTABLE_BASE + 1));
 }
 
@@ -979,7 +985,9 @@ Test(mptable, exact_size_fits_one_byte_less_does_not)
 
 	x86_platform_default(&plat, 5);
 	add_mmio(0xd0000000, 0x1000, 20);
-	need = MP_FPS_LEN + MPC_HEADER_LEN + 5 * MPC_PROCESSOR_LEN + (1 + 1 + 15 + 1 + 2) * MPC_ENTRY_LEN;
+	/* 5 processors; bus, IOAPIC, 15 ISA IRQs, the device on pin 20, 2 local interrupts. */
+	need = MP_FPS_LEN + MPC_HEADER_LEN + 5 * MPC_PROCESSOR_LEN +
+	       (1 + 1 + 15 + 1 + 2) * MPC_ENTRY_LEN;
 	cr_assert_eq(x86_mptable_build(gm, X86_MPTABLE_BASE, need - 1, &plat), -ENOSPC);
 	cr_assert(untouched(0, RAM_SIZE));
 	cr_assert_eq(x86_mptable_build(gm, X86_MPTABLE_BASE, need, &plat), 0);

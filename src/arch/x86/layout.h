@@ -19,6 +19,7 @@
 /* Conventional memory ends where the EBDA/VGA/BIOS area would start. */
 #define X86_EBDA_START 0x9fc00ull
 #define X86_HIGH_MEMORY 0x100000ull
+#define X86_RESET_VECTOR 0xffff0ull /* f000:fff0 */
 
 /* Flat real-mode binaries (kvmtool convention). */
 #define X86_FLAT_LOAD_ADDR 0x10000ull

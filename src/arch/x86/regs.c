@@ -46,6 +46,15 @@ static const uint64_t *boot_gdt(void)
 	return gdt;
 }
 
+int x86_write_reset_vector(const struct gmem *gm)
+{
+	/* mov al, 0xfe; out 0x64, al; hlt; jmp $-1: what a BIOS at f000:fff0 would do for a
+	 * reboot, through the i8042's reset line. */
+	static const uint8_t stub[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd };
+
+	return gmem_write(gm, X86_RESET_VECTOR, stub, sizeof(stub));
+}
+
 int x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode)
 {
 	uint64_t pml4[512] = { 0 }, pdpt[512] = { 0 }, pd[512];

@@ -42,6 +42,11 @@ struct kvm_segment x86_gdt_to_segment(uint64_t desc, uint16_t selector);
  * layout.h reserves). Returns 0 or -EFAULT when RAM is too small. */
 int __must_check x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode);
 
+/* Writes a reset stub at the real-mode reset vector (f000:fff0 = 0xffff0): Linux's reboot on a
+ * HW-reduced ACPI platform with EFI support ends with a jump there, where a BIOS would be.
+ * Returns 0 or -EFAULT. */
+int __must_check x86_write_reset_vector(const struct gmem *gm);
+
 /* Sets the boot vCPU's registers for `entry` (flat real mode, 32-bit protected, 64-bit long
  * mode). Returns 0 or -errno from KVM_SET_SREGS/KVM_SET_REGS. */
 int __must_check x86_setup_boot_vcpu(int vcpu_fd, const struct boot_entry *entry);
