@@ -894,6 +894,20 @@ def t_socket():
               rc == 128 + signal.SIGTERM and not os.path.exists(k.sock), "status %s" % rc)
 
 
+def stable_fd_count(k):
+    """kiln's open fd count once the server is done with earlier connections (a closed client's
+    socket can stay open on the server's side for a moment): two equal readings 0.2 s apart."""
+    count = k.fd_count()
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        time.sleep(0.2)
+        now = k.fd_count()
+        if now == count:
+            break
+        count = now
+    return count
+
+
 def t_socket_clients():
     """Clients that misbehave do not stop the server from answering the others, nor leak fds."""
     with Kiln() as k:
@@ -902,14 +916,7 @@ def t_socket_clients():
         # The baseline comes after the server has finished with earlier connections (the
         # readiness probe may still be open on its side): a request, then a stable count.
         k.api("GET", "/")
-        fds_before = k.fd_count()
-        end = time.monotonic() + 3
-        while time.monotonic() < end:
-            time.sleep(0.2)
-            now = k.fd_count()
-            if now == fds_before:
-                break
-            fds_before = now
+        fds_before = stable_fd_count(k)
         idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         idle.connect(k.sock)
         partial = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1366,15 +1373,7 @@ def t_stress():
         instance_start(k)
         if not check("mb_echo prints 'echo: ready'", k.wait_output(lambda o: "echo: ready\n" in o), k.describe()):
             return
-        # Baseline once the server is done with the set-up requests' connections.
-        fds_before = k.fd_count()
-        end = time.monotonic() + 3
-        while time.monotonic() < end:
-            time.sleep(0.2)
-            now = k.fd_count()
-            if now == fds_before:
-                break
-            fds_before = now
+        fds_before = stable_fd_count(k)
 
         total, threads = 1000, 8
         pair_lock = threading.Lock()  # one pause/resume pair at a time: each PATCH then expects 204

@@ -10,16 +10,14 @@ import select
 import signal
 import subprocess
 import sys
+
+from kvmcheck import require_kvm
 import time
 
 
 def main():
     kiln, guest = sys.argv[1], sys.argv[2]
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        print("SKIP: /dev/kvm is not usable: %s" % e.strerror)
-        return 77
+    require_kvm()
     p = subprocess.Popen([kiln, "run", "--on-reboot=restart", "-k", guest, "-p", "reset"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, boots, end = b"", 0, time.monotonic() + 60

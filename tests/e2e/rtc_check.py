@@ -10,14 +10,12 @@ import re
 import subprocess
 import sys
 
+from kvmcheck import require_kvm
+
 
 def main():
     kiln, guest = sys.argv[1], sys.argv[2]
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        print("SKIP: /dev/kvm is not usable: %s" % e.strerror)
-        return 77
+    require_kvm()
     before = datetime.datetime.now(datetime.timezone.utc)
     p = subprocess.run([kiln, "run", "--debug-exit", "-k", guest], stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=60)

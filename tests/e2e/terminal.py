@@ -12,6 +12,8 @@ import select
 import signal
 import subprocess
 import sys
+
+from kvmcheck import require_kvm
 import termios
 import time
 
@@ -74,11 +76,7 @@ def run_case(kiln, guest, stop):
 
 def main():
     kiln, guest = sys.argv[1], sys.argv[2]
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        print("SKIP: /dev/kvm is not usable: %s" % e.strerror)
-        return 77
+    require_kvm()
     failed = False
     for stop in ("sigterm", "ctrl-a x"):
         problem = run_case(kiln, guest, stop)
