@@ -5,7 +5,6 @@ power-off must end kiln with status 0.
 usage: rtc_check.py KILN PLATFORM_ELF
 """
 import datetime
-import os
 import re
 import subprocess
 import sys
