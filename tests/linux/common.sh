@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by tests/linux/*.sh (sourced, not run).
 
 # Exit status meaning "cannot run here" (Meson's skip status).

@@ -37,6 +37,7 @@ expect_cpus=
 expect_mem_mb=
 read_timeout=60
 halt=poweroff
+# shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	kiln.expect_cpus=*) expect_cpus=${word#*=} ;;
@@ -76,6 +77,7 @@ if [ -n "$expect_mem_mb" ]; then
 fi
 
 say "type a line"
+# shellcheck disable=SC3045 # busybox ash has read -t
 if read -t "$read_timeout" -r line; then
 	say "got $line"
 else
@@ -83,7 +85,7 @@ else
 fi
 
 # Every check ran; the harness passes a run with "done" and no "FAIL" line.
-say done
+say "done"
 if [ "$halt" = reboot ]; then
 	reboot -f
 else
