@@ -355,9 +355,8 @@ static void run_loop(struct controller *c, int sfd)
 			api_process(c->api, handle_request, c);
 		if (i_in >= 0 && (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
 			in_ready = true;
-		if (i_vmm >= 0 || in_ready)
-			if (c->vmm && ((i_vmm >= 0 && (pfd[i_vmm].revents & POLLIN)) || in_ready))
-				vmm_handle_events(c->vmm, in_ready);
+		if (i_vmm >= 0 && ((pfd[i_vmm].revents & POLLIN) || in_ready))
+			vmm_handle_events(c->vmm, in_ready);
 		if (n && !(pfd[i_sig].revents & POLLIN) && c->spec.metrics.fd >= 0) {
 			bool any = false;
 

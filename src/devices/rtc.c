@@ -18,7 +18,6 @@
 #define REG_CENTURY 0x32
 #define REG_B_24H 0x02
 #define REG_B_BINARY 0x04
-#define REG_B_SET 0x80
 #define REG_D_VRT 0x80 /* valid RAM and time */
 #define INDEX_MASK 0x7f /* bit 7 of the index port is the NMI mask */
 

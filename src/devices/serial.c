@@ -298,8 +298,9 @@ int serial_restore(struct serial *s, const struct serial_state *st)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->st = *st;
-	s->st.irq_level = !st->irq_level; /* force the line to be re-driven */
-	serial_update_irq(s);
+	/* The line follows the restored registers, whatever level the snapshot recorded. */
+	s->st.irq_level = serial_iir(&s->st) != UART_IIR_NO_INT;
+	irq_line_set(&s->irq, s->st.irq_level);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }

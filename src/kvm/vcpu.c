@@ -177,12 +177,12 @@ static void handle_io(struct vcpu *vcpu, const struct vcpu_env *env, bool timed)
 	for (uint32_t i = 0; i < run->io.count; i++, data += size)
 		r = out ? bus_write(env->pio, run->io.port, data, size)
 			: bus_read(env->pio, run->io.port, data, size);
-	if (!r)
+	if (!r) {
 		stats_inc(&vcpu->stats.unclaimed_pio);
-	if (!r)
 		pr_warn_ratelimited(&unclaimed_rl, "vcpu%u: unclaimed port %s 0x%04x (%u byte%s)%s",
 				    vcpu->id, out ? "write to" : "read from", run->io.port, size,
 				    size == 1 ? "" : "s", out ? " dropped" : " returned all ones");
+	}
 	if (timed)
 		stats_account_access(&vcpu->stats, out ? STATS_IO_OUT : STATS_IO_IN, run->io.port,
 				     r ? r->name : "unclaimed", now_ns() - t0);
@@ -202,14 +202,14 @@ static void handle_mmio(struct vcpu *vcpu, const struct vcpu_env *env, bool time
 	}
 	r = write ? bus_write(env->mmio, addr, run->mmio.data, len)
 		  : bus_read(env->mmio, addr, run->mmio.data, len);
-	if (!r)
+	if (!r) {
 		stats_inc(&vcpu->stats.unclaimed_mmio);
-	if (!r)
 		pr_warn_ratelimited(&unclaimed_rl,
 				    "vcpu%u: unclaimed MMIO %s 0x%" PRIx64 " (%u bytes%s)%s", vcpu->id,
 				    write ? "write to" : "read from", addr, len,
 				    gmem_is_ram(env->mem, addr) ? "" : ", not guest RAM",
 				    write ? " dropped" : " returned all ones");
+	}
 	if (timed)
 		stats_account_access(&vcpu->stats, write ? STATS_MMIO_WRITE : STATS_MMIO_READ,
 				     r ? r->base : addr, r ? r->name : "unclaimed", now_ns() - t0);
