@@ -62,6 +62,140 @@ static int attach(struct bus *bus, uint64_t base, uint64_t len, const char *name
 	return e;
 }
 
+/* The GSIs of virtio-mmio devices 0, 1, ...: free ISA lines (edge, active high as ISA lines
+ * are), then pins above the ISA range. IRQ 8 belongs to the RTC. See docs/virtio.md. */
+static const unsigned int virtio_gsis[CONFIG_MAX_VIRTIO] = { 5,  6,  7,  9,  10, 11, 12, 13,
+							     14, 15, 16, 17, 18, 19, 20, 21 };
+
+/* Where virtio device `i` lives: its registers and interrupt, as the tables describe them. */
+static void plan_virtio(struct vmm *vmm)
+{
+	unsigned int n = config_nr_virtio(&vmm->cfg);
+
+	for (unsigned int i = 0; i < n; i++)
+		vmm->platform.mmio_devs[i] = (struct x86_acpi_mmio_dev){
+			.addr = X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_STRIDE,
+			.size = X86_VIRTIO_MMIO_STRIDE,
+			.irq = virtio_gsis[i],
+		};
+	vmm->platform.nr_mmio_devs = n;
+}
+
+/* With acpi=off a Linux guest learns of virtio-mmio devices only from its command line. */
+static int cmdline_with_devices(struct vmm *vmm, const char **out)
+{
+	const char *base = vmm->cfg.cmdline ? vmm->cfg.cmdline : "";
+	size_t len = strlen(base) + 1, pos;
+	bool acpi_off = false;
+
+	*out = vmm->cfg.cmdline;
+	for (const char *p = strstr(base, "acpi=off"); p; p = strstr(p + 1, "acpi=off"))
+		if ((p == base || p[-1] == ' ') && (p[8] == ' ' || !p[8]))
+			acpi_off = true;
+	if (!acpi_off || !vmm->platform.nr_mmio_devs)
+		return 0;
+	len += vmm->platform.nr_mmio_devs * 48;
+	vmm->cmdline = malloc(len);
+	if (!vmm->cmdline)
+		return -ENOMEM;
+	pos = (size_t)snprintf(vmm->cmdline, len, "%s", base);
+	for (unsigned int i = 0; i < vmm->platform.nr_mmio_devs; i++) {
+		const struct x86_acpi_mmio_dev *d = &vmm->platform.mmio_devs[i];
+
+		pos += (size_t)snprintf(vmm->cmdline + pos, len - pos,
+					" virtio_mmio.device=%lluK@0x%llx:%u",
+					(unsigned long long)(d->size >> 10),
+					(unsigned long long)d->addr, d->irq);
+	}
+	*out = vmm->cmdline;
+	return 0;
+}
+
+static int attach_one(struct vmm *vmm, struct virtio_mmio *t, char *err)
+{
+	int e = attach(vmm->mmio, t->base, VIRTIO_MMIO_SIZE, t->name, virtio_mmio_read,
+		       virtio_mmio_write, t, err);
+
+	if (e)
+		return e;
+	virtio_mmio_connect(t, vmm->vm);
+	for (unsigned int q = 0; q < t->ops->nr_queues; q++)
+		if ((e = io_thread_add(vmm->io, t->kick_fd[q], virtio_mmio_kick, &t->kicks[q])))
+			return e;
+	return 0;
+}
+
+/* virtio-mmio devices in the order docs/virtio.md gives: disks, console, rng. */
+static int attach_virtio(struct vmm *vmm, char *err)
+{
+	const struct vmm_config *cfg = &vmm->cfg;
+	unsigned int slot = 0;
+	char name[24];
+	int e;
+
+	if (!config_nr_virtio(cfg))
+		return 0;
+	if ((e = io_thread_create(&vmm->io)))
+		return e;
+	if (cfg->nr_disks && !(vmm->disks = calloc(cfg->nr_disks, sizeof(*vmm->disks))))
+		return -ENOMEM;
+	for (unsigned int i = 0; i < cfg->nr_disks; i++, slot++) {
+		const struct vmm_disk *d = &cfg->disks[i];
+		struct virtio_blk_opts o = {
+			.path = d->path, .id = d->id, .ro = d->ro, .direct = d->cache == DISK_CACHE_NONE,
+			.backend = d->io == DISK_IO_URING  ? VIRTIO_BLK_BACKEND_IO_URING
+				   : d->io == DISK_IO_SYNC ? VIRTIO_BLK_BACKEND_SYNC
+							   : VIRTIO_BLK_BACKEND_AUTO,
+		};
+		const struct x86_acpi_mmio_dev *m = &vmm->platform.mmio_devs[slot];
+
+		snprintf(name, sizeof(name), "virtio-blk%u", i);
+		e = virtio_blk_init(&vmm->disks[i], name, &o, vmm->mem, m->addr, m->irq,
+				    (struct irq_line){ vmm->irq_sink, m->irq }, err, BUILD_ERR_MAX);
+		if (e)
+			return e == -ENOMEM || e == -EMFILE || e == -ENFILE ? e : -EINVAL;
+		vmm->nr_disks++;
+		if ((e = attach_one(vmm, &vmm->disks[i].t, err)))
+			return e;
+		if (virtio_blk_completion_fd(&vmm->disks[i]) >= 0 &&
+		    (e = io_thread_add(vmm->io, virtio_blk_completion_fd(&vmm->disks[i]),
+				       virtio_blk_complete, &vmm->disks[i])))
+			return e;
+	}
+	if (cfg->virtio_console) {
+		const struct x86_acpi_mmio_dev *m = &vmm->platform.mmio_devs[slot++];
+
+		if (!(vmm->vcon = malloc(sizeof(*vmm->vcon))))
+			return -ENOMEM;
+		e = virtio_console_init(vmm->vcon, "virtio-console0", vmm->mem, m->addr, m->irq,
+					(struct irq_line){ vmm->irq_sink, m->irq }, vmm->serial_fd,
+					vmm_wake, vmm);
+		if (e) {
+			free(vmm->vcon);
+			vmm->vcon = NULL;
+			return e;
+		}
+		if ((e = attach_one(vmm, &vmm->vcon->t, err)))
+			return e;
+	}
+	if (cfg->rng) {
+		const struct x86_acpi_mmio_dev *m = &vmm->platform.mmio_devs[slot++];
+
+		if (!(vmm->rng = malloc(sizeof(*vmm->rng))))
+			return -ENOMEM;
+		e = virtio_rng_init(vmm->rng, "virtio-rng0", vmm->mem, m->addr, m->irq,
+				    (struct irq_line){ vmm->irq_sink, m->irq });
+		if (e) {
+			free(vmm->rng);
+			vmm->rng = NULL;
+			return e;
+		}
+		if ((e = attach_one(vmm, &vmm->rng->t, err)))
+			return e;
+	}
+	return 0;
+}
+
 /* Platform devices, in a fixed order; see STYLE.md "Registration". */
 static int attach_devices(struct vmm *vmm, char *err)
 {
@@ -94,6 +228,7 @@ static int attach_devices(struct vmm *vmm, char *err)
 		sink = &vmm->kernel_irq_sink;
 	}
 
+	vmm->irq_sink = sink;
 	com1 = (struct irq_line){ .sink = sink, .gsi = SERIAL_COM1_IRQ };
 	e = serial_create(&vmm->serial, vmm->serial_fd, com1, vmm_wake, vmm);
 	if (e)
@@ -147,6 +282,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	struct vmm *vmm = NULL;
 	int status = KILN_EXIT_HOST_ERROR, e;
 
+	err[0] = '\0';
 	if (config_validate(cfg, err))
 		return KILN_EXIT_USAGE;
 	e = vmm_alloc(&vmm, cfg);
@@ -164,6 +300,9 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	 * table (what Linux reads with acpi=off) and the ACPI tables, whose RSDP the loader hands
 	 * to the guest. */
 	x86_platform_default(&vmm->platform, cfg->nr_vcpus);
+	plan_virtio(vmm);
+	if (cmdline_with_devices(vmm, &la.cmdline))
+		fail(KILN_EXIT_HOST_ERROR, "out of memory for the kernel command line");
 	e = x86_mptable_build(vmm->mem, X86_MPTABLE_BASE, X86_MPTABLE_SIZE, &vmm->platform);
 	if (!e)
 		e = x86_acpi_build(vmm->mem, X86_ACPI_BASE, X86_ACPI_SIZE, &vmm->platform,
@@ -217,9 +356,12 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	if (bus_create(&vmm->pio, "port I/O", 0x10000) || bus_create(&vmm->mmio, "MMIO", 0))
 		fail(KILN_EXIT_HOST_ERROR, "cannot allocate the buses");
 	e = attach_devices(vmm, err);
+	if (!e)
+		e = attach_virtio(vmm, err);
 	if (e) {
-		status = e == -EEXIST ? KILN_EXIT_USAGE : KILN_EXIT_HOST_ERROR;
-		if (e != -EEXIST && !err[0])
+		/* -EEXIST: overlapping ranges; -EINVAL: a bad --disk (message already in err). */
+		status = e == -EEXIST || e == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST_ERROR;
+		if (!err[0])
 			snprintf(err, BUILD_ERR_MAX, "cannot create devices: %s", strerror(-e));
 		goto out_fail;
 	}

@@ -92,5 +92,89 @@ int config_validate(const struct vmm_config *cfg, char *err)
 			 cfg->nr_vcpus, CONFIG_MAX_VCPUS);
 		return -EINVAL;
 	}
+	if (cfg->nr_disks > CONFIG_MAX_DISKS || config_nr_virtio(cfg) > CONFIG_MAX_VIRTIO) {
+		snprintf(err, CONFIG_ERR_MAX, "--disk: %u virtio devices, at most %u (disks, console "
+			 "and rng together)", config_nr_virtio(cfg), CONFIG_MAX_VIRTIO);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		const struct vmm_disk *d = &cfg->disks[i];
+
+		if (!d->path || !d->path[0]) {
+			snprintf(err, CONFIG_ERR_MAX, "--disk: disk %u has no path", i);
+			return -EINVAL;
+		}
+		if (d->id && strlen(d->id) > CONFIG_DISK_ID_MAX) {
+			snprintf(err, CONFIG_ERR_MAX, "--disk %s: id '%s' is longer than %u bytes",
+				 d->path, d->id, CONFIG_DISK_ID_MAX);
+			return -EINVAL;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id)) {
+				snprintf(err, CONFIG_ERR_MAX, "--disk %s: id '%s' is used twice",
+					 d->path, d->id);
+				return -EINVAL;
+			}
+		}
+	}
 	return 0;
+}
+
+unsigned int config_nr_virtio(const struct vmm_config *cfg)
+{
+	return cfg->nr_disks + cfg->virtio_console + cfg->rng;
+}
+
+int config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err)
+{
+	size_t n = strlen(arg);
+	char *copy = malloc(n + 1), *tok, *save = NULL;
+
+	*storage = NULL;
+	if (!copy) {
+		snprintf(err, CONFIG_ERR_MAX, "--disk: out of memory");
+		return -EINVAL;
+	}
+	memcpy(copy, arg, n + 1);
+	*d = (struct vmm_disk){ 0 };
+	if (!copy[0] || copy[0] == ',') {
+		snprintf(err, CONFIG_ERR_MAX, "--disk '%s': no image path (PATH[,ro][,id=NAME]"
+			 "[,cache=none|writeback][,io=auto|io_uring|sync])", arg);
+		goto fail;
+	}
+	d->path = strtok_r(copy, ",", &save);
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "ro")) {
+			d->ro = true;
+		} else if (!strcmp(tok, "rw")) {
+			d->ro = false;
+		} else if (!strncmp(tok, "id=", 3) && tok[3]) {
+			d->id = tok + 3;
+			if (strlen(d->id) > CONFIG_DISK_ID_MAX) {
+				snprintf(err, CONFIG_ERR_MAX, "--disk %s: id '%s' is longer than %u bytes",
+					 d->path, d->id, CONFIG_DISK_ID_MAX);
+				goto fail;
+			}
+		} else if (!strcmp(tok, "cache=none")) {
+			d->cache = DISK_CACHE_NONE;
+		} else if (!strcmp(tok, "cache=writeback")) {
+			d->cache = DISK_CACHE_WRITEBACK;
+		} else if (!strcmp(tok, "io=auto")) {
+			d->io = DISK_IO_AUTO;
+		} else if (!strcmp(tok, "io=io_uring")) {
+			d->io = DISK_IO_URING;
+		} else if (!strcmp(tok, "io=sync")) {
+			d->io = DISK_IO_SYNC;
+		} else {
+			snprintf(err, CONFIG_ERR_MAX, "--disk %s: unknown option '%s' (ro, id=NAME, "
+				 "cache=none|writeback, io=auto|io_uring|sync)", d->path, tok);
+			goto fail;
+		}
+	}
+	*storage = copy;
+	return 0;
+fail:
+	free(copy);
+	*d = (struct vmm_disk){ 0 };
+	return -EINVAL;
 }

@@ -17,6 +17,31 @@
 /* x86 xAPIC ids are 8 bits and 0xff is broadcast. */
 #define CONFIG_MAX_VCPUS 254
 
+/* virtio-mmio devices: at most this many (disks, console, rng together); see docs/virtio.md. */
+#define CONFIG_MAX_VIRTIO 16
+#define CONFIG_MAX_DISKS CONFIG_MAX_VIRTIO
+#define CONFIG_DISK_ID_MAX 20 /* virtio-blk GET_ID bytes */
+
+enum disk_cache {
+	DISK_CACHE_WRITEBACK = 0, /* through the host page cache; flush = fdatasync */
+	DISK_CACHE_NONE,          /* O_DIRECT */
+};
+
+enum disk_io {
+	DISK_IO_AUTO = 0, /* io_uring when the host allows it, else sync */
+	DISK_IO_URING,
+	DISK_IO_SYNC,
+};
+
+/* One --disk: a virtio-blk device on a raw image. */
+struct vmm_disk {
+	const char *path;
+	const char *id; /* NULL: no serial */
+	bool ro;
+	enum disk_cache cache;
+	enum disk_io io;
+};
+
 struct vmm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -32,6 +57,10 @@ struct vmm_config {
 	enum irqchip_mode irqchip;
 	const char *kvm_path; /* NULL: /dev/kvm */
 	const char *serial_out_path; /* NULL: stdout */
+	struct vmm_disk disks[CONFIG_MAX_DISKS];
+	unsigned int nr_disks;
+	bool virtio_console; /* --console virtio: stdin goes to hvc0 */
+	bool rng;            /* --rng */
 };
 
 /* Defaults: 128 MiB, 1 vCPU, split irqchip, no debug-exit. */
@@ -45,6 +74,14 @@ int __must_check config_parse_size(const char *s, uint64_t *out);
 /* Parses a decimal count in [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int __must_check config_parse_uint(const char *s, unsigned long min, unsigned long max,
 				   unsigned long *out);
+
+/* Parses a --disk argument, PATH[,ro][,id=NAME][,cache=none|writeback][,io=auto|io_uring|sync],
+ * into *d. The path and id are copied into one allocation returned in *storage (the caller frees
+ * it after the VM is gone). Returns 0 or -EINVAL with a one-line message in err. */
+int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err);
+
+/* Number of virtio-mmio devices `cfg` asks for. */
+unsigned int config_nr_virtio(const struct vmm_config *cfg);
 
 /* Checks what can be checked without the host: a kernel is given, memory is page-aligned and at
  * least 1 MiB, 1..254 vCPUs. Returns 0 or -EINVAL with a one-line message in err. */

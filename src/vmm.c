@@ -242,7 +242,29 @@ static void stop_vcpus(struct vmm *vmm)
 }
 
 
+static bool console_pump_bytes(struct vmm *vmm, struct console_in *in, bool readable);
+
+/* Where console input goes: hvc0 with --console virtio, else the UART. */
+static size_t input_space(const struct vmm *vmm)
+{
+	return vmm->vcon ? virtio_console_rx_space(vmm->vcon) : serial_rx_space(vmm->serial);
+}
+
+static size_t input_push(struct vmm *vmm, const uint8_t *b, size_t n)
+{
+	return vmm->vcon ? virtio_console_rx_push(vmm->vcon, b, n) : serial_rx_push(vmm->serial, b, n);
+}
+
 static bool console_pump(struct vmm *vmm, struct console_in *in, bool readable)
+{
+	bool more = console_pump_bytes(vmm, in, readable);
+
+	if (vmm->vcon)
+		virtio_console_rx_flush(vmm->vcon); /* hand over what this round filled */
+	return more;
+}
+
+static bool console_pump_bytes(struct vmm *vmm, struct console_in *in, bool readable)
 {
 	if (in->pos == in->len && readable && !in->eof) {
 		ssize_t n = read(STDIN_FILENO, in->buf, sizeof(in->buf));
@@ -269,17 +291,17 @@ static bool console_pump(struct vmm *vmm, struct console_in *in, bool readable)
 				/* Not an escape sequence after all: deliver both bytes. */
 				uint8_t esc = CONSOLE_ESCAPE;
 
-				if (serial_rx_space(vmm->serial) < 2)
+				if (input_space(vmm) < 2)
 					break;
-				(void)serial_rx_push(vmm->serial, &esc, 1);
+				(void)input_push(vmm, &esc, 1);
 			}
 		} else if (in->tty && b == CONSOLE_ESCAPE) {
 			in->escape = true;
 			in->pos++;
 			continue;
 		}
-		if (serial_rx_push(vmm->serial, &b, 1) == 0)
-			break; /* FIFO full: wait for the guest to drain it */
+		if (input_push(vmm, &b, 1) == 0)
+			break; /* FIFO or buffer full: wait for the guest to take more */
 		in->pos++;
 	}
 	return !in->eof;
@@ -308,6 +330,11 @@ int vmm_start(struct vmm *vmm)
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 	terminal_raw();
+	if (vmm->io && (e = io_thread_start(vmm->io, "kiln-io"))) {
+		pr_err("cannot start the I/O thread: %s", strerror(-e));
+		vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
+		return e;
+	}
 	e = start_vcpus(vmm);
 	if (e) {
 		pr_err("cannot start vCPU threads: %s", strerror(-e));
@@ -320,7 +347,7 @@ bool vmm_wants_input(const struct vmm *vmm)
 {
 	const struct console_in *in = vmm->console;
 
-	return !in->eof && in->pos == in->len && serial_rx_space(vmm->serial) > 0;
+	return !in->eof && in->pos == in->len && input_space(vmm) > 0;
 }
 
 void vmm_handle_events(struct vmm *vmm, bool stdin_ready)
@@ -338,6 +365,7 @@ int vmm_finish(struct vmm *vmm)
 	int status;
 
 	stop_vcpus(vmm);
+	io_thread_stop(vmm->io);
 	restore_terminal();
 
 	switch (vmm->stop_reason) {
@@ -383,6 +411,17 @@ void vmm_destroy(struct vmm *vmm)
 	free(vmm->vcpus);
 	free(vmm->threads);
 	free(vmm->cpuid);
+	io_thread_destroy(vmm->io); /* no handler runs after this */
+	for (unsigned int i = 0; i < vmm->nr_disks; i++)
+		virtio_blk_destroy(&vmm->disks[i]); /* waits for requests in flight */
+	free(vmm->disks);
+	if (vmm->vcon)
+		virtio_console_destroy(vmm->vcon);
+	free(vmm->vcon);
+	if (vmm->rng)
+		virtio_rng_destroy(vmm->rng);
+	free(vmm->rng);
+	free(vmm->cmdline);
 	serial_destroy(vmm->serial);
 	i8042_destroy(&vmm->i8042);
 	rtc_destroy(&vmm->rtc);

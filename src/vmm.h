@@ -15,12 +15,16 @@
 #include "devices/pic.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/rng.h"
 #include "kvm/bus.h"
 #include "kvm/kvm.h"
 #include "kvm/memory.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 #include "loader/loader.h"
+#include "util/io_thread.h"
 
 struct console_in;
 
@@ -51,6 +55,15 @@ struct vmm {
 	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;
 	struct irq_sink kernel_irq_sink; /* IRQCHIP_KERNEL: KVM_IRQ_LINE */
+	const struct irq_sink *irq_sink; /* where device interrupt lines go */
+
+	/* virtio-mmio devices (docs/virtio.md), serviced by the I/O thread. */
+	struct io_thread *io;
+	struct virtio_blk *disks;
+	unsigned int nr_disks;
+	struct virtio_console *vcon; /* --console virtio */
+	struct virtio_rng *rng;      /* --rng */
+	char *cmdline; /* the command line given to the guest, when kiln added to it */
 	struct vm_control ctl;
 
 	struct vcpu *vcpus;

@@ -57,6 +57,13 @@ void cli_print_run_help(FILE *f)
 		"                         (default 128M)\n"
 		"  -c, --cpus N           number of vCPUs (default 1); secondary vCPUs wait for\n"
 		"                         INIT/SIPI from the boot vCPU\n"
+		"      --disk PATH[,ro][,id=NAME][,cache=none|writeback][,io=auto|io_uring|sync]\n"
+		"                         virtio-blk on a raw image (repeatable); ro: writes fail;\n"
+		"                         id: serial for GET_ID (20 bytes); cache=none: O_DIRECT;\n"
+		"                         io: backend (auto: io_uring, else sync)\n"
+		"      --console virtio|serial  where stdin goes: hvc0 (virtio-console) or the UART\n"
+		"                         (default serial); guest output goes to stdout either way\n"
+		"      --rng              virtio-rng fed from the host's getrandom()\n"
 		"      --debug-exit[=PORT]  isa-debug-exit device (default port 0xf4): a guest\n"
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
@@ -74,7 +81,10 @@ void cli_print_run_help(FILE *f)
 }
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
-       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT };
+       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG };
+
+/* The --disk arguments' copies (config_parse_disk()): kept until the next parse or exit. */
+static char *disk_storage[CONFIG_MAX_DISKS];
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -92,6 +102,9 @@ static const struct option run_options[] = {
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "id", required_argument, NULL, OPT_ID },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -102,7 +115,8 @@ static const struct option run_options[] = {
  * otherwise). */
 static bool vm_option(int c)
 {
-	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT;
+	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
+	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG;
 }
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
@@ -112,6 +126,10 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	unsigned long v;
 	int c, e;
 
+	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
+		free(disk_storage[i]);
+		disk_storage[i] = NULL;
+	}
 	optind = 0; /* full getopt reset, so tests can call us repeatedly */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:k:i:p:m:c:vqh", run_options, NULL)) != -1) {
@@ -125,6 +143,28 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		switch (c) {
 		case 'k':
 			cfg->kernel_path = optarg;
+			break;
+		case OPT_DISK:
+			if (cfg->nr_disks >= CONFIG_MAX_DISKS) {
+				snprintf(err, CONFIG_ERR_MAX, "--disk %s: more than %u disks", optarg,
+					 CONFIG_MAX_DISKS);
+				return -EINVAL;
+			}
+			if (config_parse_disk(optarg, &cfg->disks[cfg->nr_disks],
+					      &disk_storage[cfg->nr_disks], err))
+				return -EINVAL;
+			cfg->nr_disks++;
+			break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "virtio") && strcmp(optarg, "serial")) {
+				snprintf(err, CONFIG_ERR_MAX,
+					 "--console: '%s' is not a console (virtio or serial)", optarg);
+				return -EINVAL;
+			}
+			cfg->virtio_console = !strcmp(optarg, "virtio");
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
 			break;
 		case 'i':
 			cfg->initrd_path = optarg;

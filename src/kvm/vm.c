@@ -176,3 +176,21 @@ int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 
 	return ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
+
+int vm_irqfd(struct vm *vm, int fd, unsigned int gsi, bool assign)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi,
+				   .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+
+	return ioctl(vm->fd, KVM_IRQFD, &irqfd) ? -errno : 0;
+}
+
+int vm_ioeventfd_mmio(struct vm *vm, int fd, uint64_t addr, unsigned int len, uint64_t match,
+		      bool assign)
+{
+	struct kvm_ioeventfd ev = { .datamatch = match, .addr = addr, .len = len, .fd = fd,
+				    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH |
+					     (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN) };
+
+	return ioctl(vm->fd, KVM_IOEVENTFD, &ev) ? -errno : 0;
+}

@@ -37,4 +37,12 @@ int __must_check vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, u
 /* KVM_IRQ_LINE: set GSI `gsi` to `level`. Returns 0 or -errno. */
 int __must_check vm_irq_line(struct vm *vm, unsigned int gsi, int level);
 
+/* KVM_IRQFD: a write to eventfd `fd` raises an edge on GSI `gsi` without a trip through kiln
+ * (or stops doing so when !assign). Returns 0 or -errno. */
+int __must_check vm_irqfd(struct vm *vm, int fd, unsigned int gsi, bool assign);
+/* KVM_IOEVENTFD: a guest MMIO write of `len` bytes equal to `match` at `addr` signals eventfd
+ * `fd` inside KVM, with no exit to kiln (or stops doing so when !assign). Returns 0 or -errno. */
+int __must_check vm_ioeventfd_mmio(struct vm *vm, int fd, uint64_t addr, unsigned int len,
+				   uint64_t match, bool assign);
+
 #endif

@@ -28,6 +28,9 @@
 
 /* RAM stops at 3 GiB; the rest of RAM goes above 4 GiB. */
 #define X86_MMIO_HOLE_START 0xc0000000ull
+/* virtio-mmio transports, one 4 KiB page each, inside the hole (docs/virtio.md). */
+#define X86_VIRTIO_MMIO_BASE 0xd0000000ull
+#define X86_VIRTIO_MMIO_STRIDE 0x1000ull
 #define X86_MMIO_HOLE_END 0x100000000ull
 #define X86_IOAPIC_ADDR 0xfec00000ull
 #define X86_LAPIC_ADDR 0xfee00000ull

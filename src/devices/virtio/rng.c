@@ -1,0 +1,96 @@
+/* rng.c: virtio-rng: fills each writable buffer chain with bytes from getrandom(). */
+#include "devices/virtio/rng.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "devices/virtio/virtio.h"
+
+static void rng_config_read(void *dev, uint32_t off, void *data, unsigned int size)
+{
+	(void)dev, (void)off, (void)data, (void)size; /* no configuration space */
+}
+
+/* Fills up to `len` bytes; returns how many were filled. */
+static uint64_t fill(void *p, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		ssize_t n = getrandom((uint8_t *)p + done, len - done, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		done += (uint64_t)n;
+	}
+	return done;
+}
+
+static void rng_queue_notify(void *dev, unsigned int qi)
+{
+	struct virtio_rng *r = dev;
+	struct virtq *q = &r->t.queues[qi];
+	struct virtq_fault f;
+	bool pushed = false;
+	int n;
+
+	while ((n = virtq_pop(q, &r->chain, &f)) > 0) {
+		const struct virtq_chain *c = &r->chain;
+		uint64_t budget = VIRTIO_RNG_MAX_REQUEST, written = 0;
+
+		if (c->nr_out)
+			virtio_mmio_guest_error(&r->t, "request %u has device-readable buffers",
+						c->head);
+		for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in && budget; i++) {
+			uint64_t l = c->iov[i].iov_len < budget ? c->iov[i].iov_len : budget;
+			uint64_t got = fill(c->iov[i].iov_base, l);
+
+			written += got;
+			budget -= got;
+			if (got < l)
+				break;
+		}
+		r->bytes += written;
+		virtq_push(q, c->head, (uint32_t)written);
+		pushed = true;
+	}
+	if (n < 0)
+		virtio_mmio_queue_fault(&r->t, qi, &f);
+	if (pushed)
+		virtio_mmio_used(&r->t, qi);
+}
+
+static const struct virtio_device_ops rng_ops = {
+	.kind = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.nr_queues = 1,
+	.config_size = 0,
+	.config_read = rng_config_read,
+	.queue_notify = rng_queue_notify,
+};
+
+int virtio_rng_init(struct virtio_rng *r, const char *name, const struct gmem *gm, uint64_t base,
+		    unsigned int gsi, struct irq_line line)
+{
+	memset(r, 0, sizeof(*r));
+	return virtio_mmio_init(&r->t, name, &rng_ops, r, 0, gm, base, gsi, line);
+}
+
+void virtio_rng_destroy(struct virtio_rng *r)
+{
+	virtio_mmio_destroy(&r->t);
+}
+
+void virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *out)
+{
+	virtio_mmio_save(&r->t, &out->transport);
+}
+
+int virtio_rng_load(struct virtio_rng *r, const struct virtio_rng_state *in)
+{
+	return virtio_mmio_load(&r->t, &in->transport);
+}

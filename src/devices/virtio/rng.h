@@ -1,0 +1,28 @@
+/* rng.h: virtio-rng (virtio 1.2, 5.4): one request queue filled from the host's getrandom(). */
+#ifndef KILN_DEVICES_VIRTIO_RNG_H
+#define KILN_DEVICES_VIRTIO_RNG_H
+
+#include "devices/virtio/mmio.h"
+
+/* Most bytes given for one request: a driver asking for more gets this much (5.4.6.1 lets the
+ * device fill less than the buffer). */
+#define VIRTIO_RNG_MAX_REQUEST 65536
+
+struct virtio_rng {
+	struct virtio_mmio t;
+	struct virtq_chain chain; /* scratch for the request being served */
+	uint64_t bytes;           /* entropy handed out */
+};
+
+/* Snapshot shape: the transport's state; the device itself keeps nothing. */
+struct virtio_rng_state {
+	struct virtio_mmio_state transport;
+};
+
+int __must_check virtio_rng_init(struct virtio_rng *r, const char *name, const struct gmem *gm,
+				 uint64_t base, unsigned int gsi, struct irq_line line);
+void virtio_rng_destroy(struct virtio_rng *r);
+void virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *out);
+int __must_check virtio_rng_load(struct virtio_rng *r, const struct virtio_rng_state *in);
+
+#endif

@@ -1,0 +1,123 @@
+/* io_thread.c: the epoll loop behind virtio notifications: kicks in, completions out. */
+#include "util/io_thread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+struct io_source {
+	int fd;
+	io_handler_fn fn;
+	void *opaque;
+};
+
+struct io_thread {
+	int epfd, stop_fd;
+	struct io_source *src;
+	unsigned int nr_src;
+	pthread_t thread;
+	bool running;
+};
+
+int io_thread_create(struct io_thread **out)
+{
+	struct io_thread *t = calloc(1, sizeof(*t));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	if (!t)
+		return -ENOMEM;
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->epfd < 0 || t->stop_fd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_fd, &ev)) {
+		int e = -errno;
+
+		io_thread_destroy(t);
+		return e;
+	}
+	*out = t;
+	return 0;
+}
+
+int io_thread_add(struct io_thread *t, int fd, io_handler_fn fn, void *opaque)
+{
+	struct io_source *s = realloc(t->src, (t->nr_src + 1) * sizeof(*s));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (t->running)
+		return -EBUSY;
+	if (!s)
+		return -ENOMEM;
+	t->src = s;
+	/* Sources live in an array that may move while sources are added: epoll carries the
+	 * index + 1 (0 is the stop fd), never a pointer into it. */
+	ev.data.u64 = t->nr_src + 1;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	t->src[t->nr_src++] = (struct io_source){ fd, fn, opaque };
+	return 0;
+}
+
+static void *io_main(void *arg)
+{
+	struct io_thread *t = arg;
+	struct epoll_event evs[32];
+
+	for (;;) {
+		int n = epoll_wait(t->epfd, evs, (int)ARRAY_SIZE(evs), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("io thread: epoll_wait failed: %s", strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t id = evs[i].data.u64;
+
+			if (!id)
+				return NULL;
+			t->src[id - 1].fn(t->src[id - 1].opaque, evs[i].events);
+		}
+	}
+}
+
+int io_thread_start(struct io_thread *t, const char *name)
+{
+	int e = pthread_create(&t->thread, NULL, io_main, t);
+
+	if (e)
+		return -e;
+	pthread_setname_np(t->thread, name);
+	t->running = true;
+	return 0;
+}
+
+void io_thread_stop(struct io_thread *t)
+{
+	if (!t || !t->running)
+		return;
+	if (eventfd_write(t->stop_fd, 1))
+		pr_err("io thread: cannot signal stop: %s", strerror(errno));
+	pthread_join(t->thread, NULL);
+	t->running = false;
+}
+
+void io_thread_destroy(struct io_thread *t)
+{
+	if (!t)
+		return;
+	io_thread_stop(t);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	if (t->stop_fd >= 0)
+		close(t->stop_fd);
+	free(t->src);
+	free(t);
+}
