@@ -233,22 +233,20 @@ static void handle_request(void *ctx, struct api_request *req)
 	} else if (patch && strcmp(p, "/vm") == 0) {
 		do_vm_state(c, req);
 	} else if ((put || patch) && sub_id(p, "/drives/")) {
-		if (need_body(req)) {
-			const char *id = jstr(req->body, "drive_id");
-
-			spec_unsupported(patch ? "drives (PATCH)" : "drives", req->body, req->fault);
-			if (!patch && id && strcmp(id, sub_id(p, "/drives/")) != 0)
-				snprintf(req->fault, sizeof(req->fault),
-					 "drives: drive_id '%s' does not match the path's '%s'", id,
-					 sub_id(p, "/drives/"));
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    (patch ? spec_drive_patch(&c->spec, sub_id(p, "/drives/"), req->body, req->fault)
+			   : spec_drive(&c->spec, sub_id(p, "/drives/"), req->body, req->fault)))
 			req->status = 400;
-		}
 	} else if ((put || patch) && sub_id(p, "/network-interfaces/")) {
 		if (need_body(req)) {
 			spec_unsupported("network-interfaces", patch ? NULL : req->body, req->fault);
 			req->status = 400;
 		}
-	} else if (put && (strcmp(p, "/vsock") == 0 || strcmp(p, "/entropy") == 0)) {
+	} else if (put && strcmp(p, "/entropy") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_entropy(&c->spec, req->body, req->fault))
+			req->status = 400;
+	} else if (put && strcmp(p, "/vsock") == 0) {
 		if (need_body(req)) {
 			spec_unsupported(p + 1, req->body, req->fault);
 			req->status = 400;

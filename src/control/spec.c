@@ -25,9 +25,23 @@ void spec_init(struct vm_spec *s, const struct vmm_config *base)
 }
 
 static void set_str(char **dst, const char *src);
+static int sync_drives(struct vm_spec *s);
 
 void spec_adopt_cli(struct vm_spec *s)
 {
+	/* --disk and --rng become drives and entropy, so the API reports and edits them. */
+	for (unsigned int i = 0; i < s->cfg.nr_disks && i < CONFIG_MAX_DISKS; i++) {
+		const struct vmm_disk *d = &s->cfg.disks[i];
+		struct spec_drive *sd = &s->drives[s->nr_drives++];
+		char id[16];
+
+		snprintf(id, sizeof(id), "disk%u", i);
+		set_str(&sd->id, d->id ? d->id : id);
+		set_str(&sd->path, d->path);
+		sd->ro = d->ro;
+		sd->io = d->io;
+	}
+	s->entropy = s->cfg.rng;
 	set_str(&s->kernel_path, s->cfg.kernel_path);
 	set_str(&s->initrd_path, s->cfg.initrd_path);
 	set_str(&s->boot_args, s->cfg.cmdline);
@@ -35,6 +49,8 @@ void spec_adopt_cli(struct vm_spec *s)
 	s->cfg.initrd_path = s->initrd_path;
 	s->cfg.cmdline = s->boot_args;
 	s->has_boot_source = s->kernel_path != NULL;
+	if (sync_drives(s))
+		pr_warn("out of memory for the kernel command line");
 }
 
 void spec_free(struct vm_spec *s)
@@ -46,6 +62,14 @@ void spec_free(struct vm_spec *s)
 	free(s->logger.path);
 	free(s->logger.module);
 	free(s->metrics.path);
+	for (unsigned int i = 0; i < s->nr_drives; i++) {
+		free(s->drives[i].id);
+		free(s->drives[i].path);
+		free(s->drives[i].partuuid);
+	}
+	s->nr_drives = 0;
+	free(s->cmdline);
+	s->cmdline = NULL;
 	if (s->logger.fd >= 0)
 		close(s->logger.fd);
 	if (s->metrics.fd >= 0)
@@ -163,6 +187,215 @@ int spec_boot_source(struct vm_spec *s, const json_t *body, char *err)
 	s->cfg.initrd_path = s->initrd_path;
 	s->cfg.cmdline = s->boot_args;
 	s->has_boot_source = true;
+	if (sync_drives(s)) {
+		snprintf(err, JSON_ERR_MAX, "boot-source: out of memory");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Rebuilds cfg.disks (root drive first: it is /dev/vda, as in Firecracker), cfg.rng and the
+ * command line (boot_args plus root= for the root drive). Returns 0 or -ENOMEM. */
+static int sync_drives(struct vm_spec *s)
+{
+	const struct spec_drive *root = NULL;
+	unsigned int n = 0;
+	char *line = NULL;
+
+	for (unsigned int i = 0; i < s->nr_drives; i++)
+		if (s->drives[i].root)
+			root = &s->drives[i];
+	for (unsigned int pass = 0; pass < 2; pass++) {
+		for (unsigned int i = 0; i < s->nr_drives; i++) {
+			const struct spec_drive *d = &s->drives[i];
+
+			if ((pass == 0) != (d == root))
+				continue;
+			s->cfg.disks[n++] = (struct vmm_disk){ .path = d->path, .id = d->id,
+							       .ro = d->ro, .io = d->io };
+		}
+	}
+	s->cfg.nr_disks = n;
+	s->cfg.rng = s->entropy;
+	if (root) {
+		const char *args = s->boot_args ? s->boot_args : "";
+		int len = root->partuuid
+				  ? asprintf(&line, "%s%sroot=PARTUUID=%s %s", args, *args ? " " : "",
+					     root->partuuid, root->ro ? "ro" : "rw")
+				  : asprintf(&line, "%s%sroot=/dev/vda %s", args, *args ? " " : "",
+					     root->ro ? "ro" : "rw");
+
+		if (len < 0)
+			return -ENOMEM;
+	}
+	free(s->cmdline);
+	s->cmdline = line;
+	s->cfg.cmdline = line ? line : s->boot_args;
+	return 0;
+}
+
+static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
+{
+	for (unsigned int i = 0; i < s->nr_drives; i++)
+		if (strcmp(s->drives[i].id, id) == 0)
+			return &s->drives[i];
+	return NULL;
+}
+
+static int check_image(const char *path, bool ro, char *err)
+{
+	struct stat st;
+
+	if (access(path, ro ? R_OK : R_OK | W_OK) || stat(path, &st)) {
+		snprintf(err, JSON_ERR_MAX, "drives: path_on_host '%s': %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, JSON_ERR_MAX, "drives: path_on_host '%s' is not a file or block device",
+			 path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = {
+		{ "drive_id", JF_STRING, true },	{ "path_on_host", JF_STRING, false },
+		{ "is_root_device", JF_BOOL, true },	{ "is_read_only", JF_BOOL, false },
+		{ "partuuid", JF_STRING, false },	{ "cache_type", JF_STRING, false },
+		{ "rate_limiter", JF_OBJECT, false },	{ "io_engine", JF_STRING, false },
+		{ "socket", JF_STRING, false },
+	};
+	const char *id, *path, *cache, *engine, *partuuid;
+	struct spec_drive *d;
+	bool root, ro;
+	enum disk_io io = DISK_IO_AUTO;
+
+	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	id = jstr(body, "drive_id");
+	path = jstr(body, "path_on_host");
+	root = jbool(body, "is_root_device", false);
+	ro = jbool(body, "is_read_only", false);
+	cache = jstr(body, "cache_type");
+	engine = jstr(body, "io_engine");
+	partuuid = jstr(body, "partuuid");
+	if (path_id && strcmp(id, path_id) != 0) {
+		snprintf(err, JSON_ERR_MAX, "drives: drive_id '%s' does not match the path's '%s'", id,
+			 path_id);
+		return -EINVAL;
+	}
+	if (!id[0] || strlen(id) > CONFIG_DISK_ID_MAX) {
+		snprintf(err, JSON_ERR_MAX, "drives: drive_id '%s' must be 1 to %u bytes", id,
+			 CONFIG_DISK_ID_MAX);
+		return -EINVAL;
+	}
+	if (jstr(body, "socket")) {
+		snprintf(err, JSON_ERR_MAX, "drives: socket: kiln has no vhost-user-blk");
+		return -EINVAL;
+	}
+	if (json_is_object(json_object_get(body, "rate_limiter"))) {
+		snprintf(err, JSON_ERR_MAX, "drives: rate_limiter: kiln has no rate limiters yet");
+		return -EINVAL;
+	}
+	if (!path) {
+		snprintf(err, JSON_ERR_MAX, "drives: missing field 'path_on_host'");
+		return -EINVAL;
+	}
+	/* Firecracker's "Unsafe" ignores flushes; kiln always honours them, which is safe for both. */
+	if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback")) {
+		snprintf(err, JSON_ERR_MAX, "drives: cache_type '%s' is not Unsafe or Writeback", cache);
+		return -EINVAL;
+	}
+	if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async")) {
+		snprintf(err, JSON_ERR_MAX, "drives: io_engine '%s' is not Sync or Async", engine);
+		return -EINVAL;
+	}
+	if (engine)
+		io = strcmp(engine, "Sync") == 0 ? DISK_IO_SYNC : DISK_IO_URING;
+	if (check_image(path, ro, err))
+		return -EINVAL;
+	d = find_drive(s, id);
+	for (unsigned int i = 0; root && i < s->nr_drives; i++) {
+		if (s->drives[i].root && &s->drives[i] != d) {
+			snprintf(err, JSON_ERR_MAX, "drives: '%s' is already the root device; only one "
+				 "drive can be", s->drives[i].id);
+			return -EINVAL;
+		}
+	}
+	if (!d) {
+		if (s->nr_drives >= CONFIG_MAX_DISKS ||
+		    config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
+			snprintf(err, JSON_ERR_MAX, "drives: at most %u virtio devices", CONFIG_MAX_VIRTIO);
+			return -EINVAL;
+		}
+		d = &s->drives[s->nr_drives++];
+		set_str(&d->id, id);
+	}
+	set_str(&d->path, path);
+	set_str(&d->partuuid, partuuid);
+	d->root = root;
+	d->ro = ro;
+	d->io = io;
+	if (sync_drives(s)) {
+		snprintf(err, JSON_ERR_MAX, "drives: out of memory");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = {
+		{ "drive_id", JF_STRING, true },
+		{ "path_on_host", JF_STRING, false },
+		{ "rate_limiter", JF_OBJECT, false },
+	};
+	struct spec_drive *d;
+	const char *path;
+
+	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	if (strcmp(jstr(body, "drive_id"), path_id) != 0) {
+		snprintf(err, JSON_ERR_MAX, "drives: drive_id '%s' does not match the path's '%s'",
+			 jstr(body, "drive_id"), path_id);
+		return -EINVAL;
+	}
+	if (json_is_object(json_object_get(body, "rate_limiter"))) {
+		snprintf(err, JSON_ERR_MAX, "drives: rate_limiter: kiln has no rate limiters yet");
+		return -EINVAL;
+	}
+	d = find_drive(s, path_id);
+	if (!d) {
+		snprintf(err, JSON_ERR_MAX, "drives: no drive '%s'", path_id);
+		return -EINVAL;
+	}
+	path = jstr(body, "path_on_host");
+	if (!path)
+		return 0;
+	if (check_image(path, d->ro, err))
+		return -EINVAL;
+	set_str(&d->path, path);
+	return sync_drives(s) ? -EINVAL : 0;
+}
+
+int spec_entropy(struct vm_spec *s, const json_t *body, char *err)
+{
+	static const struct jfield fields[] = { { "rate_limiter", JF_OBJECT, false } };
+
+	if (jcheck(body, "entropy", fields, ARRAY_SIZE(fields), err))
+		return -EINVAL;
+	if (json_is_object(json_object_get(body, "rate_limiter"))) {
+		snprintf(err, JSON_ERR_MAX, "entropy: rate_limiter: kiln has no rate limiters yet");
+		return -EINVAL;
+	}
+	if (!s->entropy && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
+		snprintf(err, JSON_ERR_MAX, "entropy: at most %u virtio devices", CONFIG_MAX_VIRTIO);
+		return -EINVAL;
+	}
+	s->entropy = true;
+	s->cfg.rng = true;
 	return 0;
 }
 
@@ -261,13 +494,6 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err)
 
 int spec_unsupported(const char *section, const json_t *body, char *err)
 {
-	static const struct jfield drive[] = {
-		{ "drive_id", JF_STRING, true },	{ "path_on_host", JF_STRING, false },
-		{ "is_root_device", JF_BOOL, false },	{ "is_read_only", JF_BOOL, false },
-		{ "partuuid", JF_STRING, false },	{ "cache_type", JF_STRING, false },
-		{ "rate_limiter", JF_OBJECT, false },	{ "io_engine", JF_STRING, false },
-		{ "socket", JF_STRING, false },
-	};
 	static const struct jfield net[] = {
 		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, false },
 		{ "guest_mac", JF_STRING, false },	{ "rx_rate_limiter", JF_OBJECT, false },
@@ -277,11 +503,6 @@ int spec_unsupported(const char *section, const json_t *body, char *err)
 		{ "vsock_id", JF_STRING, false },	{ "guest_cid", JF_INT, true },
 		{ "uds_path", JF_STRING, true },
 	};
-	static const struct jfield drive_patch[] = {
-		{ "drive_id", JF_STRING, true },	{ "path_on_host", JF_STRING, false },
-		{ "rate_limiter", JF_OBJECT, false },
-	};
-	static const struct jfield entropy[] = { { "rate_limiter", JF_OBJECT, false } };
 	static const struct jfield balloon[] = {
 		{ "amount_mib", JF_INT, true },	{ "deflate_on_oom", JF_BOOL, true },
 		{ "stats_polling_interval_s", JF_INT, false },
@@ -300,11 +521,8 @@ int spec_unsupported(const char *section, const json_t *body, char *err)
 		const struct jfield *fields;
 		size_t n;
 	} table[] = {
-		{ "drives", "virtio-blk", drive, ARRAY_SIZE(drive) },
 		{ "network-interfaces", "virtio-net", net, ARRAY_SIZE(net) },
 		{ "vsock", "virtio-vsock", vsock, ARRAY_SIZE(vsock) },
-		{ "entropy", "virtio-rng", entropy, ARRAY_SIZE(entropy) },
-		{ "drives (PATCH)", "virtio-blk", drive_patch, ARRAY_SIZE(drive_patch) },
 		{ "balloon", "virtio-balloon", balloon, ARRAY_SIZE(balloon) },
 		{ "snapshot/create", "snapshot support", snap_create, ARRAY_SIZE(snap_create) },
 		{ "snapshot/load", "snapshot support", snap_load, ARRAY_SIZE(snap_load) },
@@ -346,11 +564,23 @@ json_t *spec_to_json(const struct vm_spec *s)
 					      str_or_null(s->boot_args)));
 	else
 		json_object_set_new(doc, "boot-source", json_null());
-	json_object_set_new(doc, "drives", json_array());
+	json_t *drives = json_array();
+
+	for (unsigned int i = 0; i < s->nr_drives; i++) {
+		const struct spec_drive *d = &s->drives[i];
+
+		json_array_append_new(drives,
+				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s}", "drive_id", d->id,
+						"path_on_host", d->path, "is_root_device", d->root,
+						"is_read_only", d->ro, "partuuid",
+						str_or_null(d->partuuid), "cache_type", "Writeback",
+						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async"));
+	}
+	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
 	json_object_set_new(doc, "network-interfaces", json_array());
 	json_object_set_new(doc, "vsock", json_null());
-	json_object_set_new(doc, "entropy", json_null());
+	json_object_set_new(doc, "entropy", s->entropy ? json_object() : json_null());
 	json_object_set_new(doc, "balloon", json_null());
 	json_object_set_new(doc, "mmds-config", json_null());
 	if (s->logger.set)
@@ -399,9 +629,20 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err)
 				snprintf(err, JSON_ERR_MAX, "%s: expected an array", key);
 				return -EINVAL;
 			}
-			if (json_array_size(val))
+			if (strcmp(key, "drives") == 0) {
+				size_t i;
+				json_t *d;
+
+				json_array_foreach(val, i, d) {
+					if ((e = spec_drive(s, NULL, d, err)))
+						break;
+				}
+			} else if (json_array_size(val)) {
 				e = spec_unsupported(key, json_array_get(val, 0), err);
-		} else if (strcmp(key, "vsock") == 0 || strcmp(key, "entropy") == 0 ||
+			}
+		} else if (strcmp(key, "entropy") == 0) {
+			e = spec_entropy(s, val, err);
+		} else if (strcmp(key, "vsock") == 0 ||
 			   strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
 			   strcmp(key, "cpu-config") == 0)
 			e = spec_unsupported(key, val, err);

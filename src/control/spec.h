@@ -10,6 +10,13 @@
 #include "control/json.h"
 #include "util/log.h"
 
+/* One Firecracker drive (PUT /drives/{id}). */
+struct spec_drive {
+	char *id, *path, *partuuid;
+	bool root, ro;
+	enum disk_io io;
+};
+
 struct vm_spec {
 	struct vmm_config cfg; /* what the builder gets; its strings point into the fields below */
 	bool has_boot_source;
@@ -29,6 +36,11 @@ struct vm_spec {
 		char *path;
 		int fd;
 	} metrics;
+	/* Drives in the order they were first put; the root device becomes /dev/vda. */
+	struct spec_drive drives[CONFIG_MAX_DISKS];
+	unsigned int nr_drives;
+	bool entropy;
+	char *cmdline; /* boot_args plus root= for a root drive: what cfg.cmdline points to */
 };
 
 /* Defaults (config_init()) and no sections set. `base` may be NULL or a CLI config to start from. */
@@ -47,8 +59,14 @@ int spec_serial(struct vm_spec *s, const json_t *body, char *err);
 int spec_logger(struct vm_spec *s, const json_t *body, char *err);
 int spec_metrics(struct vm_spec *s, const json_t *body, char *err);
 
-/* Sections naming devices kiln does not have yet (drives, network-interfaces, vsock, entropy,
- * balloon, mmds...): the body is checked against Firecracker's fields, then refused with a
+/* PUT /drives/{id} (`path_id` is the id in the path; NULL from the config file) and PUT
+ * /entropy. Pre-boot only; a PUT with a known drive_id replaces that drive. */
+int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err);
+/* PATCH /drives/{id} before boot: a new path_on_host. */
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err);
+int spec_entropy(struct vm_spec *s, const json_t *body, char *err);
+
+/* Sections naming devices kiln does not have yet (network-interfaces, vsock, balloon, mmds...): the body is checked against Firecracker's fields, then refused with a
  * message saying which device is missing. Always returns -EINVAL. */
 int spec_unsupported(const char *section, const json_t *body, char *err);
 

@@ -780,13 +780,9 @@ def t_errors_post_boot():
 
 # Devices kiln does not have: (method, path, a body Firecracker accepts, that body plus a bad field).
 UNSUPPORTED_DEVICES = [
-    ("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/tmp/rootfs.ext4", "is_root_device": True,
-                               "is_read_only": False}),
-    ("PATCH", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/tmp/other.ext4"}),
     ("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02",
                                          "host_dev_name": "tap0"}),
     ("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/tmp/kiln-test-v.sock"}),
-    ("PUT", "/entropy", {}),
     ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
     ("PUT", "/snapshot/create", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
     ("PUT", "/snapshot/load", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
@@ -810,6 +806,119 @@ def t_unsupported_devices():
         check("no drive or interface appeared in GET /vm/config",
               get_json(k, "/vm/config").get("drives") == [] and
               get_json(k, "/vm/config").get("network-interfaces") == [])
+
+
+# --- drives and entropy (virtio-blk, virtio-rng) ----------------------------------------------
+
+def make_image(k, name, size=1 << 20):
+    p = k.path(name)
+    with open(p, "wb") as f:
+        f.truncate(size)
+    return p
+
+
+def vm_config_drives(k):
+    return get_json(k, "/vm/config").get("drives")
+
+
+def t_drives():
+    """PUT/PATCH /drives/{id} and PUT /entropy before boot: validation, replacement, the root
+    device first, and GET /vm/config reporting them."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        a, b, c = make_image(k, "a.img"), make_image(k, "b.img"), make_image(k, "c.img")
+        expect_204(k, "PUT /drives/data (not root) -> 204", "PUT", "/drives/data",
+                   {"drive_id": "data", "path_on_host": a, "is_root_device": False})
+        expect_204(k, "PUT /drives/rootfs (root, read-only, Sync engine) -> 204", "PUT", "/drives/rootfs",
+                   {"drive_id": "rootfs", "path_on_host": b, "is_root_device": True, "is_read_only": True,
+                    "io_engine": "Sync", "cache_type": "Writeback"})
+        d = vm_config_drives(k)
+        check("GET /vm/config lists both drives in the order they were put",
+              [x["drive_id"] for x in d] == ["data", "rootfs"] and d[1]["is_root_device"] is True
+              and d[1]["is_read_only"] is True and d[1]["io_engine"] == "Sync" and d[0]["path_on_host"] == a,
+              repr(d))
+        expect_400(k, "a second root device -> 400 naming the first", "PUT", "/drives/other",
+                   {"drive_id": "other", "path_on_host": c, "is_root_device": True}, pattern="rootfs")
+        expect_204(k, "PUT of a known drive_id replaces it", "PUT", "/drives/data",
+                   {"drive_id": "data", "path_on_host": c, "is_root_device": False})
+        expect_204(k, "PATCH /drives/data with a new path_on_host -> 204", "PATCH", "/drives/data",
+                   {"drive_id": "data", "path_on_host": a})
+        d = vm_config_drives(k)
+        check("still two drives, data now at the patched path", len(d) == 2 and d[0]["path_on_host"] == a, repr(d))
+        for name, body, pattern in [
+                ("drive_id not matching the path", {"drive_id": "x", "path_on_host": a, "is_root_device": False},
+                 "drive_id"),
+                ("missing is_root_device", {"drive_id": "e", "path_on_host": a}, "is_root_device"),
+                ("missing path_on_host", {"drive_id": "e", "is_root_device": False}, "path_on_host"),
+                ("a path that does not exist", {"drive_id": "e", "path_on_host": k.path("nope"),
+                                                "is_root_device": False}, "nope"),
+                ("a directory as image", {"drive_id": "e", "path_on_host": k.dir, "is_root_device": False},
+                 "not a file"),
+                ("cache_type not Unsafe/Writeback", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
+                                                     "cache_type": "Bogus"}, "cache_type"),
+                ("io_engine not Sync/Async", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
+                                              "io_engine": "Turbo"}, "io_engine"),
+                ("a rate limiter", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
+                                    "rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}, "rate_limiter"),
+                ("a vhost-user socket", {"drive_id": "e", "is_root_device": False, "socket": "/tmp/x"}, "socket"),
+                ("an unknown field", {"drive_id": "e", "path_on_host": a, "is_root_device": False, "bogus": 1},
+                 "bogus"),
+                ("drive_id longer than 20 bytes", {"drive_id": "e" * 21, "path_on_host": a,
+                                                   "is_root_device": False}, "drive_id")]:
+            path = "/drives/" + (body.get("drive_id") if name != "drive_id not matching the path" else "e")
+            expect_400(k, "PUT /drives: %s -> 400 naming it" % name, "PUT", path, body, pattern=pattern)
+        expect_400(k, "PATCH of an unknown drive -> 400 naming it", "PATCH", "/drives/ghost",
+                   {"drive_id": "ghost", "path_on_host": a}, pattern="ghost")
+        check("the refused requests changed nothing", len(vm_config_drives(k)) == 2, repr(vm_config_drives(k)))
+        check("no entropy device before PUT /entropy", get_json(k, "/vm/config").get("entropy") is None)
+        expect_400(k, "PUT /entropy with a rate limiter -> 400", "PUT", "/entropy",
+                   {"rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}, pattern="rate_limiter")
+        expect_400(k, "PUT /entropy with an unknown field -> 400 naming it", "PUT", "/entropy", {"bogus": 1},
+                   pattern="bogus")
+        expect_204(k, "PUT /entropy {} -> 204", "PUT", "/entropy", {})
+        check("GET /vm/config shows the entropy device", get_json(k, "/vm/config").get("entropy") == {})
+
+
+def t_drives_boot():
+    """Drives and entropy reach the VM: kiln creates the devices at InstanceStart (a drive whose
+    image vanished is a 400 naming it, and the VM stays unstarted), and after boot the drive
+    endpoints refuse changes."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(["-v"]), k.describe()):
+            return
+        a = make_image(k, "a.img")
+        gone = make_image(k, "gone.img")
+        configure(k, guest("hello64.elf"))
+        expect_204(k, "PUT /drives/rootfs", "PUT", "/drives/rootfs",
+                   {"drive_id": "rootfs", "path_on_host": a, "is_root_device": True})
+        expect_204(k, "PUT /drives/gone", "PUT", "/drives/gone",
+                   {"drive_id": "gone", "path_on_host": gone, "is_root_device": False})
+        expect_204(k, "PUT /entropy", "PUT", "/entropy", {})
+        os.unlink(gone)
+        expect_400(k, "InstanceStart with a drive whose image was removed -> 400 naming it", "PUT", "/actions",
+                   {"action_type": "InstanceStart"}, pattern="gone.img")
+        state_is(k, "Not started", "still Not started after the failed InstanceStart")
+        make_image(k, "gone.img")
+        instance_start(k, "InstanceStart once the image is back -> 204")
+        rc = k.wait(30)
+        check("hello64 with two drives and entropy: exit 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        err = k.errors()
+        check("kiln created virtio-blk0 on the root drive, virtio-blk1 and virtio-rng0",
+              re.search(r"virtio-blk0: \S*a\.img", err) and re.search(r"virtio-blk1: \S*gone\.img", err),
+              short(err, 600))
+
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        a = make_image(k, "a.img")
+        configure(k, guest("mb_count.elf"))
+        expect_204(k, "PUT /drives/d", "PUT", "/drives/d", {"drive_id": "d", "path_on_host": a,
+                                                             "is_root_device": False})
+        instance_start(k)
+        expect_400(k, "PUT /drives after boot -> 400", "PUT", "/drives/d",
+                   {"drive_id": "d", "path_on_host": a, "is_root_device": False})
+        expect_400(k, "PUT /entropy after boot -> 400", "PUT", "/entropy", {})
 
 
 # --- socket hygiene ----------------------------------------------------------------------------
@@ -1471,6 +1580,7 @@ GROUPS = {
     "pause-resume": [t_pause_resume],
     "ctrl-alt-del": [t_ctrl_alt_del],
     "fixtures": [t_fixtures],
+    "drives": [t_drives, t_drives_boot],
     "stress": [t_stress],
 }
 
