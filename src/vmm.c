@@ -360,6 +360,16 @@ void vmm_handle_events(struct vmm *vmm, bool stdin_ready)
 		console_pump(vmm, vmm->console, stdin_ready);
 }
 
+int vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *err,
+		  size_t err_size)
+{
+	if (index >= vmm->nr_disks) {
+		snprintf(err, err_size, "no disk %u", index);
+		return -ENOENT;
+	}
+	return virtio_blk_swap(&vmm->disks[index], path, err, err_size);
+}
+
 int vmm_finish(struct vmm *vmm)
 {
 	int status;

@@ -119,6 +119,11 @@ bool vmm_paused(struct vmm *vmm);
 /* vcpu_env.park: a vCPU thread waits here while the VM is paused. */
 void vmm_park(void *opaque, struct vcpu *vcpu);
 
+/* Backs disk `index` (as built: cfg.disks order) with the image at `path`. Returns 0, or -errno
+ * with a one-line reason in err. */
+int __must_check vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *err,
+			       size_t err_size);
+
 /* Presses Ctrl-Alt-Del on the i8042 keyboard. */
 void vmm_ctrl_alt_del(struct vmm *vmm);
 

@@ -97,6 +97,40 @@ static bool pre_boot_only(struct controller *c, struct api_request *req)
 	return false;
 }
 
+/* PATCH /drives/{id}: before boot it edits the configuration; on a running VM it also swaps
+ * the device's image (the guest is told its capacity may have changed). */
+static void patch_drive(struct controller *c, struct api_request *req, const char *id)
+{
+	char *old_path = NULL;
+	int index = -1;
+
+	if (!need_body(req))
+		return;
+	for (unsigned int i = 0; i < c->spec.nr_drives; i++)
+		if (strcmp(c->spec.drives[i].id, id) == 0)
+			old_path = strdup(c->spec.drives[i].path);
+	if (spec_drive_patch(&c->spec, id, req->body, &index, req->fault)) {
+		req->status = 400;
+	} else if (c->vmm && index >= 0) {
+		char err[BUILD_ERR_MAX];
+
+		if (vmm_swap_disk(c->vmm, (unsigned int)index, jstr(req->body, "path_on_host"), err,
+				  sizeof(err))) {
+			/* The VM keeps the old image; so does the configuration. */
+			json_t *undo = json_pack("{s:s, s:s}", "drive_id", id, "path_on_host",
+						 old_path ? old_path : "");
+			int ignored;
+
+			if (undo && old_path && spec_drive_patch(&c->spec, id, undo, &ignored, err))
+				pr_warn("drives: cannot restore '%s' in the configuration", id);
+			json_decref(undo);
+			snprintf(req->fault, sizeof(req->fault), "drives: %.280s", err);
+			req->status = 400;
+		}
+	}
+	free(old_path);
+}
+
 static void do_actions(struct controller *c, struct api_request *req)
 {
 	static const struct jfield fields[] = { { "action_type", JF_STRING, true } };
@@ -233,9 +267,10 @@ static void handle_request(void *ctx, struct api_request *req)
 	} else if (patch && strcmp(p, "/vm") == 0) {
 		do_vm_state(c, req);
 	} else if ((put || patch) && sub_id(p, "/drives/")) {
-		if (need_body(req) && pre_boot_only(c, req) &&
-		    (patch ? spec_drive_patch(&c->spec, sub_id(p, "/drives/"), req->body, req->fault)
-			   : spec_drive(&c->spec, sub_id(p, "/drives/"), req->body, req->fault)))
+		if (patch)
+			patch_drive(c, req, sub_id(p, "/drives/"));
+		else if (need_body(req) && pre_boot_only(c, req) &&
+			 spec_drive(&c->spec, sub_id(p, "/drives/"), req->body, req->fault))
 			req->status = 400;
 	} else if ((put || patch) && sub_id(p, "/network-interfaces/")) {
 		if (need_body(req)) {

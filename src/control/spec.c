@@ -40,6 +40,7 @@ void spec_adopt_cli(struct vm_spec *s)
 		set_str(&sd->path, d->path);
 		sd->ro = d->ro;
 		sd->io = d->io;
+		sd->serial = d->id != NULL;
 	}
 	s->entropy = s->cfg.rng;
 	set_str(&s->kernel_path, s->cfg.kernel_path);
@@ -211,7 +212,8 @@ static int sync_drives(struct vm_spec *s)
 
 			if ((pass == 0) != (d == root))
 				continue;
-			s->cfg.disks[n++] = (struct vmm_disk){ .path = d->path, .id = d->id,
+			s->cfg.disks[n++] = (struct vmm_disk){ .path = d->path,
+							       .id = d->serial ? d->id : NULL,
 							       .ro = d->ro, .io = d->io };
 		}
 	}
@@ -333,6 +335,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		d = &s->drives[s->nr_drives++];
 		set_str(&d->id, id);
 	}
+	d->serial = true; /* as Firecracker: the guest reads drive_id with GET_ID */
 	set_str(&d->path, path);
 	set_str(&d->partuuid, partuuid);
 	d->root = root;
@@ -345,7 +348,23 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	return 0;
 }
 
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err)
+/* The virtio-blk index of drive `d` in cfg.disks: the root drive first, then the others. */
+static int drive_index(const struct vm_spec *s, const struct spec_drive *d)
+{
+	int idx = 0;
+
+	if (d->root)
+		return 0;
+	for (unsigned int i = 0; i < s->nr_drives && &s->drives[i] != d; i++)
+		idx++;
+	for (unsigned int i = 0; i < s->nr_drives; i++)
+		if (s->drives[i].root && &s->drives[i] > d)
+			idx++; /* a root drive put later still comes first */
+	return idx;
+}
+
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
+		     char *err)
 {
 	static const struct jfield fields[] = {
 		{ "drive_id", JF_STRING, true },
@@ -372,10 +391,12 @@ int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
 		return -EINVAL;
 	}
 	path = jstr(body, "path_on_host");
+	*index = -1;
 	if (!path)
 		return 0;
 	if (check_image(path, d->ro, err))
 		return -EINVAL;
+	*index = drive_index(s, d);
 	set_str(&d->path, path);
 	return sync_drives(s) ? -EINVAL : 0;
 }

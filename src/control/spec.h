@@ -14,6 +14,7 @@
 struct spec_drive {
 	char *id, *path, *partuuid;
 	bool root, ro;
+	bool serial; /* drive_id is the GET_ID serial (API drives, --disk with id=) */
 	enum disk_io io;
 };
 
@@ -62,8 +63,10 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err);
 /* PUT /drives/{id} (`path_id` is the id in the path; NULL from the config file) and PUT
  * /entropy. Pre-boot only; a PUT with a known drive_id replaces that drive. */
 int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err);
-/* PATCH /drives/{id} before boot: a new path_on_host. */
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err);
+/* PATCH /drives/{id}: a new path_on_host (before boot, or for a running VM, whose device
+ * index is then stored in *index for the caller to swap the image; -1 when nothing changes). */
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
+		     char *err);
 int spec_entropy(struct vm_spec *s, const json_t *body, char *err);
 
 /* Sections naming devices kiln does not have yet (network-interfaces, vsock, balloon, mmds...): the body is checked against Firecracker's fields, then refused with a

@@ -909,9 +909,9 @@ def t_drives_boot():
               short(err, 600))
 
     with Kiln() as k:
-        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+        if not check("kiln --api-sock starts and listens", k.start_api(["-v"]), k.describe()):
             return
-        a = make_image(k, "a.img")
+        a, b = make_image(k, "a.img"), make_image(k, "b.img", 2 << 20)
         configure(k, guest("mb_count.elf"))
         expect_204(k, "PUT /drives/d", "PUT", "/drives/d", {"drive_id": "d", "path_on_host": a,
                                                              "is_root_device": False})
@@ -919,6 +919,23 @@ def t_drives_boot():
         expect_400(k, "PUT /drives after boot -> 400", "PUT", "/drives/d",
                    {"drive_id": "d", "path_on_host": a, "is_root_device": False})
         expect_400(k, "PUT /entropy after boot -> 400", "PUT", "/entropy", {})
+        expect_400(k, "PATCH /drives after boot to a missing image -> 400 naming it", "PATCH", "/drives/d",
+                   {"drive_id": "d", "path_on_host": k.path("missing.img")}, pattern="missing.img")
+        check("the refused PATCH kept the old image in GET /vm/config", vm_config_drives(k)[0]["path_on_host"] == a,
+              repr(vm_config_drives(k)))
+        expect_204(k, "PATCH /drives after boot to a 2 MiB image -> 204 (image swapped)", "PATCH", "/drives/d",
+                   {"drive_id": "d", "path_on_host": b})
+        check("GET /vm/config shows the new image", vm_config_drives(k)[0]["path_on_host"] == b,
+              repr(vm_config_drives(k)))
+        check("kiln switched virtio-blk0 to the new image, 4096 sectors",
+              re.search(r"virtio-blk0: now \S*b\.img, 4096 sectors", k.errors() or ""), short(k.errors(), 600))
+        other = Kiln()
+        with other:
+            other.start(["run", "-k", guest("hello64.elf"), "--debug-exit", "--disk", b])
+            rc = other.wait(30)
+            check("the swapped-in image is locked: another kiln cannot use it (exit 2)", rc == 2,
+                  "status %s, %s" % (rc, other.describe()))
+        check("the VM is still running after the swap", k.alive(), k.describe())
 
 
 # --- socket hygiene ----------------------------------------------------------------------------

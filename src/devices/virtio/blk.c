@@ -518,12 +518,62 @@ static int setup_uring(struct virtio_blk *b)
 	return e;
 }
 
+/* Opens, locks and sizes an image: *fd_buffered through the page cache, *fd with O_DIRECT when
+ * `direct` (else the same descriptor). Returns 0 or -errno with a one-line reason in err. */
+static int open_image(const char *path, bool ro, bool direct, int *fd_buffered, int *fd,
+		      uint64_t *sectors, char *err, size_t err_size)
+{
+	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, e;
+	uint64_t size = 0;
+
+	*fd = *fd_buffered = open(path, flags);
+	if (*fd_buffered < 0) {
+		e = -errno;
+		snprintf(err, err_size, "--disk %s: cannot open: %s", path, strerror(errno));
+		return e;
+	}
+	/* Two VMs writing one image corrupt it: take the lock QEMU-style tools expect. */
+	if (flock(*fd_buffered, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		e = -errno;
+		snprintf(err, err_size, "--disk %s: image is in use by another process (%s)", path,
+			 strerror(errno));
+		goto fail;
+	}
+	if ((e = image_size(*fd_buffered, &size))) {
+		snprintf(err, err_size, "--disk %s: not a regular file or block device", path);
+		goto fail;
+	}
+	if (size < VIRTIO_BLK_SECTOR) {
+		e = -EINVAL;
+		snprintf(err, err_size, "--disk %s: image is smaller than one 512-byte sector", path);
+		goto fail;
+	}
+	if (size % VIRTIO_BLK_SECTOR)
+		pr_warn("--disk %s: size is not a multiple of 512; the last %llu bytes are not used",
+			path, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
+	*sectors = size / VIRTIO_BLK_SECTOR;
+	if (direct) {
+		*fd = open(path, flags | O_DIRECT);
+		if (*fd < 0) {
+			e = -errno;
+			snprintf(err, err_size, "--disk %s: cache=none: cannot open with O_DIRECT: %s",
+				 path, strerror(errno));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	close(*fd_buffered);
+	*fd = *fd_buffered = -1;
+	return e;
+}
+
 int virtio_blk_init(struct virtio_blk *b, const char *name, const struct virtio_blk_opts *o,
 		    const struct gmem *gm, uint64_t base, unsigned int gsi, struct irq_line line,
 		    char *err, size_t err_size)
 {
-	int flags = (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, e;
-	uint64_t features, size = 0;
+	uint64_t features;
+	int e;
 
 	memset(b, 0, sizeof(*b));
 	b->fd = b->fd_buffered = b->ring_fd = -1;
@@ -532,44 +582,10 @@ int virtio_blk_init(struct virtio_blk *b, const char *name, const struct virtio_
 	if (o->id) /* 20 bytes, NUL-padded only when shorter (5.2.6) */
 		memcpy(b->serial, o->id, strnlen(o->id, sizeof(b->serial)));
 
-	b->fd_buffered = open(o->path, flags);
-	if (b->fd_buffered < 0) {
-		e = -errno;
-		snprintf(err, err_size, "--disk %s: cannot open: %s", o->path, strerror(errno));
+	e = open_image(o->path, o->ro, o->direct, &b->fd_buffered, &b->fd, &b->capacity, err,
+		       err_size);
+	if (e)
 		goto fail;
-	}
-	/* Two VMs writing one image corrupt it: take the lock QEMU-style tools expect. */
-	if (flock(b->fd_buffered, (o->ro ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
-		e = -errno;
-		snprintf(err, err_size, "--disk %s: image is in use by another process (%s)", o->path,
-			 strerror(errno));
-		goto fail;
-	}
-	if ((e = image_size(b->fd_buffered, &size))) {
-		snprintf(err, err_size, "--disk %s: not a regular file or block device", o->path);
-		goto fail;
-	}
-	if (size < VIRTIO_BLK_SECTOR) {
-		e = -EINVAL;
-		snprintf(err, err_size, "--disk %s: image is smaller than one 512-byte sector",
-			 o->path);
-		goto fail;
-	}
-	if (size % VIRTIO_BLK_SECTOR)
-		pr_warn("--disk %s: size is not a multiple of 512; the last %llu bytes are not used",
-			o->path, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
-	b->capacity = size / VIRTIO_BLK_SECTOR;
-	if (o->direct) {
-		b->fd = open(o->path, flags | O_DIRECT);
-		if (b->fd < 0) {
-			e = -errno;
-			snprintf(err, err_size, "--disk %s: cache=none: cannot open with O_DIRECT: %s",
-				 o->path, strerror(errno));
-			goto fail;
-		}
-	} else {
-		b->fd = b->fd_buffered;
-	}
 
 	b->reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*b->reqs));
 	if (!b->reqs) {
@@ -635,6 +651,30 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	b->fd = b->fd_buffered = b->ring_fd = -1;
 	free(b->reqs);
 	b->reqs = b->free_reqs = NULL;
+}
+
+int virtio_blk_swap(struct virtio_blk *b, const char *path, char *err, size_t err_size)
+{
+	int fd, fd_buffered, e;
+	uint64_t sectors;
+
+	e = open_image(path, b->ro, b->direct, &fd_buffered, &fd, &sectors, err, err_size);
+	if (e)
+		return e;
+	pthread_mutex_lock(&b->t.lock);
+	/* Requests in flight finish on the old image; later ones see the new one. */
+	if (b->backend == VIRTIO_BLK_BACKEND_IO_URING)
+		drain(b);
+	if (b->fd != b->fd_buffered)
+		close(b->fd);
+	close(b->fd_buffered);
+	b->fd = fd;
+	b->fd_buffered = fd_buffered;
+	b->capacity = sectors;
+	virtio_mmio_config_changed(&b->t);
+	pthread_mutex_unlock(&b->t.lock);
+	pr_info("%s: now %s, %llu sectors", b->t.name, path, (unsigned long long)sectors);
+	return 0;
 }
 
 int virtio_blk_completion_fd(const struct virtio_blk *b)

@@ -85,6 +85,11 @@ int __must_check virtio_blk_init(struct virtio_blk *b, const char *name,
 /* Waits for requests in flight, then closes everything. Call after the I/O thread stopped and
  * before guest memory is unmapped. */
 void virtio_blk_destroy(struct virtio_blk *b);
+/* Replaces the backing image (PATCH /drives while running): opens, locks and sizes `path`,
+ * waits for requests in flight, switches, and tells the driver its configuration (capacity)
+ * changed. Returns 0 or -errno with a one-line reason in err (the old image stays). */
+int __must_check virtio_blk_swap(struct virtio_blk *b, const char *path, char *err,
+				 size_t err_size);
 /* The io_uring completion eventfd for the I/O thread (-1 with the sync backend) and its
  * handler (`opaque` is the device). */
 int virtio_blk_completion_fd(const struct virtio_blk *b);

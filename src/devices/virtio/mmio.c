@@ -130,6 +130,13 @@ void virtio_mmio_queue_fault(struct virtio_mmio *t, unsigned int q, const struct
 		raise_irq(t, VIRTIO_INT_CONFIG);
 }
 
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+	t->config_generation++;
+	if (t->status & VIRTIO_STATUS_DRIVER_OK)
+		raise_irq(t, VIRTIO_INT_CONFIG);
+}
+
 void virtio_mmio_guest_error(struct virtio_mmio *t, const char *fmt, ...)
 {
 	char msg[200];

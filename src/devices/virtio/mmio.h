@@ -143,6 +143,9 @@ void virtio_mmio_queue_fault(struct virtio_mmio *t, unsigned int q, const struct
 /* For devices, lock held: log a guest error in one request (rate-limited), counted in faults. */
 void virtio_mmio_guest_error(struct virtio_mmio *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For devices, lock held: the configuration space changed: bump ConfigGeneration and send a
+ * configuration-change interrupt once the driver runs (4.2.2, 2.5.1). */
+void virtio_mmio_config_changed(struct virtio_mmio *t);
 /* Whether the driver has set DRIVER_OK and the device does not need a reset. */
 bool virtio_mmio_running(const struct virtio_mmio *t);
 
