@@ -60,6 +60,51 @@ static void add_counts(json_t *sum, const json_t *add)
 	}
 }
 
+/* One object per disk, in device order (before boot: none). */
+static json_t *block_json(struct vmm *vmm)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; vmm && i < vmm->nr_disks; i++) {
+		struct virtio_blk_counters n;
+		uint64_t faults;
+
+		virtio_blk_get_counters(&vmm->disks[i], &n, &faults);
+		json_array_append_new(
+			a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "device",
+				     vmm->disks[i].t.name, "read_count", (json_int_t)n.reads,
+				     "write_count", (json_int_t)n.writes, "read_bytes",
+				     (json_int_t)n.read_bytes, "write_bytes", (json_int_t)n.write_bytes,
+				     "flush_count", (json_int_t)n.flushes, "discard_count",
+				     (json_int_t)n.discards, "write_zeroes_count",
+				     (json_int_t)n.write_zeroes, "get_id_count", (json_int_t)n.get_ids,
+				     "io_errors", (json_int_t)n.io_errors, "guest_errors",
+				     (json_int_t)faults));
+	}
+	return a;
+}
+
+static json_t *entropy_json(struct vmm *vmm)
+{
+	uint64_t bytes, faults;
+
+	if (!vmm || !vmm->rng)
+		return json_null();
+	virtio_rng_get_counters(vmm->rng, &bytes, &faults);
+	return json_pack("{s:I, s:I}", "bytes", (json_int_t)bytes, "guest_errors", (json_int_t)faults);
+}
+
+static json_t *console_json(struct vmm *vmm)
+{
+	uint64_t tx, rx, faults;
+
+	if (!vmm || !vmm->vcon)
+		return json_null();
+	virtio_console_get_counters(vmm->vcon, &tx, &rx, &faults);
+	return json_pack("{s:I, s:I, s:I}", "bytes_out", (json_int_t)tx, "bytes_in", (json_int_t)rx,
+			 "guest_errors", (json_int_t)faults);
+}
+
 int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 {
 	struct timespec ts;
@@ -95,6 +140,9 @@ int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 		json_object_set_new(m, "serial", json_pack("{s:i, s:i, s:i}", "bytes_out", 0,
 							   "bytes_in", 0, "overruns", 0));
 	}
+	json_object_set_new(m, "block", block_json(vmm));
+	json_object_set_new(m, "entropy", entropy_json(vmm));
+	json_object_set_new(m, "virtio_console", console_json(vmm));
 	json_object_set_new(m, "vcpu", total);
 	json_object_set_new(m, "vcpus", vcpus);
 	line = json_dumps(m, JSON_COMPACT);

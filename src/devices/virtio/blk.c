@@ -682,6 +682,15 @@ int virtio_blk_completion_fd(const struct virtio_blk *b)
 	return b->ring_fd;
 }
 
+void virtio_blk_get_counters(struct virtio_blk *b, struct virtio_blk_counters *out,
+			     uint64_t *guest_errors)
+{
+	pthread_mutex_lock(&b->t.lock);
+	*out = b->n;
+	*guest_errors = b->t.faults;
+	pthread_mutex_unlock(&b->t.lock);
+}
+
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out)
 {
 	pthread_mutex_lock(&b->t.lock);

@@ -96,6 +96,10 @@ int virtio_blk_completion_fd(const struct virtio_blk *b);
 void virtio_blk_complete(void *opaque, uint32_t events);
 const char *virtio_blk_backend_name(enum virtio_blk_backend be);
 
+/* A consistent copy of the counters, and the guest errors the transport counted. Any thread. */
+void virtio_blk_get_counters(struct virtio_blk *b, struct virtio_blk_counters *out,
+			     uint64_t *guest_errors);
+
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out);
 int __must_check virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in);
 

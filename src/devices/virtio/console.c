@@ -160,6 +160,16 @@ void virtio_console_rx_flush(struct virtio_console *c)
 	pthread_mutex_unlock(&c->t.lock);
 }
 
+void virtio_console_get_counters(struct virtio_console *c, uint64_t *tx, uint64_t *rx,
+				 uint64_t *guest_errors)
+{
+	pthread_mutex_lock(&c->t.lock);
+	*tx = c->tx_bytes;
+	*rx = c->rx_bytes;
+	*guest_errors = c->t.faults;
+	pthread_mutex_unlock(&c->t.lock);
+}
+
 void virtio_console_save(struct virtio_console *c, struct virtio_console_state *out)
 {
 	pthread_mutex_lock(&c->t.lock);

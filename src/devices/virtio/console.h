@@ -41,6 +41,9 @@ size_t virtio_console_rx_space(struct virtio_console *c);
 size_t virtio_console_rx_push(struct virtio_console *c, const uint8_t *buf, size_t len);
 void virtio_console_rx_flush(struct virtio_console *c);
 
+/* Bytes out and in, and guest errors counted. Any thread. */
+void virtio_console_get_counters(struct virtio_console *c, uint64_t *tx, uint64_t *rx,
+				 uint64_t *guest_errors);
 void virtio_console_save(struct virtio_console *c, struct virtio_console_state *out);
 int __must_check virtio_console_load(struct virtio_console *c, const struct virtio_console_state *in);
 

@@ -85,6 +85,14 @@ void virtio_rng_destroy(struct virtio_rng *r)
 	virtio_mmio_destroy(&r->t);
 }
 
+void virtio_rng_get_counters(struct virtio_rng *r, uint64_t *bytes, uint64_t *guest_errors)
+{
+	pthread_mutex_lock(&r->t.lock);
+	*bytes = r->bytes;
+	*guest_errors = r->t.faults;
+	pthread_mutex_unlock(&r->t.lock);
+}
+
 void virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *out)
 {
 	virtio_mmio_save(&r->t, &out->transport);

@@ -22,6 +22,8 @@ struct virtio_rng_state {
 int __must_check virtio_rng_init(struct virtio_rng *r, const char *name, const struct gmem *gm,
 				 uint64_t base, unsigned int gsi, struct irq_line line);
 void virtio_rng_destroy(struct virtio_rng *r);
+/* Bytes handed out and guest errors counted. Any thread. */
+void virtio_rng_get_counters(struct virtio_rng *r, uint64_t *bytes, uint64_t *guest_errors);
 void virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *out);
 int __must_check virtio_rng_load(struct virtio_rng *r, const struct virtio_rng_state *in);
 
