@@ -28,6 +28,7 @@ struct virtio_blk_req {
 	uint64_t data_len;
 	uint8_t *status;      /* the status byte in guest memory */
 	uint32_t type;
+	bool unmap;           /* write zeroes: VIRTIO_BLK_WRITE_ZEROES_UNMAP (a hole will do) */
 	uint64_t offset;      /* bytes into the image */
 	uint64_t generation;
 	struct virtio_blk_req *next_free;
@@ -89,7 +90,7 @@ static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t bytes
 static int parse(struct virtio_blk *b, struct virtio_blk_req *r)
 {
 	struct virtq_chain *c = &r->chain;
-	uint8_t hdr[VIRTIO_BLK_REQ_HDR];
+	uint8_t hdr[VIRTIO_BLK_REQ_HDR], seg[16];
 	struct iovec *last;
 	uint64_t sector;
 
@@ -103,6 +104,10 @@ static int parse(struct virtio_blk *b, struct virtio_blk_req *r)
 	(void)virtq_chain_read(c, 0, hdr, sizeof(hdr));
 	memcpy(&r->type, hdr, 4);
 	memcpy(&sector, hdr + 8, 8);
+	/* A discard or write-zeroes segment follows the header, maybe in the same buffer: read it
+	 * now, before iov_skip() below moves the readable iovecs past the header. */
+	if (r->type == VIRTIO_BLK_T_DISCARD || r->type == VIRTIO_BLK_T_WRITE_ZEROES)
+		(void)virtq_chain_read(c, VIRTIO_BLK_REQ_HDR, seg, sizeof(seg));
 
 	/* The status is the last writable byte (5.2.6). */
 	last = &c->iov[c->nr_out + c->nr_in - 1];
@@ -139,7 +144,6 @@ static int parse(struct virtio_blk *b, struct virtio_blk_req *r)
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES: {
-		uint8_t seg[16];
 		uint32_t num, flags;
 
 		if (b->ro)
@@ -147,7 +151,6 @@ static int parse(struct virtio_blk *b, struct virtio_blk_req *r)
 		/* One segment: le64 sector, le32 num_sectors, le32 flags (5.2.6). */
 		if (r->data_len != sizeof(seg))
 			return VIRTIO_BLK_S_UNSUPP;
-		(void)virtq_chain_read(c, VIRTIO_BLK_REQ_HDR, seg, sizeof(seg));
 		memcpy(&sector, seg, 8);
 		memcpy(&num, seg + 8, 4);
 		memcpy(&flags, seg + 12, 4);
@@ -158,8 +161,9 @@ static int parse(struct virtio_blk *b, struct virtio_blk_req *r)
 		    !range_ok(b, sector, (uint64_t)num * VIRTIO_BLK_SECTOR, &r->offset))
 			return VIRTIO_BLK_S_IOERR;
 		r->data_len = (uint64_t)num * VIRTIO_BLK_SECTOR; /* now the range's length */
-		if (flags & VIRTIO_BLK_WRITE_ZEROES_UNMAP)
-			r->type = VIRTIO_BLK_T_DISCARD; /* zeroes by unmapping: a punched hole */
+		/* Still a write zeroes: unlike a discard, it must read back as zeroes even where
+		 * holes cannot be punched. */
+		r->unmap = flags & VIRTIO_BLK_WRITE_ZEROES_UNMAP;
 		return VIRTIO_BLK_S_OK;
 	}
 	default:
@@ -248,11 +252,15 @@ static int rw_sync(int fd, bool write, struct iovec *iov, unsigned int nr, uint6
 static int zero_range(struct virtio_blk *b, const struct virtio_blk_req *r)
 {
 	static const uint8_t zeroes[65536];
+	/* With UNMAP a hole (which reads as zeroes) is preferred to allocated zeroes. */
+	int first = r->unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE;
+	int second = r->unmap ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE;
 	uint64_t done = 0;
 
-	if (!fallocate(b->fd_buffered, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)r->offset,
+	if (!r->data_len ||
+	    !fallocate(b->fd_buffered, first | FALLOC_FL_KEEP_SIZE, (off_t)r->offset,
 		       (off_t)r->data_len) ||
-	    !fallocate(b->fd_buffered, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r->offset,
+	    !fallocate(b->fd_buffered, second | FALLOC_FL_KEEP_SIZE, (off_t)r->offset,
 		       (off_t)r->data_len))
 		return 0;
 	while (done < r->data_len) {
@@ -312,8 +320,10 @@ static int exec_sync(struct virtio_blk *b, struct virtio_blk_req *r)
 		break;
 	}
 	case VIRTIO_BLK_T_DISCARD:
-		/* Advisory (5.2.6.2): a file system that cannot punch holes just keeps the data. */
-		if (fallocate(b->fd_buffered, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		/* Advisory (5.2.6.2): a file system that cannot punch holes just keeps the data.
+		 * An empty range is nothing to do (fallocate() would refuse a zero length). */
+		if (r->data_len &&
+		    fallocate(b->fd_buffered, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			      (off_t)r->offset, (off_t)r->data_len) &&
 		    errno != EOPNOTSUPP)
 			e = -errno;

@@ -105,10 +105,21 @@ size_t virtio_console_rx_space(struct virtio_console *c)
 
 	pthread_mutex_lock(&c->t.lock);
 	if (!c->rx_pending && virtio_mmio_running(&c->t) && q->desc) {
-		int n = virtq_pop(q, &c->rx, &f);
+		bool returned = false;
+		int n;
 
+		/* A chain with no writable byte can never be filled: hand it back empty, or it
+		 * would hold the receive queue for good. */
+		while ((n = virtq_pop(q, &c->rx, &f)) > 0 && !c->rx.in_len) {
+			virtio_mmio_guest_error(&c->t, "receive buffer %u has no writable bytes",
+						c->rx.head);
+			virtq_push(q, c->rx.head, 0);
+			returned = true;
+		}
 		if (n < 0)
 			virtio_mmio_queue_fault(&c->t, VIRTIO_CONSOLE_RXQ, &f);
+		if (returned)
+			virtio_mmio_used(&c->t, VIRTIO_CONSOLE_RXQ);
 		c->rx_pending = n > 0;
 		c->rx_filled = 0;
 	}
