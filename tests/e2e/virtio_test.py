@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Run one virtio guest (tests/guests/vio_*.c) under kiln or QEMU microvm and check it.
+
+usage: virtio_test.py --monitor kiln|qemu --bin PATH --guest ELF --case CASE [--timeout S]
+
+CASE is blk, blk-cache-none (kiln only), rng, console or hostile. The script makes the disk
+images the guests expect in a temporary directory, starts the monitor with the matching device
+options and the guest command line (`virtio=BASE,STRIDE,COUNT` and `virtio_irqs=...` for that
+monitor's transports), and checks the exit status (33: the guest's SUCCESS), the output, and
+afterwards the images on the host: what vio_blk wrote is in the writable image, every other
+sector is untouched, and a read-only image is byte-for-byte unchanged.
+
+Prints PASS/FAIL/SKIP lines like run-guest.sh; exits 0, 1, or 77 (skip: no /dev/kvm, no QEMU,
+or a kiln without virtio devices yet).
+"""
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+KILN_BUS = "virtio=0xd0000000,0x1000,16 virtio_irqs=5,6,7,9,10,11,12,13,14,15,16,17,18,19,20,21"
+# microvm with ioapic2=off: 8 transports at 0xfeb00000 + n * 0x200, on IOAPIC pins 16-23.
+QEMU_BUS = "virtio=0xfeb00000,0x200,8 virtio_irqs=16,17,18,19,20,21,22,23"
+QEMU_BASE = ["-M", "microvm,ioapic2=off", "-accel", "kvm", "-m", "128M", "-nodefaults",
+             "-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+             "-global", "virtio-mmio.force-legacy=false"]
+
+RW_SECTORS = 2048
+RO_SECTORS = 128
+TAG_HOST, TAG_GUEST, TAG_RO = 0x48, 0xA5, 0x52
+BLK_ID = "kiln-disk0"
+
+# vio_hostile's broken requests that QEMU 7.2 completes with OK instead of refusing: it
+# bounce-buffers guest addresses outside RAM (reads there return all ones, writes vanish).
+QEMU_LENIENT = "lenient=outside-ram,wrapping"
+# What kiln says on stderr about a broken queue (its messages start with the device name).
+KILN_HOSTILE_ERR = r"virtio.*(loop|cycle|outside|length|index|range)"
+
+
+def sector(tag, s):
+    return struct.pack("<128I", *[(tag << 24) | ((s & 0xFFFF) << 8) | i for i in range(128)])
+
+
+def make_image(path, tag, sectors):
+    with open(path, "wb") as f:
+        for s in range(sectors):
+            f.write(sector(tag, s))
+
+
+def guest_wrote(s):
+    """The sectors vio_blk writes (see its header comment)."""
+    return s == 1 or 8 <= s <= 15 or 64 <= s <= 67 or (32 <= s < 64 and s % 8 < 2)
+
+
+def check_rw_image(path):
+    problems = []
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) != RW_SECTORS * 512:
+        return [f"{path}: size {len(data)}, expected {RW_SECTORS * 512}"]
+    for s in range(RW_SECTORS):
+        want = sector(TAG_GUEST if guest_wrote(s) else TAG_HOST, s)
+        if data[s * 512:(s + 1) * 512] != want:
+            problems.append(f"disk image sector {s} does not hold the "
+                            f"{'guest' if guest_wrote(s) else 'original host'} pattern")
+            if len(problems) > 5:
+                break
+    return problems
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--monitor", choices=["kiln", "qemu"], required=True)
+    ap.add_argument("--bin", required=True, help="kiln binary or qemu-system-x86_64")
+    ap.add_argument("--guest", required=True)
+    ap.add_argument("--case", choices=["blk", "blk-cache-none", "rng", "console", "hostile"],
+                    required=True)
+    ap.add_argument("--timeout", type=int, default=60)
+    a = ap.parse_args()
+    name = f"{a.monitor}: virtio {a.case}"
+
+    if not kvm_usable():
+        print("SKIP: /dev/kvm is missing or not readable and writable")
+        return 77
+    binary = shutil.which(a.bin) if os.sep not in a.bin else a.bin
+    if binary is None or not os.access(binary, os.X_OK):
+        print(f"SKIP: {a.bin} is not installed")
+        return 77
+    if a.monitor == "kiln":
+        usage = subprocess.run([binary, "run", "--help"], capture_output=True, text=True).stdout
+        if "--disk" not in usage:
+            print("SKIP: this kiln has no virtio devices yet (no --disk in `kiln run --help`)")
+            return 77
+
+    tmp = tempfile.mkdtemp(prefix="virtio-test.")
+    try:
+        return run(a, binary, name, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(a, binary, name, tmp):
+    kiln = a.monitor == "kiln"
+    cmdline = KILN_BUS if kiln else QEMU_BUS
+    dev = []
+    stdin = b""
+    serial_file = None
+    expect_out = [r"^SUCCESS$"]
+    expect_err = []
+    rw = os.path.join(tmp, "rw.img")
+    ro = os.path.join(tmp, "ro.img")
+    ro_sha = None
+
+    if a.case in ("blk", "blk-cache-none"):
+        make_image(rw, TAG_HOST, RW_SECTORS)
+        make_image(ro, TAG_RO, RO_SECTORS)
+        ro_sha = sha(ro)
+        cmdline += f" blk_id={BLK_ID} ro_disk"
+        if kiln:
+            cache = ",cache=none" if a.case == "blk-cache-none" else ""
+            dev = ["--disk", f"{rw},id={BLK_ID}{cache}", "--disk", f"{ro},ro"]
+        else:
+            dev = ["-drive", f"file={rw},format=raw,if=none,id=d0",
+                   "-device", f"virtio-blk-device,drive=d0,serial={BLK_ID}",
+                   "-drive", f"file={ro},format=raw,if=none,id=d1,readonly=on",
+                   "-device", "virtio-blk-device,drive=d1"]
+        expect_out += [rf"^blk: id={BLK_ID}$", rf"^blk: disk0 .* capacity={RW_SECTORS}\b",
+                       r"^blk: wrote 4 requests in flight$",
+                       r"^blk: wrote sectors 64-67 through an indirect table$",
+                       r"^blk: read back sectors 0-71$",
+                       r"^blk: out-of-range requests fail with IOERR$",
+                       r"^blk: completion by interrupt on GSI [0-9]+",
+                       rf"^blk: disk1 .* capacity={RO_SECTORS}\b",
+                       r"^blk: read-only disk refuses writes with IOERR$"]
+    elif a.case == "rng":
+        dev = ["--rng"] if kiln else ["-device", "virtio-rng-device"]
+        expect_out += [r"^rng: got [0-9]+ bytes", r"^rng: two reads differ$"]
+    elif a.case == "console":
+        cmdline += " console_rx"
+        stdin = b"ping kiln\n"
+        if kiln:
+            dev = ["--console", "virtio"]
+        else:
+            # stdio can serve one chardev: the console gets it, the UART writes to a file.
+            serial_file = os.path.join(tmp, "serial.txt")
+            dev = ["-device", "virtio-serial-device", "-chardev", "stdio,id=vc",
+                   "-device", "virtconsole,chardev=vc"]
+        expect_out += [r"^console: transmitted a line$", r"^console: received 10 bytes, echoed$",
+                       r"virtio-console: hello from the guest", r"virtio-console: got ping kiln"]
+    elif a.case == "hostile":
+        make_image(rw, TAG_HOST, RW_SECTORS)
+        rw_sha = sha(rw)
+        if kiln:
+            dev = ["--disk", rw]
+            expect_err.append(KILN_HOSTILE_ERR)
+        else:
+            cmdline += " " + QEMU_LENIENT
+            dev = ["-drive", f"file={rw},format=raw,if=none,id=d0",
+                   "-device", "virtio-blk-device,drive=d0"]
+        expect_out += [r"^hostile: loop: ", r"^hostile: avail-jump: ",
+                       r"^hostile: 8 cases, the device recovered from each$"]
+
+    if kiln:
+        argv = [binary, "run", "--debug-exit", "-m", "128M", "-k", a.guest, "-p", cmdline] + dev
+    else:
+        serial = ["-serial", f"file:{serial_file}"] if serial_file else ["-serial", "stdio"]
+        argv = [binary] + QEMU_BASE + serial + dev + ["-kernel", a.guest, "-append", cmdline]
+
+    try:
+        p = subprocess.run(argv, input=stdin, capture_output=True, timeout=a.timeout)
+        status, out, err = p.returncode, p.stdout.decode(errors="replace"), \
+            p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        status = "timeout"
+        out = (e.stdout or b"").decode(errors="replace")
+        err = (e.stderr or b"").decode(errors="replace")
+    if serial_file and os.path.exists(serial_file):
+        with open(serial_file, errors="replace") as f:
+            out = f.read() + "\n" + out
+
+    problems = []
+    if status != 33:
+        problems.append(f"exit status {status}, expected 33")
+    for rx in expect_out:
+        if not re.search(rx, out, re.M):
+            problems.append(f"stdout does not match /{rx}/")
+    for rx in expect_err:
+        if not re.search(rx, err, re.M | re.I):
+            problems.append(f"stderr does not match /{rx}/")
+    if a.case in ("blk", "blk-cache-none"):
+        problems += check_rw_image(rw)
+        if sha(ro) != ro_sha:
+            problems.append("the read-only image changed")
+    if a.case == "hostile" and sha(rw) != rw_sha:
+        problems.append("the disk image changed, though the hostile guest only reads")
+
+    if not problems:
+        print(f"PASS: {name}")
+        if kiln and a.case == "hostile":
+            print("  kiln's messages:")
+            for line in err.splitlines():
+                if "virtio" in line:
+                    print("    " + line)
+        return 0
+    print(f"FAIL: {name}: " + "; ".join(problems))
+    print(f"  command: {' '.join(argv)}")
+    print("  stdout:")
+    for line in out.splitlines():
+        print("    " + line)
+    print("  stderr:")
+    for line in err.splitlines():
+        print("    " + line)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
