@@ -34,3 +34,11 @@ bench: build
 
 clean:
 	rm -rf build build-asan build-tsan build*.setup.log build*.build.log
+
+# virtio-blk from a ring-3 guest: throughput, requests/s and host CPU per request, kiln vs QEMU
+# microvm on the same 256 MiB image (bench/README.md).
+.PHONY: bench-virtio
+bench-virtio: build
+	@scripts/deps.sh bench
+	@python3 bench/virtio_blk.py --kiln build/kiln --guest build/tests/guests/vio_bench.elf \
+		--json build/bench/virtio-blk.json
