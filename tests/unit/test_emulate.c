@@ -1,8 +1,9 @@
-/* test_emulate.c: decoding cmpxchg16b's memory operand (src/arch/x86/emulate.c) from the bytes
- * KVM reports with an emulation failure: every addressing form, prefixes, and bytes that are some
- * other instruction or cut short. Encodings are what GNU as emits for the instructions named. */
+/* test_emulate.c: decoding the memory operands of cmpxchg16b, ldmxcsr and stmxcsr
+ * (src/arch/x86/emulate.c) from the bytes KVM reports with an emulation failure: every
+ * addressing form, prefixes, and bytes that are some other instruction or cut short. Encodings are what GNU as emits for the instructions named. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -215,4 +216,69 @@ Test(cmpxchg16b, only_in_64_bit_mode)
 	sregs.cs.l = 1;
 	sregs.efer = 0;
 	reject(b, sizeof(b));
+}
+
+/* ldmxcsr / stmxcsr: the same operand decoder, REX optional. */
+static void reject_mxcsr(const uint8_t *bytes, unsigned int n)
+{
+	uint64_t lin = 0;
+	unsigned int len = 0;
+	bool store;
+
+	cr_expect_eq(x86_decode_mxcsr_op(bytes, n, &regs, &sregs, &store, &lin, &len), -ENOTSUP);
+}
+
+static void check_mxcsr(const uint8_t *bytes, unsigned int n, bool want_store, uint64_t want_lin,
+			unsigned int want_len)
+{
+	uint64_t lin = 0;
+	unsigned int len = 0;
+	bool store = !want_store;
+
+	cr_assert_eq(x86_decode_mxcsr_op(bytes, n, &regs, &sregs, &store, &lin, &len), 0);
+	cr_expect_eq(store, want_store);
+	cr_expect_eq(lin, want_lin, "linear 0x%llx, want 0x%llx", (unsigned long long)lin,
+		     (unsigned long long)want_lin);
+	cr_expect_eq(len, want_len, "length %u, want %u", len, want_len);
+}
+
+TestSuite(mxcsr, .init = setup);
+
+Test(mxcsr, ldmxcsr_as_kernel_fpu_begin)
+{
+	static const uint8_t b[] = { 0x0f, 0xae, 0x54, 0x24, 0x04 }; /* ldmxcsr 0x4(%rsp) */
+
+	check_mxcsr(b, sizeof(b), false, 0x504, 5);
+}
+
+Test(mxcsr, stmxcsr_forms)
+{
+	static const uint8_t a[] = { 0x0f, 0xae, 0x1e };			/* stmxcsr (%rsi) */
+	static const uint8_t b[] = { 0x41, 0x0f, 0xae, 0x5f, 0x08 };	/* stmxcsr 8(%r15) */
+	static const uint8_t c[] = { 0x0f, 0xae, 0x1d, 0x10, 0x00, 0x00, 0x00 }; /* 0x10(%rip) */
+	static const uint8_t d[] = { 0x65, 0x0f, 0xae, 0x1c, 0x25, 0x20, 0x00, 0x00, 0x00 }; /* %gs:0x20 */
+
+	check_mxcsr(a, sizeof(a), true, 0x1000, 3);
+	check_mxcsr(b, sizeof(b), true, 0x15008, 5);
+	check_mxcsr(c, sizeof(c), true, 0xffffffff81000000ull + 7 + 0x10, 7);
+	check_mxcsr(d, sizeof(d), true, 0xffff888000000020ull, 9);
+}
+
+Test(mxcsr, other_0f_ae_rejected)
+{
+	static const uint8_t fxsave[] = { 0x0f, 0xae, 0x06 };	  /* /0 */
+	static const uint8_t xrstor[] = { 0x0f, 0xae, 0x2e };	  /* /5 */
+	static const uint8_t clflush[] = { 0x0f, 0xae, 0x3e };	  /* /7 */
+	static const uint8_t lfence[] = { 0x0f, 0xae, 0xe8 };	  /* mod 3 */
+	static const uint8_t rdfsbase[] = { 0xf3, 0x48, 0x0f, 0xae, 0xc0 };
+	static const uint8_t clwb[] = { 0x66, 0x0f, 0xae, 0x36 };
+	static const uint8_t cut[] = { 0x0f, 0xae, 0x54, 0x24 };
+
+	reject_mxcsr(fxsave, sizeof(fxsave));
+	reject_mxcsr(xrstor, sizeof(xrstor));
+	reject_mxcsr(clflush, sizeof(clflush));
+	reject_mxcsr(lfence, sizeof(lfence));
+	reject_mxcsr(rdfsbase, sizeof(rdfsbase));
+	reject_mxcsr(clwb, sizeof(clwb));
+	reject_mxcsr(cut, sizeof(cut));
 }

@@ -1,4 +1,5 @@
-/* emulate.c: userspace completion of int3, fwait and cmpxchg16b after an emulation failure. */
+/* emulate.c: userspace completion of int3, fwait, cmpxchg16b and ldmxcsr/stmxcsr after an
+ * emulation failure. */
 #include "arch/x86/emulate.h"
 
 #include <errno.h>
@@ -20,6 +21,13 @@
 #define GATE_TRAP 0xf
 #define VECTOR_BP 3
 #define VECTOR_GP 13
+#define X86_CR0_EM (1ull << 2)
+#define X86_CR0_TS (1ull << 3)
+#define X86_CR4_OSFXSR (1ull << 9)
+#define MXCSR_VALID 0xffffu /* MXCSR_MASK with DAZ (SDM vol. 1, 11.6.6) */
+#define XSAVE_MXCSR 24      /* legacy region (SDM vol. 1, table 13-1) */
+#define XSAVE_XSTATE_BV 512 /* XSAVE header (13.4.2) */
+#define XFEATURE_SSE (1ull << 1)
 #define TSS64_IST1 0x24
 
 /* Host pointer for `len` bytes at guest-linear `lin`, through the guest's page tables; the
@@ -125,41 +133,52 @@ static uint64_t gpr(const struct kvm_regs *r, unsigned int n)
 	}
 }
 
-int x86_decode_cmpxchg16b(const uint8_t *insn, unsigned int len, const struct kvm_regs *r,
-			  const struct kvm_sregs *s, uint64_t *linear, unsigned int *ilen)
+/* Legacy prefixes, any order (SDM vol. 2, 2.1.1), up to 4; in 64-bit mode only the FS and GS
+ * overrides have a base (vol. 1, 3.4.2.1). Returns the index of the first other byte; an
+ * operand- or address-size override or a repeat prefix ends the scan (it makes some other
+ * instruction, or one Linux never uses here, and the caller's opcode check then rejects it). */
+static unsigned int scan_prefixes(const uint8_t *insn, unsigned int len, const struct kvm_sregs *s,
+				  uint64_t *seg_base)
 {
-	uint64_t seg_base = 0, addr = 0;
-	unsigned int i = 0, rex, mod, rm, sib, index;
-	int32_t disp = 0;
-	bool rip_rel = false, disp32 = false;
+	unsigned int i;
 
-	if (!(s->efer & X86_EFER_LMA_BIT) || !s->cs.l)
-		return -ENOTSUP; /* only 64-bit code: REX.W does not exist elsewhere */
-	/* Legacy prefixes, any order (SDM vol. 2, 2.1.1); in 64-bit mode only FS and GS overrides
-	 * have a base (3.4.2.1). An operand- or address-size override or a repeat prefix makes
-	 * some other instruction, or one Linux never uses: leave it to the report. */
-	for (; i < len && i < 4; i++) {
+	*seg_base = 0;
+	for (i = 0; i < len && i < 4; i++) {
 		if (insn[i] == 0xf0 || insn[i] == 0x2e || insn[i] == 0x36 || insn[i] == 0x3e ||
 		    insn[i] == 0x26)
 			continue;
 		if (insn[i] == 0x64)
-			seg_base = s->fs.base;
+			*seg_base = s->fs.base;
 		else if (insn[i] == 0x65)
-			seg_base = s->gs.base;
+			*seg_base = s->gs.base;
 		else
 			break;
 	}
-	/* REX.W (0x48-0x4f), 0f c7, ModRM with reg = 1 and a memory operand (mod != 3). */
-	if (i + 4 > len || (insn[i] & 0xf8) != 0x48 || insn[i + 1] != 0x0f || insn[i + 2] != 0xc7)
+	return i;
+}
+
+/* The memory operand of the ModRM byte at insn[i] in 64-bit mode (SDM vol. 2, 2.1.5 and 2.2.1):
+ * SIB, disp8/disp32, RIP-relative, REX.B/REX.X extending base and index. Returns 0 with the
+ * ModRM reg field, the linear address and the instruction's length; -ENOTSUP for a register
+ * operand (mod 3) or bytes cut short. */
+static int decode_mem_operand(const uint8_t *insn, unsigned int len, unsigned int i,
+			      unsigned int rex, uint64_t seg_base, const struct kvm_regs *r,
+			      unsigned int *reg, uint64_t *linear, unsigned int *ilen)
+{
+	unsigned int mod, rm, sib, index;
+	uint64_t addr = 0;
+	int32_t disp = 0;
+	bool rip_rel = false, disp32 = false;
+
+	if (i >= len)
 		return -ENOTSUP;
-	rex = insn[i];
-	i += 3;
 	mod = insn[i] >> 6;
 	rm = insn[i] & 7;
-	if (((insn[i] >> 3) & 7) != 1 || mod == 3)
+	*reg = (insn[i] >> 3) & 7;
+	if (mod == 3)
 		return -ENOTSUP;
 	i++;
-	if (rm == 4) { /* SIB (SDM vol. 2, 2.1.5, table 2-3) */
+	if (rm == 4) { /* SIB (table 2-3) */
 		if (i >= len)
 			return -ENOTSUP;
 		sib = insn[i++];
@@ -171,7 +190,7 @@ int x86_decode_cmpxchg16b(const uint8_t *insn, unsigned int len, const struct kv
 		else
 			addr += gpr(r, (sib & 7) | (rex & 1) << 3);
 	} else if (rm == 5 && mod == 0) {
-		rip_rel = disp32 = true; /* RIP + disp32 (SDM vol. 2, 2.2.1.6) */
+		rip_rel = disp32 = true; /* RIP + disp32 (2.2.1.6) */
 	} else {
 		addr = gpr(r, rm | (rex & 1) << 3);
 	}
@@ -191,6 +210,45 @@ int x86_decode_cmpxchg16b(const uint8_t *insn, unsigned int len, const struct kv
 		addr = r->rip + i;
 	*linear = seg_base + addr + (uint64_t)(int64_t)disp;
 	*ilen = i;
+	return 0;
+}
+
+int x86_decode_cmpxchg16b(const uint8_t *insn, unsigned int len, const struct kvm_regs *r,
+			  const struct kvm_sregs *s, uint64_t *linear, unsigned int *ilen)
+{
+	uint64_t seg_base;
+	unsigned int i, reg;
+
+	if (!(s->efer & X86_EFER_LMA_BIT) || !s->cs.l)
+		return -ENOTSUP; /* only 64-bit code: REX.W does not exist elsewhere */
+	i = scan_prefixes(insn, len, s, &seg_base);
+	/* REX.W (0x48-0x4f), 0f c7 /1 with a memory operand. */
+	if (i + 4 > len || (insn[i] & 0xf8) != 0x48 || insn[i + 1] != 0x0f || insn[i + 2] != 0xc7)
+		return -ENOTSUP;
+	if (decode_mem_operand(insn, len, i + 3, insn[i], seg_base, r, &reg, linear, ilen) ||
+	    reg != 1)
+		return -ENOTSUP;
+	return 0;
+}
+
+int x86_decode_mxcsr_op(const uint8_t *insn, unsigned int len, const struct kvm_regs *r,
+			const struct kvm_sregs *s, bool *store, uint64_t *linear, unsigned int *ilen)
+{
+	uint64_t seg_base;
+	unsigned int i, rex = 0, reg;
+
+	if (!(s->efer & X86_EFER_LMA_BIT) || !s->cs.l)
+		return -ENOTSUP; /* Linux's kernel_fpu_begin(): 64-bit code */
+	i = scan_prefixes(insn, len, s, &seg_base);
+	if (i < len && (insn[i] & 0xf0) == 0x40)
+		rex = insn[i++];
+	/* 0f ae /2 (ldmxcsr m32), /3 (stmxcsr m32); /0, /1, /4-/7 are fxsave, xsave and friends. */
+	if (i + 3 > len || insn[i] != 0x0f || insn[i + 1] != 0xae)
+		return -ENOTSUP;
+	if (decode_mem_operand(insn, len, i + 2, rex, seg_base, r, &reg, linear, ilen) ||
+	    (reg != 2 && reg != 3))
+		return -ENOTSUP;
+	*store = reg == 3;
 	return 0;
 }
 
@@ -261,12 +319,65 @@ static int complete_cmpxchg16b(int fd, const struct gmem *gm, const uint8_t *ins
 	return 0;
 }
 
+/* ldmxcsr m32 / stmxcsr m32 (SDM vol. 2B, "LDMXCSR", "STMXCSR"): MXCSR through KVM_GET_XSAVE and
+ * KVM_SET_XSAVE (KVM_GET_FPU's mxcsr reads 0 and KVM_SET_FPU ignores it on some hosts, this
+ * workplace's among them). In the XSAVE image MXCSR is at byte 24 of the legacy area, and KVM
+ * takes it from a KVM_SET_XSAVE only when XSTATE_BV (byte 512) has the SSE bit. Reserved bits
+ * (above MXCSR_MASK, 0xffff on every CPU with DAZ) in a loaded value are #GP(0). CR0.EM, CR0.TS
+ * or no CR4.OSFXSR would be #UD or #NM, which Linux never takes in kernel_fpu_begin(): left to
+ * the report. */
+static int complete_mxcsr_op(int fd, const struct gmem *gm, const uint8_t *insn, unsigned int len,
+			     struct kvm_regs *r, const struct kvm_sregs *s, const char **what,
+			     bool *fault)
+{
+	struct kvm_xsave xs;
+	uint64_t lin, bv;
+	unsigned int ilen;
+	uint32_t v;
+	bool store;
+
+	*fault = false;
+	if (x86_decode_mxcsr_op(insn, len, r, s, &store, &lin, &ilen))
+		return -ENOTSUP;
+	if ((s->cr0 & (X86_CR0_EM | X86_CR0_TS)) || !(s->cr4 & X86_CR4_OSFXSR) ||
+	    (s->cs.selector & 3) == 3)
+		return -ENOTSUP;
+	if (ioctl(fd, KVM_GET_XSAVE, &xs) < 0)
+		return -errno;
+	if (store) {
+		uint32_t *p = linear_ptr(fd, gm, lin, sizeof(v));
+
+		if (!p)
+			return -ENOTSUP;
+		memcpy(p, (const uint8_t *)xs.region + XSAVE_MXCSR, sizeof(v));
+		*what = "stmxcsr";
+	} else {
+		if (read_linear(fd, gm, lin, &v, sizeof(v)))
+			return -ENOTSUP;
+		*what = "ldmxcsr";
+		if (v & ~MXCSR_VALID) {
+			*fault = true;
+			return inject_gp(fd);
+		}
+		memcpy((uint8_t *)xs.region + XSAVE_MXCSR, &v, sizeof(v));
+		memcpy(&bv, (const uint8_t *)xs.region + XSAVE_XSTATE_BV, sizeof(bv));
+		bv |= XFEATURE_SSE;
+		memcpy((uint8_t *)xs.region + XSAVE_XSTATE_BV, &bv, sizeof(bv));
+		if (ioctl(fd, KVM_SET_XSAVE, &xs) < 0)
+			return -errno;
+	}
+	r->rip += ilen;
+	return 0;
+}
+
 int arch_complete_insn(int vcpu_fd, const struct gmem *gm, const uint8_t *insn, unsigned int len,
 		       const char **what)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	bool fault;
+	uint64_t lin;
+	unsigned int ilen;
+	bool fault, store;
 	int e;
 
 	if (len == 0)
@@ -281,6 +392,14 @@ int arch_complete_insn(int vcpu_fd, const struct gmem *gm, const uint8_t *insn, 
 		e = deliver_bp(vcpu_fd, gm, &r, &s);
 		if (e)
 			return e;
+	} else if (x86_decode_mxcsr_op(insn, len, &r, &s, &store, &lin, &ilen) == 0) {
+		e = complete_mxcsr_op(vcpu_fd, gm, insn, len, &r, &s, what, &fault);
+		if (e)
+			return e;
+		if (fault) {
+			*what = "ldmxcsr (reserved bits: #GP)";
+			return 0;
+		}
 	} else {
 		e = complete_cmpxchg16b(vcpu_fd, gm, insn, len, &r, &s, &fault);
 		if (e)

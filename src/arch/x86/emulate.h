@@ -1,9 +1,10 @@
 /* emulate.h: completing in userspace the few instructions KVM's emulator cannot run but whose
- * effect is simple (int3, fwait, cmpxchg16b), so a guest is not stopped for them. */
+ * effect is simple (int3, fwait, cmpxchg16b, ldmxcsr/stmxcsr), so a guest is not stopped for them. */
 #ifndef KILN_ARCH_X86_EMULATE_H
 #define KILN_ARCH_X86_EMULATE_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kvm/memory.h"
@@ -16,7 +17,10 @@
  *    RIP moves past it;
  *  - cmpxchg16b m128 ([f0] [64|65] 48-4f 0f c7 /1, 64-bit mode): done atomically on the guest's
  *    memory, translated through its page tables; RDX:RAX and ZF set, RIP advanced; a
- *    misaligned operand gets #GP(0) injected instead (*what says so).
+ *    misaligned operand gets #GP(0) injected instead (*what says so);
+ *  - ldmxcsr / stmxcsr m32 ([REX] 0f ae /2, /3; Linux's kernel_fpu_begin()): MXCSR loaded from or
+ *    stored to guest memory through KVM_GET_XSAVE/KVM_SET_XSAVE, RIP advanced; reserved bits in a
+ *    loaded value get #GP(0).
  * Returns 0 when the instruction was completed and the vCPU may run on, with *what naming it;
  * -ENOTSUP for anything else (the caller stops the VM with its report). */
 int arch_complete_insn(int vcpu_fd, const struct gmem *gm, const uint8_t *insn, unsigned int len,
@@ -28,5 +32,11 @@ int arch_complete_insn(int vcpu_fd, const struct gmem *gm, const uint8_t *insn, 
  * -ENOTSUP when the bytes are not that instruction or are cut short. No KVM calls. */
 int x86_decode_cmpxchg16b(const uint8_t *insn, unsigned int len, const struct kvm_regs *r,
 			  const struct kvm_sregs *s, uint64_t *linear, unsigned int *ilen);
+
+/* Decodes ldmxcsr (*store false) or stmxcsr (*store true) with a memory operand, as above, in
+ * 64-bit mode. Returns 0 with the operand's linear address and the instruction's length, or
+ * -ENOTSUP. No KVM calls. */
+int x86_decode_mxcsr_op(const uint8_t *insn, unsigned int len, const struct kvm_regs *r,
+			const struct kvm_sregs *s, bool *store, uint64_t *linear, unsigned int *ilen);
 
 #endif
