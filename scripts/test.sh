@@ -42,6 +42,14 @@ else
 fi
 unset UBSAN_OPTIONS ASAN_OPTIONS
 
+echo "== libFuzzer build (clang) and a fixed 20,000-input run per fuzz target (tests/fuzz)"
+if (export CC=clang && build build-fuzz -Dfuzz=true); then
+	meson test -C build-fuzz --print-errorlogs --suite fuzz || rc=1
+	logs+=(build-fuzz/meson-logs/testlog.json)
+else
+	rc=1
+fi
+
 echo "== ThreadSanitizer build and API tests"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
