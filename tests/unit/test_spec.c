@@ -142,14 +142,70 @@ Test(spec, logger_level_and_unsupported_sections)
 	cr_assert_not(spec.logger.set);
 	json_decref(v);
 
-	v = J("{\"drive_id\": \"rootfs\", \"path_on_host\": \"/x\", \"is_root_device\": true}");
-	cr_assert_eq(spec_unsupported("drives", v, err), -EINVAL);
-	cr_assert(strstr(err, "no virtio-blk device"), "%s", err);
+	v = J("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+	cr_assert_eq(spec_unsupported("vsock", v, err), -EINVAL);
+	cr_assert(strstr(err, "no virtio-vsock device"), "%s", err);
 	json_decref(v);
-	v = J("{\"drive_id\": \"rootfs\", \"bogus\": 1}");
-	cr_assert_eq(spec_unsupported("drives", v, err), -EINVAL);
+	v = J("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"bogus\": 1}");
+	cr_assert_eq(spec_unsupported("vsock", v, err), -EINVAL);
 	cr_assert(strstr(err, "unknown field 'bogus'"), "the body is checked first: %s", err);
 	json_decref(v);
+}
+
+/* Drives from a config file: the root drive becomes disk 0 (/dev/vda) wherever it is listed,
+ * root= is appended to boot_args, drive_id is the GET_ID serial, and entropy turns on the rng. */
+Test(spec, drives_root_first_and_cmdline)
+{
+	json_t *doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\", \"boot_args\": "
+			 "\"console=ttyS0\"}, \"drives\": [{\"drive_id\": \"data\", \"path_on_host\": "
+			 "\"KERNEL\", \"is_root_device\": false, \"io_engine\": \"Sync\"}, {\"drive_id\": "
+			 "\"root\", \"path_on_host\": \"KERNEL\", \"is_root_device\": true, "
+			 "\"is_read_only\": true}], \"entropy\": {}}");
+
+	cr_assert_eq(spec_from_document(&spec, doc, err), 0, "%s", err);
+	cr_assert_eq(spec.cfg.nr_disks, 2);
+	cr_assert_str_eq(spec.cfg.disks[0].id, "root");
+	cr_assert(spec.cfg.disks[0].ro);
+	cr_assert_str_eq(spec.cfg.disks[1].id, "data");
+	cr_assert_eq(spec.cfg.disks[1].io, DISK_IO_SYNC);
+	cr_assert_str_eq(spec.cfg.cmdline, "console=ttyS0 root=/dev/vda ro");
+	cr_assert(spec.cfg.rng);
+	json_decref(doc);
+
+	doc = JK("{\"drive_id\": \"data\", \"path_on_host\": \"KERNEL\", \"is_root_device\": true}");
+	cr_assert_eq(spec_drive(&spec, "data", doc, err), -EINVAL, "a second root drive");
+	cr_assert(strstr(err, "'root' is already the root device"), "%s", err);
+	cr_assert_str_eq(spec.cfg.disks[1].id, "data", "the refused PUT changed nothing");
+	json_decref(doc);
+}
+
+Test(spec, drive_errors_name_the_field)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "{\"drive_id\": \"d\", \"is_root_device\": false}", "path_on_host" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\"}", "is_root_device" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"/nonexistent/x\", \"is_root_device\": "
+		  "false}", "/nonexistent/x" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
+		  "\"cache_type\": \"None\"}", "cache_type" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
+		  "\"io_engine\": \"Fast\"}", "io_engine" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
+		  "\"rate_limiter\": {}}", "rate_limiter" },
+		{ "{\"drive_id\": \"d\", \"is_root_device\": false, \"socket\": \"/s\"}", "socket" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = JK(cases[i].body);
+
+		err[0] = '\0';
+		cr_assert_eq(spec_drive(&spec, "d", v, err), -EINVAL, "case %zu", i);
+		cr_assert(strstr(err, cases[i].want), "case %zu: %s", i, err);
+		json_decref(v);
+	}
+	cr_assert_eq(spec.nr_drives, 0, "no refused drive was added");
 }
 
 Test(spec, document_round_trip)

@@ -967,6 +967,25 @@ Test(blk_sync, swap_image)
 	unlink(other);
 }
 
+/* PATCH /drives naming the image the disk already uses (it was resized): kiln's own lock must not
+ * refuse it; the new size is taken and the driver told. */
+Test(blk_sync, swap_to_the_same_resized_image)
+{
+	char err[256] = "";
+	uint64_t cap = 0;
+
+	start_blk(false, NULL);
+	cr_assert_eq(ftruncate(img, 2 * CAP * SECTOR), 0);
+	cr_assert_eq(virtio_blk_swap(&b, path, err, sizeof(err)), 0, "%s", err);
+	virtio_mmio_read(&b.t, VIRTIO_MMIO_CONFIG, &cap, 8);
+	cr_assert_eq(cap, 2 * CAP);
+	cr_assert_eq(mmio_rd(&b.t, VIRTIO_MMIO_CONFIG_GENERATION), 1);
+	cr_assert_eq(irq.edges, 1);
+	req(0, VIRTIO_BLK_T_IN, 2 * CAP - 1, DATA, SECTOR);
+	kick();
+	cr_assert_eq(status_of(0), VIRTIO_BLK_S_OK, "the new last sector is readable");
+}
+
 Test(blk_init, backend_names)
 {
 	cr_assert_str_eq(virtio_blk_backend_name(VIRTIO_BLK_BACKEND_IO_URING), "io_uring");

@@ -535,6 +535,50 @@ Test(mmio, load_rejects_bad_state)
 	cr_assert(virtio_mmio_running(t));
 }
 
+/* What a misbehaving guest can bring the device to must load back too, or a guest could make its
+ * own snapshot impossible to restore. */
+Test(mmio, load_accepts_states_a_guest_can_reach)
+{
+	struct virtio_rng_state good, s;
+
+	drv_start(t, STD_FEATURES, &dq, 1);
+	virtio_rng_save(&rng, &good);
+
+	/* Features written before a FEATURES_OK that did not stick. */
+	s = good;
+	s.transport.status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+	s.transport.driver_features |= VIRTIO_F(0);
+	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
+		s.transport.queues[q] = (struct virtq_state){ 0 };
+	cr_assert_eq(virtio_rng_load(&rng, &s), 0);
+	cr_assert_eq(mmio_rd(t, VIRTIO_MMIO_STATUS), s.transport.status);
+
+	/* A ready queue with bad rings, the device flagged NEEDS_RESET: loads, stays broken, and
+	 * a reset recovers it. */
+	s = good;
+	s.transport.queues[0].size = 12;
+	s.transport.status |= VIRTIO_STATUS_NEEDS_RESET;
+	cr_assert_eq(virtio_rng_load(&rng, &s), 0);
+	cr_assert(t->queues[0].broken);
+	cr_assert_eq(mmio_rd(t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET,
+		     VIRTIO_STATUS_NEEDS_RESET);
+	drv_start(t, STD_FEATURES, &dq, 1);
+	cr_assert(virtio_mmio_running(t), "a reset brings the device back");
+}
+
+/* A broken queue is reported once, however often the guest kicks it. */
+Test(mmio, broken_queue_counted_once)
+{
+	drv_start(t, STD_FEATURES, &dq, 1);
+	drv_write_desc(&ram, dq.desc, 0, DATA_BASE, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0);
+	drv_make_avail(&dq, 0);
+	drv_notify(t, 0);
+	cr_assert_eq(t->faults, 1);
+	for (int i = 0; i < 5; i++)
+		drv_notify(t, 0);
+	cr_assert_eq(t->faults, 1, "kicks of a broken queue are not new faults");
+}
+
 /* ---- virtio-rng ------------------------------------------------------------------------------- */
 
 static bool all_bytes(uint64_t gpa, uint64_t len, uint8_t v)

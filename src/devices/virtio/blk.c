@@ -666,8 +666,26 @@ void virtio_blk_destroy(struct virtio_blk *b)
 int virtio_blk_swap(struct virtio_blk *b, const char *path, char *err, size_t err_size)
 {
 	int fd, fd_buffered, e;
-	uint64_t sectors;
+	uint64_t sectors, size;
+	struct stat now, next;
 
+	/* The same file again (it was resized): kiln's own lock is on it, so only re-read its
+	 * size. */
+	if (!stat(path, &next) && !fstat(b->fd_buffered, &now) && next.st_dev == now.st_dev &&
+	    next.st_ino == now.st_ino) {
+		if ((e = image_size(b->fd_buffered, &size)) || size < VIRTIO_BLK_SECTOR) {
+			snprintf(err, err_size, "--disk %s: image is smaller than one 512-byte sector",
+				 path);
+			return e ? e : -EINVAL;
+		}
+		pthread_mutex_lock(&b->t.lock);
+		b->capacity = size / VIRTIO_BLK_SECTOR;
+		virtio_mmio_config_changed(&b->t);
+		pthread_mutex_unlock(&b->t.lock);
+		pr_info("%s: %s again, %llu sectors", b->t.name, path,
+			(unsigned long long)(size / VIRTIO_BLK_SECTOR));
+		return 0;
+	}
 	e = open_image(path, b->ro, b->direct, &fd_buffered, &fd, &sectors, err, err_size);
 	if (e)
 		return e;

@@ -118,6 +118,9 @@ void virtio_mmio_queue_fault(struct virtio_mmio *t, unsigned int q, const struct
 {
 	char why[160];
 
+	if (t->queues[q].fault_reported)
+		return; /* the same breakage seen again */
+	t->queues[q].fault_reported = true;
 	t->faults++;
 	t->queues[q].broken = true;
 	pr_warn_ratelimited(&t->rl, "%s: queue %u: %s; device needs reset", t->name, q,
@@ -428,11 +431,32 @@ void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *out)
 
 int virtio_mmio_load(struct virtio_mmio *t, const struct virtio_mmio_state *in)
 {
+	struct virtq qs[VIRTIO_MMIO_MAX_QUEUES];
+	bool needs_reset = in->status & VIRTIO_STATUS_NEEDS_RESET;
 	struct virtq_fault f;
-	int e = 0;
 
-	if ((in->driver_features & ~t->device_features) || (in->status & ~0xffu))
+	/* Accept exactly what a guest can bring the device to, including its mistakes: features
+	 * that were not offered are only impossible once FEATURES_OK stuck, and a ready queue whose
+	 * rings are invalid only with NEEDS_RESET set. Everything is checked before anything
+	 * changes, so a refused state leaves the device as it was. */
+	if (in->status & ~0xffu)
 		return -EINVAL;
+	if ((in->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((in->driver_features & ~t->device_features) ||
+	     !(in->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))))
+		return -EINVAL;
+	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+		qs[q] = (struct virtq){ .st = in->queues[q], .gm = t->gm };
+		if (!in->queues[q].ready)
+			continue;
+		if (q >= t->ops->nr_queues)
+			return -EINVAL;
+		if (virtq_activate(&qs[q], t->gm, &f)) {
+			if (!needs_reset)
+				return -EINVAL;
+			qs[q].broken = qs[q].fault_reported = true;
+		}
+	}
 	pthread_mutex_lock(&t->lock);
 	t->status = in->status;
 	t->device_features_sel = in->device_features_sel;
@@ -441,16 +465,7 @@ int virtio_mmio_load(struct virtio_mmio *t, const struct virtio_mmio_state *in)
 	t->driver_features = in->driver_features;
 	t->interrupt_status = in->interrupt_status;
 	t->config_generation = in->config_generation;
-	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-		virtq_reset(&t->queues[q]);
-		t->queues[q].st = in->queues[q];
-		if (q >= t->ops->nr_queues && in->queues[q].ready)
-			e = -EINVAL;
-		else if (in->queues[q].ready && virtq_activate(&t->queues[q], t->gm, &f))
-			e = -EINVAL;
-	}
-	if (e)
-		device_reset(t);
+	memcpy(t->queues, qs, sizeof(qs));
 	pthread_mutex_unlock(&t->lock);
-	return e;
+	return 0;
 }

@@ -160,12 +160,27 @@ static int walk(struct virtq *q, uint16_t head, struct virtq_chain *c, struct vi
 	}
 }
 
+/* Marks the queue broken by fault *f and remembers it. Returns `ret`. */
+static int broken(struct virtq *q, const struct virtq_fault *f, int ret)
+{
+	q->broken = true;
+	q->fault = (struct virtq_fault_saved){ f->kind, f->desc, f->addr, f->len };
+	return ret;
+}
+
 int virtq_pop(struct virtq *q, struct virtq_chain *c, struct virtq_fault *f)
 {
 	uint16_t avail_idx, pending, head;
 
-	if (q->broken || !q->desc)
-		return q->broken ? -EINVAL : 0;
+	if (q->broken) {
+		/* The same fault again: the transport reports it only once. */
+		*f = (struct virtq_fault){ .kind = (enum virtq_fault_kind)q->fault.kind,
+					   .desc = q->fault.desc, .addr = q->fault.addr,
+					   .len = q->fault.len };
+		return -EINVAL;
+	}
+	if (!q->desc)
+		return 0;
 	if (q->st.event_idx) {
 		/* Ask for a notification at the next buffer, then look again so one added meanwhile
 		 * is not missed (2.7.10). */
@@ -176,19 +191,13 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct virtq_fault *f)
 	pending = (uint16_t)(avail_idx - q->st.next_avail);
 	if (!pending)
 		return 0;
-	if (pending > q->st.size) {
-		q->broken = true;
-		return fault_at(f, VIRTQ_BAD_AVAIL_IDX, 0, avail_idx, pending);
-	}
+	if (pending > q->st.size)
+		return broken(q, f, fault_at(f, VIRTQ_BAD_AVAIL_IDX, 0, avail_idx, pending));
 	head = ld16(q->avail + AVAIL_RING + 2u * (q->st.next_avail & (q->st.size - 1)));
-	if (head >= q->st.size) {
-		q->broken = true;
-		return fault_at(f, VIRTQ_BAD_HEAD, head, 0, q->st.size);
-	}
-	if (walk(q, head, c, f)) {
-		q->broken = true;
-		return -EINVAL;
-	}
+	if (head >= q->st.size)
+		return broken(q, f, fault_at(f, VIRTQ_BAD_HEAD, head, 0, q->st.size));
+	if (walk(q, head, c, f))
+		return broken(q, f, -EINVAL);
 	q->st.next_avail++;
 	return 1;
 }

@@ -33,6 +33,12 @@ struct virtq {
 	const struct gmem *gm;
 	uint8_t *desc, *avail, *used; /* NULL while not activated */
 	bool broken; /* a fault was found: nothing more is popped until reset */
+	bool fault_reported; /* the transport logged and counted it (once per breakage) */
+	struct virtq_fault_saved {
+		int kind;
+		uint16_t desc;
+		uint64_t addr, len;
+	} fault; /* what broke it, returned again by later pops */
 };
 
 /* One descriptor chain as host iovecs: the device-readable buffers come first ([0, nr_out)),
