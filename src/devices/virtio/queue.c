@@ -33,9 +33,17 @@ static uint16_t ld16(const uint8_t *p)
 	return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
 }
 
-static void st16(uint8_t *p, uint16_t v)
+/* Where a store must be ordered before a later load of another field (the store-load pairs of
+ * 2.7.10: avail_event then avail idx, used idx then used_event or flags), both are sequentially
+ * consistent (an xchg on x86): a full barrier without a fence ThreadSanitizer cannot model. */
+static void st16_sc(uint8_t *p, uint16_t v)
 {
-	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_SEQ_CST);
+}
+
+static uint16_t ld16_sc(const uint8_t *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_SEQ_CST);
 }
 
 static int fault_at(struct virtq_fault *f, enum virtq_fault_kind kind, uint16_t desc, uint64_t addr,
@@ -184,10 +192,9 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct virtq_fault *f)
 	if (q->st.event_idx) {
 		/* Ask for a notification at the next buffer, then look again so one added meanwhile
 		 * is not missed (2.7.10). */
-		st16(q->used + USED_RING + 8u * q->st.size, q->st.next_avail);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		st16_sc(q->used + USED_RING + 8u * q->st.size, q->st.next_avail);
 	}
-	avail_idx = ld16(q->avail + AVAIL_IDX);
+	avail_idx = ld16_sc(q->avail + AVAIL_IDX);
 	pending = (uint16_t)(avail_idx - q->st.next_avail);
 	if (!pending)
 		return 0;
@@ -212,8 +219,9 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	memcpy(e, &(uint32_t){ head }, 4);
 	memcpy(e + 4, &written, 4);
 	q->st.next_used++;
-	/* The element is visible before the index that publishes it. */
-	st16(q->used + USED_IDX, q->st.next_used);
+	/* The element is visible before the index that publishes it, and the index before the
+	 * driver's used_event or flags are read in virtq_should_notify(). */
+	st16_sc(q->used + USED_IDX, q->st.next_used);
 }
 
 bool virtq_should_notify(struct virtq *q)
@@ -223,15 +231,14 @@ bool virtq_should_notify(struct virtq *q)
 
 	if (!q->avail)
 		return false;
-	/* The used idx store must be visible before the driver's flags or used_event are read. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* Sequentially consistent loads: ordered after the used idx store (virtq_push). */
 	if (!q->st.event_idx)
-		return !(ld16(q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+		return !(ld16_sc(q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 	q->st.signalled_used = now;
 	q->st.signalled_valid = 1;
 	if (!valid)
 		return true;
-	return virtq_need_event(ld16(q->avail + AVAIL_RING + 2u * q->st.size), now, old);
+	return virtq_need_event(ld16_sc(q->avail + AVAIL_RING + 2u * q->st.size), now, old);
 }
 
 uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, uint64_t len)
