@@ -1,5 +1,5 @@
 # Thin wrapper over Meson: the README's commands.
-.PHONY: all build run test test-linux bench clean
+.PHONY: all build run test test-linux test-slow bench bench-linux clean
 
 all: build
 
@@ -24,6 +24,14 @@ test-linux: build
 	@meson test -C build --print-errorlogs --num-processes 1 --suite linux --suite linux-kiln \
 		--suite linux-qemu; s=$$?; python3 scripts/summary.py build/meson-logs/testlog.json; exit $$s
 
+# Every combination of the test kernel's image, ACPI and -c, and Debian's packaged kernel, at
+# kernel level (hours where guest ring-0 code is emulated: tests/linux/README.md).
+test-slow: build
+	@scripts/deps.sh test
+	@meson test -C build --print-errorlogs --num-processes 1 --suite linux-slow \
+		--logbase testlog-linux-slow; s=$$?; \
+		python3 scripts/summary.py build/meson-logs/testlog-linux-slow.json; exit $$s
+
 bench: build
 	@scripts/deps.sh bench
 	@python3 bench/startup.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
@@ -31,6 +39,12 @@ bench: build
 		--runs 20 --pc-runs 3 --json build/bench/startup.json
 	@python3 bench/api_start.py --kiln build/kiln --elf build/tests/guests/hello64.elf --runs 50 \
 		--json build/bench/api-start.json
+
+# kiln vs QEMU (microvm, pc) booting the test kernel to "Run /init" (bench/README.md); each
+# kiln boot takes minutes where guest ring-0 code is emulated, so few runs by default.
+bench-linux: build
+	@scripts/deps.sh bench
+	@python3 bench/linux-boot.py --kiln build/kiln --runs $${RUNS:-2} --json build/bench/linux-boot.json
 
 clean:
 	rm -rf build build-asan build-tsan build*.setup.log build*.build.log
