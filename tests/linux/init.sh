@@ -9,6 +9,9 @@
 #   KILN-INIT: memtotal_kb=<MemTotal>
 #   KILN-INIT: cpus ok | KILN-INIT: FAIL cpus ...         (when kiln.expect_cpus=N is given)
 #   KILN-INIT: mem ok | KILN-INIT: FAIL mem ...           (when kiln.expect_mem_mb=M is given)
+#   KILN-INIT: disk read ok | KILN-INIT: FAIL disk read ...  (when kiln.disk_sha=H is given)
+#   KILN-INIT: disk write ok                              (when kiln.disk_token=T is given)
+#   KILN-INIT: hwrng ok | KILN-INIT: FAIL hwrng ...       (when kiln.hwrng=1 is given)
 #   KILN-INIT: type a line
 #   KILN-INIT: got <the line> | KILN-INIT: FAIL no line read within <s>s
 #   KILN-INIT: done
@@ -20,6 +23,9 @@
 #                          11 MiB: MemTotal is 89% of 128 MiB, 94% of 256 MiB, 96% of 512 MiB)
 #   kiln.read_timeout=S    seconds to wait for the typed line (default 60)
 #   kiln.halt=reboot       end with "reboot -f" instead of "poweroff -f"
+#   kiln.disk_sha=H        (root on a virtio disk) /kiln-check.bin must have SHA-256 H
+#   kiln.disk_token=T      (root on a virtio disk, rw) write T to /kiln-written.txt and sync
+#   kiln.hwrng=1           read 32 bytes from /dev/hwrng (virtio-rng): not all zero
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 say() {
@@ -37,6 +43,9 @@ expect_cpus=
 expect_mem_mb=
 read_timeout=60
 halt=poweroff
+disk_sha=
+disk_token=
+hwrng=
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -44,6 +53,9 @@ for word in $(cat /proc/cmdline); do
 	kiln.expect_mem_mb=*) expect_mem_mb=${word#*=} ;;
 	kiln.read_timeout=*) read_timeout=${word#*=} ;;
 	kiln.halt=*) halt=${word#*=} ;;
+	kiln.disk_sha=*) disk_sha=${word#*=} ;;
+	kiln.disk_token=*) disk_token=${word#*=} ;;
+	kiln.hwrng=*) hwrng=${word#*=} ;;
 	esac
 done
 
@@ -73,6 +85,32 @@ if [ -n "$expect_mem_mb" ]; then
 		say "mem ok"
 	else
 		fail "mem: MemTotal is $memtotal_kb kB, expected $lo_kb..$hi_kb kB for ${expect_mem_mb} MiB"
+	fi
+fi
+
+if [ -n "$disk_sha" ]; then
+	got=$(sha256sum /kiln-check.bin 2>&1 | awk '{ print $1 }')
+	if [ "$got" = "$disk_sha" ]; then
+		say "disk read ok"
+	else
+		fail "disk read: /kiln-check.bin has SHA-256 $got, expected $disk_sha"
+	fi
+fi
+
+if [ -n "$disk_token" ]; then
+	if echo "$disk_token" >/kiln-written.txt && sync; then
+		say "disk write ok"
+	else
+		fail "disk write: cannot write /kiln-written.txt"
+	fi
+fi
+
+if [ -n "$hwrng" ]; then
+	bytes=$(head -c 32 /dev/hwrng 2>/dev/null | od -An -tx1 | tr -d ' \n')
+	if [ ${#bytes} -eq 64 ] && [ "$bytes" != "$(printf '0%.0s' $(seq 64))" ]; then
+		say "hwrng ok"
+	else
+		fail "hwrng: read '$bytes' from /dev/hwrng"
 	fi
 fi
 

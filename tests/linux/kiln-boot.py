@@ -37,6 +37,7 @@ when the host runs KVM under PVM (/sys/module/kvm_pvm), or with --pvm-workaround
 """
 import argparse
 import datetime
+import hashlib
 import os
 import re
 import selectors
@@ -73,6 +74,13 @@ def on_term(signum, frame):
 def cmdline_for(args, pvm):
     parts = ["console=ttyS0", "panic=-1", "kiln.expect_cpus=%d" % args.cpus,
              "kiln.expect_mem_mb=%d" % args.mem]
+    if args.root_disk:
+        # The kernel mounts the ext4 image itself; /init on it is the initramfs's /init.
+        parts += ["root=/dev/vda", args.root_disk, "init=/init", "kiln.disk_sha=" + args.disk_sha]
+        if args.root_disk == "rw":
+            parts.append("kiln.disk_token=" + args.disk_token)
+    if args.rng:
+        parts.append("kiln.hwrng=1")
     if args.acpi == "off":
         parts += ["acpi=off", "kiln.halt=reboot"]
     if pvm:
@@ -89,8 +97,16 @@ def boot(args, pvm):
     """Runs kiln; returns (status or None, console lines, kiln's stderr lines, console text,
     host start time, marks, problem). Lines are (host seconds, text)."""
     # --stats: the exit counts (internal errors: the instructions kiln completed) end the log.
-    cmd = [args.kiln, "run", "--stats", "-k", args.kernel, "-i", args.initrd, "-c", str(args.cpus),
+    cmd = [args.kiln, "run", "--stats", "-k", args.kernel, "-c", str(args.cpus),
            "-m", "%dM" % args.mem, "-p", cmdline_for(args, pvm)]
+    if args.root_disk:
+        cmd += ["--disk", args.root_image + (",ro" if args.root_disk == "ro" else "") + ",id=kilnroot"]
+    else:
+        cmd += ["-i", args.initrd]
+    if args.data_disk:
+        cmd += ["--disk", args.data_image + ",ro,id=kilndata"]
+    if args.rng:
+        cmd += ["--rng"]
     print("+ " + " ".join(cmd), flush=True)
     log = open(args.log, "wb") if args.log else None
     t0 = time.monotonic()
@@ -193,8 +209,137 @@ def kernel_checks(args, status, text, host_start):
          "serial port probed as a 16550A")
     need(re.search(r"serio: i8042 KBD port at 0x60,0x64 irq \d+", text), "i8042 probed")
     need(RUN_INIT in text, "kernel reached Run /init")
+    disk_checks(args, text, host_start, need)
     need(status == 0, "kiln exited 0 (power-off, or the panic=-1 reboot) (status %s)" % status)
     return failures
+
+
+# ---- virtio disks (docs/virtio.md): the root file system on an ext4 image, a read-only data disk
+
+def extract_cpio(path, dest):
+    """Unpacks a newc cpio archive (what build-initramfs.sh writes) into dest."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 0
+    while True:
+        h = data[off:off + 110]
+        if h[:6] != b"070701":
+            raise ValueError("%s: not a newc cpio archive at byte %d" % (path, off))
+        f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        mode, size, rmaj, rmin, namesize = f[1], f[6], f[9], f[10], f[11]
+        name = data[off + 110:off + 110 + namesize - 1].decode()
+        off = (off + 110 + namesize + 3) & ~3
+        body = data[off:off + size]
+        off = (off + size + 3) & ~3
+        if name == "TRAILER!!!":
+            return
+        p = os.path.join(dest, name.lstrip("/"))
+        if p.rstrip("/") == dest.rstrip("/"):
+            continue
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        kind = mode & 0o170000
+        if kind == 0o040000:
+            os.makedirs(p, exist_ok=True)
+            os.chmod(p, mode & 0o7777)
+        elif kind == 0o100000:
+            with open(p, "wb") as out:
+                out.write(body)
+            os.chmod(p, mode & 0o7777)
+        elif kind == 0o120000:
+            os.symlink(body.decode(), p)
+        elif kind == 0o020000 and os.geteuid() == 0:
+            os.mknod(p, mode, os.makedev(rmaj, rmin))
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_disks(args):
+    """The root image (mkfs.ext4 -d from the initramfs's tree, plus /kiln-check.bin whose
+    SHA-256 /init checks) and the data image; returns an error string or None."""
+    if args.root_disk:
+        tree = os.path.join(args.tmp, "root")
+        os.makedirs(tree)
+        extract_cpio(args.initrd, tree)
+        check = os.urandom(256 << 10)
+        with open(os.path.join(tree, "kiln-check.bin"), "wb") as f:
+            f.write(check)
+        args.disk_sha = hashlib.sha256(check).hexdigest()
+        args.disk_token = "kiln-token-%s" % os.urandom(8).hex()
+        args.root_image = os.path.join(args.tmp, "root.ext4")
+        with open(args.root_image, "wb") as f:
+            f.truncate(64 << 20)
+        r = subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "kilnroot", "-d", tree, args.root_image],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            return "mkfs.ext4 -d failed: %s" % r.stdout.strip()
+        args.root_sha_before = sha256_file(args.root_image)
+    if args.data_disk:
+        args.data_image = os.path.join(args.tmp, "data.img")
+        with open(args.data_image, "wb") as f:
+            f.write(os.urandom(4 << 20))
+        args.data_sha_before = sha256_file(args.data_image)
+    return None
+
+
+def superblock(image):
+    r = subprocess.run(["dumpe2fs", "-h", image], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    fields = {}
+    for line in r.stdout.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            fields[k.strip()] = v.strip()
+    return fields
+
+
+def disk_checks(args, text, host_start, need):
+    """The kernel-level virtio checks: the disks probed, the root mounted by the kernel, and
+    afterwards the images as the guest left them."""
+    if args.root_disk:
+        blocks = (64 << 20) // 512
+        need(re.search(r"virtio_blk virtio\d+: \[vda\] %d 512-byte logical blocks" % blocks, text),
+             "virtio-blk: the kernel found vda with %d sectors" % blocks)
+        need(re.search(r"EXT4-fs \(vda\): mounted filesystem", text), "ext4 on vda mounted by the kernel")
+        ro = " readonly" if args.root_disk == "ro" else ""
+        need(re.search(r"VFS: Mounted root \(ext4 filesystem\)%s on device" % ro, text),
+             "vda is the root file system%s" % (" (read-only)" if ro else ""))
+        if args.root_disk == "ro":
+            need(sha256_file(args.root_image) == args.root_sha_before,
+                 "read-only root image byte-for-byte unchanged")
+        else:
+            sb = superblock(args.root_image)
+            need(sb.get("Mount count") == "1", "superblock: mount count 1 (%s)" % sb.get("Mount count"))
+            when = sb.get("Last mount time", "n/a")
+            ok = False
+            try:
+                t = datetime.datetime.strptime(when, "%a %b %d %H:%M:%S %Y")
+                # dumpe2fs prints local time; compare in local time
+                start = host_start.astimezone().replace(tzinfo=None)
+                ok = start - datetime.timedelta(seconds=60) <= t <= datetime.datetime.now() + \
+                    datetime.timedelta(seconds=60)
+            except ValueError:
+                pass
+            need(ok, "superblock: last mount time during this boot (%s)" % when)
+            r = subprocess.run(["e2fsck", "-f", "-n", args.root_image], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            need(r.returncode == 0, "e2fsck -fn finds the file system clean (status %d)" % r.returncode)
+            if "KILN-INIT: disk write ok" in text:  # user space ran (not on a PVM host)
+                r = subprocess.run(["debugfs", "-R", "cat /kiln-written.txt", args.root_image],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                need(r.stdout.strip() == args.disk_token,
+                     "the file /init wrote and synced is in the image after kiln exited (%r)"
+                     % r.stdout.strip()[:40])
+    if args.data_disk:
+        need(re.search(r"virtio_blk virtio\d+: \[vd[a-z]\] 8192 512-byte logical blocks", text),
+             "virtio-blk: the kernel found the read-only data disk (8192 sectors)")
+        need(sha256_file(args.data_image) == args.data_sha_before,
+             "read-only data image byte-for-byte unchanged")
 
 
 def report_times(args, marks):
@@ -239,6 +384,12 @@ def user_level(text):
         print("FAIL: user level: /init never started")
         return 1
     want = ["KILN-INIT: cpus ok", "KILN-INIT: mem ok", "KILN-INIT: got " + LINE, "KILN-INIT: done"]
+    # What the command line asked of /init (the kernel echoes it): the virtio disk and rng checks.
+    for param, line in (("kiln.disk_sha=", "KILN-INIT: disk read ok"),
+                        ("kiln.disk_token=", "KILN-INIT: disk write ok"),
+                        ("kiln.hwrng=1", "KILN-INIT: hwrng ok")):
+        if param in text:
+            want.append(line)
     missing = [w for w in want if w not in text]
     if missing or "KILN-INIT: FAIL" in text:
         print("FAIL: user level: missing %s%s" % (missing, " (a FAIL line)" if "KILN-INIT: FAIL" in text else ""))
@@ -272,6 +423,10 @@ def test_kernel(args):
         print("%s: building the initramfs (status %d)" % ("SKIP" if r.returncode == 77 else "FAIL",
                                                          r.returncode))
         return 77 if r.returncode == 77 else 1
+    problem = make_disks(args)
+    if problem:
+        print("FAIL: making the disk images: " + problem)
+        return 1
     return None
 
 
@@ -295,7 +450,15 @@ def main():
     ap.add_argument("--clearcpuid-more", default="",
                     help="features to clear on PVM hosts besides --clearcpuid's")
     ap.add_argument("--append", help="more kernel command-line parameters")
+    ap.add_argument("--root-disk", choices=("rw", "ro"),
+                    help="no initramfs: the root file system is an ext4 image on virtio-blk "
+                         "(root=/dev/vda), made with mkfs.ext4 -d from the initramfs's files")
+    ap.add_argument("--data-disk", action="store_true",
+                    help="also a 4 MiB read-only virtio-blk data disk, checked unchanged afterwards")
+    ap.add_argument("--rng", action="store_true", help="also virtio-rng (/init reads /dev/hwrng)")
     args = ap.parse_args()
+    if (args.root_disk or args.data_disk) and not (args.build or args.from_cache):
+        ap.error("--root-disk and --data-disk need --build or --from-cache")
     if args.user_level:
         try:
             with open(args.log, errors="replace") as f:
