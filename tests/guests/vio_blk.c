@@ -410,12 +410,7 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 {
 	static struct vio_dev d;
 	static struct vq q;
-	if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
-		guest_fail("EAX does not hold the multiboot magic 0x2badb002");
-	if ((mbi->flags & MBI_FLAG_CMDLINE) && mbi->cmdline)
-		cmdline = (const char *)(uptr)mbi->cmdline;
-	if (vio_bus_parse(cmdline, &bus) != 0)
-		guest_fail("no virtio=BASE,STRIDE,COUNT on the command line");
+	cmdline = vio_boot(magic, mbi, &bus);
 	find_disk(&d, 0);
 	setup(&d, &q, "disk0");
 	if (vio_has(&d, VIRTIO_BLK_F_RO))

@@ -39,13 +39,7 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	static struct vio_bus bus;
 	static struct vio_dev d;
 	static struct vq rx, tx;
-	const char *cmdline = "";
-	if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
-		guest_fail("EAX does not hold the multiboot magic 0x2badb002");
-	if ((mbi->flags & MBI_FLAG_CMDLINE) && mbi->cmdline)
-		cmdline = (const char *)(uptr)mbi->cmdline;
-	if (vio_bus_parse(cmdline, &bus) != 0)
-		guest_fail("no virtio=BASE,STRIDE,COUNT on the command line");
+	const char *cmdline = vio_boot(magic, mbi, &bus);
 	if (vio_find(&bus, VIRTIO_ID_CONSOLE, 0, &d) != 0)
 		guest_fail("no virtio-console device");
 	/* No MULTIPORT: port 0 alone, on queues 0 (receive) and 1 (transmit). */

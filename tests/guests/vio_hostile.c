@@ -218,13 +218,7 @@ static void recover(void)
 
 void kmain(u32 magic, const struct multiboot_info *mbi)
 {
-	const char *cmdline = "";
-	if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
-		guest_fail("EAX does not hold the multiboot magic 0x2badb002");
-	if ((mbi->flags & MBI_FLAG_CMDLINE) && mbi->cmdline)
-		cmdline = (const char *)(uptr)mbi->cmdline;
-	if (vio_bus_parse(cmdline, &bus) != 0)
-		guest_fail("no virtio=BASE,STRIDE,COUNT on the command line");
+	const char *cmdline = vio_boot(magic, mbi, &bus);
 	if (vio_find(&bus, VIRTIO_ID_BLOCK, 0, &dev) != 0)
 		guest_fail("no virtio-blk device");
 	const char *only = cmdline_find(cmdline, "hostile=");

@@ -56,13 +56,7 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	static struct vio_bus bus;
 	static struct vio_dev d;
 	static struct vq q;
-	const char *cmdline = "";
-	if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
-		guest_fail("EAX does not hold the multiboot magic 0x2badb002");
-	if ((mbi->flags & MBI_FLAG_CMDLINE) && mbi->cmdline)
-		cmdline = (const char *)(uptr)mbi->cmdline;
-	if (vio_bus_parse(cmdline, &bus) != 0)
-		guest_fail("no virtio=BASE,STRIDE,COUNT on the command line");
+	(void)vio_boot(magic, mbi, &bus);
 	if (vio_find(&bus, VIRTIO_ID_RNG, 0, &d) != 0)
 		guest_fail("no virtio-rng device");
 	if (vio_init(&d, VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0)

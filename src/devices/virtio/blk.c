@@ -307,16 +307,9 @@ static int exec_sync(struct virtio_blk *b, struct virtio_blk_req *r)
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		/* Up to 20 bytes, not NUL-terminated when all 20 are used (5.2.6). */
-		uint64_t left = r->data_len < sizeof(id) ? r->data_len : sizeof(id), pos = 0;
-
 		memcpy(id, b->serial, sizeof(id));
-		for (unsigned int i = 0; i < r->nr_data && pos < left; i++) {
-			uint64_t l = r->data[i].iov_len < left - pos ? r->data[i].iov_len : left - pos;
-
-			memcpy(r->data[i].iov_base, id + pos, l);
-			pos += l;
-		}
-		r->data_len = pos;
+		r->data_len = iov_from_buf(r->data, r->nr_data, 0, id,
+					   r->data_len < sizeof(id) ? r->data_len : sizeof(id));
 		break;
 	}
 	case VIRTIO_BLK_T_DISCARD:

@@ -135,23 +135,7 @@ size_t virtio_console_rx_push(struct virtio_console *c, const uint8_t *buf, size
 
 	pthread_mutex_lock(&c->t.lock);
 	if (c->rx_pending) {
-		uint64_t off = c->rx_filled;
-
-		for (unsigned int i = c->rx.nr_out; i < c->rx.nr_out + c->rx.nr_in && done < len;
-		     i++) {
-			uint64_t l = c->rx.iov[i].iov_len;
-
-			if (off >= l) {
-				off -= l;
-				continue;
-			}
-			l -= off;
-			if (l > len - done)
-				l = len - done;
-			memcpy((uint8_t *)c->rx.iov[i].iov_base + off, buf + done, l);
-			done += l;
-			off = 0;
-		}
+		done = iov_from_buf(&c->rx.iov[c->rx.nr_out], c->rx.nr_in, c->rx_filled, buf, len);
 		c->rx_filled += done;
 		c->rx_bytes += done;
 	}

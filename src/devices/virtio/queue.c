@@ -241,12 +241,14 @@ bool virtq_should_notify(struct virtq *q)
 	return virtq_need_event(ld16_sc(q->avail + AVAIL_RING + 2u * q->st.size), now, old);
 }
 
-uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, uint64_t len)
+/* Copies between a flat buffer and the bytes of iov[0..nr) from `off` on. */
+static uint64_t iov_copy(const struct iovec *iov, unsigned int nr, uint64_t off, uint8_t *buf,
+			 uint64_t len, bool to_iov)
 {
 	uint64_t done = 0;
 
-	for (unsigned int i = 0; i < c->nr_out && done < len; i++) {
-		uint64_t l = c->iov[i].iov_len;
+	for (unsigned int i = 0; i < nr && done < len; i++) {
+		uint64_t l = iov[i].iov_len;
 
 		if (off >= l) {
 			off -= l;
@@ -255,11 +257,30 @@ uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, 
 		l -= off;
 		if (l > len - done)
 			l = len - done;
-		memcpy((uint8_t *)dst + done, (uint8_t *)c->iov[i].iov_base + off, l);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, buf + done, l);
+		else
+			memcpy(buf + done, (uint8_t *)iov[i].iov_base + off, l);
 		done += l;
 		off = 0;
 	}
 	return done;
+}
+
+uint64_t iov_to_buf(const struct iovec *iov, unsigned int nr, uint64_t off, void *dst, uint64_t len)
+{
+	return iov_copy(iov, nr, off, dst, len, false);
+}
+
+uint64_t iov_from_buf(const struct iovec *iov, unsigned int nr, uint64_t off, const void *src,
+		      uint64_t len)
+{
+	return iov_copy(iov, nr, off, (uint8_t *)(uintptr_t)src, len, true);
+}
+
+uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, uint64_t len)
+{
+	return iov_to_buf(c->iov, c->nr_out, off, dst, len);
 }
 
 const char *virtq_fault_str(const struct virtq_fault *f, char *buf, size_t size)

@@ -107,4 +107,10 @@ const char *virtq_fault_str(const struct virtq_fault *f, char *buf, size_t size)
  * the bytes copied. */
 uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, uint64_t len);
 
+/* Copy up to `len` bytes out of / into the bytes of iov[0..nr), starting `off` bytes in; return
+ * the bytes copied (fewer when the buffers end first). */
+uint64_t iov_to_buf(const struct iovec *iov, unsigned int nr, uint64_t off, void *dst, uint64_t len);
+uint64_t iov_from_buf(const struct iovec *iov, unsigned int nr, uint64_t off, const void *src,
+		      uint64_t len);
+
 #endif

@@ -1,5 +1,7 @@
 /* virtio.c: the test guests' virtio-mmio driver (see virtio.h). */
 #include "virtio.h"
+#include "exit.h"
+#include "multiboot.h"
 #include "kstring.h"
 #include "serial.h"
 
@@ -60,6 +62,19 @@ static int parse_num(const char **s, u32 *out)
 	*s = p;
 	*out = v;
 	return 1;
+}
+
+const char *vio_boot(u32 magic, const struct multiboot_info *mbi, struct vio_bus *bus)
+{
+	const char *cmdline = "";
+
+	if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
+		guest_fail("EAX does not hold the multiboot magic 0x2badb002");
+	if ((mbi->flags & MBI_FLAG_CMDLINE) && mbi->cmdline)
+		cmdline = (const char *)(uptr)mbi->cmdline;
+	if (vio_bus_parse(cmdline, bus) != 0)
+		guest_fail("no virtio=BASE,STRIDE,COUNT on the command line");
+	return cmdline;
 }
 
 int vio_bus_parse(const char *cmdline, struct vio_bus *bus)

@@ -203,6 +203,14 @@ static inline int vio_has(const struct vio_dev *d, u32 bit)
  */
 int vio_bus_parse(const char *cmdline, struct vio_bus *bus);
 
+struct multiboot_info;
+/*
+ * What every virtio test guest does first at its multiboot entry: check EAX holds the multiboot
+ * magic, take the command line from the information structure and parse virtio= from it, with
+ * guest_fail() on any problem. Returns the command line ("" when there is none).
+ */
+const char *vio_boot(u32 magic, const struct multiboot_info *mbi, struct vio_bus *bus);
+
 /*
  * Find the nth (from 0) transport on bus with magic "virt", version 2 and the given device id
  * (transports whose id is 0 have no device behind them). Fills d (base, index, device_id, irq)
