@@ -986,6 +986,53 @@ Test(blk_sync, swap_to_the_same_resized_image)
 	cr_assert_eq(status_of(0), VIRTIO_BLK_S_OK, "the new last sector is readable");
 }
 
+/* Makes io_uring_setup() fail with ENOSYS in this test process, as on a kernel without io_uring
+ * or under a seccomp filter that forbids it. */
+static void no_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0, "seccomp: %s",
+		     strerror(errno));
+}
+
+/* The backend is chosen at run time: without io_uring, auto falls back to the synchronous one and
+ * says so (at info level), and io=io_uring is refused with a line naming the disk. */
+Test(blk_init, auto_falls_back_to_sync_without_io_uring)
+{
+	char err[256] = "";
+	enum log_level old = log_get_level();
+
+	no_io_uring();
+	log_set_level(LOG_INFO);
+	backend = VIRTIO_BLK_BACKEND_AUTO;
+	cr_assert_eq(open_blk(false, NULL, false, err, sizeof(err)), 0, "%s", err);
+	blk_ready = true;
+	log_set_level(old);
+	cr_assert_eq(b.backend, VIRTIO_BLK_BACKEND_SYNC);
+	cr_assert_eq(virtio_blk_completion_fd(&b), -1);
+	cr_assert(strstr(log_text(), "virtio-blk0: io_uring unavailable"), "%s", log_text());
+	cr_assert(strstr(log_text(), "sync backend"), "%s", log_text());
+	drv_start(&b.t, STD_FEATURES, &dq, 1);
+	req(0, VIRTIO_BLK_T_IN, 3, DATA, SECTOR);
+	kick();
+	cr_assert_eq(status_of(0), VIRTIO_BLK_S_OK, "the sync backend serves requests");
+	assert_ram_pattern(DATA, 3 * SECTOR, SECTOR);
+	virtio_blk_destroy(&b);
+	blk_ready = false;
+
+	backend = VIRTIO_BLK_BACKEND_IO_URING;
+	cr_assert_eq(open_blk(false, NULL, false, err, sizeof(err)), -ENOSYS);
+	cr_assert(strstr(err, "io=io_uring: io_uring unavailable"), "%s", err);
+}
+
 Test(blk_init, backend_names)
 {
 	cr_assert_str_eq(virtio_blk_backend_name(VIRTIO_BLK_BACKEND_IO_URING), "io_uring");
