@@ -65,5 +65,5 @@ fi
 # run), and nowatchdog: emulated kernel code trips the soft-lockup detector, whose reports only
 # slow the boot further.
 python3 "$here/kiln-boot.py" --kiln "$kiln" --kernel "$kernel" --initrd "$tmp/initramfs.cpio" \
-	-c 1 -m 256 --timeout 3570 --clearcpuid-more ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni \
+	-c 1 -m 256 --timeout 3540 --clearcpuid-more ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni \
 	--append nowatchdog "$@"
