@@ -45,16 +45,23 @@ struct ratelimit {
  * were dropped since the last allowed one. */
 bool ratelimit_allow(struct ratelimit *rl, uint64_t *suppressed);
 
-#define pr_warn_ratelimited(rl, fmt, ...)                                                       \
+#define pr_ratelimited(pr, rl, fmt, ...)                                                        \
 	do {                                                                                    \
 		uint64_t dropped_;                                                              \
 		if (ratelimit_allow((rl), &dropped_)) {                                         \
 			if (dropped_)                                                           \
-				pr_warn(fmt " (%llu similar messages suppressed)", ##__VA_ARGS__, \
-					(unsigned long long)dropped_);                          \
+				pr(fmt " (%llu similar messages suppressed)", ##__VA_ARGS__,    \
+				   (unsigned long long)dropped_);                               \
 			else                                                                    \
-				pr_warn(fmt, ##__VA_ARGS__);                                    \
+				pr(fmt, ##__VA_ARGS__);                                         \
 		}                                                                               \
+	} while (0)
+#define pr_warn_ratelimited(rl, fmt, ...) pr_ratelimited(pr_warn, rl, fmt, ##__VA_ARGS__)
+/* Only spends the rate limit's tokens when info messages are shown (-v). */
+#define pr_info_ratelimited(rl, fmt, ...)                                                       \
+	do {                                                                                    \
+		if (log_get_level() >= LOG_INFO)                                                \
+			pr_ratelimited(pr_info, rl, fmt, ##__VA_ARGS__);                        \
 	} while (0)
 
 /* Monotonic clock in nanoseconds. */
