@@ -165,32 +165,23 @@ static int attach_virtio(struct vmm *vmm, char *err)
 	if (cfg->virtio_console) {
 		const struct x86_acpi_mmio_dev *m = &vmm->platform.mmio_devs[slot++];
 
-		if (!(vmm->vcon = malloc(sizeof(*vmm->vcon))))
+		/* A failed init leaves nothing to undo; vmm_destroy() frees the struct. */
+		if (!(vmm->vcon = calloc(1, sizeof(*vmm->vcon))))
 			return -ENOMEM;
-		e = virtio_console_init(vmm->vcon, "virtio-console0", vmm->mem, m->addr, m->irq,
-					(struct irq_line){ vmm->irq_sink, m->irq }, vmm->serial_fd,
-					vmm_wake, vmm);
-		if (e) {
-			free(vmm->vcon);
-			vmm->vcon = NULL;
-			return e;
-		}
-		if ((e = attach_one(vmm, &vmm->vcon->t, err)))
+		if ((e = virtio_console_init(vmm->vcon, "virtio-console0", vmm->mem, m->addr, m->irq,
+					     (struct irq_line){ vmm->irq_sink, m->irq },
+					     vmm->serial_fd, vmm_wake, vmm)) ||
+		    (e = attach_one(vmm, &vmm->vcon->t, err)))
 			return e;
 	}
 	if (cfg->rng) {
 		const struct x86_acpi_mmio_dev *m = &vmm->platform.mmio_devs[slot++];
 
-		if (!(vmm->rng = malloc(sizeof(*vmm->rng))))
+		if (!(vmm->rng = calloc(1, sizeof(*vmm->rng))))
 			return -ENOMEM;
-		e = virtio_rng_init(vmm->rng, "virtio-rng0", vmm->mem, m->addr, m->irq,
-				    (struct irq_line){ vmm->irq_sink, m->irq });
-		if (e) {
-			free(vmm->rng);
-			vmm->rng = NULL;
-			return e;
-		}
-		if ((e = attach_one(vmm, &vmm->rng->t, err)))
+		if ((e = virtio_rng_init(vmm->rng, "virtio-rng0", vmm->mem, m->addr, m->irq,
+					 (struct irq_line){ vmm->irq_sink, m->irq })) ||
+		    (e = attach_one(vmm, &vmm->rng->t, err)))
 			return e;
 	}
 	return 0;

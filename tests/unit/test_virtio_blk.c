@@ -523,14 +523,14 @@ BOTH(write_zeroes)
 		cr_assert_eq(*ram_at(&ram, DATA + 0x1000 + i, 1), 0);
 }
 
-/* Makes fallocate() fail with EOPNOTSUPP in this test process, as on a file system that can
- * neither punch holes nor zero ranges. Criterion runs each test in its own process. */
-static void no_fallocate(void)
+/* Makes system call `nr` fail with `err` in this test process (Criterion runs each test in its own
+ * process): a file system without fallocate(), a host without io_uring. */
+static void deny_syscall(long nr, int err)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fallocate, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)err),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
@@ -538,6 +538,12 @@ static void no_fallocate(void)
 	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
 	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0, "seccomp: %s",
 		     strerror(errno));
+}
+
+/* As on a file system that can neither punch holes nor zero ranges. */
+static void no_fallocate(void)
+{
+	deny_syscall(__NR_fallocate, EOPNOTSUPP);
 	cr_assert_eq(fallocate(img, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, SECTOR), -1);
 	cr_assert_eq(errno, EOPNOTSUPP);
 }
@@ -986,23 +992,6 @@ Test(blk_sync, swap_to_the_same_resized_image)
 	cr_assert_eq(status_of(0), VIRTIO_BLK_S_OK, "the new last sector is readable");
 }
 
-/* Makes io_uring_setup() fail with ENOSYS in this test process, as on a kernel without io_uring
- * or under a seccomp filter that forbids it. */
-static void no_io_uring(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
-
-	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0, "seccomp: %s",
-		     strerror(errno));
-}
-
 /* The backend is chosen at run time: without io_uring, auto falls back to the synchronous one and
  * says so (at info level), and io=io_uring is refused with a line naming the disk. */
 Test(blk_init, auto_falls_back_to_sync_without_io_uring)
@@ -1010,7 +999,7 @@ Test(blk_init, auto_falls_back_to_sync_without_io_uring)
 	char err[256] = "";
 	enum log_level old = log_get_level();
 
-	no_io_uring();
+	deny_syscall(__NR_io_uring_setup, ENOSYS);
 	log_set_level(LOG_INFO);
 	backend = VIRTIO_BLK_BACKEND_AUTO;
 	cr_assert_eq(open_blk(false, NULL, false, err, sizeof(err)), 0, "%s", err);
