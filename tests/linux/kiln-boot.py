@@ -88,6 +88,8 @@ def cmdline_for(args, pvm):
         if clear:
             parts.append("clearcpuid=" + clear)
         parts.append(PVM_REST)
+        if args.pvm_append:
+            parts.append(args.pvm_append)
     if args.append:
         parts.append(args.append)
     return " ".join(parts)
@@ -450,6 +452,8 @@ def main():
     ap.add_argument("--clearcpuid-more", default="",
                     help="features to clear on PVM hosts besides --clearcpuid's")
     ap.add_argument("--append", help="more kernel command-line parameters")
+    ap.add_argument("--pvm-append", default="",
+                    help="more kernel command-line parameters, only with the PVM workarounds")
     ap.add_argument("--root-disk", choices=("rw", "ro"),
                     help="no initramfs: the root file system is an ext4 image on virtio-blk "
                          "(root=/dev/vda), made with mkfs.ext4 -d from the initramfs's files")
