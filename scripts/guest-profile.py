@@ -102,6 +102,10 @@ def main():
         with open(os.path.join(d, name), "w") as f:
             f.write(value)
 
+    with open(os.path.join(d, "buffer_size_kb")) as f:
+        # "1408", or "7 (expanded: 1408)" while the buffer was never allocated
+        m = re.search(r"(\d+)\)?\s*$", f.read())
+        old_kb = m.group(1) if m else None
     write("buffer_size_kb", str(args.buffer_kb))
     write("trace", "")
     write(EVENT, "1")
@@ -129,6 +133,8 @@ def main():
             by_tid[tid] += 1
             total += 1
     write("trace", "")
+    if old_kb:
+        write("buffer_size_kb", old_kb)  # the tracing set-up is host-wide: leave it as it was
     if not total:
         print("no emulated guest instructions in %.1f s" % args.seconds)
         return 1

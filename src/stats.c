@@ -88,9 +88,13 @@ void stats_print(FILE *f, const struct vcpu_stats *const *per_vcpu, unsigned int
 				print_row(f, "", "(other ports)", &st->other_io);
 			if (r == KVM_EXIT_MMIO && st->other_mmio.count)
 				print_row(f, "", "(other addresses)", &st->other_mmio);
-			if (r == KVM_EXIT_INTERNAL_ERROR && st->completed_insns)
-				fprintf(f, "  %-14s %-26s %10" PRIu64 "\n", "",
-					"completed by kiln", stats_load(&st->completed_insns));
+			if (r == KVM_EXIT_INTERNAL_ERROR) {
+				uint64_t done = stats_load(&st->completed_insns);
+
+				if (done)
+					fprintf(f, "  %-14s %-26s %10" PRIu64 "\n", "",
+						"completed by kiln", done);
+			}
 		}
 		total.count += sum.count;
 		total.ns += sum.ns;

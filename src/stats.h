@@ -32,7 +32,7 @@ struct vcpu_stats {
 	bool enabled;
 	uint64_t runs;
 	uint64_t unclaimed_pio, unclaimed_mmio;
-	uint64_t completed_insns; /* emulation failures kiln completed itself (int3, fwait) */
+	uint64_t completed_insns; /* emulation failures kiln completed itself (arch/x86/emulate.c) */
 	struct exit_stat reason[STATS_MAX_REASONS];
 	struct stats_key keys[STATS_MAX_KEYS];
 	unsigned int nr_keys;
