@@ -3,7 +3,7 @@
 #
 # usage: run-guest.sh [--name TEXT] [--expect-status N|any] [--expect-out REGEX]...
 #                     [--expect-err REGEX]... [--reject-out REGEX]... [--reject-err REGEX]...
-#                     [--stdin STRING] [--timeout SECONDS] -- COMMAND ARGS...
+#                     [--stdin STRING] [--timeout SECONDS] [--no-kvm] -- COMMAND ARGS...
 #
 #   --expect-status  exit status the command must end with (default 33: the guest
 #                    printed SUCCESS and wrote 0x10 to the debug-exit port); "any" skips the check
@@ -13,9 +13,11 @@
 #                    without it stdin is /dev/null
 #   --timeout        seconds before the command is killed and the run fails (default 60)
 #   --name           description for the PASS/FAIL line (default: the command line)
+#   --no-kvm         the command needs no /dev/kvm (kiln --help, QEMU with TCG): skip the check
 #
 # Prints "PASS: <name>" and exits 0, or "FAIL: <what>" plus the captured output and
-# exits 1, or "SKIP: <reason>" and exits 77 when /dev/kvm cannot be opened read-write.
+# exits 1, or "SKIP: <reason>" and exits 77 when /dev/kvm cannot be opened read-write
+# (unless --no-kvm).
 set -u
 
 usage() {
@@ -32,6 +34,7 @@ reject_err=()
 stdin_text=""
 have_stdin=0
 timeout_s=60
+need_kvm=1
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--reject-err) [ $# -ge 2 ] || usage; reject_err+=("$2"); shift 2 ;;
 	--stdin) [ $# -ge 2 ] || usage; stdin_text=$2; have_stdin=1; shift 2 ;;
 	--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift 2 ;;
+	--no-kvm) need_kvm=0; shift ;;
 	--) shift; break ;;
 	*) echo "run-guest.sh: unknown option: $1" >&2; usage ;;
 	esac
@@ -52,11 +56,11 @@ case "$expect_status" in any | [0-9] | [0-9][0-9] | [0-9][0-9][0-9]) ;; *) usage
 case "$timeout_s" in '' | *[!0-9]*) usage ;; esac
 [ -n "$name" ] || name="$*"
 
-if [ ! -c /dev/kvm ]; then
+if [ "$need_kvm" -eq 1 ] && [ ! -c /dev/kvm ]; then
 	echo "SKIP: /dev/kvm is missing"
 	exit 77
 fi
-if ! { : <>/dev/kvm; } 2>/dev/null; then
+if [ "$need_kvm" -eq 1 ] && ! { : <>/dev/kvm; } 2>/dev/null; then
 	echo "SKIP: /dev/kvm is not readable and writable"
 	exit 77
 fi
