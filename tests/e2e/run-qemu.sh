@@ -4,10 +4,12 @@
 # usage: run-qemu.sh [run-guest.sh options] -- GUEST [QEMU ARGS...]
 #   e.g. run-qemu.sh --expect-out '^magic ok' -- mb_hello.elf -append 'hello world' -initrd module.txt
 #
-# Everything before -- goes to run-guest.sh (every option there takes one value);
+# Everything before -- goes to run-guest.sh (every option there but --no-kvm takes one value;
+# this script passes --no-kvm itself);
 # QEMU ARGS (-append, -initrd, -smp, -m ...) are added to the QEMU command line.
-# Exits 77 (skip) when qemu-system-x86_64 (or $QEMU) is not installed or /dev/kvm
-# is unusable. The guest's debug-exit write ends QEMU with status (v << 1) | 1.
+# QEMU uses KVM when /dev/kvm opens read-write, else its emulator, TCG (slower, but these
+# guests are tiny), and says which. Exits 77 (skip) when qemu-system-x86_64 (or $QEMU) is
+# not installed. The guest's debug-exit write ends QEMU with status (v << 1) | 1.
 set -u
 
 usage() {
@@ -35,7 +37,15 @@ if ! command -v "$qemu" >/dev/null 2>&1; then
 	exit 77
 fi
 
-exec "$here/run-guest.sh" --name "qemu: $(basename "$guest")${*:+ $*}" "${opts[@]}" -- \
-	"$qemu" -M microvm -enable-kvm -nodefaults -nographic -no-reboot \
+if [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; then
+	accel=kvm
+	echo "qemu: accel=kvm"
+else
+	accel=tcg
+	echo "qemu: accel=tcg (no usable /dev/kvm)"
+fi
+
+exec "$here/run-guest.sh" --name "qemu: $(basename "$guest")${*:+ $*}" --no-kvm "${opts[@]}" -- \
+	"$qemu" -M microvm -accel "$accel" -nodefaults -nographic -no-reboot \
 	-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel "$guest" "$@"
