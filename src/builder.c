@@ -23,10 +23,12 @@
 		goto out_fail;                               \
 	} while (0)
 
+/* The interrupt callbacks get the vmm, not the KVM VM: devices are attached before the VM exists
+ * (builder_build() step 2), and no interrupt is raised until the vCPUs run. */
 static void kernel_irq_set_level(void *opaque, unsigned int gsi, int level)
 {
 	static struct ratelimit rl = RATELIMIT_INIT(1000, 5);
-	int e = vm_irq_line(opaque, gsi, level);
+	int e = vm_irq_line(((struct vmm *)opaque)->vm, gsi, level);
 
 	if (e)
 		pr_warn_ratelimited(&rl, "irq: KVM_IRQ_LINE %u failed: %s", gsi, strerror(-e));
@@ -34,12 +36,12 @@ static void kernel_irq_set_level(void *opaque, unsigned int gsi, int level)
 
 static int ioapic_set_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
 {
-	return vm_set_msi_route(opaque, pin, valid, addr, data);
+	return vm_set_msi_route(((struct vmm *)opaque)->vm, pin, valid, addr, data);
 }
 
 static int ioapic_trigger(void *opaque, unsigned int pin)
 {
-	return vm_irq_line(opaque, pin, 1);
+	return vm_irq_line(((struct vmm *)opaque)->vm, pin, 1);
 }
 
 static void ioapic_eoi_cb(void *opaque, uint8_t vector)
@@ -118,7 +120,6 @@ static int attach_one(struct vmm *vmm, struct virtio_mmio *t, char *err)
 
 	if (e)
 		return e;
-	virtio_mmio_connect(t, vmm->vm);
 	for (unsigned int q = 0; q < t->ops->nr_queues; q++)
 		if ((e = io_thread_add(vmm->io, t->kick_fd[q], virtio_mmio_kick, &t->kicks[q])))
 			return e;
@@ -187,6 +188,18 @@ static int attach_virtio(struct vmm *vmm, char *err)
 	return 0;
 }
 
+/* Once the KVM VM exists: each virtio device's interrupt and queue notifications go through KVM
+ * (irqfd, ioeventfd) where it can. */
+static void connect_virtio(struct vmm *vmm)
+{
+	for (unsigned int i = 0; i < vmm->nr_disks; i++)
+		virtio_mmio_connect(&vmm->disks[i].t, vmm->vm);
+	if (vmm->vcon)
+		virtio_mmio_connect(&vmm->vcon->t, vmm->vm);
+	if (vmm->rng)
+		virtio_mmio_connect(&vmm->rng->t, vmm->vm);
+}
+
 /* Platform devices, in a fixed order; see STYLE.md "Registration". */
 static int attach_devices(struct vmm *vmm, char *err)
 {
@@ -195,7 +208,7 @@ static int attach_devices(struct vmm *vmm, char *err)
 	int e;
 
 	if (vmm->cfg.irqchip == IRQCHIP_SPLIT) {
-		struct ioapic_backend be = { ioapic_set_route, ioapic_trigger, vmm->vm };
+		struct ioapic_backend be = { ioapic_set_route, ioapic_trigger, vmm };
 
 		e = ioapic_create(&vmm->ioapic, &be);
 		if (e)
@@ -215,7 +228,7 @@ static int attach_devices(struct vmm *vmm, char *err)
 		vmm->env.eoi = ioapic_eoi_cb;
 		vmm->env.eoi_opaque = vmm->ioapic;
 	} else {
-		vmm->kernel_irq_sink = (struct irq_sink){ kernel_irq_set_level, vmm->vm };
+		vmm->kernel_irq_sink = (struct irq_sink){ kernel_irq_set_level, vmm };
 		sink = &vmm->kernel_irq_sink;
 	}
 
@@ -317,23 +330,8 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	if (x86_write_boot_tables(vmm->mem, vmm->entry.mode))
 		fail(KILN_EXIT_USAGE, "guest memory too small for the boot tables");
 
-	/* 2. KVM and the VM. */
-	e = kvm_open(&vmm->kvm, cfg->kvm_path, why, sizeof(why));
-	if (e)
-		fail(KILN_EXIT_HOST_ERROR, "%s", why);
-	if ((int)cfg->nr_vcpus > vmm->kvm.max_vcpus)
-		fail(KILN_EXIT_USAGE, "-c/--cpus: %u vCPUs is above this host's KVM limit of %d",
-		     cfg->nr_vcpus, vmm->kvm.max_vcpus);
-	e = vm_create(&vmm->vm, &vmm->kvm, cfg->irqchip, IOAPIC_NR_PINS);
-	if (e)
-		fail(KILN_EXIT_HOST_ERROR, "cannot create the KVM VM (%s irqchip): %s",
-		     cfg->irqchip == IRQCHIP_SPLIT ? "split" : "kernel", strerror(-e));
-	e = vm_map_memory(vmm->vm, vmm->mem);
-	if (e)
-		fail(KILN_EXIT_HOST_ERROR, "cannot give %llu MiB of guest memory to KVM: %s",
-		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
-
-	/* 3. Buses and devices. */
+	/* 2. Buses and devices, still without KVM: a bad --disk, --serial-out or port range is
+	 * bad input too. Their interrupts and KVM fast paths are connected in step 3. */
 	if (cfg->serial_out_path) {
 		vmm->serial_fd = open(cfg->serial_out_path,
 				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
@@ -356,6 +354,23 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 			snprintf(err, BUILD_ERR_MAX, "cannot create devices: %s", strerror(-e));
 		goto out_fail;
 	}
+
+	/* 3. KVM and the VM. */
+	e = kvm_open(&vmm->kvm, cfg->kvm_path, why, sizeof(why));
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "%s", why);
+	if ((int)cfg->nr_vcpus > vmm->kvm.max_vcpus)
+		fail(KILN_EXIT_USAGE, "-c/--cpus: %u vCPUs is above this host's KVM limit of %d",
+		     cfg->nr_vcpus, vmm->kvm.max_vcpus);
+	e = vm_create(&vmm->vm, &vmm->kvm, cfg->irqchip, IOAPIC_NR_PINS);
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "cannot create the KVM VM (%s irqchip): %s",
+		     cfg->irqchip == IRQCHIP_SPLIT ? "split" : "kernel", strerror(-e));
+	e = vm_map_memory(vmm->vm, vmm->mem);
+	if (e)
+		fail(KILN_EXIT_HOST_ERROR, "cannot give %llu MiB of guest memory to KVM: %s",
+		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	connect_virtio(vmm);
 
 	/* 4. vCPUs: all get CPUID; only the boot vCPU gets entry registers. The others stay in
 	 * KVM's wait-for-SIPI state until the guest starts them, as on real hardware. */
