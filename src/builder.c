@@ -374,7 +374,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 
 	/* 4. vCPUs: all get CPUID; only the boot vCPU gets entry registers. The others stay in
 	 * KVM's wait-for-SIPI state until the guest starts them, as on real hardware. */
-	vmm->cpuid = kvm_supported_cpuid(&vmm->kvm);
+	vmm->cpuid = x86_supported_cpuid(&vmm->kvm);
 	if (!vmm->cpuid)
 		fail(KILN_EXIT_HOST_ERROR, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
 	vmm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vmm->vcpus));

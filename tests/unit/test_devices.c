@@ -767,6 +767,23 @@ Test(cpuid, patch_sets_apic_ids_and_hypervisor_bit)
 	free(c);
 }
 
+Test(cpuid, tsc_deadline_from_the_capability)
+{
+	struct kvm_cpuid2 *c = make_cpuid();
+
+	x86_cpuid_add_kvm_features(c, false);
+	cr_assert_eq(c->entries[1].ecx, 0x00000201, "no capability: leaf 1 ECX as KVM gave it");
+	x86_cpuid_add_kvm_features(c, true);
+	cr_assert_eq(c->entries[1].ecx, 0x01000201, "KVM_CAP_TSC_DEADLINE_TIMER: ECX[24] set");
+	cr_assert_eq(c->entries[1].ebx, 0xff3f0800, "EBX untouched");
+	cr_assert_eq(c->entries[1].edx, 0x1234, "EDX untouched");
+	cr_assert_eq(c->entries[0].ecx, 0, "only leaf 1");
+	cr_assert_eq(c->entries[2].ecx, 0);
+	x86_cpuid_patch(c, 1, 2);
+	cr_assert_neq(c->entries[1].ecx & (1u << 24), 0, "the per-vCPU patch keeps it");
+	free(c);
+}
+
 Test(cpuid, patch_vcpu_zero)
 {
 	struct kvm_cpuid2 *c = make_cpuid();

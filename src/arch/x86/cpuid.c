@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 
 #define CPUID_1_EDX_HTT (1u << 28)
@@ -80,6 +81,28 @@ void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned int id, unsigned int nr)
 			break;
 		}
 	}
+}
+
+void x86_cpuid_add_kvm_features(struct kvm_cpuid2 *cpuid, bool tsc_deadline)
+{
+	for (unsigned int i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		/* KVM's local APIC emulates the TSC-deadline timer mode (SDM vol. 3A, 11.5.4.1) on
+		 * any host, but KVM_GET_SUPPORTED_CPUID shows the bit only where the host CPU has
+		 * it: never on AMD. As QEMU and Firecracker, trust the capability. */
+		if (e->function == 1 && tsc_deadline)
+			e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
+	}
+}
+
+struct kvm_cpuid2 *x86_supported_cpuid(const struct kvm *kvm)
+{
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(kvm);
+
+	if (c)
+		x86_cpuid_add_kvm_features(c, kvm_check_cap(kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+	return c;
 }
 
 int x86_setup_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned int id, unsigned int nr)
