@@ -11,6 +11,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
+#include "arch/x86/irq.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
@@ -366,6 +367,10 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 	if (e)
 		fail(KILN_EXIT_HOST_ERROR, "cannot create the KVM VM (%s irqchip): %s",
 		     cfg->irqchip == IRQCHIP_SPLIT ? "split" : "kernel", strerror(-e));
+	/* KVM's default routes put its PIT on IOAPIC pin 0; the tables say pin 2. */
+	if (cfg->irqchip == IRQCHIP_KERNEL && (e = x86_setup_kernel_irq_routing(vmm->vm)))
+		fail(KILN_EXIT_HOST_ERROR, "cannot set the in-kernel irqchip's GSI routes: %s",
+		     strerror(-e));
 	e = vm_map_memory(vmm->vm, vmm->mem);
 	if (e)
 		fail(KILN_EXIT_HOST_ERROR, "cannot give %llu MiB of guest memory to KVM: %s",

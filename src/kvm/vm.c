@@ -1,4 +1,4 @@
-/* vm.c: KVM VM creation, memory slots, irqchip set-up and MSI routing. */
+/* vm.c: KVM VM creation, memory slots, irqchip set-up and GSI routing. */
 #include "kvm/vm.h"
 
 #include <errno.h>
@@ -167,6 +167,29 @@ int vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr,
 	vm->routes[gsi].data = data;
 	err = vm_push_routes(vm);
 	pthread_mutex_unlock(&vm->route_lock);
+	return err;
+}
+
+int vm_set_irqchip_routes(struct vm *vm, const struct vm_irqchip_route *routes, unsigned int n)
+{
+	struct kvm_irq_routing *table;
+	int err = 0;
+
+	if (vm->mode != IRQCHIP_KERNEL)
+		return -EINVAL;
+	table = calloc(1, sizeof(*table) + n * sizeof(struct kvm_irq_routing_entry));
+	if (!table)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++)
+		table->entries[i] = (struct kvm_irq_routing_entry){
+			.gsi = routes[i].gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = routes[i].chip, .pin = routes[i].pin },
+		};
+	table->nr = n;
+	if (ioctl(vm->fd, KVM_SET_GSI_ROUTING, table) < 0)
+		err = -errno;
+	free(table);
 	return err;
 }
 

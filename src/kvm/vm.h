@@ -34,6 +34,16 @@ int __must_check vm_map_memory(struct vm *vm, const struct gmem *gm);
  * Thread-safe. Returns 0 or -errno. */
 int __must_check vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr,
 				  uint32_t data);
+/* One input of KVM's in-kernel irqchip: GSI `gsi` drives pin `pin` of chip `chip` (KVM_IRQCHIP_*). */
+struct vm_irqchip_route {
+	unsigned int gsi, chip, pin;
+};
+
+/* Kernel irqchip: replaces KVM's whole GSI routing table with `routes` (a GSI may appear more
+ * than once, driving several pins; a GSI absent reaches nothing). Call after vm_create() and
+ * before any vCPU runs. Returns 0, -EINVAL in split mode, or -errno from KVM_SET_GSI_ROUTING. */
+int __must_check vm_set_irqchip_routes(struct vm *vm, const struct vm_irqchip_route *routes,
+				       unsigned int n);
 /* KVM_IRQ_LINE: set GSI `gsi` to `level`. Returns 0 or -errno. */
 int __must_check vm_irq_line(struct vm *vm, unsigned int gsi, int level);
 

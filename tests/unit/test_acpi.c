@@ -1,6 +1,7 @@
 /* test_acpi.c: the ACPI tables, the AML emitter and the MP table (src/arch/x86/acpi.c, mptable.c)
  * built into poisoned fake guest RAM and read back as a guest would: every signature, length and
- * checksum, the pointers between tables, the entries, and what the builders refuse. */
+ * checksum, the pointers between tables, the entries, and what the builders refuse; and the
+ * in-kernel irqchip's routes (irq.c), which must wire interrupts as those tables say. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "arch/x86/acpi.h"
+#include "arch/x86/irq.h"
 #include "arch/x86/mptable.h"
 
 #define KIB 1024ull
@@ -1003,4 +1005,44 @@ Test(mptable, range_not_ram_or_above_4gib_is_efault)
 	cr_assert_eq(x86_mptable_build(gm, UINT64_MAX - 8, 0x2000, &plat), -EFAULT);
 	cr_assert(untouched(0, RAM_SIZE));
 	cr_assert(high_untouched());
+}
+
+/* ---- in-kernel irqchip routes ----------------------------------------------------------- */
+
+/* The same wiring check_mptable() and check_madt() require: ISA IRQ 0 on pin 2, IRQ 2 (the
+ * cascade) on no pin, every other GSI on the pin of its number. */
+Test(irq, kernel_routes_match_the_tables)
+{
+	struct vm_irqchip_route r[X86_KERNEL_IRQ_MAX_ROUTES];
+	unsigned int n = x86_kernel_irq_routes(r), pic[X86_ISA_IRQS] = { 0 };
+	unsigned int ioapic_gsi[KVM_IOAPIC_NUM_PINS];
+
+	memset(ioapic_gsi, 0xff, sizeof(ioapic_gsi));
+	cr_assert_eq(n, 15 + 23, "15 PIC routes (no cascade), 23 IOAPIC routes (no GSI 2)");
+	for (unsigned int i = 0; i < n; i++) {
+		switch (r[i].chip) {
+		case KVM_IRQCHIP_PIC_MASTER:
+		case KVM_IRQCHIP_PIC_SLAVE:
+			cr_assert_lt(r[i].gsi, X86_ISA_IRQS);
+			cr_assert_eq(r[i].chip, r[i].gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+							     : KVM_IRQCHIP_PIC_SLAVE, "GSI %u", r[i].gsi);
+			cr_assert_eq(r[i].pin, r[i].gsi % 8, "GSI %u: 8259 pin", r[i].gsi);
+			pic[r[i].gsi]++;
+			break;
+		case KVM_IRQCHIP_IOAPIC:
+			cr_assert_lt(r[i].pin, KVM_IOAPIC_NUM_PINS);
+			cr_assert_eq(ioapic_gsi[r[i].pin], 0xffffffffu, "pin %u driven twice", r[i].pin);
+			ioapic_gsi[r[i].pin] = r[i].gsi;
+			break;
+		default:
+			cr_assert_fail("route %u: unknown irqchip %u", i, r[i].chip);
+		}
+	}
+	for (unsigned int irq = 0; irq < X86_ISA_IRQS; irq++)
+		cr_assert_eq(pic[irq], irq == X86_ISA_IRQ_CASCADE ? 0 : 1, "PIC route of IRQ %u", irq);
+	cr_assert_eq(ioapic_gsi[X86_TIMER_GSI], X86_ISA_IRQ_TIMER, "the PIT (GSI 0) on pin 2");
+	cr_assert_eq(ioapic_gsi[0], 0xffffffffu, "nothing on pin 0");
+	for (unsigned int pin = 3; pin < KVM_IOAPIC_NUM_PINS; pin++)
+		cr_assert_eq(ioapic_gsi[pin], pin, "GSI %u on pin %u", pin, pin);
+	cr_assert_eq(ioapic_gsi[1], 1);
 }

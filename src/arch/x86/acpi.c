@@ -749,7 +749,7 @@ static void build_madt(uint8_t *t, const struct x86_platform *p)
 	put8(t, off + 1, ACPI_MADT_ISO_LEN);
 	put8(t, off + 2, 0); /* bus: ISA */
 	put8(t, off + 3, X86_ISA_IRQ_TIMER);
-	put32(t, off + 4, 2);
+	put32(t, off + 4, X86_TIMER_GSI);
 	put16(t, off + 8, ACPI_MPS_INTI_POLARITY_HIGH | ACPI_MPS_INTI_TRIGGER_EDGE);
 	off += ACPI_MADT_ISO_LEN;
 	/* NMI on LINT1 of every processor. */

@@ -39,11 +39,14 @@
 #define X86_ACPI_MAX_IOAPIC_PINS 240
 
 /* The fixed ISA interrupts the tables describe besides the UART's. */
-#define X86_ISA_IRQ_TIMER 0 /* PIT: IOAPIC pin 2 (interrupt source override) */
+#define X86_ISA_IRQ_TIMER 0 /* PIT: IOAPIC pin X86_TIMER_GSI (interrupt source override) */
 #define X86_ISA_IRQ_KBD 1   /* i8042 keyboard */
 #define X86_ISA_IRQ_CASCADE 2
 #define X86_ISA_IRQ_RTC 8
 #define X86_ISA_IRQS 16
+/* The GSI (= IOAPIC pin) of ISA IRQ 0, as on every PC since the IOAPIC (MP 1.4, 5.1): the MADT's
+ * one interrupt source override, the MP table's IRQ 0 entry and the in-kernel irqchip's routes. */
+#define X86_TIMER_GSI 2
 
 /* A virtio-mmio device: described in the DSDT as LNRO0005 (Linux's virtio_mmio ACPI id) with
  * its registers and an edge-triggered, active-high interrupt. */

@@ -148,7 +148,7 @@ int x86_mptable_build(const struct gmem *gm, uint64_t base, uint64_t size,
 		if (irq == X86_ISA_IRQ_CASCADE)
 			continue;
 		e = ioint(e, MP_INT, MP_INTI_CONFORMS, (uint8_t)irq, ioapic_id,
-			  irq == X86_ISA_IRQ_TIMER ? 2 : (uint8_t)irq);
+			  irq == X86_ISA_IRQ_TIMER ? X86_TIMER_GSI : (uint8_t)irq);
 	}
 	for (unsigned int i = 0; i < p->nr_mmio_devs; i++) {
 		unsigned int irq = p->mmio_devs[i].irq;
