@@ -12,6 +12,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/irq.h"
+#include "arch/x86/legacy.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
@@ -414,6 +415,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err)
 		.pausing = &vmm->pausing,
 		.park = vmm_park,
 		.park_opaque = vmm,
+		.absent_port = x86_absent_port,
 	};
 	pr_info("booting %s (%s) with %u vCPU%s, %llu MiB, %s irqchip", cfg->kernel_path,
 		vmm->entry.format, cfg->nr_vcpus, cfg->nr_vcpus == 1 ? "" : "s",

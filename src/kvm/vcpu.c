@@ -15,6 +15,7 @@
 #include "util/log.h"
 
 static struct ratelimit unclaimed_rl = RATELIMIT_INIT(1000, 10);
+static struct ratelimit absent_rl = RATELIMIT_INIT(1000, 10);
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned int id)
 {
@@ -180,10 +181,20 @@ static void handle_io(struct vcpu *vcpu, const struct vcpu_env *env, bool timed)
 		r = out ? bus_write(env->pio, run->io.port, data, size)
 			: bus_read(env->pio, run->io.port, data, size);
 	if (!r) {
+		const char *absent = env->absent_port ? env->absent_port(run->io.port, size) : NULL;
+
 		stats_inc(&vcpu->stats.unclaimed_pio);
-		pr_warn_ratelimited(&unclaimed_rl, "vcpu%u: unclaimed port %s 0x%04x (%u byte%s)%s",
-				    vcpu->id, out ? "write to" : "read from", run->io.port, size,
-				    size == 1 ? "" : "s", out ? " dropped" : " returned all ones");
+		if (absent)
+			pr_debug_ratelimited(&absent_rl,
+					     "vcpu%u: unclaimed port %s 0x%04x (%u byte%s)%s: %s, absent",
+					     vcpu->id, out ? "write to" : "read from", run->io.port,
+					     size, size == 1 ? "" : "s",
+					     out ? " dropped" : " returned all ones", absent);
+		else
+			pr_warn_ratelimited(&unclaimed_rl,
+					    "vcpu%u: unclaimed port %s 0x%04x (%u byte%s)%s", vcpu->id,
+					    out ? "write to" : "read from", run->io.port, size,
+					    size == 1 ? "" : "s", out ? " dropped" : " returned all ones");
 	}
 	if (timed)
 		stats_account_access(&vcpu->stats, out ? STATS_IO_OUT : STATS_IO_IN, run->io.port,

@@ -34,6 +34,10 @@ struct vcpu_env {
 	 * vcpu->run->immediate_exit before returning when the VM is not stopping. */
 	void (*park)(void *opaque, struct vcpu *vcpu);
 	void *park_opaque;
+	/* NULL, or the name of a well-known device the board leaves absent at [port, port+size)
+	 * (the architecture's list): an unclaimed access there still reads all ones, drops its
+	 * write and is counted, but is logged at debug level (-vv) instead of warned about. */
+	const char *(*absent_port)(uint16_t port, unsigned int size);
 };
 
 struct vcpu {

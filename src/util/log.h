@@ -64,6 +64,13 @@ bool ratelimit_allow(struct ratelimit *rl, uint64_t *suppressed);
 			pr_ratelimited(pr_info, rl, fmt, ##__VA_ARGS__);                        \
 	} while (0)
 
+/* Likewise at debug level (-vv). */
+#define pr_debug_ratelimited(rl, fmt, ...)                                                      \
+	do {                                                                                    \
+		if (log_get_level() >= LOG_DEBUG)                                               \
+			pr_ratelimited(pr_debug, rl, fmt, ##__VA_ARGS__);                       \
+	} while (0)
+
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 

@@ -1,5 +1,5 @@
 /* test_devices.c: IOAPIC, debug-exit, i8042, PIC register models (src/devices/) and the x86 boot
- * tables, memory map and CPUID patching (src/arch/x86/). */
+ * tables, memory map, CPUID patching and legacy ports left absent (src/arch/x86/). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,6 +8,7 @@
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/legacy.h"
 #include "arch/x86/memmap.h"
 #include "arch/x86/regs.h"
 #include "devices/debug_exit.h"
@@ -794,4 +795,32 @@ Test(cpuid, patch_vcpu_zero)
 	cr_assert_eq(c->entries[2].edx, 0);
 	cr_assert_neq(c->entries[1].ecx & (1u << 31), 0);
 	free(c);
+}
+
+/* ---- legacy ports left absent --------------------------------------------------------------- */
+
+Test(legacy, probed_ports_are_named)
+{
+	static const uint16_t superio[] = { 0x2e, 0x2f, 0x4e, 0x4f };
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(superio); i++)
+		cr_assert_str_eq(x86_absent_port(superio[i], 1), "Super I/O configuration",
+				 "port 0x%x", superio[i]);
+	cr_assert_str_eq(x86_absent_port(0x2e, 2), "Super I/O configuration", "index and data");
+	for (uint16_t port = 0x81; port <= 0x8f; port++)
+		cr_assert_str_eq(x86_absent_port(port, 1), "DMA page register", "port 0x%x", port);
+	cr_assert_str_eq(x86_absent_port(0x8e, 2), "DMA page register");
+}
+
+Test(legacy, everything_else_still_warns)
+{
+	static const uint16_t others[] = { 0x2d, 0x30, 0x4d, 0x50, 0x80, 0x90, 0x2f0, 0xf4, 0xffff };
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(others); i++)
+		cr_assert_null(x86_absent_port(others[i], 1), "port 0x%x", others[i]);
+	cr_assert_null(x86_absent_port(0x2f, 2), "straddles the end of 0x2e-0x2f");
+	cr_assert_null(x86_absent_port(0x4f, 4), "straddles the end of 0x4e-0x4f");
+	cr_assert_null(x86_absent_port(0x8f, 2), "straddles the end of 0x81-0x8f");
+	cr_assert_null(x86_absent_port(0x80, 2), "starts on the POST port");
+	cr_assert_null(x86_absent_port(0xffff, 4), "no wraparound");
 }

@@ -43,6 +43,11 @@
 /* I/O ports of platform devices kiln emulates (besides the ISA classics). */
 #define X86_POST_PORT 0x80
 #define X86_PCI_CONFIG_PORT 0xcf8 /* address 0xcf8, data 0xcfc-0xcff */
+/* Ports of PC devices kiln leaves absent but guests probe (arch/x86/legacy.c). */
+#define X86_SUPERIO_PORT 0x2e     /* Super I/O configuration index, data at 0x2f */
+#define X86_SUPERIO_ALT_PORT 0x4e /* the other pair: index 0x4e, data 0x4f */
+#define X86_DMA_PAGE_PORT 0x81    /* 8237 DMA page registers 0x81-0x8f (0x80 is POST) */
+#define X86_DMA_PAGE_PORTS 15
 /* The ACPI sleep control, sleep status and reset ports, and the MP/ACPI table areas, are in
  * arch/x86/acpi.h. */
 
