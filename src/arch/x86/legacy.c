@@ -21,9 +21,11 @@ static const struct {
 
 const char *x86_absent_port(uint16_t port, unsigned int size)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(absent_ports); i++)
-		if (port >= absent_ports[i].base &&
-		    (unsigned int)port + size <= (unsigned int)absent_ports[i].base + absent_ports[i].len)
+	for (size_t i = 0; i < ARRAY_SIZE(absent_ports); i++) {
+		unsigned int base = absent_ports[i].base, end = base + absent_ports[i].len;
+
+		if (port >= base && (unsigned int)port + size <= end)
 			return absent_ports[i].name;
+	}
 	return NULL;
 }
