@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/x86/cpu.h"
 #include "arch/x86/emulate.h"
 #include "util/log.h"
 
@@ -121,10 +122,25 @@ static unsigned int guest_insn_bytes(struct vcpu *vcpu, const struct vcpu_env *e
 	return 0;
 }
 
+/* Whether the registers KVM gives after a KVM_EXIT_SHUTDOWN are its INIT state, not the guest's:
+ * on AMD SVM it resets the vCPU before reporting the shutdown; on Intel VT-x they are kept. */
+static bool shutdown_state_lost(struct vcpu *vcpu)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	return vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN &&
+	       ioctl(vcpu->fd, KVM_GET_REGS, &r) == 0 && ioctl(vcpu->fd, KVM_GET_SREGS, &s) == 0 &&
+	       x86_regs_at_reset(&r, &s);
+}
+
 static void report_crash(struct vcpu *vcpu, const struct vcpu_env *env, const char *what)
 {
 	pr_err("guest crashed on vcpu%u: %s", vcpu->id, what);
 	vcpu_dump_regs(vcpu);
+	if (shutdown_state_lost(vcpu))
+		pr_err("vcpu%u: registers are after KVM's reset (AMD SVM resets the vCPU on a "
+		       "shutdown): the faulting state is lost", vcpu->id);
 	vm_request_stop(env->ctl, STOP_CRASH, 0);
 }
 

@@ -1,11 +1,13 @@
 /* test_devices.c: IOAPIC, debug-exit, i8042, PIC register models (src/devices/) and the x86 boot
- * tables, memory map, CPUID patching and legacy ports left absent (src/arch/x86/). */
+ * tables, memory map, CPUID patching, reset-state check and legacy ports left absent
+ * (src/arch/x86/). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/legacy.h"
@@ -795,6 +797,40 @@ Test(cpuid, patch_vcpu_zero)
 	cr_assert_eq(c->entries[2].edx, 0);
 	cr_assert_neq(c->entries[1].ecx & (1u << 31), 0);
 	free(c);
+}
+
+/* ---- reset state (what KVM on AMD SVM reports after a triple fault) -------------------------- */
+
+Test(cpu, reset_state_is_recognised)
+{
+	/* What kvm_vcpu_reset(init_event) leaves: f000:fff0, CR0 = ET (CD/NW as before). */
+	struct kvm_regs r = { .rip = 0xfff0, .rflags = 0x2, .rdx = 0x800f12 };
+	struct kvm_sregs s = { .cs = { .selector = 0xf000, .base = 0xffff0000, .limit = 0xffff },
+			       .cr0 = X86_CR0_ET };
+
+	cr_assert(x86_regs_at_reset(&r, &s));
+	s.cr0 = X86_CR0_CD | X86_CR0_NW | X86_CR0_ET;
+	cr_assert(x86_regs_at_reset(&r, &s), "power-on CR0 too");
+}
+
+Test(cpu, other_states_are_not_reset)
+{
+	struct kvm_regs r = { .rip = 0xfff0 };
+	struct kvm_sregs s = { .cs = { .selector = 0xf000, .base = 0xffff0000 }, .cr0 = X86_CR0_ET };
+
+	s.cr0 |= X86_CR0_PE;
+	cr_assert_not(x86_regs_at_reset(&r, &s), "protected mode");
+	s.cr0 = X86_CR0_ET;
+	s.cs.base = 0xf0000;
+	cr_assert_not(x86_regs_at_reset(&r, &s), "a real-mode far jump to f000:fff0 (base 0xf0000)");
+	s.cs.base = 0xffff0000;
+	r.rip = 0xfff3;
+	cr_assert_not(x86_regs_at_reset(&r, &s), "past the first instruction");
+	r.rip = 0xfff0;
+	s.cs.selector = 0x10;
+	cr_assert_not(x86_regs_at_reset(&r, &s), "kiln's 64-bit code selector");
+	s.cs.selector = 0xf000;
+	cr_assert(x86_regs_at_reset(&r, &s), "and back");
 }
 
 /* ---- legacy ports left absent --------------------------------------------------------------- */

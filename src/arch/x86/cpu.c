@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/x86/regs.h"
 #include "util/log.h"
 
 #define MSR_IA32_TSC 0x10
@@ -100,4 +101,10 @@ int x86_setup_vcpu_state(int vcpu_fd, unsigned int id)
 	if ((e = set_msrs(vcpu_fd, id)) || (e = set_fpu(vcpu_fd)) || (e = set_lint(vcpu_fd)))
 		return e;
 	return 0;
+}
+
+bool x86_regs_at_reset(const struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	return s->cs.selector == 0xf000 && s->cs.base == 0xffff0000ull && r->rip == 0xfff0 &&
+	       !(s->cr0 & X86_CR0_PE);
 }
