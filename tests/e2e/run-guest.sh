@@ -3,7 +3,8 @@
 #
 # usage: run-guest.sh [--name TEXT] [--expect-status N|any] [--expect-out REGEX]...
 #                     [--expect-err REGEX]... [--reject-out REGEX]... [--reject-err REGEX]...
-#                     [--stdin STRING] [--timeout SECONDS] [--no-kvm] -- COMMAND ARGS...
+#                     [--stdin STRING] [--timeout SECONDS] [--no-kvm] [--skip-unless PROGRAM]...
+#                     -- COMMAND ARGS...
 #
 #   --expect-status  exit status the command must end with (default 33: the guest
 #                    printed SUCCESS and wrote 0x10 to the debug-exit port); "any" skips the check
@@ -14,14 +15,16 @@
 #   --timeout        seconds before the command is killed and the run fails (default 60)
 #   --name           description for the PASS/FAIL line (default: the command line)
 #   --no-kvm         the command needs no /dev/kvm (kiln --help, QEMU with TCG): skip the check
+#   --skip-unless    a probe run (without arguments) before the command: exit 0 runs the test,
+#                    exit 77 skips it with the probe's stdout as the reason, anything else fails
 #
 # Prints "PASS: <name>" and exits 0, or "FAIL: <what>" plus the captured output and
 # exits 1, or "SKIP: <reason>" and exits 77 when /dev/kvm cannot be opened read-write
-# (unless --no-kvm).
+# (unless --no-kvm) or a --skip-unless probe says so.
 set -u
 
 usage() {
-	sed -n '3,6p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 1
 }
 
@@ -35,6 +38,7 @@ stdin_text=""
 have_stdin=0
 timeout_s=60
 need_kvm=1
+skip_unless=()
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--stdin) [ $# -ge 2 ] || usage; stdin_text=$2; have_stdin=1; shift 2 ;;
 	--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift 2 ;;
 	--no-kvm) need_kvm=0; shift ;;
+	--skip-unless) [ $# -ge 2 ] || usage; skip_unless+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	*) echo "run-guest.sh: unknown option: $1" >&2; usage ;;
 	esac
@@ -64,6 +69,18 @@ if [ "$need_kvm" -eq 1 ] && ! { : <>/dev/kvm; } 2>/dev/null; then
 	echo "SKIP: /dev/kvm is not readable and writable"
 	exit 77
 fi
+
+for probe in "${skip_unless[@]+"${skip_unless[@]}"}"; do
+	reason=$("$probe")
+	probe_status=$?
+	if [ "$probe_status" -eq 77 ]; then
+		echo "SKIP: $reason"
+		exit 77
+	elif [ "$probe_status" -ne 0 ]; then
+		echo "FAIL: $name: probe $probe exited with status $probe_status: $reason"
+		exit 1
+	fi
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-guest.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
