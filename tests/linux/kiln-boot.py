@@ -3,7 +3,7 @@
 
 usage: kiln-boot.py --kiln KILN (--kernel FILE --initrd CPIO | --build|--from-cache --image vmlinux|bzImage)
                     [-c N] [-m MIB] [--acpi on|off] [--timeout S] [--log FILE]
-                    [--pvm-workarounds auto|on|off] [--clearcpuid LIST]
+                    [--pvm-workarounds auto|on|off] [--clearcpuid LIST] [--irqchip split|kernel]
        kiln-boot.py --user-level --log FILE
 
 --build takes kiln's test kernel from tests/linux/build-kernel.sh (which builds it once and
@@ -15,7 +15,8 @@ Kernel level (what every host can run): from the guest kernel's own log, all N v
 brought up, the memory the kernel found matches -m, the RTC set the system clock to the host's
 time (within a minute), the serial port and the i8042 were probed, the kernel reached
 "Run /init", and kiln exited 0 (the guest's power-off, or its panic=-1 reboot when /init could
-not run). Exit 0 when all hold, 1 otherwise, 77 without /dev/kvm.
+not run). Off PVM also: KVM reported no internal error, so kiln completed no instruction (that
+is PVM's workaround alone). Exit 0 when all hold, 1 otherwise, 77 without /dev/kvm.
 
 With KILN_LINUX_DEADLINE set (seconds since the epoch), kiln is stopped by then at the latest,
 and a boot with less than a minute left fails at once: CI's cap on all its Linux boots.
@@ -109,6 +110,8 @@ def boot(args, pvm):
         cmd += ["--disk", args.data_image + ",ro,id=kilndata"]
     if args.rng:
         cmd += ["--rng"]
+    if args.irqchip:
+        cmd += ["--irqchip=" + args.irqchip]
     print("+ " + " ".join(cmd), flush=True)
     log = open(args.log, "wb") if args.log else None
     t0 = time.monotonic()
@@ -184,7 +187,7 @@ def boot(args, pvm):
             host_start, marks, problem)
 
 
-def kernel_checks(args, status, text, host_start):
+def kernel_checks(args, status, text, kiln_text, host_start, pvm):
     failures = []
 
     def need(cond, what):
@@ -212,6 +215,13 @@ def kernel_checks(args, status, text, host_start):
     need(re.search(r"serio: i8042 KBD port at 0x60,0x64 irq \d+", text), "i8042 probed")
     need(RUN_INIT in text, "kernel reached Run /init")
     disk_checks(args, text, host_start, need)
+    if not pvm:
+        # Instruction completion (src/arch/x86/emulate.c) is PVM's workaround: where the guest's
+        # ring 0 runs on the CPU, KVM never gives up on an instruction of a booting kernel.
+        m = re.search(r"^  INTERNAL_ERROR .*$", kiln_text, re.M)
+        done = re.search(r"completed by kiln +(\d+)", kiln_text)
+        need(not m and not done, "no KVM internal errors, kiln completed no instruction (%s)"
+             % ((done and done.group(0)) or (m and m.group(0).strip()) or "none"))
     need(status == 0, "kiln exited 0 (power-off, or the panic=-1 reboot) (status %s)" % status)
     return failures
 
@@ -460,6 +470,7 @@ def main():
     ap.add_argument("--data-disk", action="store_true",
                     help="also a 4 MiB read-only virtio-blk data disk, checked unchanged afterwards")
     ap.add_argument("--rng", action="store_true", help="also virtio-rng (/init reads /dev/hwrng)")
+    ap.add_argument("--irqchip", choices=("split", "kernel"), help="kiln's --irqchip (default: kiln's)")
     args = ap.parse_args()
     if (args.root_disk or args.data_disk) and not (args.build or args.from_cache):
         ap.error("--root-disk and --data-disk need --build or --from-cache")
@@ -513,7 +524,8 @@ def kernel_level(args):
         report_failure(lines, kiln_lines, status)
         print("kernel level: FAIL: " + problem)
         return 1
-    failures = kernel_checks(args, status, text, host_start)
+    kiln_text = "\n".join(t for _, t in kiln_lines)
+    failures = kernel_checks(args, status, text, kiln_text, host_start, pvm)
     if failures:
         report_failure(lines, kiln_lines, status)
         if args.log:
