@@ -8,7 +8,7 @@ build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjanss
 case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
 test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl libmicrohttpd12 acpica-tools
-	clang libclang-rt-14-dev) ;;
+	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs) ;;
 bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 libmicrohttpd12) ;;
 *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac

@@ -3,7 +3,9 @@
 # unit, end-to-end, CLI and API tests again on an ASan+UBSan build; the API tests (the threads
 # that talk to a running VM) on a ThreadSanitizer build; then kiln boots its Linux test kernel at
 # kernel level (suite linux-ci: building the kernel first when it is not cached, every step under
-# its own time cap, tests/linux/meson.build). Last line: "N passed, N failed, N skipped".
+# its own time cap, tests/linux/meson.build); last, the real-KVM tier runs the e2e, CLI, API and
+# Linux user-level tests on kvm_amd inside QEMU's emulated SVM CPU (tests/kvm).
+# Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
 scripts/deps.sh test || exit 1
@@ -72,6 +74,18 @@ if [ $built -eq 1 ]; then
 	KILN_LINUX_DEADLINE=$(($(date +%s) + 50 * 60)) meson test -C build --print-errorlogs --num-processes 1 --suite linux-ci \
 		--logbase testlog-linux-ci || rc=1
 	logs+=(build/meson-logs/testlog-linux-ci.json)
+else
+	rc=1
+fi
+
+echo "== Real-KVM tier: kiln's e2e, CLI, API and Linux tests on kvm_amd inside QEMU's TCG (tests/kvm)"
+# The tier's console streams (--verbose: L1's boot and the inner Meson's progress lines), then
+# one Meson test per inner test reports its result. After the Linux step: its boots use the
+# test kernel that step built.
+if [ $built -eq 1 ]; then
+	meson test -C build --verbose --num-processes 1 --suite kvm-tier --logbase testlog-kvm-tier || rc=1
+	meson test -C build --print-errorlogs --num-processes 2 --suite kvm-results --logbase testlog-kvm || rc=1
+	logs+=(build/meson-logs/testlog-kvm-tier.json build/meson-logs/testlog-kvm.json)
 else
 	rc=1
 fi

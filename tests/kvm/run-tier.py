@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""The real-KVM tier (tests/kvm/README.md): boots a first-level guest ("L1") under QEMU's software
+emulator with an emulated AMD SVM CPU, where Debian's kernel gives it a /dev/kvm on kvm_amd, and
+runs kiln's Meson test suites there, on hardware-virtualization KVM.
+
+usage: run-tier.py --build DIR --out DIR --expect NAME,NAME... [--suite S]... [--timeout S]
+                   [--mem MIB] [--smp N] [--timeout-multiplier N]
+
+L1 is Debian's packaged kernel (the newest /boot/vmlinuz-6.1.*-amd64) with the initramfs of
+tests/kvm/build-l1.sh; it sees the host's root file system read-only through 9p under a
+RAM-backed overlay (so the tests run the host's kiln, guests, Python and kernel cache, and write
+nothing back), and a second 9p share, --out, where it finds run.sh and leaves the results:
+kvm-inner.json (Meson's log of the inner run), kvm-inner.txt, logs/ and l1-console.log.
+
+Every L1 console line is echoed with the host time since QEMU's exec. Exit status: 0 when L1 ran
+the suites to the end and every inner test has a mirror on the host (each test's own result is
+reported by tests/kvm/result.py, one Meson test per inner test); 1 when L1 did not come up, did
+not finish, or ran a test the host does not mirror (--expect lists the mirrored names, comma-separated); 77 when
+the host lacks what the tier needs (the reason is also left in OUT/skip-reason for result.py).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+L1_EXIT = re.compile(r"KILN-L1: exit (\d+)")
+
+
+def skip(out, reason):
+    with open(os.path.join(out, "skip-reason"), "w") as f:
+        f.write(reason + "\n")
+    print("SKIP: " + reason)
+    return 77
+
+
+def debian_kernel():
+    """(vmlinuz path, version) of the newest Debian 6.1 kernel whose modules are installed."""
+    found = []
+    for path in glob.glob("/boot/vmlinuz-6.1.*-amd64"):
+        version = os.path.basename(path)[len("vmlinuz-"):]
+        if os.path.isfile("/lib/modules/%s/modules.dep" % version):
+            found.append((tuple(int(x) for x in re.findall(r"\d+", version)), path, version))
+    if not found:
+        return None, None
+    _, path, version = max(found)
+    return path, version
+
+
+def tsc_khz():
+    """The host's TSC rate in kHz: TCG's guest TSC runs at it, and on a busy host the guest's own
+    calibration against the PIT can fail (tests/linux/README.md)."""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                return int(float(line.split(":")[1]) * 1000)
+    return None
+
+
+def run_l1(args, kernel, initrd, console_log):
+    """Boots L1; returns (L1's exit line value or None, problem or None)."""
+    # The repository and the build directory get a writable overlay in L1 (l1-init.sh).
+    overlays = [REPO] + ([args.build] if not args.build.startswith(REPO + "/") else [])
+    append = "console=ttyS0 panic=-1 quiet kiln.overlay=" + ",".join(overlays)
+    khz = tsc_khz()
+    if khz:
+        append += " tsc_early_khz=%d" % khz
+    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "EPYC,+svm,+npt",
+           "-smp", str(args.smp), "-m", "%dM" % args.mem, "-nographic", "-nodefaults",
+           "-no-reboot", "-serial", "stdio", "-kernel", kernel, "-initrd", initrd,
+           "-append", append,
+           "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on",
+           "-virtfs", "local,path=%s,mount_tag=out,security_model=none" % args.out]
+    print("+ " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    buf, code, problem = b"", None, None
+    with open(console_log, "wb") as log:
+        try:
+            while True:
+                if time.monotonic() - t0 > args.timeout:
+                    problem = "L1 did not finish within %d s (--timeout)" % args.timeout
+                    break
+                if not sel.select(timeout=5):
+                    continue
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                log.write(chunk)
+                log.flush()
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for raw in lines:
+                    text = raw.decode(errors="replace").rstrip("\r")
+                    print("%8.1fs | %s" % (time.monotonic() - t0, text), flush=True)
+                    m = L1_EXIT.search(text)
+                    if m:
+                        code = int(m.group(1))
+        finally:
+            if problem or p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            status = p.wait()
+    print("QEMU exit status %d after %.1f s" % (status, time.monotonic() - t0), flush=True)
+    return code, problem
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True, help="kiln's (host) build directory")
+    ap.add_argument("--out", required=True, help="results directory (emptied first)")
+    ap.add_argument("--expect", required=True, help="the inner test names the host mirrors, NAME,NAME...")
+    ap.add_argument("--suite", action="append", default=[], help="a Meson suite to run in L1")
+    ap.add_argument("--timeout", type=int, default=2400)
+    ap.add_argument("--mem", type=int, default=3072, help="L1's memory in MiB")
+    ap.add_argument("--smp", type=int, default=1, help="L1's vCPUs (1: TCG's L1 with 2 stalled)")
+    ap.add_argument("--timeout-multiplier", type=int, default=3,
+                    help="for the inner Meson tests' own time caps (L1 is emulated)")
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
+    args.out = os.path.abspath(args.out)
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.makedirs(args.out)
+
+    if not shutil.which("qemu-system-x86_64"):
+        return skip(args.out, "qemu-system-x86_64 is missing (Debian package qemu-system-x86)")
+    kernel, version = debian_kernel()
+    if not kernel:
+        return skip(args.out, "no Debian 6.1 kernel with its modules in /boot and /lib/modules "
+                    "(Debian package linux-image-amd64)")
+    print("L1: %s (kvm, kvm-amd and the 9p modules from /lib/modules/%s)" % (kernel, version))
+    initrd = os.path.join(args.out, "l1.cpio")
+    r = subprocess.run([os.path.join(HERE, "build-l1.sh"), version, initrd])
+    if r.returncode:
+        print("FAIL: building L1's initramfs (status %d)" % r.returncode)
+        return 1
+
+    cache = subprocess.run([os.path.join(REPO, "tests/linux/build-kernel.sh"), "--dir"],
+                           stdout=subprocess.PIPE, text=True).stdout.strip()
+    env = "KILN_CACHE=%s " % os.path.dirname(cache) if cache else ""
+    with open(os.path.join(args.out, "run.sh"), "w") as f:
+        f.write("# written by tests/kvm/run-tier.py; run by L1's /init (tests/kvm/l1-init.sh)\n")
+        f.write("%sexec /bin/bash %s %s %d %s\n" % (
+            env, os.path.join(HERE, "inner.sh"), args.build, args.timeout_multiplier,
+            " ".join(args.suite)))
+
+    code, problem = run_l1(args, kernel, initrd, os.path.join(args.out, "l1-console.log"))
+    os.unlink(initrd)
+    if problem:
+        print("FAIL: " + problem)
+        return 1
+    if code is None:
+        print("FAIL: L1 stopped without reporting an exit status (see its console above)")
+        return 1
+    if code == 125:
+        print("FAIL: L1 could not set up (its KILN-L1 lines above say why)")
+        return 1
+    inner = os.path.join(args.out, "kvm-inner.json")
+    try:
+        with open(inner) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        print("FAIL: L1 left no test log (%s)" % inner)
+        return 1
+    mirrored = set(args.expect.split(","))
+    counts = {}
+    for r in records:
+        counts[r["result"]] = counts.get(r["result"], 0) + 1
+    print("inner tests: %d (%s), inner meson test status %d" % (
+        len(records), ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())), code))
+    # Meson names them "project:suite / name".
+    unmirrored = sorted(r["name"] for r in records if r["name"].split(" / ")[-1] not in mirrored)
+    if unmirrored:
+        print("FAIL: L1 ran tests the host does not report (add them to tests/kvm/meson.build): "
+              + ", ".join(unmirrored))
+        return 1
+    print("PASS: L1 ran the suites %s on kvm_amd; each test's result is its kvm-* test" %
+          ", ".join(args.suite))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
