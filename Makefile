@@ -56,3 +56,11 @@ bench-virtio: build
 	@scripts/deps.sh bench
 	@python3 bench/virtio_blk.py --kiln build/kiln --guest build/tests/guests/vio_bench.elf \
 		--json build/bench/virtio-blk.json
+
+# PIO exit round trips per second through a user-space device (port 0x80), kiln vs the floor vs
+# QEMU microvm (bench/README.md).
+.PHONY: bench-pio
+bench-pio: build
+	@scripts/deps.sh bench
+	@python3 bench/pio.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
+		--runs $${RUNS:-5} --json build/bench/pio.json
