@@ -20,10 +20,11 @@ suites=()
 for s in "$@"; do
 	suites+=(--suite "$s")
 done
-# --no-rebuild: the host built everything; one test at a time: L1 has one vCPU.
+# --no-rebuild: the host built everything; one test at a time: L1 has one vCPU. Through a
+# pipe, so that Meson prints one line a test rather than a terminal's progress display.
 meson test -C "$build" --no-rebuild --num-processes 1 --timeout-multiplier "$mult" \
-	--logbase kvm-inner "${suites[@]}"
-rc=$?
+	--logbase kvm-inner "${suites[@]}" | cat
+rc=${PIPESTATUS[0]}
 cp "$build/meson-logs/kvm-inner.json" "$build/meson-logs/kvm-inner.txt" "$out/" 2>/dev/null
 mkdir -p "$out/logs"
 cp "$build"/tests/linux/*.log "$out/logs/" 2>/dev/null
