@@ -3,8 +3,9 @@
 # unit, end-to-end, CLI and API tests again on an ASan+UBSan build; the API tests (the threads
 # that talk to a running VM) on a ThreadSanitizer build; then kiln boots its Linux test kernel at
 # kernel level (suite linux-ci: building the kernel first when it is not cached, every step under
-# its own time cap, tests/linux/meson.build); last, the real-KVM tier runs the e2e, CLI, API and
-# Linux user-level tests on kvm_amd inside QEMU's emulated SVM CPU (tests/kvm).
+# its own time cap, tests/linux/meson.build). The tests that need /dev/kvm skip on a host without
+# one, so each build's also run on the real-KVM tier: kvm_amd inside QEMU's emulated SVM CPU
+# (tests/kvm), where the normal build also boots Linux to user space.
 # Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -24,6 +25,16 @@ build() { # dir, extra meson options...
 rc=0
 logs=()
 built=0
+
+# kvm_tier DIR: the real-KVM tier (tests/kvm) on that build: its console streams (--verbose: L1's
+# boot and the inner Meson's one line a test), then one Meson test per inner test reports its
+# result. Which suites run inside depends on the build (tests/kvm/meson.build).
+kvm_tier() {
+	local dir=$1
+	meson test -C "$dir" --verbose --num-processes 1 --suite kvm-tier --logbase testlog-kvm-tier || rc=1
+	meson test -C "$dir" --print-errorlogs --num-processes 2 --suite kvm-results --logbase testlog-kvm || rc=1
+	logs+=("$dir/meson-logs/testlog-kvm-tier.json" "$dir/meson-logs/testlog-kvm.json")
+}
 echo "== build (debugoptimized) and test"
 if build build; then
 	built=1
@@ -43,6 +54,8 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite e2e --suite cli \
 		--suite api || rc=1
 	logs+=(build-asan/meson-logs/testlog.json)
+	echo "== ASan+UBSan build on the real-KVM tier: e2e, CLI and API on kvm_amd (tests/kvm)"
+	kvm_tier build-asan
 else
 	rc=1
 fi
@@ -61,6 +74,8 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
 	meson test -C build-tsan --print-errorlogs --num-processes 2 --suite api || rc=1
 	logs+=(build-tsan/meson-logs/testlog.json)
+	echo "== ThreadSanitizer build on the real-KVM tier: API on kvm_amd (tests/kvm)"
+	kvm_tier build-tsan
 else
 	rc=1
 fi
@@ -79,13 +94,9 @@ else
 fi
 
 echo "== Real-KVM tier: kiln's e2e, CLI, API and Linux tests on kvm_amd inside QEMU's TCG (tests/kvm)"
-# The tier's console streams (--verbose: L1's boot and the inner Meson's progress lines), then
-# one Meson test per inner test reports its result. After the Linux step: its boots use the
-# test kernel that step built.
+# After the Linux step: its boots use the test kernel that step built.
 if [ $built -eq 1 ]; then
-	meson test -C build --verbose --num-processes 1 --suite kvm-tier --logbase testlog-kvm-tier || rc=1
-	meson test -C build --print-errorlogs --num-processes 2 --suite kvm-results --logbase testlog-kvm || rc=1
-	logs+=(build/meson-logs/testlog-kvm-tier.json build/meson-logs/testlog-kvm.json)
+	kvm_tier build
 else
 	rc=1
 fi

@@ -5,6 +5,10 @@ runs kiln's Meson test suites there, on hardware-virtualization KVM.
 
 usage: run-tier.py --build DIR --out DIR --expect NAME,NAME... [--suite S]... [--timeout S]
                    [--mem MIB] [--smp N] [--timeout-multiplier N]
+       run-tier.py --build DIR --out DIR --run 'COMMAND' [--timeout S] [--mem MIB] [--smp N]
+
+The second form runs one shell command in L1 instead (in the repository, as root; `make run`
+and `make bench-kvm` use it) and exits with its status.
 
 L1 is Debian's packaged kernel (the newest /boot/vmlinuz-6.1.*-amd64) with the initramfs of
 tests/kvm/build-l1.sh; it sees the host's root file system read-only through 9p under a
@@ -24,6 +28,7 @@ import json
 import os
 import re
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -78,7 +83,9 @@ def run_l1(args, kernel, initrd, console_log):
            "-no-reboot", "-serial", "stdio", "-kernel", kernel, "-initrd", initrd,
            "-append", append,
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on",
-           "-virtfs", "local,path=%s,mount_tag=out,security_model=none" % args.out]
+           "-virtfs", "local,path=%s,mount_tag=out,security_model=none" % args.out,
+           # For a look inside a stuck L1: socat - UNIX-CONNECT:OUT/monitor.sock, "info registers"
+           "-monitor", "unix:%s,server=on,wait=off" % os.path.join(args.out, "monitor.sock")]
     print("+ " + " ".join(cmd), flush=True)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -122,7 +129,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True, help="kiln's (host) build directory")
     ap.add_argument("--out", required=True, help="results directory (emptied first)")
-    ap.add_argument("--expect", required=True, help="the inner test names the host mirrors, NAME,NAME...")
+    ap.add_argument("--expect", help="the inner test names the host mirrors, NAME,NAME...")
+    ap.add_argument("--run", help="a shell command to run in L1 instead of the suites")
     ap.add_argument("--suite", action="append", default=[], help="a Meson suite to run in L1")
     ap.add_argument("--timeout", type=int, default=2400)
     ap.add_argument("--mem", type=int, default=3072, help="L1's memory in MiB")
@@ -130,6 +138,8 @@ def main():
     ap.add_argument("--timeout-multiplier", type=int, default=3,
                     help="for the inner Meson tests' own time caps (L1 is emulated)")
     args = ap.parse_args()
+    if bool(args.run) == bool(args.expect):
+        ap.error("give either --expect (and --suite) or --run")
     args.build = os.path.abspath(args.build)
     args.out = os.path.abspath(args.out)
     shutil.rmtree(args.out, ignore_errors=True)
@@ -151,11 +161,22 @@ def main():
     cache = subprocess.run([os.path.join(REPO, "tests/linux/build-kernel.sh"), "--dir"],
                            stdout=subprocess.PIPE, text=True).stdout.strip()
     env = "KILN_CACHE=%s " % os.path.dirname(cache) if cache else ""
+    # api-stress's curl processes each start on L1's emulated CPU: 250 requests, not 1,000.
+    env += "KILN_API_STRESS_REQUESTS=250 "
+    # A sanitizer build's tests run with the options scripts/test.sh gives them on the host.
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        if os.environ.get(name):
+            env += "%s=%s " % (name, shlex.quote(os.environ[name]))
     with open(os.path.join(args.out, "run.sh"), "w") as f:
         f.write("# written by tests/kvm/run-tier.py; run by L1's /init (tests/kvm/l1-init.sh)\n")
-        f.write("%sexec /bin/bash %s %s %d %s\n" % (
-            env, os.path.join(HERE, "inner.sh"), args.build, args.timeout_multiplier,
-            " ".join(args.suite)))
+        if args.run:
+            f.write("export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
+                    "HOME=/root LANG=C.UTF-8 %s\ncd %s && exec /bin/bash -c %s\n" % (
+                        env, REPO, shlex.quote(args.run)))
+        else:
+            f.write("%sexec /bin/bash %s %s %d %s\n" % (
+                env, os.path.join(HERE, "inner.sh"), args.build, args.timeout_multiplier,
+                " ".join(args.suite)))
 
     code, problem = run_l1(args, kernel, initrd, os.path.join(args.out, "l1-console.log"))
     os.unlink(initrd)
@@ -168,6 +189,9 @@ def main():
     if code == 125:
         print("FAIL: L1 could not set up (its KILN-L1 lines above say why)")
         return 1
+    if args.run:
+        print("the command's exit status in L1: %d" % code)
+        return code
     inner = os.path.join(args.out, "kvm-inner.json")
     try:
         with open(inner) as f:
