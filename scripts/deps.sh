@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a kiln task needs, when missing.
 #
-# usage: scripts/deps.sh build|test|bench
+# usage: scripts/deps.sh build|test|bench|kvm   (kvm: what the real-KVM tier's machine needs)
 # As root it runs apt-get; otherwise it prints the exact apt-get line and fails.
 set -eu
 build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjansson-dev libmicrohttpd-dev liburing-dev)
@@ -9,8 +9,9 @@ case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
 test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl libmicrohttpd12 acpica-tools
 	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs) ;;
-bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 libmicrohttpd12) ;;
-*) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
+bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 libmicrohttpd12 linux-image-amd64 busybox-static) ;;
+kvm) pkgs=(python3 qemu-system-x86 linux-image-amd64 busybox-static) ;;
+*) echo "usage: scripts/deps.sh build|test|bench|kvm" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
