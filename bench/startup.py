@@ -5,13 +5,17 @@
 Each configuration runs the hello guest to completion N times (exec -> the
 guest prints SUCCESS -> the guest writes 0x10 to the debug-exit port -> the
 monitor process has exited with status 33). For every run we record the wall
-time and the peak RSS (ru_maxrss) of the monitor process; the table shows
-medians and the ratios of kiln to the floor and to QEMU.
+time, the time to the first byte the guest writes on its serial port (the
+monitor's stdout: exec to the first guest instruction, near enough) and the
+peak RSS (ru_maxrss) of the monitor process; the table shows medians and the
+ratios of kiln to the floor and to QEMU.
 
 Runs are launched through bench/measure (see measure.c) so that ru_maxrss is
 the monitor's own; forked straight from Python it would include the
-interpreter's ~10 MiB. Without measure the script still runs, marks the RSS
-column as inflated and does not judge the RSS targets.
+interpreter's ~10 MiB. measure also gives the monitor a pipe as its stdout and
+timestamps the first byte. Without measure the script still runs, marks the RSS
+column as inflated, does not judge the RSS targets and shows no first output
+time.
 
 The targets (kiln <= 1.5x the floor, kiln < 0.1x QEMU) are printed, never
 enforced: the exit status is 0 unless a run failed or the arguments are bad.
@@ -136,13 +140,15 @@ class Runner:
         if os.waitstatus_to_exitcode(status) != 0 or "wall_ns" not in fields:
             return {
                 "wall_ms": None, "outer_wall_ms": (t1 - t0) * 1e3, "maxrss_kib": None,
-                "status": None, "signal": None, "timed_out": False,
+                "first_output_ms": None, "status": None, "signal": None, "timed_out": False,
                 "error": "measure failed (status %d)" % os.waitstatus_to_exitcode(status),
             }
+        first_ns = int(fields.get("first_output_ns", -1))  # -1: no output (or an old measure)
         return {
             "wall_ms": int(fields["wall_ns"]) / 1e6,
             "outer_wall_ms": (t1 - t0) * 1e3,
             "maxrss_kib": int(fields["maxrss_kib"]),
+            "first_output_ms": first_ns / 1e6 if first_ns >= 0 else None,
             "status": int(fields["status"]) if fields["signal"] == "0" else None,
             "signal": int(fields["signal"]) or None,
             "timed_out": fields["timed_out"] == "1",
@@ -166,8 +172,8 @@ class Runner:
                 pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
             except OSError as e:
                 return {"wall_ms": None, "outer_wall_ms": None, "maxrss_kib": None,
-                        "status": None, "signal": None, "timed_out": False,
-                        "error": "spawn failed: %s" % e}
+                        "first_output_ms": None, "status": None, "signal": None,
+                        "timed_out": False, "error": "spawn failed: %s" % e}
             if self.timeout > 0:
                 signal.setitimer(signal.ITIMER_REAL, self.timeout)
             _, status, ru = os.wait4(pid, 0)
@@ -179,6 +185,7 @@ class Runner:
             "wall_ms": (t1 - t0) * 1e3,
             "outer_wall_ms": (t1 - t0) * 1e3,
             "maxrss_kib": ru.ru_maxrss,
+            "first_output_ms": None,  # only measure times it
             "status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "timed_out": bool(timed_out),
@@ -229,11 +236,13 @@ def summary(cfg):
     ok = cfg.ok_samples
     walls = [s["wall_ms"] for s in ok]
     rss = [s["maxrss_kib"] / 1024 for s in ok]
+    firsts = [s["first_output_ms"] for s in ok if s.get("first_output_ms") is not None]
     return {
         "wall_median_ms": median(walls),
         "wall_min_ms": min(walls) if walls else None,
         "wall_p90_ms": percentile(walls, 90),
         "rss_median_mib": median(rss),
+        "first_output_median_ms": median(firsts),
     }
 
 
@@ -312,12 +321,13 @@ def print_report(cfgs, args, clean_rss):
 
     print()
     print("startup: hello64 guest, exec -> SUCCESS -> exit status %d" % EXPECTED_STATUS)
-    print("host: %s, %s, %d CPUs; wall = fork..wait4 of the monitor; RSS = its ru_maxrss"
+    print("host: %s, %s, %d CPUs; wall = fork..wait4 of the monitor; RSS = its ru_maxrss;"
           % (platform.release(), cpu_model(), os.cpu_count() or 0))
+    print("first out = fork..first byte of guest serial output on its stdout (median)")
     print()
     rss_head = "RSS MiB" if clean_rss else "RSS MiB*"
-    head = "%-22s %5s %4s %11s %9s %9s %9s" % (
-        "config", "runs", "ok", "wall ms med", "min", "p90", rss_head)
+    head = "%-22s %5s %4s %11s %9s %9s %9s %12s" % (
+        "config", "runs", "ok", "wall ms med", "min", "p90", rss_head, "first out ms")
     print(head)
     print("-" * len(head))
     for c in cfgs:
@@ -325,10 +335,10 @@ def print_report(cfgs, args, clean_rss):
             print("%-22s %5s %4s %11s   (missing: %s)" % (c.name, "-", "-", "missing", c.missing))
             continue
         s = sums[c.name]
-        print("%-22s %5d %4d %11s %9s %9s %9s" % (
+        print("%-22s %5d %4d %11s %9s %9s %9s %12s" % (
             c.name, len(c.samples), len(c.ok_samples), fmt(s["wall_median_ms"], "%.2f"),
             fmt(s["wall_min_ms"], "%.2f"), fmt(s["wall_p90_ms"], "%.2f"),
-            fmt(s["rss_median_mib"], "%.2f")))
+            fmt(s["rss_median_mib"], "%.2f"), fmt(s["first_output_median_ms"], "%.2f")))
     notes = []
     for c in cfgs:
         if c.failures:
@@ -340,15 +350,15 @@ def print_report(cfgs, args, clean_rss):
             notes.append("%s: warm-up run failed: %s" % (c.name, c.warmup_samples[-1]["error"]))
     if not clean_rss:
         notes.append("* RSS measured without bench/measure: it includes the Python parent's "
-                     "pages and is not comparable")
+                     "pages and is not comparable; first output is not measured")
     for n in notes:
         print("  note: " + n)
 
     # Ratios of each kiln variant against each reference, with the target for each.
     refs = ["floor", "qemu microvm", "qemu pc"]
     print()
-    head = "%-36s %8s %8s  %-8s %-8s %-8s" % (
-        "ratio of medians", "wall", "RSS", "target", "wall", "RSS")
+    head = "%-36s %8s %8s %9s  %-8s %-8s %-8s" % (
+        "ratio of medians", "wall", "RSS", "first out", "target", "wall", "RSS")
     print(head.rstrip())
     print("-" * len(head.rstrip()))
     missed, judged, unjudged = [], 0, 0
@@ -359,6 +369,7 @@ def print_report(cfgs, args, clean_rss):
             ks, rs = sums.get(k), sums.get(r)
             w = ratio(ks and ks["wall_median_ms"], rs and rs["wall_median_ms"])
             m = ratio(ks and ks["rss_median_mib"], rs and rs["rss_median_mib"])
+            f = ratio(ks and ks["first_output_median_ms"], rs and rs["first_output_median_ms"])
             if not clean_rss:
                 m = None
             if r == "floor":
@@ -377,8 +388,9 @@ def print_report(cfgs, args, clean_rss):
                 else:
                     states.append("NOT met")
                     missed.append("%s / %s %s %.3fx" % (k, r, what, v))
-            print(("%-36s %8s %8s  %-8s %-8s %-8s" % (
-                "%s / %s" % (k, r), fmt(w, "%.3fx"), fmt(m, "%.3fx"), target, *states)).rstrip())
+            print(("%-36s %8s %8s %9s  %-8s %-8s %-8s" % (
+                "%s / %s" % (k, r), fmt(w, "%.3fx"), fmt(m, "%.3fx"), fmt(f, "%.3fx"), target,
+                *states)).rstrip())
 
     print()
     line = "targets: kiln <= %.1fx floor and < %.1fx QEMU, wall and RSS (reported, not enforced): " % (
@@ -441,8 +453,8 @@ def write_json(path, cfgs, args, clean_rss):
 
 def main():
     ap = argparse.ArgumentParser(
-        description="Startup benchmark: wall time and peak RSS of a whole hello-guest run "
-                    "under kiln, QEMU and a minimal KVM floor.")
+        description="Startup benchmark: wall time, time to the first guest output and peak "
+                    "RSS of a whole hello-guest run under kiln, QEMU and a minimal KVM floor.")
     ap.add_argument("--kiln", default=os.path.join(REPO, "build", "kiln"),
                     help="kiln binary (default: build/src/kiln); missing -> row skipped")
     ap.add_argument("--floor", default=os.path.join(REPO, "build", "bench", "floor"),
@@ -478,8 +490,9 @@ def main():
     measure = find_program(measure)
     clean_rss = measure is not None
     if not clean_rss:
-        print("warning: no measure binary (%s); peak RSS will include the Python parent"
-              % (args.measure or "next to --floor"), file=sys.stderr)
+        print("warning: no measure binary (%s); peak RSS will include the Python parent "
+              "and first output is not measured" % (args.measure or "next to --floor"),
+              file=sys.stderr)
 
     cfgs = build_configs(args)
     total = sum((c.runs + args.warmup) for c in cfgs if c.missing is None)
