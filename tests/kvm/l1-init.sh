@@ -68,6 +68,8 @@ n=0
 for dir in $overlays; do
 	n=$((n + 1))
 	mkdir -p /rw/$n/upper /rw/$n/work
+	# A directory under one of L1's own (a repository in /tmp) needs its mount point made.
+	mkdir -p "/newroot$dir"
 	mount -t overlay -o "lowerdir=/host$dir,upperdir=/rw/$n/upper,workdir=/rw/$n/work" "overlay$n" "/newroot$dir" ||
 		{ say "FAIL cannot mount an overlay on $dir"; finish 125; }
 done
