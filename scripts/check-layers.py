@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""check-layers.py: kiln's include layering and "no x86 outside arch/x86" (issue 11, docs/design.md).
+
+Usage: check-layers.py SRC_DIR
+
+Reads every `#include "..."` in SRC_DIR (headers are named from src/, as `-Isrc` finds them) and
+prints one line per problem, `file:line: rule: detail`, then exits 1 when there is any:
+
+  (a) upward include: a file includes a header from a layer above its own (LAYERS below);
+  (b) x86 in the generic core: a file in GENERIC includes a header from arch/x86/ or names an
+      `x86_` symbol (comments and string literals are not looked at);
+  (c) a file under SRC_DIR that no entry of LAYERS places, or a quoted include of a header that
+      is not in SRC_DIR (so a new file has to be given a layer here);
+  (d) an entry of KNOWN that no longer happens: remove it, so the list only shrinks.
+
+KNOWN lists today's violations, each with the issue-11 item that will remove it. A violation
+that is not in KNOWN fails the check; so does a KNOWN entry that no longer happens. Standard
+library only.
+"""
+
+import os
+import re
+import sys
+
+# The layers, ground floor first: a file may include headers from its own layer and the layers
+# below it. A path ending in "/" covers everything under that folder; paths are relative to src/.
+# The longest matching path decides.
+LAYERS = [
+    # Ground floor. stats.{c,h} are per-vCPU counters the kvm/ exit loop fills in. config.{c,h}
+    # is the plain-data description of a VM that every layer above reads (issue 11 item 5: it
+    # is not to depend on kvm/ or devices/).
+    (0, "ground", ["util/", "stop.h", "version.h", "stats.h", "stats.c", "config.h", "config.c"]),
+    # KVM mechanism only: fds, memory slots, vCPU create/run/kick, buses.
+    (1, "kvm", ["kvm/"]),
+    # The issue puts arch/, devices/ and loader/ on one floor. Inside it the loaders build on the
+    # architecture's memory map and entry state (loader/*.c include arch/x86/layout.h), so loader/
+    # sits above arch/ and arch/ must not include loader/ (issue 11 item 4).
+    (2, "arch, devices", ["arch/", "devices/"]),
+    (2.5, "loader", ["loader/"]),
+    # The exit dispatch, out of kvm/vcpu.c (issue 11 item 2); not written yet.
+    (3, "exits", ["exits.c", "exits.h"]),
+    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h"]),
+    (5, "control", ["control/"]),
+    (6, "main", ["main.c"]),
+]
+
+# Files that must not include arch/x86/ headers nor name x86_ symbols (rule b).
+GENERIC = ["kvm/", "builder.c", "builder.h", "vmm.c", "vmm.h", "config.c", "config.h", "control/"]
+
+# Today's violations: (file, included header or x86_ symbol) -> issue 11 item. Remove an entry
+# in the change that fixes it; the check fails while a listed one is gone but still listed.
+KNOWN = {
+    # 1: kvm/vcpu.h takes vm_control and stop_reason from devices/device.h.
+    ("kvm/vcpu.h", "devices/device.h"): 1,
+    # 2: kvm/vcpu.c knows x86 (instruction completion, register dumps, reset state).
+    ("kvm/vcpu.c", "arch/x86/cpu.h"): 2,
+    ("kvm/vcpu.c", "arch/x86/emulate.h"): 2,
+    ("kvm/vcpu.c", "x86_regs_at_reset"): 2,
+    # 3: stats.c names exit reasons through kvm/kvm.c while kvm/vcpu.h embeds vcpu_stats.
+    ("stats.c", "kvm/kvm.h"): 3,
+    # 4: arch/x86/regs.h takes boot_mode and boot_entry from loader/loader.h.
+    ("arch/x86/regs.h", "loader/loader.h"): 4,
+    # 5: config uses kvm/ and devices/ types (irqchip_mode, gmem_backing, debug-exit defaults).
+    ("config.h", "kvm/memory.h"): 5,
+    ("config.h", "kvm/vm.h"): 5,
+    ("config.c", "devices/debug_exit.h"): 5,
+    # 7: builder.c is the x86 PC board; vmm.h holds x86 platform state.
+    ("builder.c", "arch/x86/acpi.h"): 7,
+    ("builder.c", "arch/x86/cpu.h"): 7,
+    ("builder.c", "arch/x86/cpuid.h"): 7,
+    ("builder.c", "arch/x86/irq.h"): 7,
+    ("builder.c", "arch/x86/layout.h"): 7,
+    ("builder.c", "arch/x86/legacy.h"): 7,
+    ("builder.c", "arch/x86/mptable.h"): 7,
+    ("builder.c", "arch/x86/regs.h"): 7,
+    ("builder.c", "x86_absent_port"): 7,
+    ("builder.c", "x86_acpi_build"): 7,
+    ("builder.c", "x86_acpi_mmio_dev"): 7,
+    ("builder.c", "x86_mptable_build"): 7,
+    ("builder.c", "x86_platform_default"): 7,
+    ("builder.c", "x86_setup_boot_vcpu"): 7,
+    ("builder.c", "x86_setup_cpuid"): 7,
+    ("builder.c", "x86_setup_kernel_irq_routing"): 7,
+    ("builder.c", "x86_setup_vcpu_state"): 7,
+    ("builder.c", "x86_supported_cpuid"): 7,
+    ("builder.c", "x86_write_boot_tables"): 7,
+    ("builder.c", "x86_write_reset_vector"): 7,
+    ("vmm.h", "arch/x86/acpi.h"): 7,
+    ("vmm.h", "x86_platform"): 7,
+}
+
+INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.M)
+X86_RE = re.compile(r"\bx86_[A-Za-z0-9_]*")
+
+
+def blank(text, strings):
+    """Returns text with comments (and the insides of string/char literals when `strings`)
+    replaced by spaces, newlines kept, so line numbers still match the original."""
+    out = list(text)
+
+    def wipe(a, b):
+        for k in range(a, b):
+            if out[k] != "\n":
+                out[k] = " "
+
+    i, n = 0, len(text)
+    while i < n:
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            wipe(i, j)
+            i = j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            wipe(i, j)
+            i = j
+        elif text[i] in "\"'":
+            q, j = text[i], i + 1
+            while j < n and text[j] != q and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            if strings:
+                wipe(i + 1, min(j, n))
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def layer_of(rel):
+    best = None
+    for rank, name, paths in LAYERS:
+        for p in paths:
+            if rel == p or (p.endswith("/") and rel.startswith(p)):
+                if best is None or len(p) > best[0]:
+                    best = (len(p), rank, name)
+    return None if best is None else best[1:]
+
+
+def is_generic(rel):
+    return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in GENERIC)
+
+
+def line_of(text, pos):
+    return text.count("\n", 0, pos) + 1
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: check-layers.py SRC_DIR", file=sys.stderr)
+        return 2
+    src = argv[1]
+    files = []
+    for root, dirs, names in os.walk(src):
+        dirs.sort()
+        for name in sorted(names):
+            if name.endswith((".c", ".h")):
+                files.append(os.path.relpath(os.path.join(root, name), src).replace(os.sep, "/"))
+    if not files:
+        print(f"check-layers: no .c or .h files under {src}", file=sys.stderr)
+        return 2
+    known_files = set(files)
+
+    problems = []  # (file, line, rule, detail, key or None)
+    found = set()
+    for rel in files:
+        with open(os.path.join(src, rel), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        mine = layer_of(rel)
+        if mine is None:
+            problems.append((rel, 1, "no layer", "place this file in LAYERS in "
+                             "scripts/check-layers.py", None))
+            continue
+        generic = is_generic(rel)
+        code = blank(text, strings=False)
+        for m in INCLUDE_RE.finditer(code):
+            hdr, line = m.group(1), line_of(code, m.start())
+            if hdr not in known_files:
+                problems.append((rel, line, "unknown header",
+                                 f'"{hdr}" is not a file under src/ (name headers from src/)',
+                                 None))
+                continue
+            theirs = layer_of(hdr)
+            if theirs is not None and theirs[0] > mine[0]:
+                problems.append((rel, line, "upward include",
+                                 f"{rel} ({mine[1]}) includes {hdr} ({theirs[1]})", (rel, hdr)))
+            if generic and hdr.startswith("arch/x86/"):
+                problems.append((rel, line, "x86 in generic code", f"includes {hdr}",
+                                 (rel, hdr)))
+        if generic:
+            code = blank(text, strings=True)
+            seen = set()
+            for m in X86_RE.finditer(code):
+                sym = m.group(0)
+                if sym in seen:
+                    continue
+                seen.add(sym)
+                problems.append((rel, line_of(code, m.start()), "x86 in generic code",
+                                 f"names {sym}", (rel, sym)))
+
+    bad = 0
+    for rel, line, rule, detail, key in problems:
+        if key is not None:
+            found.add(key)
+            if key in KNOWN:
+                continue
+        print(f"src/{rel}:{line}: {rule}: {detail}")
+        bad += 1
+    for key in sorted(set(KNOWN) - found):
+        print(f"src/{key[0]}: stale KNOWN entry: {key[0]} -> {key[1]} (issue 11 item "
+              f"{KNOWN[key]}) no longer happens; remove it from scripts/check-layers.py")
+        bad += 1
+    if bad:
+        print(f"check-layers: {bad} problem(s); layers and rules: scripts/check-layers.py, "
+              "docs/design.md (Layers)")
+        return 1
+    print(f"check-layers: {len(files)} files, {len(found)} known violations left (issue 11)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
