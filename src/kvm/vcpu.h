@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/device.h"
 #include "kvm/bus.h"
 #include "kvm/memory.h"
 #include "kvm/vm.h"
 #include "stats.h"
+#include "stop.h"
 #include "util/checked.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN. Its handler does nothing: the kick works
