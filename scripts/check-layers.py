@@ -56,8 +56,6 @@ KNOWN = {
     ("kvm/vcpu.c", "x86_regs_at_reset"): 2,
     # 3: stats.c names exit reasons through kvm/kvm.c while kvm/vcpu.h embeds vcpu_stats.
     ("stats.c", "kvm/kvm.h"): 3,
-    # 4: arch/x86/regs.h takes boot_mode and boot_entry from loader/loader.h.
-    ("arch/x86/regs.h", "loader/loader.h"): 4,
     # 5: config uses kvm/ and devices/ types (irqchip_mode, gmem_backing, debug-exit defaults).
     ("config.h", "kvm/memory.h"): 5,
     ("config.h", "kvm/vm.h"): 5,

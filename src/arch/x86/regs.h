@@ -5,8 +5,8 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
+#include "arch/x86/entry.h"
 #include "kvm/memory.h"
-#include "loader/loader.h"
 #include "util/checked.h"
 
 /* Control-register and EFER bits (Intel SDM vol. 3, 2.5 and 2.2.1). */
