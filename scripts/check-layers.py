@@ -11,11 +11,9 @@ prints one line per problem, `file:line: rule: detail`, then exits 1 when there 
       `x86_` symbol (comments and string literals are not looked at);
   (c) a file under SRC_DIR that no entry of LAYERS places, or a quoted include of a header that
       is not in SRC_DIR (so a new file has to be given a layer here);
-  (d) an entry of KNOWN that no longer happens: remove it, so the list only shrinks.
+  (e) a private header (PRIVATE) included by a file not allowed to.
 
-KNOWN lists today's violations, each with the issue-11 item that will remove it. A violation
-that is not in KNOWN fails the check; so does a KNOWN entry that no longer happens. Standard
-library only.
+Standard library only.
 """
 
 import os
@@ -26,63 +24,33 @@ import sys
 # below it. A path ending in "/" covers everything under that folder; paths are relative to src/.
 # The longest matching path decides.
 LAYERS = [
-    # Ground floor. stats.{c,h} are per-vCPU counters the kvm/ exit loop fills in. config.{c,h}
-    # is the plain-data description of a VM that every layer above reads (issue 11 item 5: it
-    # is not to depend on kvm/ or devices/).
-    (0, "ground", ["util/", "stop.h", "version.h", "stats.h", "stats.c", "config.h", "config.c"]),
-    # KVM mechanism only: fds, memory slots, vCPU create/run/kick, buses.
+    # Ground floor: util/, the stop protocol and config.{c,h}, the plain-data description of a VM
+    # (and the vocabulary enums every layer shares: irqchip mode, memory backing, disk I/O).
+    (0, "ground", ["util/", "stop.h", "version.h", "config.h", "config.c"]),
+    # KVM mechanism only: fds, memory slots, vCPU create/kick, exit counters, buses.
     (1, "kvm", ["kvm/"]),
-    # The issue puts arch/, devices/ and loader/ on one floor. Inside it the loaders build on the
-    # architecture's memory map and entry state (loader/*.c include arch/x86/layout.h), so loader/
-    # sits above arch/ and arch/ must not include loader/ (issue 11 item 4).
+    # arch/ (arch.h, the interface, and arch/x86/, its implementation) and devices/ share a
+    # floor. Inside it the loaders build on the architecture's memory map and entry state
+    # (loader/*.c include arch/x86/layout.h), so loader/ sits above arch/, and arch/ must not
+    # include loader/.
     (2, "arch, devices", ["arch/", "devices/"]),
     (2.5, "loader", ["loader/"]),
-    # The exit dispatch, out of kvm/vcpu.c (issue 11 item 2); not written yet.
+    # The exit dispatch: one vCPU's KVM_RUN loop.
     (3, "exits", ["exits.c", "exits.h"]),
-    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h"]),
+    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h", "vmm_priv.h"]),
     (5, "control", ["control/"]),
     (6, "main", ["main.c"]),
 ]
 
 # Files that must not include arch/x86/ headers nor name x86_ symbols (rule b).
-GENERIC = ["kvm/", "builder.c", "builder.h", "vmm.c", "vmm.h", "config.c", "config.h", "control/"]
+GENERIC = ["kvm/", "exits.c", "exits.h", "builder.c", "builder.h", "vmm.c", "vmm.h", "vmm_priv.h",
+           "config.c", "config.h", "control/", "main.c"]
 
-# Today's violations: (file, included header or x86_ symbol) -> issue 11 item. Remove an entry
-# in the change that fixes it; the check fails while a listed one is gone but still listed.
-KNOWN = {
-    # 2: kvm/vcpu.c knows x86 (instruction completion, register dumps, reset state).
-    ("kvm/vcpu.c", "arch/x86/cpu.h"): 2,
-    ("kvm/vcpu.c", "arch/x86/emulate.h"): 2,
-    ("kvm/vcpu.c", "x86_regs_at_reset"): 2,
-    # 3: stats.c names exit reasons through kvm/kvm.c while kvm/vcpu.h embeds vcpu_stats.
-    ("stats.c", "kvm/kvm.h"): 3,
-    # 5: config uses kvm/ and devices/ types (irqchip_mode, gmem_backing, debug-exit defaults).
-    ("config.h", "kvm/memory.h"): 5,
-    ("config.h", "kvm/vm.h"): 5,
-    ("config.c", "devices/debug_exit.h"): 5,
-    # 7: builder.c is the x86 PC board; vmm.h holds x86 platform state.
-    ("builder.c", "arch/x86/acpi.h"): 7,
-    ("builder.c", "arch/x86/cpu.h"): 7,
-    ("builder.c", "arch/x86/cpuid.h"): 7,
-    ("builder.c", "arch/x86/irq.h"): 7,
-    ("builder.c", "arch/x86/layout.h"): 7,
-    ("builder.c", "arch/x86/legacy.h"): 7,
-    ("builder.c", "arch/x86/mptable.h"): 7,
-    ("builder.c", "arch/x86/regs.h"): 7,
-    ("builder.c", "x86_absent_port"): 7,
-    ("builder.c", "x86_acpi_build"): 7,
-    ("builder.c", "x86_acpi_mmio_dev"): 7,
-    ("builder.c", "x86_mptable_build"): 7,
-    ("builder.c", "x86_platform_default"): 7,
-    ("builder.c", "x86_setup_boot_vcpu"): 7,
-    ("builder.c", "x86_setup_cpuid"): 7,
-    ("builder.c", "x86_setup_kernel_irq_routing"): 7,
-    ("builder.c", "x86_setup_vcpu_state"): 7,
-    ("builder.c", "x86_supported_cpuid"): 7,
-    ("builder.c", "x86_write_boot_tables"): 7,
-    ("builder.c", "x86_write_reset_vector"): 7,
-    ("vmm.h", "arch/x86/acpi.h"): 7,
-    ("vmm.h", "x86_platform"): 7,
+# Private headers: only the files listed may include them (rule e). struct vmm is opaque to
+# everything but the builder, which fills it, and vmm.c, which runs it.
+PRIVATE = {
+    "vmm_priv.h": ["builder.c", "vmm.c"],
+    "arch/x86/board.h": ["arch/x86/board.c", "arch/x86/vm.c"],
 }
 
 INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.M)
@@ -157,15 +125,14 @@ def main(argv):
         return 2
     known_files = set(files)
 
-    problems = []  # (file, line, rule, detail, key or None)
-    found = set()
+    problems = []  # (file, line, rule, detail)
     for rel in files:
         with open(os.path.join(src, rel), encoding="utf-8", errors="replace") as f:
             text = f.read()
         mine = layer_of(rel)
         if mine is None:
             problems.append((rel, 1, "no layer", "place this file in LAYERS in "
-                             "scripts/check-layers.py", None))
+                             "scripts/check-layers.py"))
             continue
         generic = is_generic(rel)
         code = blank(text, strings=False)
@@ -173,16 +140,17 @@ def main(argv):
             hdr, line = m.group(1), line_of(code, m.start())
             if hdr not in known_files:
                 problems.append((rel, line, "unknown header",
-                                 f'"{hdr}" is not a file under src/ (name headers from src/)',
-                                 None))
+                                 f'"{hdr}" is not a file under src/ (name headers from src/)'))
                 continue
             theirs = layer_of(hdr)
             if theirs is not None and theirs[0] > mine[0]:
                 problems.append((rel, line, "upward include",
-                                 f"{rel} ({mine[1]}) includes {hdr} ({theirs[1]})", (rel, hdr)))
+                                 f"{rel} ({mine[1]}) includes {hdr} ({theirs[1]})"))
+            if hdr in PRIVATE and rel != hdr and rel not in PRIVATE[hdr]:
+                problems.append((rel, line, "private header",
+                                 f"{hdr} is for {', '.join(PRIVATE[hdr])} only"))
             if generic and hdr.startswith("arch/x86/"):
-                problems.append((rel, line, "x86 in generic code", f"includes {hdr}",
-                                 (rel, hdr)))
+                problems.append((rel, line, "x86 in generic code", f"includes {hdr}"))
         if generic:
             code = blank(text, strings=True)
             seen = set()
@@ -192,25 +160,15 @@ def main(argv):
                     continue
                 seen.add(sym)
                 problems.append((rel, line_of(code, m.start()), "x86 in generic code",
-                                 f"names {sym}", (rel, sym)))
+                                 f"names {sym}"))
 
-    bad = 0
-    for rel, line, rule, detail, key in problems:
-        if key is not None:
-            found.add(key)
-            if key in KNOWN:
-                continue
+    for rel, line, rule, detail in problems:
         print(f"src/{rel}:{line}: {rule}: {detail}")
-        bad += 1
-    for key in sorted(set(KNOWN) - found):
-        print(f"src/{key[0]}: stale KNOWN entry: {key[0]} -> {key[1]} (issue 11 item "
-              f"{KNOWN[key]}) no longer happens; remove it from scripts/check-layers.py")
-        bad += 1
-    if bad:
-        print(f"check-layers: {bad} problem(s); layers and rules: scripts/check-layers.py, "
-              "docs/design.md (Layers)")
+    if problems:
+        print(f"check-layers: {len(problems)} problem(s); layers and rules: "
+              "scripts/check-layers.py, docs/design.md (Layers)")
         return 1
-    print(f"check-layers: {len(files)} files, {len(found)} known violations left (issue 11)")
+    print(f"check-layers: {len(files)} files, no upward include, no x86 outside arch/")
     return 0
 
 

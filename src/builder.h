@@ -2,14 +2,21 @@
 #ifndef KILN_BUILDER_H
 #define KILN_BUILDER_H
 
+#include <stddef.h>
+
 #include "config.h"
+#include "devices/virtio/kind.h"
 #include "vmm.h"
 
 #define BUILD_ERR_MAX 384
 
-/* Builds a VM from a validated config. Returns 0 with *out ready for vmm_run(), or the exit
+/* Builds a VM from a validated config. Returns 0 with *out ready for vmm_start(), or the exit
  * status to end with (KILN_EXIT_USAGE for bad input: config, files, images; KILN_EXIT_HOST_ERROR
- * when KVM or the host fails) with one line in `err`. Nothing is left allocated on failure. */
-int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err);
+ * when KVM or the host fails) with one line in `err` (err_size bytes, BUILD_ERR_MAX is enough).
+ * Nothing is left allocated on failure. */
+int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, size_t err_size);
+
+/* The builder's table of virtio device kinds, in slot order; *nr gets its length. */
+const struct virtio_kind *const *builder_virtio_kinds(unsigned int *nr);
 
 #endif

@@ -7,8 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/memory.h"
-#include "kvm/vm.h"
 #include "util/checked.h"
 
 #define CONFIG_ERR_MAX 320
@@ -22,11 +20,27 @@
 #define CONFIG_MAX_DISKS CONFIG_MAX_VIRTIO
 #define CONFIG_DISK_ID_MAX 20 /* virtio-blk GET_ID bytes */
 
+/* The interrupt controllers (x86: where the IOAPIC and PIC live). */
+enum irqchip_mode {
+	IRQCHIP_SPLIT = 0, /* local APICs in KVM, IOAPIC and PIC in kiln (default) */
+	IRQCHIP_KERNEL,    /* KVM's full in-kernel irqchip (PIC, IOAPIC, LAPIC) plus its PIT */
+};
+
+/* How guest RAM is backed (kvm/memory.c). Only anonymous memory today; memfd and file/hugetlbfs
+ * backing (needed for snapshots and vhost-user) slot in here without changing any caller. */
+enum mem_backing {
+	MEM_BACKING_ANON = 0,
+};
+
+/* The isa-debug-exit port when --debug-exit gives none (QEMU's default). */
+#define CONFIG_DEBUG_EXIT_PORT 0xf4
+
 enum disk_cache {
 	DISK_CACHE_WRITEBACK = 0, /* through the host page cache; flush = fdatasync */
 	DISK_CACHE_NONE,          /* O_DIRECT */
 };
 
+/* How a disk's requests reach the image (devices/virtio/blk.c). */
 enum disk_io {
 	DISK_IO_AUTO = 0, /* io_uring when the host allows it, else sync */
 	DISK_IO_URING,
@@ -47,7 +61,7 @@ struct vmm_config {
 	const char *initrd_path; /* NULL: none */
 	const char *cmdline;     /* NULL: none */
 	uint64_t mem_size;
-	enum gmem_backing mem_backing;
+	enum mem_backing mem_backing;
 	unsigned int nr_vcpus;
 	bool flat;
 	bool debug_exit;

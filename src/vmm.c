@@ -12,8 +12,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "stats.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "kvm/stats.h"
 #include "util/log.h"
+#include "vmm_priv.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-a, then x quits (as QEMU's -nographic) */
 
@@ -150,7 +153,7 @@ bool vmm_paused(struct vmm *vmm)
 
 void vmm_ctrl_alt_del(struct vmm *vmm)
 {
-	i8042_ctrl_alt_del(&vmm->i8042);
+	arch_ctrl_alt_del(vmm->arch);
 }
 
 int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
@@ -203,7 +206,7 @@ static void *vcpu_thread(void *p)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	vcpu_run_loop(vcpu, &vmm->env);
+	exits_run_vcpu(vcpu, &vmm->env);
 	return NULL;
 }
 
@@ -247,12 +250,14 @@ static bool console_pump_bytes(struct vmm *vmm, struct console_in *in, bool read
 /* Where console input goes: hvc0 with --console virtio, else the UART. */
 static size_t input_space(const struct vmm *vmm)
 {
-	return vmm->vcon ? virtio_console_rx_space(vmm->vcon) : serial_rx_space(vmm->serial);
+	return vmm->vcon ? virtio_console_rx_space(vmm->vcon)
+			 : serial_rx_space(arch_serial(vmm->arch));
 }
 
 static size_t input_push(struct vmm *vmm, const uint8_t *b, size_t n)
 {
-	return vmm->vcon ? virtio_console_rx_push(vmm->vcon, b, n) : serial_rx_push(vmm->serial, b, n);
+	return vmm->vcon ? virtio_console_rx_push(vmm->vcon, b, n)
+			 : serial_rx_push(arch_serial(vmm->arch), b, n);
 }
 
 static bool console_pump(struct vmm *vmm, struct console_in *in, bool readable)
@@ -363,11 +368,11 @@ void vmm_handle_events(struct vmm *vmm, bool stdin_ready)
 int vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *err,
 		  size_t err_size)
 {
-	if (index >= vmm->nr_disks) {
-		snprintf(err, err_size, "no disk %u", index);
-		return -ENOENT;
-	}
-	return virtio_blk_swap(&vmm->disks[index], path, err, err_size);
+	for (unsigned int i = 0, n = 0; i < vmm->nr_devices; i++)
+		if (vmm->devices[i].kind == &virtio_blk_kind && n++ == index)
+			return virtio_blk_swap(vmm->devices[i].dev, path, err, err_size);
+	snprintf(err, err_size, "no disk %u", index);
+	return -ENOENT;
 }
 
 int vmm_finish(struct vmm *vmm)
@@ -420,22 +425,13 @@ void vmm_destroy(struct vmm *vmm)
 		vcpu_destroy(&vmm->vcpus[i]);
 	free(vmm->vcpus);
 	free(vmm->threads);
-	free(vmm->cpuid);
 	io_thread_destroy(vmm->io); /* no handler runs after this */
-	for (unsigned int i = 0; i < vmm->nr_disks; i++)
-		virtio_blk_destroy(&vmm->disks[i]); /* waits for requests in flight */
-	free(vmm->disks);
-	if (vmm->vcon)
-		virtio_console_destroy(vmm->vcon);
-	free(vmm->vcon);
-	if (vmm->rng)
-		virtio_rng_destroy(vmm->rng);
-	free(vmm->rng);
+	for (unsigned int i = 0; i < vmm->nr_devices; i++) {
+		vmm->devices[i].kind->destroy(vmm->devices[i].dev); /* waits for requests in flight */
+		free(vmm->devices[i].dev);
+	}
 	free(vmm->cmdline);
-	serial_destroy(vmm->serial);
-	i8042_destroy(&vmm->i8042);
-	rtc_destroy(&vmm->rtc);
-	ioapic_destroy(vmm->ioapic);
+	arch_vm_destroy(vmm->arch);
 	bus_destroy(vmm->mmio);
 	bus_destroy(vmm->pio);
 	vm_destroy(vmm->vm);
@@ -450,4 +446,40 @@ void vmm_destroy(struct vmm *vmm)
 	pthread_cond_destroy(&vmm->resume_cond);
 	pthread_mutex_destroy(&vmm->stop_lock);
 	free(vmm);
+}
+
+enum stop_reason vmm_stop_reason(struct vmm *vmm)
+{
+	enum stop_reason r;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	r = vmm->stop_reason;
+	pthread_mutex_unlock(&vmm->stop_lock);
+	return r;
+}
+
+unsigned int vmm_nr_vcpus(const struct vmm *vmm)
+{
+	return vmm->nr_vcpus;
+}
+
+const struct vcpu_stats *vmm_vcpu_stats(const struct vmm *vmm, unsigned int i)
+{
+	return &vmm->vcpus[i].stats;
+}
+
+void vmm_serial_counters(const struct vmm *vmm, struct serial_counters *out)
+{
+	serial_get_counters(arch_serial(vmm->arch), out);
+}
+
+unsigned int vmm_nr_devices(const struct vmm *vmm)
+{
+	return vmm->nr_devices;
+}
+
+void *vmm_device(const struct vmm *vmm, unsigned int i, const struct virtio_kind **kind)
+{
+	*kind = vmm->devices[i].kind;
+	return vmm->devices[i].dev;
 }

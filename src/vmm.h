@@ -1,32 +1,16 @@
-/* vmm.h: a built VM and its runtime: vCPU threads, the event loop (stdin, signals), stop and exit status. */
+/* vmm.h: a built VM and its runtime: vCPU threads, the event loop (stdin, signals), stop and exit
+ * status, and what the control layer may read of it. */
 #ifndef KILN_VMM_H
 #define KILN_VMM_H
 
-#include <pthread.h>
 #include <stdbool.h>
 
-#include "arch/x86/acpi.h"
 #include "config.h"
-#include "devices/debug_exit.h"
-#include "devices/device.h"
-#include "devices/i8042.h"
-#include "devices/acpi_pm.h"
-#include "devices/ioapic.h"
-#include "devices/pic.h"
-#include "devices/rtc.h"
 #include "devices/serial.h"
-#include "devices/virtio/blk.h"
-#include "devices/virtio/console.h"
-#include "devices/virtio/rng.h"
-#include "kvm/bus.h"
-#include "kvm/kvm.h"
-#include "kvm/memory.h"
-#include "kvm/vcpu.h"
-#include "kvm/vm.h"
-#include "loader/loader.h"
-#include "util/io_thread.h"
-
-struct console_in;
+#include "devices/virtio/kind.h"
+#include "kvm/stats.h"
+#include "stop.h"
+#include "util/checked.h"
 
 /* Exit statuses (README.md, "Exit status"). */
 #define KILN_EXIT_OK 0
@@ -35,59 +19,9 @@ struct console_in;
 #define KILN_EXIT_HOST_ERROR 6
 #define KILN_EXIT_SIGNAL_BASE 128
 
-/* Everything one VM is made of. builder.c fills it; vmm.c runs and tears it down. Devices never
- * see this struct: they get their irq_line and vm_control. */
-struct vmm {
-	struct vmm_config cfg;
-	struct kvm kvm;
-	struct gmem *mem;
-	struct vm *vm;
-	struct bus *pio, *mmio;
-	struct kvm_cpuid2 *cpuid;
-	struct boot_entry entry;
-	struct x86_platform platform; /* what the MP and ACPI tables describe */
-
-	struct serial *serial;
-	struct ioapic *ioapic;  /* split irqchip only */
-	struct pic_state pic;   /* split irqchip only */
-	struct i8042 i8042;
-	struct rtc rtc;
-	struct acpi_pm acpi_pm;
-	struct debug_exit debug_exit;
-	struct irq_sink kernel_irq_sink; /* IRQCHIP_KERNEL: KVM_IRQ_LINE */
-	const struct irq_sink *irq_sink; /* where device interrupt lines go */
-
-	/* virtio-mmio devices (docs/virtio.md), serviced by the I/O thread. */
-	struct io_thread *io;
-	struct virtio_blk *disks;
-	unsigned int nr_disks;
-	struct virtio_console *vcon; /* --console virtio */
-	struct virtio_rng *rng;      /* --rng */
-	char *cmdline; /* the command line given to the guest, when kiln added to it */
-	struct vm_control ctl;
-
-	struct vcpu *vcpus;
-	unsigned int nr_vcpus;
-	pthread_t *threads;
-	unsigned int nr_threads;
-	struct vcpu_env env;
-
-	/* Stop state: `stopping` is read lock-free by vCPU loops; the rest under stop_lock. */
-	int stopping;
-	pthread_mutex_t stop_lock;
-	enum stop_reason stop_reason;
-	int stop_code;
-	int event_fd; /* wakes the event loop: stop requested, or serial FIFO space */
-
-	/* Pause state, under stop_lock: vCPUs park while `pausing` is set. */
-	int pausing;
-	unsigned int nr_parked;
-	pthread_cond_t parked_cond, resume_cond;
-
-	int serial_fd; /* UART output: stdout, or the --serial-out / PUT /serial file */
-	bool serial_fd_owned;
-	struct console_in *console;
-};
+/* One VM: what builder.c builds and vmm.c runs. Opaque outside those two (vmm_priv.h); the
+ * control layer uses the functions below. */
+struct vmm;
 
 /* The struct with its locks and fds initialised and nothing built; vmm_destroy() undoes it. */
 int __must_check vmm_alloc(struct vmm **out, const struct vmm_config *cfg);
@@ -116,8 +50,6 @@ int vmm_pause(struct vmm *vmm);
 /* Lets parked vCPUs continue exactly where they stopped. Idempotent. */
 void vmm_resume(struct vmm *vmm);
 bool vmm_paused(struct vmm *vmm);
-/* vcpu_env.park: a vCPU thread waits here while the VM is paused. */
-void vmm_park(void *opaque, struct vcpu *vcpu);
 
 /* Backs disk `index` (as built: cfg.disks order) with the image at `path`. Returns 0, or -errno
  * with a one-line reason in err. */
@@ -136,5 +68,21 @@ void vmm_wake(void *opaque);
 
 /* Frees the VM in the reverse order of building; safe on a partly built VM and on NULL. */
 void vmm_destroy(struct vmm *vmm);
+
+/* ---- what the control layer reads (metrics, API); any thread while the VM runs ------------- */
+
+/* Why the VM stopped (STOP_NONE while it runs). */
+enum stop_reason vmm_stop_reason(struct vmm *vmm);
+
+unsigned int vmm_nr_vcpus(const struct vmm *vmm);
+/* vCPU `i`'s exit counters: read them with stats_load() while the vCPU runs. */
+const struct vcpu_stats *vmm_vcpu_stats(const struct vmm *vmm, unsigned int i);
+
+/* The console UART's counters. */
+void vmm_serial_counters(const struct vmm *vmm, struct serial_counters *out);
+
+/* The virtio devices, in docs/virtio.md order: device `i` (< vmm_nr_devices()) and its kind. */
+unsigned int vmm_nr_devices(const struct vmm *vmm);
+void *vmm_device(const struct vmm *vmm, unsigned int i, const struct virtio_kind **kind);
 
 #endif

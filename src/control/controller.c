@@ -16,6 +16,7 @@
 #include "control/spec.h"
 #include "util/log.h"
 #include "version.h"
+#include "kvm/vcpu.h"
 #include "vmm.h"
 
 #define METRICS_PERIOD_MS 60000 /* periodic flush, as Firecracker */
@@ -55,9 +56,9 @@ static void flush_metrics(struct controller *c)
 }
 
 /* Builds and starts the VM. Returns 0, or the exit status the builder chose with err set. */
-static int start_vm(struct controller *c, char *err)
+static int start_vm(struct controller *c, char *err, size_t err_size)
 {
-	int status = builder_build(&c->spec.cfg, &c->vmm, err);
+	int status = builder_build(&c->spec.cfg, &c->vmm, err, err_size);
 
 	if (status)
 		return status;
@@ -154,7 +155,7 @@ static void do_actions(struct controller *c, struct api_request *req)
 			return;
 		}
 		err[0] = '\0';
-		status = start_vm(c, err);
+		status = start_vm(c, err, sizeof(err));
 		if (status) {
 			snprintf(req->fault, sizeof(req->fault), "InstanceStart: %s", err);
 			req->status = 400;
@@ -440,7 +441,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	}
 	if (opts->start_now) {
 		err[0] = '\0';
-		status = start_vm(&c, err);
+		status = start_vm(&c, err, sizeof(err));
 		if (status) {
 			pr_err("%s", err);
 			goto out_api;
@@ -458,14 +459,14 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 			status = c.signal_status;
 			break;
 		}
-		if (c.vmm->stop_reason != STOP_RESET || !c.spec.cfg.on_reboot_restart)
+		if (vmm_stop_reason(c.vmm) != STOP_RESET || !c.spec.cfg.on_reboot_restart)
 			break;
 		/* --on-reboot=restart: a new VM from the same configuration, as a fresh boot. */
 		pr_info("guest rebooted: restarting");
 		vmm_destroy(c.vmm);
 		c.vmm = NULL;
 		err[0] = '\0';
-		status = start_vm(&c, err);
+		status = start_vm(&c, err, sizeof(err));
 		if (status) {
 			pr_err("restart: %s", err);
 			break;

@@ -8,36 +8,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stats.h"
-
-/* Named exit reasons in the metrics; everything else is counted as exits_other. */
-static const struct {
-	unsigned int reason;
-	const char *name;
-} named_exits[] = {
-	{ KVM_EXIT_IO, "exits_io" },
-	{ KVM_EXIT_MMIO, "exits_mmio" },
-	{ KVM_EXIT_HLT, "exits_hlt" },
-	{ KVM_EXIT_INTR, "exits_intr" },
-	{ KVM_EXIT_IOAPIC_EOI, "exits_ioapic_eoi" },
-	{ KVM_EXIT_SHUTDOWN, "exits_shutdown" },
-	{ KVM_EXIT_SYSTEM_EVENT, "exits_system_event" },
-	{ KVM_EXIT_INTERNAL_ERROR, "exits_internal_error" },
-	{ KVM_EXIT_FAIL_ENTRY, "exits_fail_entry" },
-};
+#include "builder.h"
+#include "kvm/kvm.h"
+#include "kvm/stats.h"
 
 static json_t *vcpu_json(const struct vcpu_stats *st)
 {
 	json_t *o = json_object();
 	uint64_t total = 0, named = 0;
+	unsigned int nr;
+	const struct kvm_exit_reason *reasons = kvm_exit_reasons(&nr);
 
 	for (unsigned int r = 0; r < STATS_MAX_REASONS; r++)
 		total += stats_load(&st->reason[r].count);
-	for (size_t i = 0; i < sizeof(named_exits) / sizeof(named_exits[0]); i++) {
-		uint64_t n = stats_load(&st->reason[named_exits[i].reason].count);
 
+	for (unsigned int i = 0; i < nr; i++) {
+		uint64_t n;
+
+		if (!reasons[i].metric || reasons[i].reason >= STATS_MAX_REASONS)
+			continue;
+		n = stats_load(&st->reason[reasons[i].reason].count);
 		named += n;
-		json_object_set_new(o, named_exits[i].name, json_integer((json_int_t)n));
+		json_object_set_new(o, reasons[i].metric, json_integer((json_int_t)n));
 	}
 	json_object_set_new(o, "exits_other", json_integer((json_int_t)(total - named)));
 	json_object_set_new(o, "exits_total", json_integer((json_int_t)total));
@@ -60,49 +52,45 @@ static void add_counts(json_t *sum, const json_t *add)
 	}
 }
 
-/* One object per disk, in device order (before boot: none). */
-static json_t *block_json(struct vmm *vmm)
+/* The counters of one device, as an object ({"device": name} first for a listed kind). */
+static json_t *device_json(const struct virtio_kind *kind, void *dev)
 {
-	json_t *a = json_array();
+	struct virtio_counter c[VIRTIO_MAX_COUNTERS];
+	unsigned int n = kind->counters(dev, c);
+	json_t *o = json_object();
 
-	for (unsigned int i = 0; vmm && i < vmm->nr_disks; i++) {
-		struct virtio_blk_counters n;
-		uint64_t faults;
+	if (kind->metrics_list)
+		json_object_set_new(o, "device", json_string(kind->transport(dev)->name));
+	for (unsigned int i = 0; i < n; i++)
+		json_object_set_new(o, c[i].name, json_integer((json_int_t)c[i].value));
+	return o;
+}
 
-		virtio_blk_get_counters(&vmm->disks[i], &n, &faults);
-		json_array_append_new(
-			a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "device",
-				     vmm->disks[i].t.name, "read_count", (json_int_t)n.reads,
-				     "write_count", (json_int_t)n.writes, "read_bytes",
-				     (json_int_t)n.read_bytes, "write_bytes", (json_int_t)n.write_bytes,
-				     "flush_count", (json_int_t)n.flushes, "discard_count",
-				     (json_int_t)n.discards, "write_zeroes_count",
-				     (json_int_t)n.write_zeroes, "get_id_count", (json_int_t)n.get_ids,
-				     "io_errors", (json_int_t)n.io_errors, "guest_errors",
-				     (json_int_t)faults));
+/* One member per kind of virtio device in the builder's table, whether the VM has one or not:
+ * a list (before boot: empty), or the only device's object (null without one). */
+static void devices_json(json_t *m, struct vmm *vmm)
+{
+	unsigned int nr_kinds, nr = vmm ? vmm_nr_devices(vmm) : 0;
+	const struct virtio_kind *const *kinds = builder_virtio_kinds(&nr_kinds);
+
+	for (unsigned int k = 0; k < nr_kinds; k++) {
+		json_t *v = kinds[k]->metrics_list ? json_array() : json_null();
+
+		for (unsigned int i = 0; i < nr; i++) {
+			const struct virtio_kind *kind;
+			void *dev = vmm_device(vmm, i, &kind);
+
+			if (kind != kinds[k])
+				continue;
+			if (kind->metrics_list) {
+				json_array_append_new(v, device_json(kind, dev));
+			} else {
+				json_decref(v);
+				v = device_json(kind, dev);
+			}
+		}
+		json_object_set_new(m, kinds[k]->metrics_key, v);
 	}
-	return a;
-}
-
-static json_t *entropy_json(struct vmm *vmm)
-{
-	uint64_t bytes, faults;
-
-	if (!vmm || !vmm->rng)
-		return json_null();
-	virtio_rng_get_counters(vmm->rng, &bytes, &faults);
-	return json_pack("{s:I, s:I}", "bytes", (json_int_t)bytes, "guest_errors", (json_int_t)faults);
-}
-
-static json_t *console_json(struct vmm *vmm)
-{
-	uint64_t tx, rx, faults;
-
-	if (!vmm || !vmm->vcon)
-		return json_null();
-	virtio_console_get_counters(vmm->vcon, &tx, &rx, &faults);
-	return json_pack("{s:I, s:I, s:I}", "bytes_out", (json_int_t)tx, "bytes_in", (json_int_t)rx,
-			 "guest_errors", (json_int_t)faults);
 }
 
 int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
@@ -124,13 +112,13 @@ int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 	if (vmm) {
 		struct serial_counters sc = { 0 };
 
-		for (unsigned int i = 0; i < vmm->nr_vcpus; i++) {
-			json_t *v = vcpu_json(&vmm->vcpus[i].stats);
+		for (unsigned int i = 0; i < vmm_nr_vcpus(vmm); i++) {
+			json_t *v = vcpu_json(vmm_vcpu_stats(vmm, i));
 
 			add_counts(total, v);
 			json_array_append_new(vcpus, v);
 		}
-		serial_get_counters(vmm->serial, &sc);
+		vmm_serial_counters(vmm, &sc);
 		json_object_set_new(m, "serial",
 				    json_pack("{s:I, s:I, s:I}", "bytes_out", (json_int_t)sc.bytes_out,
 					      "bytes_in", (json_int_t)sc.bytes_in, "overruns",
@@ -140,9 +128,7 @@ int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 		json_object_set_new(m, "serial", json_pack("{s:i, s:i, s:i}", "bytes_out", 0,
 							   "bytes_in", 0, "overruns", 0));
 	}
-	json_object_set_new(m, "block", block_json(vmm));
-	json_object_set_new(m, "entropy", entropy_json(vmm));
-	json_object_set_new(m, "virtio_console", console_json(vmm));
+	devices_json(m, vmm);
 	json_object_set_new(m, "vcpu", total);
 	json_object_set_new(m, "vcpus", vcpus);
 	line = json_dumps(m, JSON_COMPACT);

@@ -6,7 +6,6 @@
 
 #include "devices/device.h"
 
-#define DEBUG_EXIT_DEFAULT_PORT 0xf4
 #define DEBUG_EXIT_WIDTH 4
 
 struct debug_exit {

@@ -2,6 +2,7 @@
 #include "kvm/bus.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,4 +114,18 @@ const struct bus_range *bus_write(const struct bus *bus, uint64_t addr, const vo
 	if (r && r->write)
 		r->write(r->opaque, addr - r->base, data, size);
 	return r;
+}
+
+int bus_attach(struct bus *bus, uint64_t base, uint64_t len, const char *name, bus_read_fn rd,
+	       bus_write_fn wr, void *opaque, char *err, size_t err_size)
+{
+	int e = bus_register(bus, base, len, name, rd, wr, opaque);
+
+	if (e == -EEXIST)
+		snprintf(err, err_size, "%s: %s range 0x%llx-0x%llx overlaps another device", name,
+			 bus_name(bus), (unsigned long long)base, (unsigned long long)(base + len - 1));
+	else if (e)
+		snprintf(err, err_size, "%s: cannot register %s range 0x%llx: %s", name,
+			 bus_name(bus), (unsigned long long)base, strerror(-e));
+	return e;
 }

@@ -3,6 +3,7 @@
 #define KILN_KVM_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/checked.h"
@@ -45,5 +46,12 @@ const struct bus_range *bus_write(const struct bus *bus, uint64_t addr, const vo
 				  unsigned int size);
 
 const char *bus_name(const struct bus *bus);
+
+/* bus_register() for the builders: on failure writes one line naming the device and its range
+ * to err ("NAME: port I/O range 0x3f8-0x3ff overlaps another device" for -EEXIST, which means a
+ * configuration error). Returns bus_register()'s result. */
+int __must_check bus_attach(struct bus *bus, uint64_t base, uint64_t len, const char *name,
+			    bus_read_fn rd, bus_write_fn wr, void *opaque, char *err,
+			    size_t err_size);
 
 #endif

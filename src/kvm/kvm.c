@@ -1,4 +1,4 @@
-/* kvm.c: /dev/kvm, API version and capabilities. */
+/* kvm.c: /dev/kvm, API version and capabilities, and the names of exit reasons. */
 #include "kvm/kvm.h"
 
 #include <errno.h>
@@ -17,7 +17,6 @@ static const struct {
 } required_caps[] = {
 	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
 };
@@ -89,58 +88,47 @@ int kvm_check_cap(const struct kvm *kvm, long cap)
 	return r < 0 ? 0 : r;
 }
 
-struct kvm_cpuid2 *kvm_supported_cpuid(const struct kvm *kvm)
-{
-	/* The kernel says E2BIG until the buffer is large enough. */
-	for (unsigned int nent = 64; nent <= 4096; nent *= 2) {
-		struct kvm_cpuid2 *c =
-			calloc(1, sizeof(*c) + nent * sizeof(struct kvm_cpuid_entry2));
+/* Every KVM_EXIT_* reason kiln names, in KVM_EXIT_* order. `metric` is the reason's key in the
+ * metrics line (control/metrics.c); reasons without one are summed into exits_other. */
+static const struct kvm_exit_reason exit_reasons[] = {
+	{ KVM_EXIT_UNKNOWN, "UNKNOWN", NULL },
+	{ KVM_EXIT_EXCEPTION, "EXCEPTION", NULL },
+	{ KVM_EXIT_IO, "IO", "exits_io" },
+	{ KVM_EXIT_HYPERCALL, "HYPERCALL", NULL },
+	{ KVM_EXIT_DEBUG, "DEBUG", NULL },
+	{ KVM_EXIT_HLT, "HLT", "exits_hlt" },
+	{ KVM_EXIT_MMIO, "MMIO", "exits_mmio" },
+	{ KVM_EXIT_IRQ_WINDOW_OPEN, "IRQ_WINDOW_OPEN", NULL },
+	{ KVM_EXIT_SHUTDOWN, "SHUTDOWN", "exits_shutdown" },
+	{ KVM_EXIT_FAIL_ENTRY, "FAIL_ENTRY", "exits_fail_entry" },
+	{ KVM_EXIT_INTR, "INTR", "exits_intr" },
+	{ KVM_EXIT_SET_TPR, "SET_TPR", NULL },
+	{ KVM_EXIT_TPR_ACCESS, "TPR_ACCESS", NULL },
+	{ KVM_EXIT_NMI, "NMI", NULL },
+	{ KVM_EXIT_INTERNAL_ERROR, "INTERNAL_ERROR", "exits_internal_error" },
+	{ KVM_EXIT_OSI, "OSI", NULL },
+	{ KVM_EXIT_PAPR_HCALL, "PAPR_HCALL", NULL },
+	{ KVM_EXIT_WATCHDOG, "WATCHDOG", NULL },
+	{ KVM_EXIT_EPR, "EPR", NULL },
+	{ KVM_EXIT_SYSTEM_EVENT, "SYSTEM_EVENT", "exits_system_event" },
+	{ KVM_EXIT_IOAPIC_EOI, "IOAPIC_EOI", "exits_ioapic_eoi" },
+	{ KVM_EXIT_HYPERV, "HYPERV", NULL },
+	{ KVM_EXIT_X86_RDMSR, "X86_RDMSR", NULL },
+	{ KVM_EXIT_X86_WRMSR, "X86_WRMSR", NULL },
+	{ KVM_EXIT_DIRTY_RING_FULL, "DIRTY_RING_FULL", NULL },
+	{ KVM_EXIT_X86_BUS_LOCK, "X86_BUS_LOCK", NULL },
+};
 
-		if (!c)
-			return NULL;
-		c->nent = nent;
-		if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			return c;
-		free(c);
-		if (errno != E2BIG)
-			return NULL;
-	}
-	errno = E2BIG;
-	return NULL;
+const struct kvm_exit_reason *kvm_exit_reasons(unsigned int *nr)
+{
+	*nr = ARRAY_SIZE(exit_reasons);
+	return exit_reasons;
 }
 
 const char *kvm_exit_reason_name(unsigned int reason)
 {
-	static const char *const names[] = {
-		[KVM_EXIT_UNKNOWN] = "UNKNOWN",
-		[KVM_EXIT_EXCEPTION] = "EXCEPTION",
-		[KVM_EXIT_IO] = "IO",
-		[KVM_EXIT_HYPERCALL] = "HYPERCALL",
-		[KVM_EXIT_DEBUG] = "DEBUG",
-		[KVM_EXIT_HLT] = "HLT",
-		[KVM_EXIT_MMIO] = "MMIO",
-		[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
-		[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
-		[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
-		[KVM_EXIT_INTR] = "INTR",
-		[KVM_EXIT_SET_TPR] = "SET_TPR",
-		[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
-		[KVM_EXIT_NMI] = "NMI",
-		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
-		[KVM_EXIT_OSI] = "OSI",
-		[KVM_EXIT_PAPR_HCALL] = "PAPR_HCALL",
-		[KVM_EXIT_WATCHDOG] = "WATCHDOG",
-		[KVM_EXIT_EPR] = "EPR",
-		[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
-		[KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
-		[KVM_EXIT_HYPERV] = "HYPERV",
-		[KVM_EXIT_X86_RDMSR] = "X86_RDMSR",
-		[KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
-		[KVM_EXIT_DIRTY_RING_FULL] = "DIRTY_RING_FULL",
-		[KVM_EXIT_X86_BUS_LOCK] = "X86_BUS_LOCK",
-	};
-
-	if (reason < ARRAY_SIZE(names) && names[reason])
-		return names[reason];
+	for (size_t i = 0; i < ARRAY_SIZE(exit_reasons); i++)
+		if (exit_reasons[i].reason == reason)
+			return exit_reasons[i].name;
 	return "?";
 }

@@ -34,12 +34,12 @@ int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
 	return 2;
 }
 
-int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum gmem_backing backing)
+int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum mem_backing backing)
 {
 	struct gmem *gm;
 	int nr, err;
 
-	if (backing != GMEM_BACKING_ANON)
+	if (backing != MEM_BACKING_ANON)
 		return -EINVAL;
 	gm = calloc(1, sizeof(*gm));
 	if (!gm)

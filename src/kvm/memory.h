@@ -6,15 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "util/checked.h"
 
 #define GMEM_MAX_REGIONS 8
-
-/* How guest RAM is backed. Only anonymous memory today; memfd and file/hugetlbfs backing
- * (needed for snapshots and vhost-user) slot in here without changing any caller. */
-enum gmem_backing {
-	GMEM_BACKING_ANON = 0,
-};
 
 struct gmem_region {
 	uint64_t gpa;  /* guest-physical start */
@@ -32,7 +27,7 @@ int __must_check gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_reg
 /* Allocates and maps guest RAM of `size` bytes laid out by gmem_layout(). Returns 0, -EINVAL for
  * a bad size, or the mmap errno (-ENOMEM: the host cannot map that much). */
 int __must_check gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start,
-			     enum gmem_backing backing);
+			     enum mem_backing backing);
 
 /* Wraps caller-owned host memory (unit tests, fuzzers): `regions` must be sorted by gpa and not
  * overlap; gmem_destroy() will not unmap them. Returns 0 or -EINVAL. */

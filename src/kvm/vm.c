@@ -1,4 +1,4 @@
-/* vm.c: KVM VM creation, memory slots, irqchip set-up and GSI routing. */
+/* vm.c: KVM VM creation, memory slots, GSI routing, irqfd and ioeventfd. */
 #include "kvm/vm.h"
 
 #include <errno.h>
@@ -8,16 +8,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* Where KVM may put the real-mode TSS and identity page table on Intel hosts without
- * unrestricted guest: three pages just below the BIOS area, inside the MMIO hole (as QEMU does). */
-#define X86_KVM_TSS_ADDR 0xfffbd000ull
-#define X86_KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 #define VM_MAX_ROUTES 64
 
 struct vm {
 	const struct kvm *kvm;
 	int fd;
-	enum irqchip_mode mode;
 	unsigned int nr_slots;
 	pthread_mutex_t route_lock;
 	struct {
@@ -27,68 +22,24 @@ struct vm {
 	} routes[VM_MAX_ROUTES];
 };
 
-int vm_create(struct vm **out, const struct kvm *kvm, enum irqchip_mode mode,
-	      unsigned int ioapic_pins)
+int vm_create(struct vm **out, const struct kvm *kvm)
 {
 	struct vm *vm;
 	int err;
 
-	if (ioapic_pins > VM_MAX_ROUTES)
-		return -EINVAL;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
 	vm->kvm = kvm;
-	vm->mode = mode;
 	pthread_mutex_init(&vm->route_lock, NULL);
 	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
 		err = -errno;
 		goto fail_free;
 	}
-	if (kvm_check_cap(kvm, KVM_CAP_SET_TSS_ADDR) > 0 &&
-	    ioctl(vm->fd, KVM_SET_TSS_ADDR, X86_KVM_TSS_ADDR) < 0) {
-		err = -errno;
-		goto fail_close;
-	}
-	if (kvm_check_cap(kvm, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
-		uint64_t addr = X86_KVM_IDENTITY_MAP_ADDR;
-
-		if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0) {
-			err = -errno;
-			goto fail_close;
-		}
-	}
-	if (mode == IRQCHIP_SPLIT) {
-		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { ioapic_pins } };
-
-		if (kvm_check_cap(kvm, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
-			err = -ENOTSUP;
-			goto fail_close;
-		}
-		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0) {
-			err = -errno;
-			goto fail_close;
-		}
-	} else {
-		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-
-		if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
-			err = -errno;
-			goto fail_close;
-		}
-	}
-	/* Report emulation failures with the instruction bytes (KVM_INTERNAL_ERROR_EMULATION). */
-	if (kvm_check_cap(kvm, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0) {
-		struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
-
-		(void)ioctl(vm->fd, KVM_ENABLE_CAP, &cap);
-	}
 	*out = vm;
 	return 0;
 
-fail_close:
-	close(vm->fd);
 fail_free:
 	pthread_mutex_destroy(&vm->route_lock);
 	free(vm);
@@ -106,7 +57,6 @@ void vm_destroy(struct vm *vm)
 
 int vm_fd(const struct vm *vm) { return vm->fd; }
 const struct kvm *vm_kvm(const struct vm *vm) { return vm->kvm; }
-enum irqchip_mode vm_irqchip_mode(const struct vm *vm) { return vm->mode; }
 
 int vm_map_memory(struct vm *vm, const struct gmem *gm)
 {
@@ -175,8 +125,6 @@ int vm_set_irqchip_routes(struct vm *vm, const struct vm_irqchip_route *routes, 
 	struct kvm_irq_routing *table;
 	int err = 0;
 
-	if (vm->mode != IRQCHIP_KERNEL)
-		return -EINVAL;
 	table = calloc(1, sizeof(*table) + n * sizeof(struct kvm_irq_routing_entry));
 	if (!table)
 		return -ENOMEM;
@@ -191,6 +139,13 @@ int vm_set_irqchip_routes(struct vm *vm, const struct vm_irqchip_route *routes, 
 		err = -errno;
 	free(table);
 	return err;
+}
+
+int vm_enable_cap(struct vm *vm, uint32_t cap, uint64_t arg0)
+{
+	struct kvm_enable_cap c = { .cap = cap, .args = { arg0 } };
+
+	return ioctl(vm->fd, KVM_ENABLE_CAP, &c) < 0 ? -errno : 0;
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)

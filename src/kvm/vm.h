@@ -1,4 +1,4 @@
-/* vm.h: one KVM virtual machine: its fd, memory slots, interrupt-controller mode and GSI routes. */
+/* vm.h: one KVM virtual machine: its fd, memory slots, GSI routes, irqfds and ioeventfds. */
 #ifndef KILN_KVM_VM_H
 #define KILN_KVM_VM_H
 
@@ -9,28 +9,24 @@
 #include "kvm/memory.h"
 #include "util/checked.h"
 
-enum irqchip_mode {
-	IRQCHIP_SPLIT = 0, /* local APICs in KVM, IOAPIC and PIC in kiln (default) */
-	IRQCHIP_KERNEL,    /* KVM's full in-kernel irqchip (PIC, IOAPIC, LAPIC) plus its PIT */
-};
-
 struct vm;
 
-/* Creates the VM and its irqchip (the split irqchip reserves `ioapic_pins` GSIs for the IOAPIC);
- * must precede vm_map_memory() and any vCPU. Returns 0 or -errno. */
-int __must_check vm_create(struct vm **out, const struct kvm *kvm, enum irqchip_mode mode,
-			   unsigned int ioapic_pins);
+/* KVM_CREATE_VM. The architecture's parts (its irqchip, arch_vm_setup()) come next, before
+ * vm_map_memory() and any vCPU. Returns 0 or -errno. */
+int __must_check vm_create(struct vm **out, const struct kvm *kvm);
 /* Closes the VM fd; call after every vCPU is destroyed. Does not free guest memory. */
 void vm_destroy(struct vm *vm);
 
 int vm_fd(const struct vm *vm);
 const struct kvm *vm_kvm(const struct vm *vm);
-enum irqchip_mode vm_irqchip_mode(const struct vm *vm);
 
 /* Registers every region of `gm` as a KVM memory slot. Returns 0 or -errno. */
 int __must_check vm_map_memory(struct vm *vm, const struct gmem *gm);
 
-/* Split irqchip: make GSI `gsi` an MSI route (or drop it when !valid) and push the table to KVM.
+/* KVM_ENABLE_CAP with one argument. Returns 0 or -errno. */
+int __must_check vm_enable_cap(struct vm *vm, uint32_t cap, uint64_t arg0);
+
+/* Userspace interrupt controller: make GSI `gsi` an MSI route (or drop it when !valid) and push the table to KVM.
  * Thread-safe. Returns 0 or -errno. */
 int __must_check vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr,
 				  uint32_t data);
@@ -41,7 +37,8 @@ struct vm_irqchip_route {
 
 /* Kernel irqchip: replaces KVM's whole GSI routing table with `routes` (a GSI may appear more
  * than once, driving several pins; a GSI absent reaches nothing). Call after vm_create() and
- * before any vCPU runs. Returns 0, -EINVAL in split mode, or -errno from KVM_SET_GSI_ROUTING. */
+ * before any vCPU runs, and only with an in-kernel irqchip. Returns 0 or -errno from
+ * KVM_SET_GSI_ROUTING. */
 int __must_check vm_set_irqchip_routes(struct vm *vm, const struct vm_irqchip_route *routes,
 				       unsigned int n);
 /* KVM_IRQ_LINE: set GSI `gsi` to `level`. Returns 0 or -errno. */

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct gmem_region r;
-	struct virtio_blk_opts o = { .id = "fuzz-disk", .backend = VIRTIO_BLK_BACKEND_SYNC };
+	struct virtio_blk_opts o = { .id = "fuzz-disk", .backend = DISK_IO_SYNC };
 	char path[64], err[256];
 
 	(void)argc, (void)argv;

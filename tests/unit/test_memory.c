@@ -308,7 +308,7 @@ Test(gmem_create, small_anonymous_ram)
 	struct gmem *g;
 	uint8_t *p;
 
-	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, GMEM_BACKING_ANON), 0);
+	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, MEM_BACKING_ANON), 0);
 	cr_assert_eq(gmem_nr_regions(g), 1);
 	cr_assert_eq(gmem_size(g), 2 * MIB);
 	cr_assert_eq(gmem_low_end(g), 2 * MIB);
@@ -328,7 +328,7 @@ Test(gmem_create, splits_around_a_small_hole)
 	uint8_t v = 0x42, back = 0;
 
 	/* A 1 MiB "hole start" so that the 4 GiB region is exercised with little memory. */
-	cr_assert_eq(gmem_create(&g, 2 * MIB, 1 * MIB, GMEM_BACKING_ANON), 0);
+	cr_assert_eq(gmem_create(&g, 2 * MIB, 1 * MIB, MEM_BACKING_ANON), 0);
 	cr_assert_eq(gmem_nr_regions(g), 2);
 	cr_assert_eq(gmem_low_end(g), 1 * MIB);
 	cr_assert_null(gmem_ptr(g, 1 * MIB, 1), "the hole is not RAM");
@@ -343,9 +343,9 @@ Test(gmem_create, rejects_bad_size_and_backing)
 {
 	struct gmem *g = NULL;
 
-	cr_assert_eq(gmem_create(&g, 0, HOLE, GMEM_BACKING_ANON), -EINVAL);
-	cr_assert_eq(gmem_create(&g, 4097, HOLE, GMEM_BACKING_ANON), -EINVAL);
-	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, (enum gmem_backing)7), -EINVAL);
+	cr_assert_eq(gmem_create(&g, 0, HOLE, MEM_BACKING_ANON), -EINVAL);
+	cr_assert_eq(gmem_create(&g, 4097, HOLE, MEM_BACKING_ANON), -EINVAL);
+	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, (enum mem_backing)7), -EINVAL);
 	cr_assert_null(g);
 	gmem_destroy(NULL); /* documented as safe */
 }

@@ -38,7 +38,7 @@ static struct virtio_blk b;
 static bool blk_ready;
 static char path[64];
 static int img = -1;
-static enum virtio_blk_backend backend;
+static enum disk_io backend;
 
 static uint8_t pat(uint64_t off) { return (uint8_t)(off * 31 + (off >> 9) + 1); }
 
@@ -89,13 +89,13 @@ static void setup_common(void)
 
 static void setup_sync(void)
 {
-	backend = VIRTIO_BLK_BACKEND_SYNC;
+	backend = DISK_IO_SYNC;
 	setup_common();
 }
 
 static void setup_uring(void)
 {
-	backend = VIRTIO_BLK_BACKEND_IO_URING;
+	backend = DISK_IO_URING;
 	setup_common();
 }
 
@@ -131,7 +131,7 @@ static void settle(void)
 {
 	int fd = virtio_blk_completion_fd(&b);
 
-	if (b.backend != VIRTIO_BLK_BACKEND_IO_URING) {
+	if (b.backend != DISK_IO_URING) {
 		cr_assert_eq(fd, -1);
 		return;
 	}
@@ -728,7 +728,7 @@ BOTH(many_requests_in_flight)
 		}
 	}
 	drv_notify(&b.t, 0);
-	if (b.backend == VIRTIO_BLK_BACKEND_IO_URING)
+	if (b.backend == DISK_IO_URING)
 		cr_assert_eq(b.inflight, N, "all %u queued on the ring at once", N);
 	settle();
 	cr_assert_eq(drv_used_idx(&dq), N);
@@ -916,7 +916,7 @@ Test(blk_init, not_a_file)
 Test(blk_init, image_locked_by_another_user)
 {
 	struct virtio_blk other;
-	struct virtio_blk_opts o = { .path = path, .backend = VIRTIO_BLK_BACKEND_SYNC };
+	struct virtio_blk_opts o = { .path = path, .backend = DISK_IO_SYNC };
 	char err[256] = "";
 
 	start_blk(false, NULL);
@@ -1001,11 +1001,11 @@ Test(blk_init, auto_falls_back_to_sync_without_io_uring)
 
 	deny_syscall(__NR_io_uring_setup, ENOSYS);
 	log_set_level(LOG_INFO);
-	backend = VIRTIO_BLK_BACKEND_AUTO;
+	backend = DISK_IO_AUTO;
 	cr_assert_eq(open_blk(false, NULL, false, err, sizeof(err)), 0, "%s", err);
 	blk_ready = true;
 	log_set_level(old);
-	cr_assert_eq(b.backend, VIRTIO_BLK_BACKEND_SYNC);
+	cr_assert_eq(b.backend, DISK_IO_SYNC);
 	cr_assert_eq(virtio_blk_completion_fd(&b), -1);
 	cr_assert(strstr(log_text(), "virtio-blk0: io_uring unavailable"), "%s", log_text());
 	cr_assert(strstr(log_text(), "sync backend"), "%s", log_text());
@@ -1017,14 +1017,14 @@ Test(blk_init, auto_falls_back_to_sync_without_io_uring)
 	virtio_blk_destroy(&b);
 	blk_ready = false;
 
-	backend = VIRTIO_BLK_BACKEND_IO_URING;
+	backend = DISK_IO_URING;
 	cr_assert_eq(open_blk(false, NULL, false, err, sizeof(err)), -ENOSYS);
 	cr_assert(strstr(err, "io=io_uring: io_uring unavailable"), "%s", err);
 }
 
 Test(blk_init, backend_names)
 {
-	cr_assert_str_eq(virtio_blk_backend_name(VIRTIO_BLK_BACKEND_IO_URING), "io_uring");
-	cr_assert_str_eq(virtio_blk_backend_name(VIRTIO_BLK_BACKEND_SYNC), "sync");
-	cr_assert_str_eq(virtio_blk_backend_name(VIRTIO_BLK_BACKEND_AUTO), "auto");
+	cr_assert_str_eq(virtio_blk_backend_name(DISK_IO_URING), "io_uring");
+	cr_assert_str_eq(virtio_blk_backend_name(DISK_IO_SYNC), "sync");
+	cr_assert_str_eq(virtio_blk_backend_name(DISK_IO_AUTO), "auto");
 }

@@ -96,9 +96,30 @@ void x86_cpuid_add_kvm_features(struct kvm_cpuid2 *cpuid, bool tsc_deadline)
 	}
 }
 
+/* KVM_GET_SUPPORTED_CPUID; caller frees. Returns NULL on failure (errno set). */
+static struct kvm_cpuid2 *get_supported_cpuid(const struct kvm *kvm)
+{
+	/* The kernel says E2BIG until the buffer is large enough. */
+	for (unsigned int nent = 64; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c =
+			calloc(1, sizeof(*c) + nent * sizeof(struct kvm_cpuid_entry2));
+
+		if (!c)
+			return NULL;
+		c->nent = nent;
+		if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		free(c);
+		if (errno != E2BIG)
+			return NULL;
+	}
+	errno = E2BIG;
+	return NULL;
+}
+
 struct kvm_cpuid2 *x86_supported_cpuid(const struct kvm *kvm)
 {
-	struct kvm_cpuid2 *c = kvm_supported_cpuid(kvm);
+	struct kvm_cpuid2 *c = get_supported_cpuid(kvm);
 
 	if (c)
 		x86_cpuid_add_kvm_features(c, kvm_check_cap(kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0);

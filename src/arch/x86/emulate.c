@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/arch.h"
 #include "arch/x86/regs.h"
 
 #define X86_EFER_LMA_BIT (1ull << 10)
@@ -370,9 +371,23 @@ static int complete_mxcsr_op(int fd, const struct gmem *gm, const uint8_t *insn,
 	return 0;
 }
 
-int arch_complete_insn(int vcpu_fd, const struct gmem *gm, const uint8_t *insn, unsigned int len,
-		       const char **what)
+/* arch.h. On x86, after KVM_EXIT_INTERNAL_ERROR / emulation failure, with the bytes at RIP:
+ *  - int3 (cc): delivers #BP through the guest's 64-bit IDT, with the return address after the
+ *    int3, exactly as the CPU would (IST stack if the gate has one, 16-byte aligned frame of
+ *    SS, RSP, RFLAGS, CS, RIP; IF cleared for an interrupt gate);
+ *  - fwait (9b): no x87 exception can be pending (kiln never unmasks one), so it is a no-op:
+ *    RIP moves past it;
+ *  - cmpxchg16b m128 ([f0] [64|65] 48-4f 0f c7 /1, 64-bit mode): done atomically on the guest's
+ *    memory, translated through its page tables; RDX:RAX and ZF set, RIP advanced; a
+ *    misaligned operand gets #GP(0) injected instead (*what says so);
+ *  - ldmxcsr / stmxcsr m32 ([REX] 0f ae /2, /3; Linux's kernel_fpu_begin()): MXCSR loaded from or
+ *    stored to guest memory through KVM_GET_XSAVE/KVM_SET_XSAVE, RIP advanced; reserved bits in a
+ *    loaded value get #GP(0).
+ * -ENOTSUP for anything else. */
+int arch_complete_insn(const struct vcpu *vcpu, const struct gmem *gm, const uint8_t *insn,
+		       unsigned int len, const char **what)
 {
+	int vcpu_fd = vcpu->fd;
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint64_t lin;

@@ -34,9 +34,9 @@ struct virtio_blk_req {
 	struct virtio_blk_req *next_free;
 };
 
-const char *virtio_blk_backend_name(enum virtio_blk_backend be)
+const char *virtio_blk_backend_name(enum disk_io be)
 {
-	return be == VIRTIO_BLK_BACKEND_IO_URING ? "io_uring" : be == VIRTIO_BLK_BACKEND_SYNC
+	return be == DISK_IO_URING ? "io_uring" : be == DISK_IO_SYNC
 									     ? "sync"
 									     : "auto";
 }
@@ -375,7 +375,7 @@ static bool process(struct virtio_blk *b)
 		b->free_reqs = r->next_free;
 		r->generation = b->generation;
 		st = parse(b, r);
-		if (st == VIRTIO_BLK_S_OK && b->backend == VIRTIO_BLK_BACKEND_IO_URING &&
+		if (st == VIRTIO_BLK_S_OK && b->backend == DISK_IO_URING &&
 		    !submit_uring(b, r)) {
 			queued = true;
 			continue;
@@ -601,12 +601,12 @@ int virtio_blk_init(struct virtio_blk *b, const char *name, const struct virtio_
 		b->free_reqs = &b->reqs[i];
 	}
 
-	b->backend = VIRTIO_BLK_BACKEND_SYNC;
-	if (o->backend != VIRTIO_BLK_BACKEND_SYNC) {
+	b->backend = DISK_IO_SYNC;
+	if (o->backend != DISK_IO_SYNC) {
 		e = setup_uring(b);
 		if (!e) {
-			b->backend = VIRTIO_BLK_BACKEND_IO_URING;
-		} else if (o->backend == VIRTIO_BLK_BACKEND_IO_URING) {
+			b->backend = DISK_IO_URING;
+		} else if (o->backend == DISK_IO_URING) {
 			snprintf(err, err_size, "--disk %s: io=io_uring: io_uring unavailable: %s",
 				 o->path, strerror(-e));
 			goto fail;
@@ -635,14 +635,14 @@ fail:
 
 void virtio_blk_destroy(struct virtio_blk *b)
 {
-	if (b->backend == VIRTIO_BLK_BACKEND_IO_URING) {
+	if (b->backend == DISK_IO_URING) {
 		if (b->t.ops)
 			pthread_mutex_lock(&b->t.lock);
 		drain(b);
 		if (b->t.ops)
 			pthread_mutex_unlock(&b->t.lock);
 		io_uring_queue_exit(&b->ring);
-		b->backend = VIRTIO_BLK_BACKEND_SYNC;
+		b->backend = DISK_IO_SYNC;
 	}
 	virtio_mmio_destroy(&b->t);
 	if (b->ring_fd >= 0)
@@ -684,7 +684,7 @@ int virtio_blk_swap(struct virtio_blk *b, const char *path, char *err, size_t er
 		return e;
 	pthread_mutex_lock(&b->t.lock);
 	/* Requests in flight finish on the old image; later ones see the new one. */
-	if (b->backend == VIRTIO_BLK_BACKEND_IO_URING)
+	if (b->backend == DISK_IO_URING)
 		drain(b);
 	if (b->fd != b->fd_buffered)
 		close(b->fd);
@@ -715,7 +715,7 @@ void virtio_blk_get_counters(struct virtio_blk *b, struct virtio_blk_counters *o
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out)
 {
 	pthread_mutex_lock(&b->t.lock);
-	if (b->backend == VIRTIO_BLK_BACKEND_IO_URING)
+	if (b->backend == DISK_IO_URING)
 		drain(b);
 	pthread_mutex_unlock(&b->t.lock);
 	virtio_mmio_save(&b->t, &out->transport);
@@ -725,3 +725,84 @@ int virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in)
 {
 	return virtio_mmio_load(&b->t, &in->transport);
 }
+
+/* ---- the builder's device table (kind.h) ---------------------------------------------------- */
+
+static unsigned int blk_count(const struct vmm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+static int blk_init(void *dev, const struct virtio_dev_env *env, char *err, size_t err_size)
+{
+	const struct vmm_disk *d = &env->cfg->disks[env->index];
+	struct virtio_blk_opts o = { .path = d->path, .id = d->id, .ro = d->ro,
+				     .direct = d->cache == DISK_CACHE_NONE, .backend = d->io };
+	int e = virtio_blk_init(dev, env->name, &o, env->mem, env->base, env->gsi, env->line, err,
+				err_size);
+
+	/* Anything but running out of memory or fds is the image's or the option's fault. */
+	return e == 0 || e == -ENOMEM || e == -EMFILE || e == -ENFILE ? e : -EINVAL;
+}
+
+static void blk_destroy(void *dev)
+{
+	virtio_blk_destroy(dev);
+}
+
+static struct virtio_mmio *blk_transport(void *dev)
+{
+	return &((struct virtio_blk *)dev)->t;
+}
+
+static int blk_io_fd(void *dev, io_handler_fn *fn)
+{
+	*fn = virtio_blk_complete;
+	return virtio_blk_completion_fd(dev);
+}
+
+static unsigned int blk_counters(void *dev, struct virtio_counter *out)
+{
+	struct virtio_blk_counters n;
+	uint64_t faults;
+	unsigned int i = 0;
+
+	virtio_blk_get_counters(dev, &n, &faults);
+	out[i++] = (struct virtio_counter){ "read_count", n.reads };
+	out[i++] = (struct virtio_counter){ "write_count", n.writes };
+	out[i++] = (struct virtio_counter){ "read_bytes", n.read_bytes };
+	out[i++] = (struct virtio_counter){ "write_bytes", n.write_bytes };
+	out[i++] = (struct virtio_counter){ "flush_count", n.flushes };
+	out[i++] = (struct virtio_counter){ "discard_count", n.discards };
+	out[i++] = (struct virtio_counter){ "write_zeroes_count", n.write_zeroes };
+	out[i++] = (struct virtio_counter){ "get_id_count", n.get_ids };
+	out[i++] = (struct virtio_counter){ "io_errors", n.io_errors };
+	out[i++] = (struct virtio_counter){ "guest_errors", faults };
+	return i;
+}
+
+static void blk_save(void *dev, void *state)
+{
+	virtio_blk_save(dev, state);
+}
+
+static int blk_load(void *dev, const void *state)
+{
+	return virtio_blk_load(dev, state);
+}
+
+const struct virtio_kind virtio_blk_kind = {
+	.kind = "blk",
+	.metrics_key = "block",
+	.metrics_list = true,
+	.size = sizeof(struct virtio_blk),
+	.state_size = sizeof(struct virtio_blk_state),
+	.count = blk_count,
+	.init = blk_init,
+	.destroy = blk_destroy,
+	.transport = blk_transport,
+	.io_fd = blk_io_fd,
+	.counters = blk_counters,
+	.save = blk_save,
+	.load = blk_load,
+};

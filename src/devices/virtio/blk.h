@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "devices/virtio/kind.h"
 #include "devices/virtio/mmio.h"
 
 #define VIRTIO_BLK_SECTOR 512
@@ -34,18 +36,12 @@
 #define VIRTIO_BLK_WRITE_ZEROES_UNMAP 1
 #define VIRTIO_BLK_REQ_HDR 16 /* le32 type, le32 reserved, le64 sector */
 
-enum virtio_blk_backend {
-	VIRTIO_BLK_BACKEND_AUTO = 0, /* io_uring when the host allows it, else sync */
-	VIRTIO_BLK_BACKEND_IO_URING,
-	VIRTIO_BLK_BACKEND_SYNC,
-};
-
 struct virtio_blk_opts {
 	const char *path;
 	const char *id;       /* GET_ID serial, at most 20 bytes; NULL: none */
 	bool ro;
 	bool direct;          /* cache=none: O_DIRECT */
-	enum virtio_blk_backend backend;
+	enum disk_io backend; /* config.h */
 };
 
 struct virtio_blk_req;
@@ -63,7 +59,7 @@ struct virtio_blk {
 	uint64_t capacity; /* sectors */
 	bool ro, direct;
 	char serial[VIRTIO_BLK_ID_BYTES];
-	enum virtio_blk_backend backend; /* what runs: IO_URING or SYNC */
+	enum disk_io backend; /* what runs: IO_URING or SYNC */
 	struct io_uring ring;
 	int ring_fd;   /* eventfd signalled by io_uring completions; -1 with the sync backend */
 	unsigned int inflight;
@@ -94,7 +90,7 @@ int __must_check virtio_blk_swap(struct virtio_blk *b, const char *path, char *e
  * handler (`opaque` is the device). */
 int virtio_blk_completion_fd(const struct virtio_blk *b);
 void virtio_blk_complete(void *opaque, uint32_t events);
-const char *virtio_blk_backend_name(enum virtio_blk_backend be);
+const char *virtio_blk_backend_name(enum disk_io be);
 
 /* A consistent copy of the counters, and the guest errors the transport counted. Any thread. */
 void virtio_blk_get_counters(struct virtio_blk *b, struct virtio_blk_counters *out,
@@ -102,5 +98,8 @@ void virtio_blk_get_counters(struct virtio_blk *b, struct virtio_blk_counters *o
 
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out);
 int __must_check virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in);
+
+/* The builder's table row for --disk (kind.h). */
+extern const struct virtio_kind virtio_blk_kind;
 
 #endif

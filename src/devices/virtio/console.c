@@ -3,6 +3,7 @@
 #include "devices/virtio/console.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -183,3 +184,65 @@ int virtio_console_load(struct virtio_console *c, const struct virtio_console_st
 	console_reset(c);
 	return virtio_mmio_load(&c->t, &in->transport);
 }
+
+/* ---- the builder's device table (kind.h) ---------------------------------------------------- */
+
+static unsigned int console_count(const struct vmm_config *cfg)
+{
+	return cfg->virtio_console ? 1 : 0;
+}
+
+static int console_init(void *dev, const struct virtio_dev_env *env, char *err, size_t err_size)
+{
+	int e = virtio_console_init(dev, env->name, env->mem, env->base, env->gsi, env->line,
+				    env->out_fd, env->wake, env->wake_opaque);
+
+	if (e)
+		snprintf(err, err_size, "%s: cannot create: %s", env->name, strerror(-e));
+	return e;
+}
+
+static void console_destroy(void *dev)
+{
+	virtio_console_destroy(dev);
+}
+
+static struct virtio_mmio *console_transport(void *dev)
+{
+	return &((struct virtio_console *)dev)->t;
+}
+
+static unsigned int console_counters(void *dev, struct virtio_counter *out)
+{
+	uint64_t tx, rx, faults;
+
+	virtio_console_get_counters(dev, &tx, &rx, &faults);
+	out[0] = (struct virtio_counter){ "bytes_out", tx };
+	out[1] = (struct virtio_counter){ "bytes_in", rx };
+	out[2] = (struct virtio_counter){ "guest_errors", faults };
+	return 3;
+}
+
+static void console_save(void *dev, void *state)
+{
+	virtio_console_save(dev, state);
+}
+
+static int console_load(void *dev, const void *state)
+{
+	return virtio_console_load(dev, state);
+}
+
+const struct virtio_kind virtio_console_kind = {
+	.kind = "console",
+	.metrics_key = "virtio_console",
+	.size = sizeof(struct virtio_console),
+	.state_size = sizeof(struct virtio_console_state),
+	.count = console_count,
+	.init = console_init,
+	.destroy = console_destroy,
+	.transport = console_transport,
+	.counters = console_counters,
+	.save = console_save,
+	.load = console_load,
+};

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "devices/virtio/kind.h"
 #include "devices/virtio/mmio.h"
 
 #define VIRTIO_CONSOLE_RXQ 0
@@ -46,5 +47,8 @@ void virtio_console_get_counters(struct virtio_console *c, uint64_t *tx, uint64_
 				 uint64_t *guest_errors);
 void virtio_console_save(struct virtio_console *c, struct virtio_console_state *out);
 int __must_check virtio_console_load(struct virtio_console *c, const struct virtio_console_state *in);
+
+/* The builder's table row for --console virtio (kind.h). */
+extern const struct virtio_kind virtio_console_kind;
 
 #endif

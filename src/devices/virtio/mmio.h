@@ -13,7 +13,9 @@
 #include "util/log.h"
 
 #define VIRTIO_MMIO_SIZE 0x1000
-#define VIRTIO_MMIO_MAX_QUEUES 2
+/* Queues one device may have: vsock needs 3 (rx, tx, event); virtio-net 2 per queue pair plus a
+ * control queue, so 8 leaves room for 3 pairs. */
+#define VIRTIO_MMIO_MAX_QUEUES 8
 
 /* Register offsets (4.2.2, table "MMIO Device Register Layout"). */
 #define VIRTIO_MMIO_MAGIC 0x000

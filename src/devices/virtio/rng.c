@@ -2,6 +2,7 @@
 #include "devices/virtio/rng.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -102,3 +103,63 @@ int virtio_rng_load(struct virtio_rng *r, const struct virtio_rng_state *in)
 {
 	return virtio_mmio_load(&r->t, &in->transport);
 }
+
+/* ---- the builder's device table (kind.h) ---------------------------------------------------- */
+
+static unsigned int rng_count(const struct vmm_config *cfg)
+{
+	return cfg->rng ? 1 : 0;
+}
+
+static int rng_init(void *dev, const struct virtio_dev_env *env, char *err, size_t err_size)
+{
+	int e = virtio_rng_init(dev, env->name, env->mem, env->base, env->gsi, env->line);
+
+	if (e)
+		snprintf(err, err_size, "%s: cannot create: %s", env->name, strerror(-e));
+	return e;
+}
+
+static void rng_destroy(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
+static struct virtio_mmio *rng_transport(void *dev)
+{
+	return &((struct virtio_rng *)dev)->t;
+}
+
+static unsigned int rng_counters(void *dev, struct virtio_counter *out)
+{
+	uint64_t bytes, faults;
+
+	virtio_rng_get_counters(dev, &bytes, &faults);
+	out[0] = (struct virtio_counter){ "bytes", bytes };
+	out[1] = (struct virtio_counter){ "guest_errors", faults };
+	return 2;
+}
+
+static void rng_save(void *dev, void *state)
+{
+	virtio_rng_save(dev, state);
+}
+
+static int rng_load(void *dev, const void *state)
+{
+	return virtio_rng_load(dev, state);
+}
+
+const struct virtio_kind virtio_rng_kind = {
+	.kind = "rng",
+	.metrics_key = "entropy",
+	.size = sizeof(struct virtio_rng),
+	.state_size = sizeof(struct virtio_rng_state),
+	.count = rng_count,
+	.init = rng_init,
+	.destroy = rng_destroy,
+	.transport = rng_transport,
+	.counters = rng_counters,
+	.save = rng_save,
+	.load = rng_load,
+};

@@ -2,6 +2,7 @@
 #ifndef KILN_DEVICES_VIRTIO_RNG_H
 #define KILN_DEVICES_VIRTIO_RNG_H
 
+#include "devices/virtio/kind.h"
 #include "devices/virtio/mmio.h"
 
 /* Most bytes given for one request: a driver asking for more gets this much (5.4.6.1 lets the
@@ -26,5 +27,8 @@ void virtio_rng_destroy(struct virtio_rng *r);
 void virtio_rng_get_counters(struct virtio_rng *r, uint64_t *bytes, uint64_t *guest_errors);
 void virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *out);
 int __must_check virtio_rng_load(struct virtio_rng *r, const struct virtio_rng_state *in);
+
+/* The builder's table row for --rng (kind.h). */
+extern const struct virtio_kind virtio_rng_kind;
 
 #endif

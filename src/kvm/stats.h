@@ -1,7 +1,7 @@
 /* stats.h: per-vCPU VM-exit statistics (--stats): counts and userspace handling time by reason,
  * port-I/O by port and MMIO by device. */
-#ifndef KILN_STATS_H
-#define KILN_STATS_H
+#ifndef KILN_KVM_STATS_H
+#define KILN_KVM_STATS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* stats.c: VM-exit accounting and the --stats table. */
-#include "stats.h"
+#include "kvm/stats.h"
 
 #include <inttypes.h>
 

@@ -1,0 +1,72 @@
+/* vmm_priv.h: the inside of struct vmm, for builder.c (which fills it) and vmm.c (which runs and
+ * tears it down) only; scripts/check-layers.py refuses it anywhere else. Devices never see it:
+ * they get their irq_line and vm_control. */
+#ifndef KILN_VMM_PRIV_H
+#define KILN_VMM_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "arch/arch.h"
+#include "exits.h"
+#include "kvm/bus.h"
+#include "kvm/kvm.h"
+#include "kvm/memory.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "util/io_thread.h"
+#include "vmm.h"
+
+struct console_in;
+struct virtio_console;
+
+/* One virtio-mmio device: its row of the builder's table and its struct (kind->size bytes). */
+struct vmm_device {
+	const struct virtio_kind *kind;
+	void *dev;
+};
+
+struct vmm {
+	struct vmm_config cfg;
+	struct kvm kvm;
+	struct gmem *mem;
+	struct vm *vm;
+	struct bus *pio, *mmio;
+	struct boot_entry entry;
+	struct arch_vm *arch; /* the board: platform devices, firmware tables, CPU model */
+
+	/* virtio-mmio devices (docs/virtio.md), serviced by the I/O thread. */
+	struct io_thread *io;
+	struct vmm_device devices[CONFIG_MAX_VIRTIO];
+	unsigned int nr_devices;
+	struct virtio_console *vcon; /* --console virtio (one of devices[]), else NULL */
+	char *cmdline; /* the command line given to the guest, when the board added to it */
+	struct vm_control ctl;
+
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+	pthread_t *threads;
+	unsigned int nr_threads;
+	struct exit_env env;
+
+	/* Stop state: `stopping` is read lock-free by vCPU loops; the rest under stop_lock. */
+	int stopping;
+	pthread_mutex_t stop_lock;
+	enum stop_reason stop_reason;
+	int stop_code;
+	int event_fd; /* wakes the event loop: stop requested, or serial FIFO space */
+
+	/* Pause state, under stop_lock: vCPUs park while `pausing` is set. */
+	int pausing;
+	unsigned int nr_parked;
+	pthread_cond_t parked_cond, resume_cond;
+
+	int serial_fd; /* UART output: stdout, or the --serial-out / PUT /serial file */
+	bool serial_fd_owned;
+	struct console_in *console;
+};
+
+/* exit_env.park: a vCPU thread waits here while the VM is paused. */
+void vmm_park(void *opaque, struct vcpu *vcpu);
+
+#endif
