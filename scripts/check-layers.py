@@ -29,11 +29,11 @@ LAYERS = [
     (0, "ground", ["util/", "stop.h", "version.h", "config.h", "config.c"]),
     # KVM mechanism only: fds, memory slots, vCPU create/kick, exit counters, buses.
     (1, "kvm", ["kvm/"]),
-    # arch/ (arch.h, the interface, and arch/x86/, its implementation) and devices/ share a
-    # floor. Inside it the loaders build on the architecture's memory map and entry state
-    # (loader/*.c include arch/x86/layout.h), so loader/ sits above arch/, and arch/ must not
-    # include loader/.
-    (2, "arch, devices", ["arch/", "devices/"]),
+    # arch/ (arch.h, the interface, and arch/x86/, its implementation), acpi/ (the AML encoder)
+    # and devices/ share a floor. Inside it the loaders build on the architecture's memory map
+    # and entry state (loader/*.c include arch/x86/layout.h), so loader/ sits above arch/, and
+    # arch/ must not include loader/.
+    (2, "arch, acpi, devices", ["arch/", "acpi/", "devices/"]),
     (2.5, "loader", ["loader/"]),
     # The exit dispatch: one vCPU's KVM_RUN loop.
     (3, "exits", ["exits.c", "exits.h"]),

@@ -1,13 +1,15 @@
-/* test_acpi.c: the ACPI tables, the AML emitter and the MP table (src/arch/x86/acpi.c, mptable.c)
- * built into poisoned fake guest RAM and read back as a guest would: every signature, length and
- * checksum, the pointers between tables, the entries, and what the builders refuse; and the
- * in-kernel irqchip's routes (irq.c), which must wire interrupts as those tables say. */
+/* test_acpi.c: the ACPI tables, the AML encoder and the MP table (src/arch/x86/acpi.c,
+ * src/acpi/aml.c, src/arch/x86/mptable.c) built into poisoned fake guest RAM and read back as a
+ * guest would: every signature, length and checksum, the pointers between tables, the entries,
+ * and what the builders refuse; and the in-kernel irqchip's routes (irq.c), which must wire
+ * interrupts as those tables say. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "acpi/aml.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/mptable.h"
@@ -131,7 +133,7 @@ static uint32_t check_table(uint64_t gpa, const char *sig, uint64_t lo, uint64_t
 	len = rd32(gpa + ACPI_HDR_LENGTH);
 	cr_assert_geq(len, ACPI_HEADER_LEN);
 	cr_assert_leq(gpa + len, hi, "%s (0x%x bytes) runs past the range", sig, len);
-	cr_assert_eq(acpi_checksum(at(gpa, len), len), 0, "%s checksum", sig);
+	cr_assert_eq(aml_checksum(at(gpa, len), len), 0, "%s checksum", sig);
 	cr_assert_arr_eq(at(gpa + ACPI_HDR_OEM_ID, 6), "KILN  ", 6);
 	cr_assert_arr_eq(at(gpa + ACPI_HDR_OEM_TABLE_ID, 8), "KILNVM  ", 8);
 	cr_assert_arr_eq(at(gpa + 28, 4), "KILN", 4, "%s creator id", sig);
@@ -149,9 +151,9 @@ static struct tables read_tables(uint64_t rsdp, uint64_t lo, uint64_t hi)
 	cr_assert_eq(rsdp % 16, 0, "RSDP at 0x%llx not 16-byte aligned", (unsigned long long)rsdp);
 	cr_assert(rsdp >= lo && rsdp + ACPI_RSDP_LEN <= hi);
 	cr_assert_arr_eq(at(rsdp, 8), ACPI_RSDP_SIG, 8);
-	cr_assert_eq(acpi_checksum(at(rsdp, ACPI_RSDP_V1_LEN), ACPI_RSDP_V1_LEN), 0,
+	cr_assert_eq(aml_checksum(at(rsdp, ACPI_RSDP_V1_LEN), ACPI_RSDP_V1_LEN), 0,
 		     "RSDP checksum (first 20 bytes)");
-	cr_assert_eq(acpi_checksum(at(rsdp, ACPI_RSDP_LEN), ACPI_RSDP_LEN), 0,
+	cr_assert_eq(aml_checksum(at(rsdp, ACPI_RSDP_LEN), ACPI_RSDP_LEN), 0,
 		     "RSDP extended checksum");
 	cr_assert_eq(rd8(rsdp + ACPI_RSDP_REVISION), 2);
 	cr_assert_eq(rd32(rsdp + ACPI_RSDP_LENGTH), ACPI_RSDP_LEN);
@@ -469,7 +471,7 @@ Test(acpi, tables_above_4gib)
 	memcpy(&dsdt, high + (fadt - HIGH_GPA) + ACPI_FADT_X_DSDT, 8);
 	cr_assert_geq(dsdt, HIGH_GPA);
 	cr_assert_eq(high[fadt - HIGH_GPA + ACPI_FADT_DSDT], 0);
-	cr_assert_eq(acpi_checksum(high + (fadt - HIGH_GPA), ACPI_FADT_LEN), 0);
+	cr_assert_eq(aml_checksum(high + (fadt - HIGH_GPA), ACPI_FADT_LEN), 0);
 	cr_assert(untouched(0, RAM_SIZE));
 }
 
@@ -519,7 +521,7 @@ Test(acpi, bad_platforms_are_einval)
 	cr_assert_eq(x86_platform_check(&plat), 0);
 }
 
-/* ---- AML emitter ------------------------------------------------------------------------- */
+/* ---- AML encoder (src/acpi/aml.c) -------------------------------------------------------- */
 
 static uint8_t abuf[8192];
 
@@ -835,7 +837,7 @@ static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 	cr_assert_eq(fps % 16, 0);
 	cr_assert(fps >= lo && fps + MP_FPS_LEN <= hi);
 	cr_assert_arr_eq(at(fps, 4), MP_FPS_SIG, 4);
-	cr_assert_eq(acpi_checksum(at(fps, MP_FPS_LEN), MP_FPS_LEN), 0, "floating pointer sum");
+	cr_assert_eq(aml_checksum(at(fps, MP_FPS_LEN), MP_FPS_LEN), 0, "floating pointer sum");
 	cr_assert_eq(rd8(fps + MP_FPS_LENGTH), 1);
 	cr_assert_eq(rd8(fps + MP_FPS_SPEC_REV), 4);
 	cr_assert_eq(rd8(fps + MP_FPS_FEATURE1), 0, "configuration table present");
@@ -846,7 +848,7 @@ static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 	cr_assert_arr_eq(at(mpc, 4), MPC_SIG, 4);
 	len = rd16(mpc + MPC_BASE_LENGTH);
 	cr_assert_leq(mpc + len, hi);
-	cr_assert_eq(acpi_checksum(at(mpc, len), len), 0, "configuration table checksum");
+	cr_assert_eq(aml_checksum(at(mpc, len), len), 0, "configuration table checksum");
 	cr_assert_eq(rd8(mpc + MPC_SPEC_REV), 4);
 	cr_assert_eq(rd32(mpc + MPC_LAPIC_ADDR), plat.lapic_addr);
 	count = rd16(mpc + MPC_ENTRY_COUNT);

@@ -1,4 +1,4 @@
-/* acpi.h: the guest's ACPI tables (RSDP, XSDT, FADT, MADT, DSDT) and a small AML emitter. */
+/* acpi.h: the x86 guest's ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); the AML is acpi/aml.h's. */
 #ifndef KILN_ARCH_X86_ACPI_H
 #define KILN_ARCH_X86_ACPI_H
 
@@ -162,73 +162,5 @@ int __must_check x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t s
 #define ACPI_MPS_INTI_POLARITY_LOW 0x3
 #define ACPI_MPS_INTI_TRIGGER_EDGE (0x1 << 2)
 #define ACPI_MPS_INTI_TRIGGER_LEVEL (0x3 << 2)
-
-/* Sum of `len` bytes mod 256 (0 for a valid table). */
-uint8_t acpi_checksum(const void *data, size_t len);
-
-/* ---- AML emitter (ACPI 6.5, chapter 20) ------------------------------------------------------ */
-
-/* Builds AML into a caller's buffer. Objects with a PkgLength (Scope, Device, Package, Buffer)
- * are opened with *_begin and closed with aml_end(); the length is inserted when they close.
- * Errors are sticky: the first one (-ENOSPC: buffer full, -EINVAL: bad name or nesting) is
- * kept in `err` and every later call does nothing, so a caller emits everything and checks once
- * with aml_finish(). */
-#define AML_MAX_DEPTH 8
-
-struct aml {
-	uint8_t *buf;
-	size_t cap, len;
-	size_t open[AML_MAX_DEPTH]; /* where each open object's body starts */
-	uint8_t kind[AML_MAX_DEPTH];
-	unsigned int depth;
-	int err;
-};
-
-void aml_init(struct aml *a, uint8_t *buf, size_t cap);
-/* The byte count, or the sticky error; -EINVAL when an object is still open. */
-long __must_check aml_finish(struct aml *a);
-
-/* Raw bytes (opcodes, resource descriptors). */
-void aml_bytes(struct aml *a, const void *p, size_t n);
-/* A NameString: "\\_SB_.COM1", "_HID", "^PCI0"; segments of 1-4 characters are padded with '_'. */
-void aml_namestring(struct aml *a, const char *path);
-/* Data objects: the shortest integer encoding, a NUL-terminated string, an EISA id ("PNP0501"
- * compressed to a DWord, as ASL's EisaId()). */
-void aml_integer(struct aml *a, uint64_t v);
-void aml_string(struct aml *a, const char *s);
-void aml_eisaid(struct aml *a, const char *id);
-/* Name(path, <next data object>): follow with exactly one data object. */
-void aml_name(struct aml *a, const char *path);
-/* Name(path, integer) and Name(path, "string"): the common cases in one call. */
-void aml_name_integer(struct aml *a, const char *path, uint64_t v);
-void aml_name_string(struct aml *a, const char *path, const char *s);
-
-void aml_scope_begin(struct aml *a, const char *path);
-void aml_device_begin(struct aml *a, const char *path);
-/* Package: data objects follow (aml_integer, aml_string, aml_eisaid, nested packages and
- * buffers, at most 255); aml_end() fills in NumElements from them. */
-void aml_package_begin(struct aml *a);
-/* Buffer: raw bytes follow; its size is filled in by aml_end(). */
-void aml_buffer_begin(struct aml *a);
-void aml_end(struct aml *a);
-
-/* Resource templates (6.4): a Buffer of descriptors closed by an End Tag. */
-void aml_resources_begin(struct aml *a);
-void aml_resources_end(struct aml *a);
-/* IO(Decode16, min, max, align, len) (6.4.2.5). */
-void aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
-/* IRQNoFlags(){irq}: an ISA IRQ, edge-triggered, active-high (6.4.2.1). */
-void aml_res_irq(struct aml *a, unsigned int irq);
-/* Memory32Fixed(ReadWrite, base, len) (6.4.3.4). */
-void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len);
-/* QWordMemory(ResourceConsumer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0,
- * base, base+len-1, 0, len) (6.4.3.5.1). */
-void aml_res_qword_memory(struct aml *a, uint64_t base, uint64_t len);
-/* Interrupt(ResourceConsumer, Edge|Level, ActiveHigh|ActiveLow, Exclusive){gsi} (6.4.3.6). */
-#define AML_IRQ_LEVEL (1u << 0)
-#define AML_IRQ_ACTIVE_LOW (1u << 1)
-void aml_res_interrupt(struct aml *a, uint32_t gsi, unsigned int flags);
-/* Memory32Fixed when [base, base+len) lies below 4 GiB, else QWordMemory. */
-void aml_res_memory(struct aml *a, uint64_t base, uint64_t len);
 
 #endif

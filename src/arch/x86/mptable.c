@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "acpi/aml.h"
 #include "util/log.h"
 
 #define MP_OEM_ID "KILN    "         /* 8 characters */
@@ -160,7 +161,7 @@ int x86_mptable_build(const struct gmem *gm, uint64_t base, uint64_t size,
 	e = lint(e, MP_EXTINT, 0);
 	lint(e, MP_NMI, 1);
 
-	mpc[MPC_CHECKSUM] = (uint8_t)-acpi_checksum(mpc, mpc_len);
-	fps[MP_FPS_CHECKSUM] = (uint8_t)-acpi_checksum(fps, MP_FPS_LEN);
+	mpc[MPC_CHECKSUM] = (uint8_t)-aml_checksum(mpc, mpc_len);
+	fps[MP_FPS_CHECKSUM] = (uint8_t)-aml_checksum(fps, MP_FPS_LEN);
 	return 0;
 }
