@@ -146,13 +146,13 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 		status = KILN_EXIT_USAGE;
 		goto out_fail;
 	}
-	if (loader_map_file(&la.kernel, cfg->kernel_path, why))
+	if (loader_map_file(&la.kernel, cfg->kernel_path, why, sizeof(why)))
 		fail(KILN_EXIT_USAGE, "%s", why);
-	if (cfg->initrd_path && loader_map_file(&la.initrd, cfg->initrd_path, why)) {
+	if (cfg->initrd_path && loader_map_file(&la.initrd, cfg->initrd_path, why, sizeof(why))) {
 		loader_unmap_file(&la.kernel);
 		fail(KILN_EXIT_USAGE, "%s", why);
 	}
-	e = loader_load(vmm->mem, &la, &vmm->entry, why);
+	e = loader_load(vmm->mem, &la, &vmm->entry, why, sizeof(why));
 	loader_unmap_file(&la.kernel);
 	loader_unmap_file(&la.initrd);
 	if (e)

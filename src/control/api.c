@@ -29,7 +29,7 @@ static struct {
 	__typeof__(MHD_destroy_response) *destroy_response;
 } mhd;
 
-static int mhd_load(char *err)
+static int mhd_load(char *err, size_t err_size)
 {
 	void *h;
 
@@ -37,13 +37,13 @@ static int mhd_load(char *err)
 		return 0;
 	h = dlopen(KILN_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(err, JSON_ERR_MAX, "--api-sock: cannot load %s: %s (install libmicrohttpd12)",
+		snprintf(err, err_size, "--api-sock: cannot load %s: %s (install libmicrohttpd12)",
 			 KILN_MHD_SONAME, dlerror());
 		return -ENOENT;
 	}
 #define MHD_SYM(field, name)                                                                   \
 	if (!(*(void **)&mhd.field = dlsym(h, name))) {                                         \
-		snprintf(err, JSON_ERR_MAX, "--api-sock: %s lacks %s", KILN_MHD_SONAME, name); \
+		snprintf(err, err_size, "--api-sock: %s lacks %s", KILN_MHD_SONAME, name);     \
 		dlclose(h);                                                                     \
 		return -ENOENT;                                                                 \
 	}
@@ -269,7 +269,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-int api_open(struct api_server **out, const char *path, bool force, char *err)
+int api_open(struct api_server **out, const char *path, bool force, char *err, size_t err_size)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct api_server *api;
@@ -278,25 +278,25 @@ int api_open(struct api_server **out, const char *path, bool force, char *err)
 	int e;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, JSON_ERR_MAX, "--api-sock: path '%s' is longer than %zu bytes", path,
+		snprintf(err, err_size, "--api-sock: path '%s' is longer than %zu bytes", path,
 			 sizeof(addr.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	if (lstat(path, &st) == 0) {
 		if (!force) {
-			snprintf(err, JSON_ERR_MAX,
+			snprintf(err, err_size,
 				 "--api-sock: '%s' already exists (a stale socket? remove it or use "
 				 "--api-sock-force)",
 				 path);
 			return -EEXIST;
 		}
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, JSON_ERR_MAX, "--api-sock: '%s' exists and is not a socket", path);
+			snprintf(err, err_size, "--api-sock: '%s' exists and is not a socket", path);
 			return -EEXIST;
 		}
 		unlink(path);
 	}
-	e = mhd_load(err);
+	e = mhd_load(err, err_size);
 	if (e)
 		return e;
 	api = calloc(1, sizeof(*api));
@@ -310,7 +310,7 @@ int api_open(struct api_server **out, const char *path, bool force, char *err)
 	api->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (api->event_fd < 0 || api->listen_fd < 0) {
 		e = -errno;
-		snprintf(err, JSON_ERR_MAX, "--api-sock: cannot create socket: %s", strerror(-e));
+		snprintf(err, err_size, "--api-sock: cannot create socket: %s", strerror(-e));
 		goto fail;
 	}
 	/* The socket is created 0600 by bind itself: no window where others could connect. */
@@ -319,7 +319,7 @@ int api_open(struct api_server **out, const char *path, bool force, char *err)
 	umask(old_mask);
 	if (e || listen(api->listen_fd, 64) < 0) {
 		e = e ? e : -errno;
-		snprintf(err, JSON_ERR_MAX, "--api-sock: cannot listen on '%s': %s", path, strerror(-e));
+		snprintf(err, err_size, "--api-sock: cannot listen on '%s': %s", path, strerror(-e));
 		goto fail_unlink;
 	}
 	api->daemon = mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
@@ -328,7 +328,7 @@ int api_open(struct api_server **out, const char *path, bool force, char *err)
 				       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	if (!api->daemon) {
 		e = -EIO;
-		snprintf(err, JSON_ERR_MAX, "--api-sock: cannot start the HTTP server on '%s'", path);
+		snprintf(err, err_size, "--api-sock: cannot start the HTTP server on '%s'", path);
 		goto fail_unlink;
 	}
 	*out = api;

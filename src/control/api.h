@@ -27,7 +27,8 @@ struct api_server;
 
 /* Creates the socket at `path` (mode 0600; an existing path is an error unless `force`, then it is
  * replaced) and starts serving on a thread of its own. Returns 0 or -errno with one line in err. */
-int __must_check api_open(struct api_server **out, const char *path, bool force, char *err);
+int __must_check api_open(struct api_server **out, const char *path, bool force, char *err,
+			  size_t err_size);
 
 /* Readable when requests wait for api_process(). */
 int api_fd(const struct api_server *api);

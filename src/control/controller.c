@@ -110,7 +110,7 @@ static void patch_drive(struct controller *c, struct api_request *req, const cha
 	for (unsigned int i = 0; i < c->spec.nr_drives; i++)
 		if (strcmp(c->spec.drives[i].id, id) == 0)
 			old_path = strdup(c->spec.drives[i].path);
-	if (spec_drive_patch(&c->spec, id, req->body, &index, req->fault)) {
+	if (spec_drive_patch(&c->spec, id, req->body, &index, req->fault, sizeof(req->fault))) {
 		req->status = 400;
 	} else if (c->vmm && index >= 0) {
 		char err[BUILD_ERR_MAX];
@@ -122,7 +122,7 @@ static void patch_drive(struct controller *c, struct api_request *req, const cha
 						 old_path ? old_path : "");
 			int ignored;
 
-			if (undo && old_path && spec_drive_patch(&c->spec, id, undo, &ignored, err))
+			if (undo && old_path && spec_drive_patch(&c->spec, id, undo, &ignored, err, sizeof(err)))
 				pr_warn("drives: cannot restore '%s' in the configuration", id);
 			json_decref(undo);
 			snprintf(req->fault, sizeof(req->fault), "drives: %.280s", err);
@@ -139,7 +139,7 @@ static void do_actions(struct controller *c, struct api_request *req)
 	char err[BUILD_ERR_MAX];
 	int status;
 
-	if (!need_body(req) || jcheck(req->body, "actions", fields, 1, req->fault)) {
+	if (!need_body(req) || jcheck(req->body, "actions", fields, 1, req->fault, sizeof(req->fault))) {
 		req->status = 400;
 		return;
 	}
@@ -184,7 +184,7 @@ static void do_vm_state(struct controller *c, struct api_request *req)
 	static const struct jfield fields[] = { { "state", JF_STRING, true } };
 	const char *state;
 
-	if (!need_body(req) || jcheck(req->body, "vm", fields, 1, req->fault)) {
+	if (!need_body(req) || jcheck(req->body, "vm", fields, 1, req->fault, sizeof(req->fault))) {
 		req->status = 400;
 		return;
 	}
@@ -242,26 +242,26 @@ static void handle_request(void *ctx, struct api_request *req)
 		req->reply = spec_to_json(&c->spec);
 	} else if ((put || patch) && strcmp(p, "/machine-config") == 0) {
 		if (need_body(req) && pre_boot_only(c, req) &&
-		    spec_machine_config(&c->spec, req->body, patch, req->fault))
+		    spec_machine_config(&c->spec, req->body, patch, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if (put && strcmp(p, "/boot-source") == 0) {
 		if (need_body(req) && pre_boot_only(c, req) &&
-		    spec_boot_source(&c->spec, req->body, req->fault))
+		    spec_boot_source(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if (put && strcmp(p, "/serial") == 0) {
 		if (need_body(req) && pre_boot_only(c, req) &&
-		    spec_serial(&c->spec, req->body, req->fault))
+		    spec_serial(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if (put && strcmp(p, "/logger") == 0) {
 		if (need_body(req) && pre_boot_only(c, req)) {
-			if (spec_logger(&c->spec, req->body, req->fault))
+			if (spec_logger(&c->spec, req->body, req->fault, sizeof(req->fault)))
 				req->status = 400;
 			else
 				apply_logger(&c->spec);
 		}
 	} else if (put && strcmp(p, "/metrics") == 0) {
 		if (need_body(req) && pre_boot_only(c, req) &&
-		    spec_metrics(&c->spec, req->body, req->fault))
+		    spec_metrics(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if (put && strcmp(p, "/actions") == 0) {
 		do_actions(c, req);
@@ -271,33 +271,33 @@ static void handle_request(void *ctx, struct api_request *req)
 		if (patch)
 			patch_drive(c, req, sub_id(p, "/drives/"));
 		else if (need_body(req) && pre_boot_only(c, req) &&
-			 spec_drive(&c->spec, sub_id(p, "/drives/"), req->body, req->fault))
+			 spec_drive(&c->spec, sub_id(p, "/drives/"), req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if ((put || patch) && sub_id(p, "/network-interfaces/")) {
 		if (need_body(req)) {
-			spec_unsupported("network-interfaces", patch ? NULL : req->body, req->fault);
+			spec_unsupported("network-interfaces", patch ? NULL : req->body, req->fault, sizeof(req->fault));
 			req->status = 400;
 		}
 	} else if (put && strcmp(p, "/entropy") == 0) {
 		if (need_body(req) && pre_boot_only(c, req) &&
-		    spec_entropy(&c->spec, req->body, req->fault))
+		    spec_entropy(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if (put && strcmp(p, "/vsock") == 0) {
 		if (need_body(req)) {
-			spec_unsupported(p + 1, req->body, req->fault);
+			spec_unsupported(p + 1, req->body, req->fault, sizeof(req->fault));
 			req->status = 400;
 		}
 	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
 			   strcmp(p, "/snapshot/load") == 0)) {
 		if (need_body(req)) {
-			spec_unsupported(p + 1, req->body, req->fault);
+			spec_unsupported(p + 1, req->body, req->fault, sizeof(req->fault));
 			req->status = 400;
 		}
 	} else if ((put || patch || strcmp(m, "GET") == 0) &&
 		   (strcmp(p, "/balloon") == 0 || strncmp(p, "/balloon/", 9) == 0 ||
 		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0 ||
 		    strcmp(p, "/cpu-config") == 0)) {
-		spec_unsupported(p + 1, NULL, req->fault);
+		spec_unsupported(p + 1, NULL, req->fault, sizeof(req->fault));
 		req->status = 400;
 	} else {
 		snprintf(req->fault, sizeof(req->fault), "Invalid request method and/or path: %s %s.",
@@ -323,7 +323,7 @@ static int load_config_file(struct controller *c, const char *path)
 			       jerr.column);
 		return KILN_EXIT_USAGE;
 	}
-	e = spec_from_document(&c->spec, doc, err);
+	e = spec_from_document(&c->spec, doc, err, sizeof(err));
 	json_decref(doc);
 	if (e) {
 		pr_err("%s: %s", path, err);
@@ -434,7 +434,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		status = KILN_EXIT_HOST_ERROR;
 		goto out_mask;
 	}
-	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force, err)) {
+	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force, err, sizeof(err))) {
 		pr_err("%s", err);
 		status = KILN_EXIT_USAGE;
 		goto out_sfd;

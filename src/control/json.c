@@ -27,13 +27,14 @@ static bool type_ok(const json_t *v, enum jfield_type t)
 	}
 }
 
-int jcheck(const json_t *v, const char *what, const struct jfield *fields, size_t n, char *err)
+int jcheck(const json_t *v, const char *what, const struct jfield *fields, size_t n, char *err,
+	   size_t err_size)
 {
 	const char *key;
 	json_t *val;
 
 	if (!json_is_object(v)) {
-		snprintf(err, JSON_ERR_MAX, "%s: expected a JSON object", what);
+		snprintf(err, err_size, "%s: expected a JSON object", what);
 		return -EINVAL;
 	}
 	json_object_foreach((json_t *)v, key, val) {
@@ -43,13 +44,13 @@ int jcheck(const json_t *v, const char *what, const struct jfield *fields, size_
 			if (strcmp(key, fields[i].name) == 0)
 				break;
 		if (i == n) {
-			snprintf(err, JSON_ERR_MAX, "%s: unknown field '%s'", what, key);
+			snprintf(err, err_size, "%s: unknown field '%s'", what, key);
 			return -EINVAL;
 		}
 		if (json_is_null(val) && !fields[i].required)
 			continue;
 		if (!type_ok(val, fields[i].type)) {
-			snprintf(err, JSON_ERR_MAX, "%s: field '%s' must be %s", what, key,
+			snprintf(err, err_size, "%s: field '%s' must be %s", what, key,
 				 type_name(fields[i].type));
 			return -EINVAL;
 		}
@@ -58,7 +59,7 @@ int jcheck(const json_t *v, const char *what, const struct jfield *fields, size_
 		const json_t *f = json_object_get(v, fields[i].name);
 
 		if (fields[i].required && (!f || json_is_null(f))) {
-			snprintf(err, JSON_ERR_MAX, "%s: missing field '%s'", what, fields[i].name);
+			snprintf(err, err_size, "%s: missing field '%s'", what, fields[i].name);
 			return -EINVAL;
 		}
 	}

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A size for the message buffers (`err`) the control functions fill: every message fits. They
+ * take the buffer's size (`err_size`) and never write more, truncating a longer message. */
 #define JSON_ERR_MAX 320
 
 enum jfield_type { JF_INT, JF_BOOL, JF_STRING, JF_OBJECT, JF_ANY };
@@ -20,7 +22,8 @@ struct jfield {
 /* Checks that `v` is an object whose keys are all in `fields`, that every required field is
  * present and that every present field has its type (null is accepted for optional fields).
  * `what` names the object in messages ("machine-config"). Returns 0 or -EINVAL with a message. */
-int jcheck(const json_t *v, const char *what, const struct jfield *fields, size_t n, char *err);
+int jcheck(const json_t *v, const char *what, const struct jfield *fields, size_t n, char *err,
+	   size_t err_size);
 
 /* Field accessors for objects that passed jcheck(): NULL/absent gives the default. */
 const char *jstr(const json_t *obj, const char *key);

@@ -87,7 +87,8 @@ static void set_str(char **dst, const char *src)
 	*dst = copy;
 }
 
-int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char *err)
+int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char *err,
+			size_t err_size)
 {
 	const struct jfield fields[] = {
 		{ "vcpu_count", JF_INT, !patch },	{ "mem_size_mib", JF_INT, !patch },
@@ -99,31 +100,31 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	bool smt = jbool(body, "smt", patch ? s->smt : false);
 	const char *tmpl = jstr(body, "cpu_template"), *huge = jstr(body, "huge_pages");
 
-	if (jcheck(body, "machine-config", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "machine-config", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	if (vcpus < 1 || vcpus > CONFIG_MAX_VCPUS) {
-		snprintf(err, JSON_ERR_MAX, "machine-config: vcpu_count %lld is out of range (1 to %u)",
+		snprintf(err, err_size, "machine-config: vcpu_count %lld is out of range (1 to %u)",
 			 vcpus, CONFIG_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (mib < 1 || mib > MAX_MEM_MIB) {
-		snprintf(err, JSON_ERR_MAX, "machine-config: mem_size_mib %lld is out of range (1 to %lld)",
+		snprintf(err, err_size, "machine-config: mem_size_mib %lld is out of range (1 to %lld)",
 			 mib, MAX_MEM_MIB);
 		return -EINVAL;
 	}
 	if (smt && vcpus > 1 && vcpus % 2) {
-		snprintf(err, JSON_ERR_MAX,
+		snprintf(err, err_size,
 			 "machine-config: vcpu_count must be 1 or even when smt is enabled (got %lld)",
 			 vcpus);
 		return -EINVAL;
 	}
 	if (tmpl && strcmp(tmpl, "None") != 0) {
-		snprintf(err, JSON_ERR_MAX, "machine-config: cpu_template '%s' is not supported (only None)",
+		snprintf(err, err_size, "machine-config: cpu_template '%s' is not supported (only None)",
 			 tmpl);
 		return -EINVAL;
 	}
 	if (huge && strcmp(huge, "None") != 0) {
-		snprintf(err, JSON_ERR_MAX, "machine-config: huge_pages '%s' is not supported (only None)",
+		snprintf(err, err_size, "machine-config: huge_pages '%s' is not supported (only None)",
 			 huge);
 		return -EINVAL;
 	}
@@ -134,18 +135,19 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	return 0;
 }
 
-static int check_readable(const char *what, const char *field, const char *path, char *err)
+static int check_readable(const char *what, const char *field, const char *path, char *err,
+			  size_t err_size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 
 	if (fd < 0) {
-		snprintf(err, JSON_ERR_MAX, "%s: cannot open %s '%s': %s", what, field, path,
+		snprintf(err, err_size, "%s: cannot open %s '%s': %s", what, field, path,
 			 strerror(errno));
 		return -EINVAL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, JSON_ERR_MAX, "%s: %s '%s' is not a regular file", what, field, path);
+		snprintf(err, err_size, "%s: %s '%s' is not a regular file", what, field, path);
 		close(fd);
 		return -EINVAL;
 	}
@@ -154,17 +156,18 @@ static int check_readable(const char *what, const char *field, const char *path,
 }
 
 /* Opens a file kiln writes to (logs, metrics, serial output), creating it. */
-static int open_output(const char *what, const char *field, const char *path, char *err)
+static int open_output(const char *what, const char *field, const char *path, char *err,
+		       size_t err_size)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
 
 	if (fd < 0)
-		snprintf(err, JSON_ERR_MAX, "%s: cannot open %s '%s' for writing: %s", what, field, path,
+		snprintf(err, err_size, "%s: cannot open %s '%s' for writing: %s", what, field, path,
 			 strerror(errno));
 	return fd;
 }
 
-int spec_boot_source(struct vm_spec *s, const json_t *body, char *err)
+int spec_boot_source(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "kernel_image_path", JF_STRING, true },
@@ -173,13 +176,13 @@ int spec_boot_source(struct vm_spec *s, const json_t *body, char *err)
 	};
 	const char *kernel, *initrd, *args;
 
-	if (jcheck(body, "boot-source", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "boot-source", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	kernel = jstr(body, "kernel_image_path");
 	initrd = jstr(body, "initrd_path");
 	args = jstr(body, "boot_args");
-	if (check_readable("boot-source", "kernel_image_path", kernel, err) ||
-	    (initrd && check_readable("boot-source", "initrd_path", initrd, err)))
+	if (check_readable("boot-source", "kernel_image_path", kernel, err, err_size) ||
+	    (initrd && check_readable("boot-source", "initrd_path", initrd, err, err_size)))
 		return -EINVAL;
 	set_str(&s->kernel_path, kernel);
 	set_str(&s->initrd_path, initrd);
@@ -189,7 +192,7 @@ int spec_boot_source(struct vm_spec *s, const json_t *body, char *err)
 	s->cfg.cmdline = s->boot_args;
 	s->has_boot_source = true;
 	if (sync_drives(s)) {
-		snprintf(err, JSON_ERR_MAX, "boot-source: out of memory");
+		snprintf(err, err_size, "boot-source: out of memory");
 		return -EINVAL;
 	}
 	return 0;
@@ -244,23 +247,24 @@ static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
-static int check_image(const char *path, bool ro, char *err)
+static int check_image(const char *path, bool ro, char *err, size_t err_size)
 {
 	struct stat st;
 
 	if (access(path, ro ? R_OK : R_OK | W_OK) || stat(path, &st)) {
-		snprintf(err, JSON_ERR_MAX, "drives: path_on_host '%s': %s", path, strerror(errno));
+		snprintf(err, err_size, "drives: path_on_host '%s': %s", path, strerror(errno));
 		return -EINVAL;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, JSON_ERR_MAX, "drives: path_on_host '%s' is not a file or block device",
+		snprintf(err, err_size, "drives: path_on_host '%s' is not a file or block device",
 			 path);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err)
+int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
+	       size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "drive_id", JF_STRING, true },	{ "path_on_host", JF_STRING, false },
@@ -274,7 +278,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	bool root, ro;
 	enum disk_io io = DISK_IO_AUTO;
 
-	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	id = jstr(body, "drive_id");
 	path = jstr(body, "path_on_host");
@@ -284,44 +288,44 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	engine = jstr(body, "io_engine");
 	partuuid = jstr(body, "partuuid");
 	if (path_id && strcmp(id, path_id) != 0) {
-		snprintf(err, JSON_ERR_MAX, "drives: drive_id '%s' does not match the path's '%s'", id,
+		snprintf(err, err_size, "drives: drive_id '%s' does not match the path's '%s'", id,
 			 path_id);
 		return -EINVAL;
 	}
 	if (!id[0] || strlen(id) > CONFIG_DISK_ID_MAX) {
-		snprintf(err, JSON_ERR_MAX, "drives: drive_id '%s' must be 1 to %u bytes", id,
+		snprintf(err, err_size, "drives: drive_id '%s' must be 1 to %u bytes", id,
 			 CONFIG_DISK_ID_MAX);
 		return -EINVAL;
 	}
 	if (jstr(body, "socket")) {
-		snprintf(err, JSON_ERR_MAX, "drives: socket: kiln has no vhost-user-blk");
+		snprintf(err, err_size, "drives: socket: kiln has no vhost-user-blk");
 		return -EINVAL;
 	}
 	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, JSON_ERR_MAX, "drives: rate_limiter: kiln has no rate limiters yet");
+		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
 		return -EINVAL;
 	}
 	if (!path) {
-		snprintf(err, JSON_ERR_MAX, "drives: missing field 'path_on_host'");
+		snprintf(err, err_size, "drives: missing field 'path_on_host'");
 		return -EINVAL;
 	}
 	/* Firecracker's "Unsafe" ignores flushes; kiln always honours them, which is safe for both. */
 	if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback")) {
-		snprintf(err, JSON_ERR_MAX, "drives: cache_type '%s' is not Unsafe or Writeback", cache);
+		snprintf(err, err_size, "drives: cache_type '%s' is not Unsafe or Writeback", cache);
 		return -EINVAL;
 	}
 	if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async")) {
-		snprintf(err, JSON_ERR_MAX, "drives: io_engine '%s' is not Sync or Async", engine);
+		snprintf(err, err_size, "drives: io_engine '%s' is not Sync or Async", engine);
 		return -EINVAL;
 	}
 	if (engine)
 		io = strcmp(engine, "Sync") == 0 ? DISK_IO_SYNC : DISK_IO_URING;
-	if (check_image(path, ro, err))
+	if (check_image(path, ro, err, err_size))
 		return -EINVAL;
 	d = find_drive(s, id);
 	for (unsigned int i = 0; root && i < s->nr_drives; i++) {
 		if (s->drives[i].root && &s->drives[i] != d) {
-			snprintf(err, JSON_ERR_MAX, "drives: '%s' is already the root device; only one "
+			snprintf(err, err_size, "drives: '%s' is already the root device; only one "
 				 "drive can be", s->drives[i].id);
 			return -EINVAL;
 		}
@@ -329,7 +333,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	if (!d) {
 		if (s->nr_drives >= CONFIG_MAX_DISKS ||
 		    config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
-			snprintf(err, JSON_ERR_MAX, "drives: at most %u virtio devices", CONFIG_MAX_VIRTIO);
+			snprintf(err, err_size, "drives: at most %u virtio devices", CONFIG_MAX_VIRTIO);
 			return -EINVAL;
 		}
 		d = &s->drives[s->nr_drives++];
@@ -342,7 +346,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	d->ro = ro;
 	d->io = io;
 	if (sync_drives(s)) {
-		snprintf(err, JSON_ERR_MAX, "drives: out of memory");
+		snprintf(err, err_size, "drives: out of memory");
 		return -EINVAL;
 	}
 	return 0;
@@ -364,7 +368,7 @@ static int drive_index(const struct vm_spec *s, const struct spec_drive *d)
 }
 
 int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err)
+		     char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "drive_id", JF_STRING, true },
@@ -374,45 +378,45 @@ int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
 	struct spec_drive *d;
 	const char *path;
 
-	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	if (strcmp(jstr(body, "drive_id"), path_id) != 0) {
-		snprintf(err, JSON_ERR_MAX, "drives: drive_id '%s' does not match the path's '%s'",
+		snprintf(err, err_size, "drives: drive_id '%s' does not match the path's '%s'",
 			 jstr(body, "drive_id"), path_id);
 		return -EINVAL;
 	}
 	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, JSON_ERR_MAX, "drives: rate_limiter: kiln has no rate limiters yet");
+		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
 		return -EINVAL;
 	}
 	d = find_drive(s, path_id);
 	if (!d) {
-		snprintf(err, JSON_ERR_MAX, "drives: no drive '%s'", path_id);
+		snprintf(err, err_size, "drives: no drive '%s'", path_id);
 		return -EINVAL;
 	}
 	path = jstr(body, "path_on_host");
 	*index = -1;
 	if (!path)
 		return 0;
-	if (check_image(path, d->ro, err))
+	if (check_image(path, d->ro, err, err_size))
 		return -EINVAL;
 	*index = drive_index(s, d);
 	set_str(&d->path, path);
 	return sync_drives(s) ? -EINVAL : 0;
 }
 
-int spec_entropy(struct vm_spec *s, const json_t *body, char *err)
+int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = { { "rate_limiter", JF_OBJECT, false } };
 
-	if (jcheck(body, "entropy", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "entropy", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, JSON_ERR_MAX, "entropy: rate_limiter: kiln has no rate limiters yet");
+		snprintf(err, err_size, "entropy: rate_limiter: kiln has no rate limiters yet");
 		return -EINVAL;
 	}
 	if (!s->entropy && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
-		snprintf(err, JSON_ERR_MAX, "entropy: at most %u virtio devices", CONFIG_MAX_VIRTIO);
+		snprintf(err, err_size, "entropy: at most %u virtio devices", CONFIG_MAX_VIRTIO);
 		return -EINVAL;
 	}
 	s->entropy = true;
@@ -420,17 +424,17 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err)
 	return 0;
 }
 
-int spec_serial(struct vm_spec *s, const json_t *body, char *err)
+int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
 	const char *path;
 	int fd;
 
-	if (jcheck(body, "serial", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "serial", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	path = jstr(body, "serial_out_path");
 	if (path) {
-		fd = open_output("serial", "serial_out_path", path, err);
+		fd = open_output("serial", "serial_out_path", path, err, err_size);
 		if (fd < 0)
 			return -EINVAL;
 		close(fd);
@@ -459,7 +463,7 @@ static int parse_level(const char *name, enum log_level *out)
 	return -EINVAL;
 }
 
-int spec_logger(struct vm_spec *s, const json_t *body, char *err)
+int spec_logger(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "log_path", JF_STRING, false },     { "level", JF_STRING, false },
@@ -470,16 +474,16 @@ int spec_logger(struct vm_spec *s, const json_t *body, char *err)
 	const char *path, *lvl;
 	int fd = -1;
 
-	if (jcheck(body, "logger", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "logger", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	lvl = jstr(body, "level");
 	if (lvl && parse_level(lvl, &level)) {
-		snprintf(err, JSON_ERR_MAX,
+		snprintf(err, err_size,
 			 "logger: level '%s' is not one of Off, Error, Warning, Info, Debug, Trace", lvl);
 		return -EINVAL;
 	}
 	path = jstr(body, "log_path");
-	if (path && (fd = open_output("logger", "log_path", path, err)) < 0)
+	if (path && (fd = open_output("logger", "log_path", path, err, err_size)) < 0)
 		return -EINVAL;
 	if (s->logger.fd >= 0)
 		close(s->logger.fd);
@@ -493,16 +497,16 @@ int spec_logger(struct vm_spec *s, const json_t *body, char *err)
 	return 0;
 }
 
-int spec_metrics(struct vm_spec *s, const json_t *body, char *err)
+int spec_metrics(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = { { "metrics_path", JF_STRING, true } };
 	const char *path;
 	int fd;
 
-	if (jcheck(body, "metrics", fields, ARRAY_SIZE(fields), err))
+	if (jcheck(body, "metrics", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	path = jstr(body, "metrics_path");
-	fd = open_output("metrics", "metrics_path", path, err);
+	fd = open_output("metrics", "metrics_path", path, err, err_size);
 	if (fd < 0)
 		return -EINVAL;
 	if (s->metrics.fd >= 0)
@@ -513,7 +517,7 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err)
 	return 0;
 }
 
-int spec_unsupported(const char *section, const json_t *body, char *err)
+int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield net[] = {
 		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, false },
@@ -552,12 +556,12 @@ int spec_unsupported(const char *section, const json_t *body, char *err)
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
 		if (strcmp(section, table[i].section) != 0)
 			continue;
-		if (body && jcheck(body, section, table[i].fields, table[i].n, err))
+		if (body && jcheck(body, section, table[i].fields, table[i].n, err, err_size))
 			return -EINVAL;
-		snprintf(err, JSON_ERR_MAX, "%s: kiln has no %s device yet", section, table[i].device);
+		snprintf(err, err_size, "%s: kiln has no %s device yet", section, table[i].device);
 		return -EINVAL;
 	}
-	snprintf(err, JSON_ERR_MAX, "%s: not supported by kiln yet", section);
+	snprintf(err, err_size, "%s: not supported by kiln yet", section);
 	return -EINVAL;
 }
 
@@ -621,13 +625,13 @@ json_t *spec_to_json(const struct vm_spec *s)
 	return doc;
 }
 
-int spec_from_document(struct vm_spec *s, const json_t *doc, char *err)
+int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size)
 {
 	const char *key;
 	json_t *val;
 
 	if (!json_is_object(doc)) {
-		snprintf(err, JSON_ERR_MAX, "expected a JSON object with configuration sections");
+		snprintf(err, err_size, "expected a JSON object with configuration sections");
 		return -EINVAL;
 	}
 	json_object_foreach((json_t *)doc, key, val) {
@@ -636,18 +640,18 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err)
 		if (json_is_null(val))
 			continue;
 		if (strcmp(key, "boot-source") == 0)
-			e = spec_boot_source(s, val, err);
+			e = spec_boot_source(s, val, err, err_size);
 		else if (strcmp(key, "machine-config") == 0)
-			e = spec_machine_config(s, val, false, err);
+			e = spec_machine_config(s, val, false, err, err_size);
 		else if (strcmp(key, "logger") == 0)
-			e = spec_logger(s, val, err);
+			e = spec_logger(s, val, err, err_size);
 		else if (strcmp(key, "metrics") == 0)
-			e = spec_metrics(s, val, err);
+			e = spec_metrics(s, val, err, err_size);
 		else if (strcmp(key, "serial") == 0)
-			e = spec_serial(s, val, err);
+			e = spec_serial(s, val, err, err_size);
 		else if (strcmp(key, "drives") == 0 || strcmp(key, "network-interfaces") == 0) {
 			if (!json_is_array(val)) {
-				snprintf(err, JSON_ERR_MAX, "%s: expected an array", key);
+				snprintf(err, err_size, "%s: expected an array", key);
 				return -EINVAL;
 			}
 			if (strcmp(key, "drives") == 0) {
@@ -655,27 +659,27 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err)
 				json_t *d;
 
 				json_array_foreach(val, i, d) {
-					if ((e = spec_drive(s, NULL, d, err)))
+					if ((e = spec_drive(s, NULL, d, err, err_size)))
 						break;
 				}
 			} else if (json_array_size(val)) {
-				e = spec_unsupported(key, json_array_get(val, 0), err);
+				e = spec_unsupported(key, json_array_get(val, 0), err, err_size);
 			}
 		} else if (strcmp(key, "entropy") == 0) {
-			e = spec_entropy(s, val, err);
+			e = spec_entropy(s, val, err, err_size);
 		} else if (strcmp(key, "vsock") == 0 ||
 			   strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
 			   strcmp(key, "cpu-config") == 0)
-			e = spec_unsupported(key, val, err);
+			e = spec_unsupported(key, val, err, err_size);
 		else {
-			snprintf(err, JSON_ERR_MAX, "unknown section '%s'", key);
+			snprintf(err, err_size, "unknown section '%s'", key);
 			return -EINVAL;
 		}
 		if (e)
 			return e;
 	}
 	if (!s->has_boot_source) {
-		snprintf(err, JSON_ERR_MAX, "boot-source: missing (kernel_image_path is required)");
+		snprintf(err, err_size, "boot-source: missing (kernel_image_path is required)");
 		return -EINVAL;
 	}
 	return 0;

@@ -54,30 +54,32 @@ void spec_free(struct vm_spec *s);
 
 /* Section parsers. Each validates the whole body first and changes `s` only when it is valid,
  * so a rejected request changes nothing. Return 0 or -EINVAL with a message naming the field. */
-int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char *err);
-int spec_boot_source(struct vm_spec *s, const json_t *body, char *err);
-int spec_serial(struct vm_spec *s, const json_t *body, char *err);
-int spec_logger(struct vm_spec *s, const json_t *body, char *err);
-int spec_metrics(struct vm_spec *s, const json_t *body, char *err);
+int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char *err,
+			size_t err_size);
+int spec_boot_source(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
+int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
+int spec_logger(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
+int spec_metrics(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
 /* PUT /drives/{id} (`path_id` is the id in the path; NULL from the config file) and PUT
  * /entropy. Pre-boot only; a PUT with a known drive_id replaces that drive. */
-int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err);
+int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
+	       size_t err_size);
 /* PATCH /drives/{id}: a new path_on_host (before boot, or for a running VM, whose device
  * index is then stored in *index for the caller to swap the image; -1 when nothing changes). */
 int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err);
-int spec_entropy(struct vm_spec *s, const json_t *body, char *err);
+		     char *err, size_t err_size);
+int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
 /* Sections naming devices kiln does not have yet (network-interfaces, vsock, balloon, mmds...): the body is checked against Firecracker's fields, then refused with a
  * message saying which device is missing. Always returns -EINVAL. */
-int spec_unsupported(const char *section, const json_t *body, char *err);
+int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size);
 
 /* Firecracker's configuration document: GET /vm/config. New reference. */
 json_t *spec_to_json(const struct vm_spec *s);
 json_t *spec_machine_config_json(const struct vm_spec *s);
 
 /* Applies a whole Firecracker config-file document (top-level keys are the sections). */
-int spec_from_document(struct vm_spec *s, const json_t *doc, char *err);
+int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size);
 
 #endif

@@ -227,7 +227,7 @@ void ioapic_save(struct ioapic *io, struct ioapic_state *st)
 	pthread_mutex_unlock(&io->lock);
 }
 
-int ioapic_restore(struct ioapic *io, const struct ioapic_state *st)
+int ioapic_load(struct ioapic *io, const struct ioapic_state *st)
 {
 	pthread_mutex_lock(&io->lock);
 	io->st = *st;

@@ -77,7 +77,8 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector);
 void ioapic_rte_to_msi(uint64_t rte, uint64_t *addr, uint32_t *data);
 
 uint64_t ioapic_get_rte(struct ioapic *io, unsigned int pin);
+/* Snapshot hooks: copy the register state out / in; loading re-routes every pin. */
 void ioapic_save(struct ioapic *io, struct ioapic_state *st);
-int __must_check ioapic_restore(struct ioapic *io, const struct ioapic_state *st);
+int __must_check ioapic_load(struct ioapic *io, const struct ioapic_state *st);
 
 #endif

@@ -292,7 +292,7 @@ void serial_save(struct serial *s, struct serial_state *st)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int serial_restore(struct serial *s, const struct serial_state *st)
+int serial_load(struct serial *s, const struct serial_state *st)
 {
 	if (st->rx_count > SERIAL_FIFO_SIZE || st->rx_head >= SERIAL_FIFO_SIZE)
 		return -EINVAL;

@@ -102,6 +102,6 @@ void serial_get_counters(struct serial *s, struct serial_counters *c);
 
 /* Snapshot hooks: copy the register state out / in. */
 void serial_save(struct serial *s, struct serial_state *st);
-int __must_check serial_restore(struct serial *s, const struct serial_state *st);
+int __must_check serial_load(struct serial *s, const struct serial_state *st);
 
 #endif

@@ -31,7 +31,7 @@ int elf_class(const struct loader_image *img)
 
 /* Reads the header and program headers into host structs after checking every size. */
 static int elf_parse(const struct loader_image *img, struct elf_seg *segs, unsigned int *nsegs,
-		     uint64_t *entry, char *err)
+		     uint64_t *entry, char *why, size_t why_size)
 {
 	int cls = elf_class(img);
 	uint64_t phoff, phend;
@@ -39,16 +39,16 @@ static int elf_parse(const struct loader_image *img, struct elf_seg *segs, unsig
 	size_t ehsize = cls == ELFCLASS64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 
 	if (!cls) {
-		snprintf(err, LOADER_ERR_MAX, "%s: not an ELF file of a known class", img->path);
+		snprintf(why, why_size, "%s: not an ELF file of a known class", img->path);
 		return -EINVAL;
 	}
 	if (img->size < ehsize) {
-		snprintf(err, LOADER_ERR_MAX, "%s: truncated ELF: %zu bytes, the header alone needs %zu",
+		snprintf(why, why_size, "%s: truncated ELF: %zu bytes, the header alone needs %zu",
 			 img->path, img->size, ehsize);
 		return -EINVAL;
 	}
 	if (img->data[EI_DATA] != ELFDATA2LSB) {
-		snprintf(err, LOADER_ERR_MAX, "%s: not a little-endian ELF", img->path);
+		snprintf(why, why_size, "%s: not a little-endian ELF", img->path);
 		return -EINVAL;
 	}
 	if (cls == ELFCLASS64) {
@@ -73,25 +73,25 @@ static int elf_parse(const struct loader_image *img, struct elf_seg *segs, unsig
 		*entry = eh.e_entry;
 	}
 	if (machine != (cls == ELFCLASS64 ? EM_X86_64 : EM_386)) {
-		snprintf(err, LOADER_ERR_MAX, "%s: ELF for machine %u, not x86", img->path, machine);
+		snprintf(why, why_size, "%s: ELF for machine %u, not x86", img->path, machine);
 		return -EINVAL;
 	}
 	if (type != ET_EXEC) {
-		snprintf(err, LOADER_ERR_MAX, "%s: ELF type %u is not an executable (ET_EXEC)",
+		snprintf(why, why_size, "%s: ELF type %u is not an executable (ET_EXEC)",
 			 img->path, type);
 		return -EINVAL;
 	}
 	if (phnum == 0 || phnum > ELF_MAX_PHDRS) {
-		snprintf(err, LOADER_ERR_MAX, "%s: ELF has %u program headers (1 to %u expected)",
+		snprintf(why, why_size, "%s: ELF has %u program headers (1 to %u expected)",
 			 img->path, phnum, ELF_MAX_PHDRS);
 		return -EINVAL;
 	}
 	if (phentsize != (cls == ELFCLASS64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr))) {
-		snprintf(err, LOADER_ERR_MAX, "%s: bad ELF program header size %u", img->path, phentsize);
+		snprintf(why, why_size, "%s: bad ELF program header size %u", img->path, phentsize);
 		return -EINVAL;
 	}
 	if (add_overflow(phoff, (uint64_t)phnum * phentsize, &phend) || phend > img->size) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: truncated ELF: program headers end at 0x%llx, past the file's %zu bytes",
 			 img->path, (unsigned long long)(phoff + (uint64_t)phnum * phentsize), img->size);
 		return -EINVAL;
@@ -118,7 +118,7 @@ static int elf_parse(const struct loader_image *img, struct elf_seg *segs, unsig
 }
 
 int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uint64_t min_addr,
-		      uint64_t *lo, uint64_t *hi, uint64_t *entry, char *err)
+		      uint64_t *lo, uint64_t *hi, uint64_t *entry, char *why, size_t why_size)
 {
 	struct elf_seg segs[ELF_MAX_PHDRS];
 	unsigned int n, loads = 0;
@@ -126,7 +126,7 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 	bool entry_ok = false;
 	int e;
 
-	e = elf_parse(img, segs, &n, entry, err);
+	e = elf_parse(img, segs, &n, entry, why, why_size);
 	if (e)
 		return e;
 	/* Check everything before copying anything. */
@@ -136,14 +136,14 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 		if (s->type != PT_LOAD || s->memsz == 0)
 			continue;
 		if (s->filesz > s->memsz) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: segment %u: file size 0x%llx exceeds memory size 0x%llx",
 				 img->path, i, (unsigned long long)s->filesz,
 				 (unsigned long long)s->memsz);
 			return -EINVAL;
 		}
 		if (add_overflow(s->offset, s->filesz, &fend) || fend > img->size) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: truncated ELF: segment %u's data (0x%llx bytes at offset 0x%llx) "
 				 "runs past the end of the file (%zu bytes)",
 				 img->path, i, (unsigned long long)s->filesz,
@@ -151,12 +151,12 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 			return -EINVAL;
 		}
 		if (add_overflow(s->paddr, s->memsz, &end)) {
-			snprintf(err, LOADER_ERR_MAX, "%s: segment %u: address 0x%llx + size wraps around",
+			snprintf(why, why_size, "%s: segment %u: address 0x%llx + size wraps around",
 				 img->path, i, (unsigned long long)s->paddr);
 			return -EINVAL;
 		}
 		if (s->paddr < min_addr) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: segment %u at 0x%llx overlaps kiln's boot area (below 0x%llx)",
 				 img->path, i, (unsigned long long)s->paddr,
 				 (unsigned long long)min_addr);
@@ -164,7 +164,7 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 		}
 		if (ranges_overlap(s->paddr, s->memsz, X86_BIOS_AREA_START,
 				   X86_BIOS_AREA_END - X86_BIOS_AREA_START)) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: segment %u [0x%llx-0x%llx) overlaps the legacy BIOS area "
 				 "0x%llx-0x%llx where kiln keeps the MP and ACPI tables",
 				 img->path, i, (unsigned long long)s->paddr, (unsigned long long)end,
@@ -172,7 +172,7 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 			return -EINVAL;
 		}
 		if (!gmem_ptr(gm, s->paddr, s->memsz)) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: segment %u [0x%llx-0x%llx) is outside guest RAM (%llu MiB)",
 				 img->path, i, (unsigned long long)s->paddr, (unsigned long long)end,
 				 (unsigned long long)(gmem_size(gm) >> 20));
@@ -182,7 +182,7 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 			if (segs[j].type != PT_LOAD || segs[j].memsz == 0)
 				continue;
 			if (ranges_overlap(s->paddr, s->memsz, segs[j].paddr, segs[j].memsz)) {
-				snprintf(err, LOADER_ERR_MAX,
+				snprintf(why, why_size,
 					 "%s: segment %u [0x%llx-0x%llx) overlaps segment %u", img->path, i,
 					 (unsigned long long)s->paddr, (unsigned long long)end, j);
 				return -EINVAL;
@@ -197,11 +197,11 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 		loads++;
 	}
 	if (!loads) {
-		snprintf(err, LOADER_ERR_MAX, "%s: ELF has no loadable segment", img->path);
+		snprintf(why, why_size, "%s: ELF has no loadable segment", img->path);
 		return -EINVAL;
 	}
 	if (!entry_ok) {
-		snprintf(err, LOADER_ERR_MAX, "%s: entry point 0x%llx is not inside any loaded segment",
+		snprintf(why, why_size, "%s: entry point 0x%llx is not inside any loaded segment",
 			 img->path, (unsigned long long)*entry);
 		return -EINVAL;
 	}
@@ -221,29 +221,29 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 }
 
 int loader_load_elf64(const struct gmem *gm, const struct loader_args *args,
-		      struct boot_entry *entry, char *err)
+		      struct boot_entry *entry, char *why, size_t why_size)
 {
 	const struct loader_image *k = &args->kernel;
 	uint64_t lo, hi, rip;
 	int e;
 
 	if (args->initrd.data) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: a plain 64-bit ELF kernel has no way to receive an initrd (-i); use a "
 			 "multiboot kernel",
 			 k->path);
 		return -EINVAL;
 	}
 	if (args->cmdline && strlen(args->cmdline) >= X86_CMDLINE_MAX) {
-		snprintf(err, LOADER_ERR_MAX, "%s: command line of %zu bytes is too long (max %llu)",
+		snprintf(why, why_size, "%s: command line of %zu bytes is too long (max %llu)",
 			 k->path, strlen(args->cmdline), X86_CMDLINE_MAX - 1);
 		return -EINVAL;
 	}
-	e = elf_load_segments(gm, k, X86_RESERVED_END, &lo, &hi, &rip, err);
+	e = elf_load_segments(gm, k, X86_RESERVED_END, &lo, &hi, &rip, why, why_size);
 	if (e)
 		return e;
 	if (rip >= X86_MMIO_HOLE_START) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: entry point 0x%llx is outside kiln's identity map of low memory",
 			 k->path, (unsigned long long)rip);
 		return -EINVAL;
@@ -259,7 +259,7 @@ int loader_load_elf64(const struct gmem *gm, const struct loader_args *args,
 	/* The command line, if any, is a NUL-terminated string at X86_CMDLINE_ADDR; RDI points to it. */
 	if (args->cmdline) {
 		if (gmem_write(gm, X86_CMDLINE_ADDR, args->cmdline, strlen(args->cmdline) + 1)) {
-			snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for the command line",
+			snprintf(why, why_size, "%s: guest RAM too small for the command line",
 				 k->path);
 			return -EINVAL;
 		}
@@ -278,9 +278,9 @@ static bool elf_find_note(const struct loader_image *img,
 	struct elf_seg segs[ELF_MAX_PHDRS];
 	unsigned int n;
 	uint64_t entry, end;
-	char err[LOADER_ERR_MAX];
+	char why[LOADER_ERR_MAX];
 
-	if (elf_parse(img, segs, &n, &entry, err))
+	if (elf_parse(img, segs, &n, &entry, why, sizeof(why)))
 		return false;
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t off = segs[i].offset, limit;

@@ -7,23 +7,23 @@
 #include "loader/loader.h"
 
 int loader_load_flat(const struct gmem *gm, const struct loader_args *args, struct boot_entry *entry,
-		     char *err)
+		     char *why, size_t why_size)
 {
 	const struct loader_image *k = &args->kernel;
 	uint64_t room = gmem_low_end(gm) > X86_FLAT_LOAD_ADDR ? gmem_low_end(gm) - X86_FLAT_LOAD_ADDR : 0;
 	void *dst;
 
 	if (args->initrd.data) {
-		snprintf(err, LOADER_ERR_MAX, "%s: a flat binary cannot take an initrd (-i)", k->path);
+		snprintf(why, why_size, "%s: a flat binary cannot take an initrd (-i)", k->path);
 		return -EINVAL;
 	}
 	if (args->cmdline) {
-		snprintf(err, LOADER_ERR_MAX, "%s: a flat binary cannot take a command line (-p)",
+		snprintf(why, why_size, "%s: a flat binary cannot take a command line (-p)",
 			 k->path);
 		return -EINVAL;
 	}
 	if (k->size > room) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: flat binary of %zu bytes does not fit in guest RAM above 0x%llx "
 			 "(%llu bytes free)",
 			 k->path, k->size, X86_FLAT_LOAD_ADDR, (unsigned long long)room);
@@ -31,7 +31,7 @@ int loader_load_flat(const struct gmem *gm, const struct loader_args *args, stru
 	}
 	dst = gmem_ptr(gm, X86_FLAT_LOAD_ADDR, k->size);
 	if (!dst) {
-		snprintf(err, LOADER_ERR_MAX, "%s: load address 0x%llx is outside guest RAM", k->path,
+		snprintf(why, why_size, "%s: load address 0x%llx is outside guest RAM", k->path,
 			 X86_FLAT_LOAD_ADDR);
 		return -EINVAL;
 	}

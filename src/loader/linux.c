@@ -52,7 +52,7 @@ bool linux_is_bzimage(const struct loader_image *img)
 
 /* The command line goes to X86_CMDLINE_ADDR; `max` counts the terminating NUL. */
 static int put_cmdline(const struct gmem *gm, const struct loader_args *args, uint64_t max,
-		       char *err)
+		       char *why, size_t why_size)
 {
 	const char *cmd = args->cmdline ? args->cmdline : "";
 	size_t len = strlen(cmd);
@@ -60,12 +60,12 @@ static int put_cmdline(const struct gmem *gm, const struct loader_args *args, ui
 	if (max > X86_CMDLINE_MAX)
 		max = X86_CMDLINE_MAX;
 	if (len + 1 > max) {
-		snprintf(err, LOADER_ERR_MAX, "%s: command line of %zu bytes is too long (this kernel "
+		snprintf(why, why_size, "%s: command line of %zu bytes is too long (this kernel "
 			 "takes at most %llu)", args->kernel.path, len, (unsigned long long)(max - 1));
 		return -EINVAL;
 	}
 	if (gmem_write(gm, X86_CMDLINE_ADDR, cmd, len + 1)) {
-		snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for the command line",
+		snprintf(why, why_size, "%s: guest RAM too small for the command line",
 			 args->kernel.path);
 		return -EINVAL;
 	}
@@ -75,7 +75,7 @@ static int put_cmdline(const struct gmem *gm, const struct loader_args *args, ui
 /* Places the initrd page-aligned at the top of RAM below `max_end` (exclusive) and above
  * `kernel_end`, as boot loaders do. No initrd: *addr = 0. Returns 0 or -EINVAL with a message. */
 static int place_initrd(const struct gmem *gm, const struct loader_args *args, uint64_t kernel_end,
-			uint64_t max_end, uint64_t *addr, char *err)
+			uint64_t max_end, uint64_t *addr, char *why, size_t why_size)
 {
 	const struct loader_image *rd = &args->initrd;
 	uint64_t top = gmem_low_end(gm), start = 0;
@@ -90,7 +90,7 @@ static int place_initrd(const struct gmem *gm, const struct loader_args *args, u
 		start = (top - rd->size) & ~0xfffull;
 	if (rd->size > top || start < align_up(kernel_end, 4096) ||
 	    !(dst = gmem_ptr(gm, start, rd->size))) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: initrd of %zu bytes does not fit between the kernel's end (0x%llx) and "
 			 "0x%llx (the kernel's initrd limit or the end of low RAM)",
 			 rd->path, rd->size, (unsigned long long)kernel_end, (unsigned long long)top);
@@ -116,7 +116,7 @@ static void fill_e820(const struct gmem *gm, struct boot_params *bp)
 /* Common tail of both Linux formats: command line, initrd, e820, RSDP, then the zero page. */
 static int finish_linux(const struct gmem *gm, const struct loader_args *args,
 			struct boot_params *bp, uint64_t kernel_end, uint64_t initrd_max,
-			char *err)
+			char *why, size_t why_size)
 {
 	uint64_t rd;
 	int e;
@@ -124,10 +124,10 @@ static int finish_linux(const struct gmem *gm, const struct loader_args *args,
 	/* cmdline_size excludes the NUL (boot.rst); put_cmdline's limit includes it. */
 	e = put_cmdline(gm, args,
 			bp->hdr.cmdline_size ? (uint64_t)bp->hdr.cmdline_size + 1 : LINUX_CMDLINE_DEFAULT,
-			err);
+			why, why_size);
 	if (e)
 		return e;
-	e = place_initrd(gm, args, kernel_end, initrd_max, &rd, err);
+	e = place_initrd(gm, args, kernel_end, initrd_max, &rd, why, why_size);
 	if (e)
 		return e;
 	bp->hdr.type_of_loader = LINUX_LOADER_TYPE;
@@ -139,14 +139,14 @@ static int finish_linux(const struct gmem *gm, const struct loader_args *args,
 	bp->acpi_rsdp_addr = args->acpi_rsdp;
 	fill_e820(gm, bp);
 	if (gmem_write(gm, X86_BOOT_INFO_ADDR, bp, sizeof(*bp))) {
-		snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for boot_params", args->kernel.path);
+		snprintf(why, why_size, "%s: guest RAM too small for boot_params", args->kernel.path);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
-			struct boot_entry *entry, char *err)
+			struct boot_entry *entry, char *why, size_t why_size)
 {
 	const struct loader_image *k = &args->kernel;
 	struct boot_params bp;
@@ -158,7 +158,7 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 	int e;
 
 	if (!linux_is_bzimage(k)) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: not a bzImage (no boot flag and \"HdrS\", or shorter than the setup header)",
 			 k->path);
 		return -EINVAL;
@@ -171,40 +171,40 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 		hdr_len = sizeof(*h);
 	memcpy(h, k->data + SETUP_HEADER_OFFSET, hdr_len);
 	if (h->version < BZ_MIN_PROTOCOL) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: bzImage boot protocol %u.%02u is too old (kiln needs 2.12 or newer for "
 			 "the 64-bit entry)",
 			 k->path, h->version >> 8, h->version & 0xff);
 		return -EINVAL;
 	}
 	if (!(h->loadflags & LOADED_HIGH)) {
-		snprintf(err, LOADER_ERR_MAX, "%s: not a bzImage (loadflags lacks LOADED_HIGH: a zImage)",
+		snprintf(why, why_size, "%s: not a bzImage (loadflags lacks LOADED_HIGH: a zImage)",
 			 k->path);
 		return -EINVAL;
 	}
 	if (!(h->xloadflags & XLF_KERNEL_64)) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: bzImage has no 64-bit entry point (xloadflags lacks XLF_KERNEL_64)", k->path);
 		return -EINVAL;
 	}
 	setup_sects = h->setup_sects ? h->setup_sects : 4;
 	setup_size = (size_t)(setup_sects + 1) * 512;
 	if (setup_size >= k->size) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: truncated bzImage: %u setup sectors but the file is %zu bytes", k->path,
 			 setup_sects, k->size);
 		return -EINVAL;
 	}
 	kernel_size = k->size - setup_size;
 	if (h->syssize && (uint64_t)h->syssize * 16 > kernel_size + 15) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: truncated bzImage: the header says 0x%llx bytes of protected-mode kernel, "
 			 "the file has 0x%llx",
 			 k->path, (unsigned long long)h->syssize * 16, (unsigned long long)kernel_size);
 		return -EINVAL;
 	}
 	if (h->kernel_alignment == 0 || (h->kernel_alignment & (h->kernel_alignment - 1))) {
-		snprintf(err, LOADER_ERR_MAX, "%s: bzImage kernel_alignment 0x%x is not a power of two",
+		snprintf(why, why_size, "%s: bzImage kernel_alignment 0x%x is not a power of two",
 			 k->path, h->kernel_alignment);
 		return -EINVAL;
 	}
@@ -213,7 +213,7 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 	load = h->pref_address ? h->pref_address : X86_HIGH_MEMORY;
 	if (load < X86_HIGH_MEMORY) {
 		if (!h->relocatable_kernel) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: bzImage pref_address 0x%llx is below 1 MiB (kiln's boot area) and "
 				 "the kernel is not relocatable",
 				 k->path, (unsigned long long)load);
@@ -222,28 +222,28 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 		load = X86_HIGH_MEMORY;
 	}
 	if (load % h->kernel_alignment && !h->relocatable_kernel) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: bzImage pref_address 0x%llx is not aligned to kernel_alignment 0x%x and "
 			 "the kernel is not relocatable",
 			 k->path, (unsigned long long)load, h->kernel_alignment);
 		return -EINVAL;
 	}
 	if (add_overflow(load, (uint64_t)h->kernel_alignment - 1, &end)) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: bzImage pref_address 0x%llx aligned to 0x%x is past 2^64", k->path,
 			 (unsigned long long)load, h->kernel_alignment);
 		return -EINVAL;
 	}
 	load = end & ~((uint64_t)h->kernel_alignment - 1);
 	if (h->init_size < kernel_size) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: bzImage init_size 0x%x is smaller than its protected-mode kernel (0x%llx)",
 			 k->path, h->init_size, (unsigned long long)kernel_size);
 		return -EINVAL;
 	}
 	if (add_overflow(load, (uint64_t)h->init_size, &end) || end > gmem_low_end(gm) ||
 	    !(dst = gmem_ptr(gm, load, h->init_size))) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: the kernel needs 0x%x bytes (init_size) at 0x%llx: more than guest RAM "
 			 "(%llu MiB)",
 			 k->path, h->init_size, (unsigned long long)load,
@@ -254,7 +254,7 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 	h->code32_start = (uint32_t)load;
 	e = finish_linux(gm, args, &bp, end,
 			 (uint64_t)(h->initrd_addr_max ? h->initrd_addr_max : LINUX_INITRD_MAX_DEFAULT) + 1,
-			 err);
+			 why, why_size);
 	if (e)
 		return e;
 	*entry = (struct boot_entry){
@@ -271,17 +271,17 @@ int loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
 }
 
 int loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
-			struct boot_entry *entry, char *err)
+			struct boot_entry *entry, char *why, size_t why_size)
 {
 	struct boot_params bp;
 	uint64_t lo, hi, rip;
 	int e;
 
-	e = elf_load_segments(gm, &args->kernel, X86_HIGH_MEMORY, &lo, &hi, &rip, err);
+	e = elf_load_segments(gm, &args->kernel, X86_HIGH_MEMORY, &lo, &hi, &rip, why, why_size);
 	if (e)
 		return e;
 	if (hi > X86_MMIO_HOLE_START) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: vmlinux ends at 0x%llx, outside kiln's identity map of low memory",
 			 args->kernel.path, (unsigned long long)hi);
 		return -EINVAL;
@@ -297,7 +297,7 @@ int loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
 	bp.hdr.cmdline_size = LINUX_CMDLINE_DEFAULT - 1; /* as Linux's header.S: without the NUL */
 	bp.hdr.initrd_addr_max = 0x7fffffff;
 	bp.hdr.code32_start = (uint32_t)lo;
-	e = finish_linux(gm, args, &bp, hi, (uint64_t)bp.hdr.initrd_addr_max + 1, err);
+	e = finish_linux(gm, args, &bp, hi, (uint64_t)bp.hdr.initrd_addr_max + 1, why, why_size);
 	if (e)
 		return e;
 	*entry = (struct boot_entry){
@@ -314,7 +314,7 @@ int loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
 }
 
 int loader_load_pvh(const struct gmem *gm, const struct loader_args *args, uint32_t entry32,
-		    struct boot_entry *entry, char *err)
+		    struct boot_entry *entry, char *why, size_t why_size)
 {
 	struct x86_memmap_entry map[X86_MEMMAP_MAX];
 	struct pvh_memmap_entry mm[X86_MEMMAP_MAX];
@@ -323,18 +323,18 @@ int loader_load_pvh(const struct gmem *gm, const struct loader_args *args, uint3
 	unsigned int n;
 	int e;
 
-	e = elf_load_segments(gm, &args->kernel, X86_HIGH_MEMORY, &lo, &hi, &rip, err);
+	e = elf_load_segments(gm, &args->kernel, X86_HIGH_MEMORY, &lo, &hi, &rip, why, why_size);
 	if (e)
 		return e;
 	if (entry32 < lo || entry32 >= hi) {
-		snprintf(err, LOADER_ERR_MAX, "%s: PVH entry point 0x%x is outside the loaded image",
+		snprintf(why, why_size, "%s: PVH entry point 0x%x is outside the loaded image",
 			 args->kernel.path, entry32);
 		return -EINVAL;
 	}
-	e = put_cmdline(gm, args, LINUX_CMDLINE_DEFAULT, err);
+	e = put_cmdline(gm, args, LINUX_CMDLINE_DEFAULT, why, why_size);
 	if (e)
 		return e;
-	e = place_initrd(gm, args, hi, (uint64_t)LINUX_INITRD_MAX_DEFAULT + 1, &rd, err);
+	e = place_initrd(gm, args, hi, (uint64_t)LINUX_INITRD_MAX_DEFAULT + 1, &rd, why, why_size);
 	if (e)
 		return e;
 	if (rd) {
@@ -355,7 +355,7 @@ int loader_load_pvh(const struct gmem *gm, const struct loader_args *args, uint3
 	si.memmap_entries = n;
 	if (gmem_write(gm, PVH_MEMMAP_ADDR, mm, n * sizeof(mm[0])) ||
 	    gmem_write(gm, X86_BOOT_INFO_ADDR, &si, sizeof(si))) {
-		snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for the PVH start info",
+		snprintf(why, why_size, "%s: guest RAM too small for the PVH start info",
 			 args->kernel.path);
 		return -EINVAL;
 	}

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int loader_map_file(struct loader_image *img, const char *path, char *err)
+int loader_map_file(struct loader_image *img, const char *path, char *why, size_t why_size)
 {
 	struct stat st;
 	int fd, e;
@@ -20,22 +20,22 @@ int loader_map_file(struct loader_image *img, const char *path, char *err)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		e = -errno;
-		snprintf(err, LOADER_ERR_MAX, "%s: cannot open: %s", path, strerror(-e));
+		snprintf(why, why_size, "%s: cannot open: %s", path, strerror(-e));
 		return e;
 	}
 	if (fstat(fd, &st) < 0) {
 		e = -errno;
-		snprintf(err, LOADER_ERR_MAX, "%s: cannot stat: %s", path, strerror(-e));
+		snprintf(why, why_size, "%s: cannot stat: %s", path, strerror(-e));
 		close(fd);
 		return e;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, LOADER_ERR_MAX, "%s: not a regular file", path);
+		snprintf(why, why_size, "%s: not a regular file", path);
 		close(fd);
 		return -EINVAL;
 	}
 	if (st.st_size == 0) {
-		snprintf(err, LOADER_ERR_MAX, "%s: empty file", path);
+		snprintf(why, why_size, "%s: empty file", path);
 		close(fd);
 		return -EINVAL;
 	}
@@ -43,7 +43,7 @@ int loader_map_file(struct loader_image *img, const char *path, char *err)
 	e = -errno;
 	close(fd);
 	if (p == MAP_FAILED) {
-		snprintf(err, LOADER_ERR_MAX, "%s: cannot map: %s", path, strerror(-e));
+		snprintf(why, why_size, "%s: cannot map: %s", path, strerror(-e));
 		return e;
 	}
 	img->data = p;
@@ -60,32 +60,32 @@ void loader_unmap_file(struct loader_image *img)
 }
 
 int loader_load(const struct gmem *gm, const struct loader_args *args, struct boot_entry *entry,
-		char *err)
+		char *why, size_t why_size)
 {
 	const struct loader_image *k = &args->kernel;
 	long mb, bad;
 
 	memset(entry, 0, sizeof(*entry));
 	if (args->flat)
-		return loader_load_flat(gm, args, entry, err);
+		return loader_load_flat(gm, args, entry, why, why_size);
 	if (linux_is_bzimage(k))
-		return loader_load_bzimage(gm, args, entry, err);
+		return loader_load_bzimage(gm, args, entry, why, why_size);
 	mb = multiboot_find_header(k, &bad);
 	if (mb >= 0)
-		return loader_load_multiboot(gm, args, (size_t)mb, entry, err);
+		return loader_load_multiboot(gm, args, (size_t)mb, entry, why, why_size);
 	if (elf_is_elf(k) && elf_class(k) == 2 /* ELFCLASS64 */) {
 		uint32_t pvh;
 
 		/* A Linux vmlinux takes the 64-bit boot protocol; another ELF with only a PVH entry
 		 * (Xen-style kernels) takes PVH; anything else is a bare 64-bit ELF. */
 		if (elf_has_linux_note(k))
-			return loader_load_vmlinux(gm, args, entry, err);
+			return loader_load_vmlinux(gm, args, entry, why, why_size);
 		if (elf_pvh_entry(k, &pvh) == 0)
-			return loader_load_pvh(gm, args, pvh, entry, err);
-		return loader_load_elf64(gm, args, entry, err);
+			return loader_load_pvh(gm, args, pvh, entry, why, why_size);
+		return loader_load_elf64(gm, args, entry, why, why_size);
 	}
 	if (bad >= 0) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot header at offset 0x%lx has a bad checksum "
 			 "(magic + flags + checksum must be 0)",
 			 k->path, bad);
@@ -93,16 +93,16 @@ int loader_load(const struct gmem *gm, const struct loader_args *args, struct bo
 	}
 	if (elf_is_elf(k)) {
 		if (elf_class(k) == 1 /* ELFCLASS32 */)
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: 32-bit ELF without a multiboot header: kiln boots 32-bit kernels "
 				 "through multiboot only",
 				 k->path);
 		else
-			snprintf(err, LOADER_ERR_MAX, "%s: ELF of unknown class %u", k->path,
+			snprintf(why, why_size, "%s: ELF of unknown class %u", k->path,
 				 k->size > 4 ? k->data[4] : 0);
 		return -EINVAL;
 	}
-	snprintf(err, LOADER_ERR_MAX,
+	snprintf(why, why_size,
 		 "%s: unknown format: not a Linux bzImage, 64-bit ELF or multiboot kernel "
 		 "(for a raw real-mode binary, use --flat)",
 		 k->path);

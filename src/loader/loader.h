@@ -10,6 +10,8 @@
 #include "kvm/memory.h"
 #include "util/checked.h"
 
+/* A size for the message buffers (`why`) the functions below fill: every message fits. They
+ * take the buffer's size (`why_size`) and never write more, truncating a longer message. */
 #define LOADER_ERR_MAX 320
 
 /* An image mapped read-only from a file (or any buffer, in tests). */
@@ -27,35 +29,38 @@ struct loader_args {
 	uint64_t acpi_rsdp;         /* where the platform put the ACPI RSDP, 0 when none */
 };
 
-/* Maps `path` read-only. Returns 0, or -errno with "<path>: <reason>" in err. */
-int __must_check loader_map_file(struct loader_image *img, const char *path, char *err);
+/* Maps `path` read-only. Returns 0, or -errno with "<path>: <reason>" in `why`. */
+int __must_check loader_map_file(struct loader_image *img, const char *path, char *why,
+				 size_t why_size);
 void loader_unmap_file(struct loader_image *img);
 
 /* Detects the kernel's format from its contents (never its name) and loads it and the initrd into
  * `gm`, writing whatever boot structures the format needs. Returns 0, or -EINVAL with a one-line
- * message in `err` naming the file and what is wrong. Never reads outside the images nor writes
+ * message in `why` naming the file and what is wrong. Never reads outside the images nor writes
  * outside guest RAM. */
 int __must_check loader_load(const struct gmem *gm, const struct loader_args *args,
-			     struct boot_entry *entry, char *err);
+			     struct boot_entry *entry, char *why, size_t why_size);
 
 /* Format loaders, called by loader_load(); exposed for tests. Same contract. */
 int __must_check loader_load_flat(const struct gmem *gm, const struct loader_args *args,
-				  struct boot_entry *entry, char *err);
+				  struct boot_entry *entry, char *why, size_t why_size);
 int __must_check loader_load_elf64(const struct gmem *gm, const struct loader_args *args,
-				   struct boot_entry *entry, char *err);
+				   struct boot_entry *entry, char *why, size_t why_size);
 int __must_check loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
-				       size_t header_offset, struct boot_entry *entry, char *err);
+				       size_t header_offset, struct boot_entry *entry, char *why,
+				       size_t why_size);
 /* Linux x86 boot protocol (Documentation/arch/x86/boot.rst): a bzImage entered at its 64-bit
  * entry point, and a vmlinux ELF entered at e_entry, both with boot_params (the "zero page"):
  * setup header, e820 map, command line, initrd, ACPI RSDP. */
 int __must_check loader_load_bzimage(const struct gmem *gm, const struct loader_args *args,
-				     struct boot_entry *entry, char *err);
+				     struct boot_entry *entry, char *why, size_t why_size);
 int __must_check loader_load_vmlinux(const struct gmem *gm, const struct loader_args *args,
-				     struct boot_entry *entry, char *err);
+				     struct boot_entry *entry, char *why, size_t why_size);
 /* PVH: an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note, entered in 32-bit protected mode with EBX
  * pointing to an hvm_start_info (command line, initrd as module 0, memory map, RSDP). */
 int __must_check loader_load_pvh(const struct gmem *gm, const struct loader_args *args,
-				 uint32_t entry32, struct boot_entry *entry, char *err);
+				 uint32_t entry32, struct boot_entry *entry, char *why,
+				 size_t why_size);
 
 /* True when the image starts like a bzImage: boot flag 0xaa55 and "HdrS" in the setup header. */
 bool linux_is_bzimage(const struct loader_image *img);
@@ -74,7 +79,7 @@ long multiboot_find_header(const struct loader_image *img, long *bad_offset);
  * `min_addr`, fit its file, and not overlap another. Reports the span and the entry point. */
 int __must_check elf_load_segments(const struct gmem *gm, const struct loader_image *img,
 				   uint64_t min_addr, uint64_t *lo, uint64_t *hi, uint64_t *entry,
-				   char *err);
+				   char *why, size_t why_size);
 bool elf_is_elf(const struct loader_image *img);
 /* ELFCLASS32 or ELFCLASS64, 0 when unknown. */
 int elf_class(const struct loader_image *img);

@@ -73,18 +73,19 @@ long multiboot_find_header(const struct loader_image *img, long *bad_offset)
 
 /* a.out kludge: the header's addresses say what part of the file goes where (spec 3.1.3). */
 static int load_aout(const struct gmem *gm, const struct loader_image *k, size_t hoff,
-		     const struct mb_header *h, uint64_t *lo, uint64_t *hi, uint64_t *rip, char *err)
+		     const struct mb_header *h, uint64_t *lo, uint64_t *hi, uint64_t *rip, char *why,
+		     size_t why_size)
 {
 	uint64_t file_off, load_size, load_end, bss_end;
 	uint8_t *dst;
 
 	if (hoff + sizeof(*h) > k->size) {
-		snprintf(err, LOADER_ERR_MAX, "%s: truncated multiboot header (a.out kludge fields)",
+		snprintf(why, why_size, "%s: truncated multiboot header (a.out kludge fields)",
 			 k->path);
 		return -EINVAL;
 	}
 	if (h->load_addr > h->header_addr || h->header_addr - h->load_addr > hoff) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot header_addr 0x%x / load_addr 0x%x do not match the header's "
 			 "offset 0x%zx in the file",
 			 k->path, h->header_addr, h->load_addr, hoff);
@@ -94,14 +95,14 @@ static int load_aout(const struct gmem *gm, const struct loader_image *k, size_t
 	if (h->load_end_addr == 0) {
 		load_size = k->size - file_off;
 	} else if (h->load_end_addr <= h->load_addr) {
-		snprintf(err, LOADER_ERR_MAX, "%s: multiboot load_end_addr 0x%x is not above load_addr 0x%x",
+		snprintf(why, why_size, "%s: multiboot load_end_addr 0x%x is not above load_addr 0x%x",
 			 k->path, h->load_end_addr, h->load_addr);
 		return -EINVAL;
 	} else {
 		load_size = (uint64_t)h->load_end_addr - h->load_addr;
 	}
 	if (file_off + load_size > k->size) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: truncated: multiboot load range needs 0x%llx bytes from offset 0x%llx, the "
 			 "file has %zu",
 			 k->path, (unsigned long long)load_size, (unsigned long long)file_off, k->size);
@@ -110,19 +111,19 @@ static int load_aout(const struct gmem *gm, const struct loader_image *k, size_t
 	load_end = h->load_addr + load_size;
 	bss_end = h->bss_end_addr ? h->bss_end_addr : load_end;
 	if (bss_end < load_end) {
-		snprintf(err, LOADER_ERR_MAX, "%s: multiboot bss_end_addr 0x%x is below the loaded end 0x%llx",
+		snprintf(why, why_size, "%s: multiboot bss_end_addr 0x%x is below the loaded end 0x%llx",
 			 k->path, h->bss_end_addr, (unsigned long long)load_end);
 		return -EINVAL;
 	}
 	if (h->load_addr < X86_RESERVED_END) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot load_addr 0x%x overlaps kiln's boot area (below 0x%llx)", k->path,
 			 h->load_addr, X86_RESERVED_END);
 		return -EINVAL;
 	}
 	if (ranges_overlap(h->load_addr, bss_end - h->load_addr, X86_BIOS_AREA_START,
 			   X86_BIOS_AREA_END - X86_BIOS_AREA_START)) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot image [0x%x-0x%llx) overlaps the legacy BIOS area 0x%llx-0x%llx "
 			 "where kiln keeps the MP and ACPI tables",
 			 k->path, h->load_addr, (unsigned long long)bss_end, X86_BIOS_AREA_START,
@@ -131,14 +132,14 @@ static int load_aout(const struct gmem *gm, const struct loader_image *k, size_t
 	}
 	dst = gmem_ptr(gm, h->load_addr, bss_end - h->load_addr);
 	if (!dst) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot image [0x%x-0x%llx) is outside guest RAM (%llu MiB)", k->path,
 			 h->load_addr, (unsigned long long)bss_end,
 			 (unsigned long long)(gmem_size(gm) >> 20));
 		return -EINVAL;
 	}
 	if (h->entry_addr < h->load_addr || h->entry_addr >= load_end) {
-		snprintf(err, LOADER_ERR_MAX, "%s: multiboot entry_addr 0x%x is outside the loaded image",
+		snprintf(why, why_size, "%s: multiboot entry_addr 0x%x is outside the loaded image",
 			 k->path, h->entry_addr);
 		return -EINVAL;
 	}
@@ -173,7 +174,8 @@ static uint32_t put_string(const struct gmem *gm, uint64_t *cursor, const char *
 }
 
 int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
-			  size_t header_offset, struct boot_entry *entry, char *err)
+			  size_t header_offset, struct boot_entry *entry, char *why,
+			  size_t why_size)
 {
 	const struct loader_image *k = &args->kernel;
 	struct mb_header h = { 0 };
@@ -187,30 +189,30 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 	int e;
 
 	if (header_offset > k->size || k->size - header_offset < 12) {
-		snprintf(err, LOADER_ERR_MAX, "%s: no multiboot header at offset 0x%zx", k->path,
+		snprintf(why, why_size, "%s: no multiboot header at offset 0x%zx", k->path,
 			 header_offset);
 		return -EINVAL;
 	}
 	memcpy(&h, k->data + header_offset,
 	       k->size - header_offset < sizeof(h) ? k->size - header_offset : sizeof(h));
 	if (h.flags & 0xffff & ~MB_FLAGS_UNDERSTOOD) {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot header requires features kiln does not provide (flags 0x%x)",
 			 k->path, h.flags & 0xffff & ~MB_FLAGS_UNDERSTOOD);
 		return -EINVAL;
 	}
 	if (h.flags & MB_FLAG_AOUT_KLUDGE) {
-		e = load_aout(gm, k, header_offset, &h, &lo, &hi, &rip, err);
+		e = load_aout(gm, k, header_offset, &h, &lo, &hi, &rip, why, why_size);
 	} else if (elf_is_elf(k)) {
-		e = elf_load_segments(gm, k, X86_RESERVED_END, &lo, &hi, &rip, err);
+		e = elf_load_segments(gm, k, X86_RESERVED_END, &lo, &hi, &rip, why, why_size);
 		if (!e && rip >= X86_MMIO_HOLE_START) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: multiboot entry point 0x%llx is not reachable in 32-bit mode",
 				 k->path, (unsigned long long)rip);
 			e = -EINVAL;
 		}
 	} else {
-		snprintf(err, LOADER_ERR_MAX,
+		snprintf(why, why_size,
 			 "%s: multiboot kernel is neither ELF nor marked as a.out kludge (flag 16)",
 			 k->path);
 		e = -EINVAL;
@@ -221,13 +223,13 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 	/* The command line is the kernel's path and the user's text, as GRUB and QEMU pass it. */
 	cmdlen = strlen(k->path) + (args->cmdline ? strlen(args->cmdline) + 1 : 0) + 1;
 	if (cmdlen > X86_CMDLINE_MAX) {
-		snprintf(err, LOADER_ERR_MAX, "%s: command line of %zu bytes is too long (max %llu)",
+		snprintf(why, why_size, "%s: command line of %zu bytes is too long (max %llu)",
 			 k->path, cmdlen - 1, X86_CMDLINE_MAX - 1);
 		return -EINVAL;
 	}
 	cmd = gmem_ptr(gm, X86_CMDLINE_ADDR, cmdlen);
 	if (!cmd) {
-		snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for boot information", k->path);
+		snprintf(why, why_size, "%s: guest RAM too small for boot information", k->path);
 		return -EINVAL;
 	}
 	snprintf(cmd, cmdlen, "%s%s%s", k->path, args->cmdline ? " " : "",
@@ -246,7 +248,7 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 	mbi.mmap_addr = (uint32_t)MBI_MMAP_ADDR;
 	mbi.mmap_length = nmap * (uint32_t)sizeof(mm[0]);
 	if (gmem_write(gm, MBI_MMAP_ADDR, mm, mbi.mmap_length)) {
-		snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for boot information", k->path);
+		snprintf(why, why_size, "%s: guest RAM too small for boot information", k->path);
 		return -EINVAL;
 	}
 
@@ -258,7 +260,7 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 
 		if (add_overflow(start, (uint64_t)m->size, &end) || end > low_end ||
 		    end > X86_MMIO_HOLE_START || !(dst = gmem_ptr(gm, start, m->size))) {
-			snprintf(err, LOADER_ERR_MAX,
+			snprintf(why, why_size,
 				 "%s: module of %zu bytes does not fit in guest RAM after the kernel "
 				 "(0x%llx-0x%llx)",
 				 m->path, m->size, (unsigned long long)start,
@@ -269,7 +271,7 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 		mod = (struct mb_module){ .mod_start = (uint32_t)start, .mod_end = (uint32_t)end,
 					  .string = put_string(gm, &strings, m->path, NULL) };
 		if (!mod.string || gmem_write(gm, MBI_MODS_ADDR, &mod, sizeof(mod))) {
-			snprintf(err, LOADER_ERR_MAX, "%s: module path too long for the boot information",
+			snprintf(why, why_size, "%s: module path too long for the boot information",
 				 m->path);
 			return -EINVAL;
 		}
@@ -279,7 +281,7 @@ int loader_load_multiboot(const struct gmem *gm, const struct loader_args *args,
 		hi = end;
 	}
 	if (gmem_write(gm, MBI_ADDR, &mbi, sizeof(mbi))) {
-		snprintf(err, LOADER_ERR_MAX, "%s: guest RAM too small for boot information", k->path);
+		snprintf(why, why_size, "%s: guest RAM too small for boot information", k->path);
 		return -EINVAL;
 	}
 	*entry = (struct boot_entry){

@@ -132,14 +132,15 @@ static void invariants(void)
 	check(blk.inflight == 0, "nothing stays in flight with the sync backend");
 	/* Every chain taken is answered at once: the used index follows the available one. */
 	if (!q->broken)
-		check(q->st.next_used == q->st.next_avail, "every popped chain was pushed");
-	check(q->st.size == 0 || q->st.size <= 0xffff, "queue size");
-	check(!(blk.t.status & ~0xffu), "status is 8 bits");
+		check(q->st->next_used == q->st->next_avail, "every popped chain was pushed");
+	check(q->st->size == 0 || q->st->size <= 0xffff, "queue size");
+	check(!(blk.t.st.status & ~0xffu), "status is 8 bits");
 	if (q->desc) {
-		check(q->st.size && q->st.size <= VIRTQ_MAX_SIZE && !(q->st.size & (q->st.size - 1)),
+		check(q->st->size && q->st->size <= VIRTQ_MAX_SIZE &&
+			      !(q->st->size & (q->st->size - 1)),
 		      "an active queue has a valid size");
-		check(q->desc == ram + q->st.desc && q->avail == ram + q->st.avail &&
-			      q->used == ram + q->st.used,
+		check(q->desc == ram + q->st->desc && q->avail == ram + q->st->avail &&
+			      q->used == ram + q->st->used,
 		      "an active queue's rings are in RAM where the driver put them");
 	}
 }

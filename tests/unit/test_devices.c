@@ -298,7 +298,7 @@ Test(ioapic, irq_sink_drives_pins)
 	cr_assert_eq(kvm.triggers[4], 1);
 }
 
-Test(ioapic, save_restore_reroutes_every_pin)
+Test(ioapic, save_load_reroutes_every_pin)
 {
 	struct ioapic_state st;
 
@@ -306,7 +306,7 @@ Test(ioapic, save_restore_reroutes_every_pin)
 	ioapic_save(io, &st);
 	cr_assert_eq(st.rte[2], EDGE_VEC | (3ull << 56));
 	memset(&kvm, 0, sizeof(kvm));
-	cr_assert_eq(ioapic_restore(io, &st), 0);
+	cr_assert_eq(ioapic_load(io, &st), 0);
 	cr_assert_eq(kvm.route_calls, IOAPIC_NR_PINS);
 	cr_assert(kvm.route[2].valid);
 	cr_assert_eq(kvm.route[2].addr, 0xfee00000ull | (3ull << 12));

@@ -212,7 +212,7 @@ static int load(const void *k, size_t ksize, const char *cmdline, const void *rd
 {
 	struct loader_args a = mkargs(k, ksize, cmdline, rd, rdsize);
 
-	return loader_load(gm, &a, e, err);
+	return loader_load(gm, &a, e, err, sizeof(err));
 }
 
 /* An initrd of `size` bytes with recognisable contents. */
@@ -389,7 +389,7 @@ Test(bzimage, rsdp_zero_when_the_platform_has_none)
 	build_bz(&z);
 	a = mkargs(z.b, z.size, NULL, NULL, 0);
 	a.acpi_rsdp = 0;
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(zero_page().acpi_rsdp_addr, 0);
 }
 
@@ -401,7 +401,7 @@ Test(bzimage, direct_call_matches_detection)
 
 	build_bz(&z);
 	a = mkargs(z.b, z.size, "x", NULL, 0);
-	cr_assert_eq(loader_load_bzimage(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load_bzimage(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(e.format, "Linux bzImage");
 	cr_assert_eq(e.rip, BZ_PREF + 0x200);
 }
@@ -808,7 +808,7 @@ Test(bzimage, direct_call_on_an_image_shorter_than_the_header)
 
 	build_bz(&z);
 	a = mkargs(z.b, 0x100, NULL, NULL, 0); /* ends before 0x1f1 */
-	cr_assert_eq(loader_load_bzimage(gm, &a, &e, err), -EINVAL);
+	cr_assert_eq(loader_load_bzimage(gm, &a, &e, err, sizeof(err)), -EINVAL);
 	cr_assert_not_null(strstr(err, KERNEL_PATH), "%s", err);
 	cr_assert(ram_untouched());
 }
@@ -832,10 +832,10 @@ static void map_distro_kernel(struct loader_image *k, struct loader_image *initr
 	globfree(&g);
 	if (access(kpath, R_OK) != 0)
 		cr_skip_test("%s is not readable", kpath);
-	cr_assert_eq(loader_map_file(k, kpath, err), 0, "%s", err);
+	cr_assert_eq(loader_map_file(k, kpath, err, sizeof(err)), 0, "%s", err);
 	snprintf(rpath, sizeof(rpath), "/boot/initrd.img-%s", kpath + strlen("/boot/vmlinuz-"));
 	if (access(rpath, R_OK) == 0)
-		cr_assert_eq(loader_map_file(initrd, rpath, err), 0, "%s", err);
+		cr_assert_eq(loader_map_file(initrd, rpath, err, sizeof(err)), 0, "%s", err);
 	cr_log_info("distribution kernel %s (%zu bytes), initrd %s", kpath, k->size,
 		    initrd->data ? rpath : "(none)");
 }
@@ -905,7 +905,7 @@ Test(distro, loads_into_256mib_with_its_initrd)
 	setup = k.size - payload;
 	a.kernel = k;
 	a.initrd = rd;
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	load = (h.pref_address ? h.pref_address : X86_HIGH_MEMORY);
 	load = (load + h.kernel_alignment - 1) & ~(uint64_t)(h.kernel_alignment - 1);
 	cr_assert_str_eq(e.format, "Linux bzImage");
@@ -965,13 +965,13 @@ Test(distro, takes_a_command_line_of_cmdline_size_characters)
 	cmd[h.cmdline_size] = '\0';
 	a.kernel = k;
 	a.cmdline = cmd;
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%u characters refused: %s", h.cmdline_size,
-		     err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%u characters refused: %s",
+		     h.cmdline_size, err);
 	cr_assert_eq(strlen(gstr(CMDLINE)), h.cmdline_size);
 	cmd[h.cmdline_size] = 'k';
 	cmd[h.cmdline_size + 1] = '\0';
 	a.kernel = k;
-	assert_rejected_as(loader_load(gm, &a, &e, err), k.path, "too long");
+	assert_rejected_as(loader_load(gm, &a, &e, err, sizeof(err)), k.path, "too long");
 	loader_unmap_file(&k);
 	loader_unmap_file(&rd);
 }
@@ -1509,7 +1509,7 @@ Test(pvh, linux_guest_when_the_linux_note_is_there_too)
 	add_pvh_note(&im, PVH_ENTRY);
 	add_linux_note(&im);
 	a = mkargs(im.b, im.size, NULL, NULL, 0);
-	cr_assert_eq(loader_load_pvh(gm, &a, PVH_ENTRY, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load_pvh(gm, &a, PVH_ENTRY, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert(e.linux_guest);
 	cr_assert_str_eq(e.format, "PVH");
 }

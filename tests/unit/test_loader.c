@@ -250,7 +250,7 @@ static int load_image(const struct image *im, const char *cmdline, bool flat, st
 		.flat = flat,
 	};
 
-	return loader_load(gm, &a, e, err);
+	return loader_load(gm, &a, e, err, sizeof(err));
 }
 
 static int load_with_initrd(const struct image *im, const void *initrd, size_t initrd_size,
@@ -263,7 +263,7 @@ static int load_with_initrd(const struct image *im, const void *initrd, size_t i
 		.flat = flat,
 	};
 
-	return loader_load(gm, &a, e, err);
+	return loader_load(gm, &a, e, err, sizeof(err));
 }
 
 /* ---- ELF64 ------------------------------------------------------------------------------- */
@@ -323,7 +323,7 @@ Test(elf64, direct_call_matches_detection)
 	build_valid_elf64(&im);
 	a.kernel.data = im.b;
 	a.kernel.size = im.size;
-	cr_assert_eq(loader_load_elf64(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load_elf64(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(e.rip, E64_ENTRY);
 }
 
@@ -630,7 +630,7 @@ Test(elf64, entry_above_identity_map)
 	build_elf64(&im, 0xc0000010ull, segs, 1);
 	a.kernel.data = im.b;
 	a.kernel.size = im.size;
-	assert_rejected(loader_load(high, &a, &e, err), "identity map");
+	assert_rejected(loader_load(high, &a, &e, err, sizeof(err)), "identity map");
 	gmem_destroy(high);
 	free(hram);
 }
@@ -830,7 +830,7 @@ Test(multiboot, direct_call_with_header_offset)
 	build_mb_elf(&im, 0);
 	a.kernel.data = im.b;
 	a.kernel.size = im.size;
-	cr_assert_eq(loader_load_multiboot(gm, &a, 0x1000, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load_multiboot(gm, &a, 0x1000, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(e.eax, MB_BOOT_MAGIC);
 }
 
@@ -1259,10 +1259,10 @@ Test(flat, too_big_for_ram)
 
 	a.kernel.data = big;
 	a.kernel.size = room + 1;
-	assert_rejected(loader_load_flat(gm, &a, &e, err), "does not fit");
+	assert_rejected(loader_load_flat(gm, &a, &e, err, sizeof(err)), "does not fit");
 	cr_assert(ram_untouched());
 	a.kernel.size = room; /* exactly up to the end of RAM */
-	cr_assert_eq(loader_load_flat(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load_flat(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(e.image_end, RAM_SIZE);
 	free(big);
 }
@@ -1279,7 +1279,7 @@ Test(flat, ram_ending_below_load_address)
 	cr_assert_eq(gmem_create_from(&tiny, &r, 1), 0);
 	a.kernel.data = code;
 	a.kernel.size = sizeof(code);
-	assert_rejected(loader_load_flat(tiny, &a, &e, err), "does not fit");
+	assert_rejected(loader_load_flat(tiny, &a, &e, err, sizeof(err)), "does not fit");
 	gmem_destroy(tiny);
 }
 
@@ -1346,7 +1346,7 @@ Test(map_file, missing_file)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/does-not-exist", tmpdir);
-	cr_assert_eq(loader_map_file(&img, path, err), -ENOENT);
+	cr_assert_eq(loader_map_file(&img, path, err, sizeof(err)), -ENOENT);
 	cr_assert_not_null(strstr(err, path), "path in '%s'", err);
 	cr_assert_not_null(strstr(err, "cannot open"), "%s", err);
 	cr_assert_null(img.data);
@@ -1356,7 +1356,7 @@ Test(map_file, directory)
 {
 	struct loader_image img;
 
-	cr_assert_eq(loader_map_file(&img, tmpdir, err), -EINVAL);
+	cr_assert_eq(loader_map_file(&img, tmpdir, err, sizeof(err)), -EINVAL);
 	cr_assert_not_null(strstr(err, tmpdir), "%s", err);
 	cr_assert_not_null(strstr(err, "not a regular file"), "%s", err);
 	cr_assert_null(img.data);
@@ -1369,7 +1369,7 @@ Test(map_file, empty_file)
 
 	snprintf(path, sizeof(path), "%s/empty", tmpdir);
 	write_file(path, "", 0);
-	cr_assert_eq(loader_map_file(&img, path, err), -EINVAL);
+	cr_assert_eq(loader_map_file(&img, path, err, sizeof(err)), -EINVAL);
 	cr_assert_not_null(strstr(err, path), "%s", err);
 	cr_assert_not_null(strstr(err, "empty file"), "%s", err);
 	cr_assert_null(img.data);
@@ -1383,7 +1383,7 @@ Test(map_file, maps_contents_and_unmaps)
 
 	snprintf(path, sizeof(path), "%s/data", tmpdir);
 	write_file(path, text, sizeof(text) - 1);
-	cr_assert_eq(loader_map_file(&img, path, err), 0, "%s", err);
+	cr_assert_eq(loader_map_file(&img, path, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(img.size, sizeof(text) - 1);
 	cr_assert_eq(memcmp(img.data, text, img.size), 0);
 	cr_assert_str_eq(img.path, path);
@@ -1405,7 +1405,7 @@ static void map_guest(struct loader_image *img, const char *name, char *path, si
 	snprintf(path, len, "%s/%s", dir, name);
 	if (access(path, R_OK) != 0)
 		cr_skip_test("%s not built", path);
-	cr_assert_eq(loader_map_file(img, path, err), 0, "%s", err);
+	cr_assert_eq(loader_map_file(img, path, err, sizeof(err)), 0, "%s", err);
 }
 
 Test(guests, hello64_elf)
@@ -1416,7 +1416,7 @@ Test(guests, hello64_elf)
 
 	map_guest(&a.kernel, "hello64.elf", path, sizeof(path));
 	a.cmdline = "hello";
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(e.format, "elf64");
 	cr_assert_eq(e.mode, BOOT_LONG64);
 	cr_assert_geq(e.image_start, 0x20000);
@@ -1439,9 +1439,9 @@ Test(guests, mb_hello_with_module)
 	if (!src)
 		cr_skip_test("KILN_TEST_SRCDIR not set");
 	snprintf(mod, sizeof(mod), "%s/guests/module.txt", src);
-	cr_assert_eq(loader_map_file(&a.initrd, mod, err), 0, "%s", err);
+	cr_assert_eq(loader_map_file(&a.initrd, mod, err, sizeof(err)), 0, "%s", err);
 	a.cmdline = "arg1 arg2";
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(e.format, "multiboot (ELF)");
 	cr_assert_eq(e.mode, BOOT_PROT32);
 	cr_assert_eq(e.eax, MB_BOOT_MAGIC);
@@ -1462,7 +1462,7 @@ Test(guests, mb_aout_bin)
 	char path[512];
 
 	map_guest(&a.kernel, "mb_aout.bin", path, sizeof(path));
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(e.format, "multiboot (a.out kludge)");
 	cr_assert_eq(e.image_start, 0x100000, "aout.ld links at 1 MiB");
 	cr_assert_gt(e.image_end, e.image_start + a.kernel.size, "has a bss beyond the file");
@@ -1479,9 +1479,9 @@ Test(guests, flat_hello_needs_flag)
 	char path[512];
 
 	map_guest(&a.kernel, "flat_hello.bin", path, sizeof(path));
-	assert_rejected_as(loader_load(gm, &a, &e, err), path, "--flat");
+	assert_rejected_as(loader_load(gm, &a, &e, err, sizeof(err)), path, "--flat");
 	a.flat = true;
-	cr_assert_eq(loader_load(gm, &a, &e, err), 0, "%s", err);
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(e.mode, BOOT_REAL16);
 	cr_assert_eq(memcmp(ram + 0x10000, a.kernel.data, a.kernel.size), 0);
 	loader_unmap_file(&a.kernel);

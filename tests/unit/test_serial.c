@@ -420,7 +420,7 @@ Test(uart, loopback_overrun_sets_oe_and_rlsi)
 
 /* ---- snapshots ----------------------------------------------------------------------------- */
 
-Test(uart, save_restore_round_trip)
+Test(uart, save_load_round_trip)
 {
 	struct serial_state st, st2;
 	struct serial *copy;
@@ -444,8 +444,8 @@ Test(uart, save_restore_round_trip)
 	cr_assert_eq(serial_create(&copy, -1, (struct irq_line){ .sink = &sink2, .gsi = 9 }, NULL,
 				   NULL),
 		     0);
-	cr_assert_eq(serial_restore(copy, &st), 0);
-	cr_assert_eq(irq2.level, 1, "restore re-drives the interrupt line");
+	cr_assert_eq(serial_load(copy, &st), 0);
+	cr_assert_eq(irq2.level, 1, "load re-drives the interrupt line");
 	cr_assert_eq(irq2.gsi, 9);
 	serial_save(copy, &st2);
 	cr_assert_eq(memcmp(st2.rx_fifo, st.rx_fifo, sizeof(st.rx_fifo)), 0);
@@ -462,7 +462,7 @@ Test(uart, save_restore_round_trip)
 	serial_destroy(copy);
 }
 
-Test(uart, restore_rejects_bad_fifo_state)
+Test(uart, load_rejects_bad_fifo_state)
 {
 	struct serial_state st;
 
@@ -470,17 +470,17 @@ Test(uart, restore_rejects_bad_fifo_state)
 	serial_save(uart, &st);
 	st.scr = 0x99;
 	st.rx_count = SERIAL_FIFO_SIZE + 1;
-	cr_assert_eq(serial_restore(uart, &st), -EINVAL);
+	cr_assert_eq(serial_load(uart, &st), -EINVAL);
 	st.rx_count = 0;
 	st.rx_head = SERIAL_FIFO_SIZE;
-	cr_assert_eq(serial_restore(uart, &st), -EINVAL);
-	cr_assert_eq(in(UART_SCR), 0x42, "a rejected restore changes nothing");
+	cr_assert_eq(serial_load(uart, &st), -EINVAL);
+	cr_assert_eq(in(UART_SCR), 0x42, "a rejected load changes nothing");
 	st.rx_head = SERIAL_FIFO_SIZE - 1;
-	cr_assert_eq(serial_restore(uart, &st), 0);
+	cr_assert_eq(serial_load(uart, &st), 0);
 	cr_assert_eq(in(UART_SCR), 0x99);
 }
 
-Test(uart, restore_with_wrapped_full_fifo_reads_in_order)
+Test(uart, load_with_wrapped_full_fifo_reads_in_order)
 {
 	struct serial_state st;
 
@@ -490,7 +490,7 @@ Test(uart, restore_with_wrapped_full_fifo_reads_in_order)
 	st.rx_head = 15;
 	st.rx_count = 16;
 	st.lsr |= UART_LSR_DR; /* as serial_save() would have recorded it */
-	cr_assert_eq(serial_restore(uart, &st), 0);
+	cr_assert_eq(serial_load(uart, &st), 0);
 	cr_assert_eq(in(UART_RBR), 0x4f);
 	for (unsigned int i = 0; i < 15; i++)
 		cr_assert_eq(in(UART_RBR), 0x40 + i);

@@ -59,7 +59,7 @@ static json_t *J(const char *text)
 static int machine(const char *text, bool patch)
 {
 	json_t *v = J(text);
-	int r = spec_machine_config(&spec, v, patch, err);
+	int r = spec_machine_config(&spec, v, patch, err, sizeof(err));
 
 	json_decref(v);
 	return r;
@@ -115,18 +115,19 @@ Test(spec, boot_source_checks_the_kernel_file)
 {
 	json_t *v = J("{\"kernel_image_path\": \"/nonexistent/vmlinux\"}");
 
-	cr_assert_eq(spec_boot_source(&spec, v, err), -EINVAL);
+	cr_assert_eq(spec_boot_source(&spec, v, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "cannot open kernel_image_path '/nonexistent/vmlinux'"), "%s", err);
 	cr_assert_not(spec.has_boot_source);
 	json_decref(v);
 
 	v = J("{\"kernel_image_path\": \"/tmp\"}");
-	cr_assert_eq(spec_boot_source(&spec, v, err), -EINVAL, "a directory is not a kernel");
+	cr_assert_eq(spec_boot_source(&spec, v, err, sizeof(err)), -EINVAL,
+		     "a directory is not a kernel");
 	cr_assert(strstr(err, "'/tmp' is not a regular file"), "%s", err);
 	json_decref(v);
 
 	v = JK("{\"kernel_image_path\": \"KERNEL\", \"boot_args\": \"console=ttyS0\"}");
-	cr_assert_eq(spec_boot_source(&spec, v, err), 0, "%s", err);
+	cr_assert_eq(spec_boot_source(&spec, v, err, sizeof(err)), 0, "%s", err);
 	cr_assert(spec.has_boot_source);
 	cr_assert_str_eq(spec.cfg.kernel_path, kernel);
 	cr_assert_str_eq(spec.cfg.cmdline, "console=ttyS0");
@@ -137,17 +138,17 @@ Test(spec, logger_level_and_unsupported_sections)
 {
 	json_t *v = J("{\"level\": \"Loud\"}");
 
-	cr_assert_eq(spec_logger(&spec, v, err), -EINVAL);
+	cr_assert_eq(spec_logger(&spec, v, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "level 'Loud'"), "%s", err);
 	cr_assert_not(spec.logger.set);
 	json_decref(v);
 
 	v = J("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
-	cr_assert_eq(spec_unsupported("vsock", v, err), -EINVAL);
+	cr_assert_eq(spec_unsupported("vsock", v, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "no virtio-vsock device"), "%s", err);
 	json_decref(v);
 	v = J("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"bogus\": 1}");
-	cr_assert_eq(spec_unsupported("vsock", v, err), -EINVAL);
+	cr_assert_eq(spec_unsupported("vsock", v, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "unknown field 'bogus'"), "the body is checked first: %s", err);
 	json_decref(v);
 }
@@ -162,7 +163,7 @@ Test(spec, drives_root_first_and_cmdline)
 			 "\"root\", \"path_on_host\": \"KERNEL\", \"is_root_device\": true, "
 			 "\"is_read_only\": true}], \"entropy\": {}}");
 
-	cr_assert_eq(spec_from_document(&spec, doc, err), 0, "%s", err);
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(spec.cfg.nr_disks, 2);
 	cr_assert_str_eq(spec.cfg.disks[0].id, "root");
 	cr_assert(spec.cfg.disks[0].ro);
@@ -173,7 +174,8 @@ Test(spec, drives_root_first_and_cmdline)
 	json_decref(doc);
 
 	doc = JK("{\"drive_id\": \"data\", \"path_on_host\": \"KERNEL\", \"is_root_device\": true}");
-	cr_assert_eq(spec_drive(&spec, "data", doc, err), -EINVAL, "a second root drive");
+	cr_assert_eq(spec_drive(&spec, "data", doc, err, sizeof(err)), -EINVAL,
+		     "a second root drive");
 	cr_assert(strstr(err, "'root' is already the root device"), "%s", err);
 	cr_assert_str_eq(spec.cfg.disks[1].id, "data", "the refused PUT changed nothing");
 	json_decref(doc);
@@ -201,7 +203,7 @@ Test(spec, drive_errors_name_the_field)
 		json_t *v = JK(cases[i].body);
 
 		err[0] = '\0';
-		cr_assert_eq(spec_drive(&spec, "d", v, err), -EINVAL, "case %zu", i);
+		cr_assert_eq(spec_drive(&spec, "d", v, err, sizeof(err)), -EINVAL, "case %zu", i);
 		cr_assert(strstr(err, cases[i].want), "case %zu: %s", i, err);
 		json_decref(v);
 	}
@@ -214,7 +216,7 @@ Test(spec, document_round_trip)
 			 "\"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64}, \"drives\": []}");
 	json_t *out;
 
-	cr_assert_eq(spec_from_document(&spec, doc, err), 0, "%s", err);
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
 	out = spec_to_json(&spec);
 	cr_assert_str_eq(jstr(json_object_get(out, "boot-source"), "kernel_image_path"), kernel);
 	cr_assert_eq(jint(json_object_get(out, "machine-config"), "vcpu_count", 0), 2);
@@ -223,13 +225,13 @@ Test(spec, document_round_trip)
 	json_decref(doc);
 
 	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"bogus\": {}}");
-	cr_assert_eq(spec_from_document(&spec, doc, err), -EINVAL);
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "unknown section 'bogus'"), "%s", err);
 	json_decref(doc);
 	doc = J("{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}}");
 	spec_free(&spec);
 	spec_init(&spec, NULL);
-	cr_assert_eq(spec_from_document(&spec, doc, err), -EINVAL);
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "boot-source: missing"), "%s", err);
 	json_decref(doc);
 }

@@ -694,7 +694,7 @@ BOTH(chain_without_room_for_status)
 	cr_assert_eq(used_len(3, h3), SECTOR + 1, "the device goes on");
 	cr_assert_eq(status_of(3), VIRTIO_BLK_S_OK);
 	assert_file_pattern(0, CAP * SECTOR);
-	cr_assert_eq(b.t.status & VIRTIO_STATUS_NEEDS_RESET, 0, "a bad request is not a bad queue");
+	cr_assert_eq(b.t.st.status & VIRTIO_STATUS_NEEDS_RESET, 0, "a bad request is not a bad queue");
 	assert_log_has("virtio-blk0: request 0: 528 readable and 0 writable bytes, no room for "
 		       "header and status");
 }
@@ -704,7 +704,7 @@ BOTH(bad_chain_breaks_queue)
 	start_blk(false, NULL);
 	drv_make_avail(&dq, QSIZE + 1);
 	kick();
-	cr_assert(b.t.status & VIRTIO_STATUS_NEEDS_RESET);
+	cr_assert(b.t.st.status & VIRTIO_STATUS_NEEDS_RESET);
 	cr_assert_eq(mmio_rd(&b.t, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_CONFIG);
 	cr_assert_eq(drv_used_idx(&dq), 0);
 }

@@ -15,6 +15,7 @@
 static struct fake_ram ram;
 static struct drv_queue dq;
 static struct virtq q;
+static struct virtq_state qst; /* q's state */
 static struct virtq_chain c;
 static struct virtq_fault f;
 
@@ -34,7 +35,7 @@ TestSuite(virtq_event, .init = setup, .fini = teardown);
 
 static void activate(bool event_idx, bool indirect)
 {
-	drv_virtq_state(&dq, &q, event_idx, indirect);
+	drv_virtq_state(&dq, &q, &qst, event_idx, indirect);
 	cr_assert_eq(virtq_activate(&q, ram.gm, &f), 0, "activate: fault %d", f.kind);
 	cr_assert_not_null(q.desc);
 }
@@ -43,13 +44,13 @@ static void activate(bool event_idx, bool indirect)
 static void pop_fails(enum virtq_fault_kind kind)
 {
 	char why[160];
-	uint16_t next_avail = q.st.next_avail;
+	uint16_t next_avail = q.st->next_avail;
 
 	cr_assert_eq(virtq_pop(&q, &c, &f), -EINVAL, "pop should fail with kind %d", kind);
 	cr_assert_eq(f.kind, kind, "fault kind %d, expected %d (%s)", f.kind, kind,
 		     virtq_fault_str(&f, why, sizeof(why)));
 	cr_assert(q.broken, "a fault breaks the queue");
-	cr_assert_eq(q.st.next_avail, next_avail, "a bad chain is not consumed");
+	cr_assert_eq(q.st->next_avail, next_avail, "a bad chain is not consumed");
 	cr_assert_eq(virtq_pop(&q, &c, &f), -EINVAL, "a broken queue stays broken");
 }
 
@@ -64,7 +65,7 @@ static void assert_iov(unsigned int i, uint64_t gpa, uint64_t len)
 
 Test(virtq_chain, not_activated_or_empty_pops_nothing)
 {
-	drv_virtq_state(&dq, &q, false, false);
+	drv_virtq_state(&dq, &q, &qst, false, false);
 	cr_assert_eq(virtq_pop(&q, &c, &f), 0, "an inactive queue has nothing");
 	activate(false, false);
 	cr_assert_eq(virtq_pop(&q, &c, &f), 0, "avail idx 0: empty");
@@ -91,7 +92,7 @@ Test(virtq_chain, direct_chain)
 	assert_iov(1, DATA_BASE + 0x100, 100);
 	assert_iov(2, DATA_BASE + 0x1000, 513);
 	assert_iov(3, DATA_BASE + 0x2000, 7);
-	cr_assert_eq(q.st.next_avail, 1);
+	cr_assert_eq(q.st->next_avail, 1);
 	cr_assert_eq(virtq_pop(&q, &c, &f), 0, "one chain was posted");
 }
 
@@ -433,7 +434,7 @@ Test(virtq_chain, avail_idx_backwards)
 {
 	/* Moving back by one reads as 0xffff new entries. */
 	activate(false, false);
-	q.st.next_avail = 5;
+	q.st->next_avail = 5;
 	drv_set_avail_idx(&dq, 4);
 	pop_fails(VIRTQ_BAD_AVAIL_IDX);
 }
@@ -457,7 +458,7 @@ Test(virtq_chain, avail_idx_wraps_around)
 {
 	/* next_avail 0xfffe, avail idx 0x0001: three entries, read at ring slots 14, 15 and 0. */
 	activate(false, false);
-	q.st.next_avail = 0xfffe;
+	q.st->next_avail = 0xfffe;
 	dq.avail_idx = 0xfffe;
 	for (unsigned int i = 0; i < 3; i++) {
 		struct seg s = { DATA_BASE + 16 * i, 4, false };
@@ -471,7 +472,7 @@ Test(virtq_chain, avail_idx_wraps_around)
 		assert_iov(0, DATA_BASE + 16 * i, 4);
 	}
 	cr_assert_eq(virtq_pop(&q, &c, &f), 0);
-	cr_assert_eq(q.st.next_avail, 1);
+	cr_assert_eq(q.st->next_avail, 1);
 }
 
 /* A queue of 256 with a direct chain of `direct` buffers ending in an indirect table of
@@ -527,7 +528,7 @@ Test(virtq_chain, reset_forgets_broken_state)
 	cr_assert_not(q.broken);
 	cr_assert_null(q.desc);
 	cr_assert_eq(q.gm, ram.gm, "reset keeps guest memory");
-	cr_assert_eq(q.st.size, 0);
+	cr_assert_eq(q.st->size, 0);
 	cr_assert_eq(virtq_pop(&q, &c, &f), 0);
 }
 
@@ -604,55 +605,55 @@ Test(virtq_activate, sizes)
 	static const unsigned int good[] = { 1, 2, 4, 128, 256 };
 
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		drv_virtq_state(&dq, &q, false, false);
-		q.st.size = (uint16_t)bad[i];
+		drv_virtq_state(&dq, &q, &qst, false, false);
+		q.st->size = (uint16_t)bad[i];
 		activate_fails(VIRTQ_BAD_SIZE);
 		cr_assert_eq(f.len, bad[i]);
 	}
 	for (unsigned int i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		drv_virtq_state(&dq, &q, false, false);
-		q.st.size = (uint16_t)good[i];
+		drv_virtq_state(&dq, &q, &qst, false, false);
+		q.st->size = (uint16_t)good[i];
 		cr_assert_eq(virtq_activate(&q, ram.gm, &f), 0, "size %u: fault %d", good[i], f.kind);
 	}
 }
 
 Test(virtq_activate, alignment)
 {
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.desc = RING_DESC + 8;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->desc = RING_DESC + 8;
 	activate_fails(VIRTQ_BAD_ALIGN);
 	cr_assert_eq(f.addr, RING_DESC + 8);
 	cr_assert_eq(f.len, 16);
 
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.avail = RING_AVAIL + 1;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->avail = RING_AVAIL + 1;
 	activate_fails(VIRTQ_BAD_ALIGN);
 	cr_assert_eq(f.len, 2);
 
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.used = RING_USED + 2;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->used = RING_USED + 2;
 	activate_fails(VIRTQ_BAD_ALIGN);
 	cr_assert_eq(f.len, 4);
 
 	/* The smallest alignments the specification allows are accepted. */
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.desc = RING_DESC + 16;
-	q.st.avail = RING_AVAIL + 2;
-	q.st.used = RING_USED + 4;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->desc = RING_DESC + 16;
+	q.st->avail = RING_AVAIL + 2;
+	q.st->used = RING_USED + 4;
 	cr_assert_eq(virtq_activate(&q, ram.gm, &f), 0, "fault %d", f.kind);
 }
 
 Test(virtq_activate, rings_outside_ram)
 {
-	uint64_t *parts[] = { &q.st.desc, &q.st.avail, &q.st.used };
+	uint64_t *parts[] = { &qst.desc, &qst.avail, &qst.used };
 
 	for (unsigned int i = 0; i < 3; i++) {
-		drv_virtq_state(&dq, &q, false, false);
+		drv_virtq_state(&dq, &q, &qst, false, false);
 		*parts[i] = 2 * FAKE_RAM_SIZE;
 		activate_fails(VIRTQ_RING_OUTSIDE);
 		cr_assert_eq(f.addr, 2 * FAKE_RAM_SIZE, "part %u", i);
 
-		drv_virtq_state(&dq, &q, false, false);
+		drv_virtq_state(&dq, &q, &qst, false, false);
 		*parts[i] = 0xfffffffffffffff0ull; /* aligned for all three; end wraps */
 		activate_fails(VIRTQ_RING_OUTSIDE);
 	}
@@ -662,31 +663,31 @@ Test(virtq_activate, rings_straddling_end_of_ram)
 {
 	const uint64_t dsz = 16 * QSIZE, asz = 6 + 2 * QSIZE, usz = 6 + 8 * QSIZE;
 
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.desc = FAKE_RAM_SIZE - dsz + 16;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->desc = FAKE_RAM_SIZE - dsz + 16;
 	activate_fails(VIRTQ_RING_OUTSIDE);
 	cr_assert_eq(f.len, dsz);
 
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.avail = FAKE_RAM_SIZE - asz + 2;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->avail = FAKE_RAM_SIZE - asz + 2;
 	activate_fails(VIRTQ_RING_OUTSIDE);
 	cr_assert_eq(f.len, asz, "the avail ring includes used_event");
 
-	drv_virtq_state(&dq, &q, false, false);
-	q.st.used = (FAKE_RAM_SIZE - usz + 4) & ~3ull;
+	drv_virtq_state(&dq, &q, &qst, false, false);
+	q.st->used = (FAKE_RAM_SIZE - usz + 4) & ~3ull;
 	activate_fails(VIRTQ_RING_OUTSIDE);
 	cr_assert_eq(f.len, usz, "the used ring includes avail_event");
 
 	/* Ending exactly at the end of RAM is fine, and the device touches nothing beyond (the
 	 * guard page after fake RAM would fault). */
-	drv_virtq_state(&dq, &q, true, false);
-	q.st.desc = FAKE_RAM_SIZE - dsz;
-	q.st.avail = FAKE_RAM_SIZE - dsz - asz - 2;
-	q.st.used = (FAKE_RAM_SIZE - dsz - asz - usz - 8) & ~3ull;
+	drv_virtq_state(&dq, &q, &qst, true, false);
+	q.st->desc = FAKE_RAM_SIZE - dsz;
+	q.st->avail = FAKE_RAM_SIZE - dsz - asz - 2;
+	q.st->used = (FAKE_RAM_SIZE - dsz - asz - usz - 8) & ~3ull;
 	cr_assert_eq(virtq_activate(&q, ram.gm, &f), 0, "fault %d", f.kind);
-	dq.desc = q.st.desc;
-	dq.avail = q.st.avail;
-	dq.used = q.st.used;
+	dq.desc = q.st->desc;
+	dq.avail = q.st->avail;
+	dq.used = q.st->used;
 	drv_write_desc(&ram, dq.desc, QSIZE - 1, DATA_BASE, 4, 0, 0);
 	drv_make_avail(&dq, QSIZE - 1);
 	cr_assert_eq(virtq_pop(&q, &c, &f), 1);
@@ -697,11 +698,11 @@ Test(virtq_activate, used_ring_at_end_of_ram_with_event_idx)
 {
 	const uint64_t usz = 6 + 8 * QSIZE;
 
-	drv_virtq_state(&dq, &q, true, false);
-	q.st.used = FAKE_RAM_SIZE - usz - 2; /* 4-aligned: usz is 2 mod 4 */
-	cr_assert_eq(q.st.used % 4, 0);
+	drv_virtq_state(&dq, &q, &qst, true, false);
+	q.st->used = FAKE_RAM_SIZE - usz - 2; /* 4-aligned: usz is 2 mod 4 */
+	cr_assert_eq(q.st->used % 4, 0);
 	cr_assert_eq(virtq_activate(&q, ram.gm, &f), 0, "fault %d", f.kind);
-	dq.used = q.st.used;
+	dq.used = q.st->used;
 	for (unsigned int i = 0; i < QSIZE + 3; i++) {
 		struct seg s = { DATA_BASE, 4, true };
 
@@ -789,7 +790,7 @@ Test(virtq_event, push_fills_used_ring)
 
 Test(virtq_event, push_on_inactive_queue_is_ignored)
 {
-	drv_virtq_state(&dq, &q, false, false);
+	drv_virtq_state(&dq, &q, &qst, false, false);
 	virtq_push(&q, 0, 1);
 	cr_assert_eq(drv_used_idx(&dq), 0);
 	cr_assert_not(virtq_should_notify(&q));
@@ -839,9 +840,9 @@ Test(virtq_event, with_event_idx_used_event_decides)
 Test(virtq_event, used_event_across_wrap)
 {
 	activate(true, false);
-	q.st.next_used = 0xfffe;
-	q.st.signalled_used = 0xfffe;
-	q.st.signalled_valid = 1;
+	q.st->next_used = 0xfffe;
+	q.st->signalled_used = 0xfffe;
+	q.st->signalled_valid = 1;
 	drv_set_used_event(&dq, 0xffff);
 	push_one(); /* 0xfffe -> 0xffff */
 	cr_assert_not(virtq_should_notify(&q));

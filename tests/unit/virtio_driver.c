@@ -128,16 +128,20 @@ uint16_t drv_post(struct drv_queue *q, const struct seg *segs, unsigned int n)
 	return head;
 }
 
-void drv_virtq_state(const struct drv_queue *dq, struct virtq *q, bool event_idx, bool indirect)
+void drv_virtq_state(const struct drv_queue *dq, struct virtq *q, struct virtq_state *st,
+		     bool event_idx, bool indirect)
 {
 	memset(q, 0, sizeof(*q));
-	q->st.size = dq->size;
-	q->st.desc = dq->desc;
-	q->st.avail = dq->avail;
-	q->st.used = dq->used;
-	q->st.event_idx = event_idx;
-	q->st.indirect = indirect;
-	q->st.ready = 1;
+	*st = (struct virtq_state){
+		.size = dq->size,
+		.desc = dq->desc,
+		.avail = dq->avail,
+		.used = dq->used,
+		.event_idx = event_idx,
+		.indirect = indirect,
+		.ready = 1,
+	};
+	q->st = st;
 }
 
 /* ---- MMIO ----------------------------------------------------------------------------------- */

@@ -73,8 +73,10 @@ struct seg {
  * the chain available; returns its head. */
 uint16_t drv_post(struct drv_queue *q, const struct seg *segs, unsigned int n);
 
-/* Fills a struct virtq for direct virtq_* tests from the driver's queue (not activated). */
-void drv_virtq_state(const struct drv_queue *dq, struct virtq *q, bool event_idx, bool indirect);
+/* Fills a struct virtq for direct virtq_* tests from the driver's queue (not activated), its
+ * state kept in `st`. */
+void drv_virtq_state(const struct drv_queue *dq, struct virtq *q, struct virtq_state *st,
+		     bool event_idx, bool indirect);
 
 /* ---- MMIO transport ---------------------------------------------------------------------- */
 

@@ -171,7 +171,7 @@ void virtio_console_save(struct virtio_console *c, struct virtio_console_state *
 	pthread_mutex_lock(&c->t.lock);
 	if (c->rx_pending && !c->rx_filled) {
 		/* Taken but unused: put it back in the ring, so the saved state does not lose it. */
-		c->t.queues[VIRTIO_CONSOLE_RXQ].st.next_avail--;
+		c->t.queues[VIRTIO_CONSOLE_RXQ].st->next_avail--;
 		c->rx_pending = false;
 	}
 	pthread_mutex_unlock(&c->t.lock);

@@ -35,6 +35,7 @@ int virtio_mmio_init(struct virtio_mmio *t, const char *name, const struct virti
 	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
 		t->kick_fd[q] = -1;
 		t->kicks[q] = (struct virtio_kick){ t, q };
+		t->queues[q].st = &t->st.queues[q];
 		t->queues[q].gm = gm;
 	}
 	if ((e = pthread_mutex_init(&t->lock, NULL)))
@@ -91,12 +92,12 @@ void virtio_mmio_connect(struct virtio_mmio *t, struct vm *vm)
 
 bool virtio_mmio_running(const struct virtio_mmio *t)
 {
-	return (t->status & VIRTIO_STATUS_DRIVER_OK) && !(t->status & VIRTIO_STATUS_NEEDS_RESET);
+	return (t->st.status & VIRTIO_STATUS_DRIVER_OK) && !(t->st.status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void raise_irq(struct virtio_mmio *t, uint32_t bits)
 {
-	t->interrupt_status |= bits;
+	t->st.interrupt_status |= bits;
 	/* An edge per event: the driver reads and acknowledges InterruptStatus in its handler. */
 	if (t->irqfd_bound) {
 		if (eventfd_write(t->irq_fd, 1))
@@ -125,18 +126,18 @@ void virtio_mmio_queue_fault(struct virtio_mmio *t, unsigned int q, const struct
 	t->queues[q].broken = true;
 	pr_warn_ratelimited(&t->rl, "%s: queue %u: %s; device needs reset", t->name, q,
 			    virtq_fault_str(f, why, sizeof(why)));
-	if (t->status & VIRTIO_STATUS_NEEDS_RESET)
+	if (t->st.status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
 	/* 2.1.2: set DEVICE_NEEDS_RESET and, when DRIVER_OK was set, notify the driver. */
-	t->status |= VIRTIO_STATUS_NEEDS_RESET;
-	if (t->status & VIRTIO_STATUS_DRIVER_OK)
+	t->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (t->st.status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(t, VIRTIO_INT_CONFIG);
 }
 
 void virtio_mmio_config_changed(struct virtio_mmio *t)
 {
-	t->config_generation++;
-	if (t->status & VIRTIO_STATUS_DRIVER_OK)
+	t->st.config_generation++;
+	if (t->st.status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(t, VIRTIO_INT_CONFIG);
 }
 
@@ -158,15 +159,15 @@ static void device_reset(struct virtio_mmio *t)
 		t->ops->reset(t->dev);
 	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
 		virtq_reset(&t->queues[q]);
-	t->status = 0;
-	t->device_features_sel = t->driver_features_sel = t->queue_sel = 0;
-	t->driver_features = 0;
-	t->interrupt_status = 0;
+	t->st.status = 0;
+	t->st.device_features_sel = t->st.driver_features_sel = t->st.queue_sel = 0;
+	t->st.driver_features = 0;
+	t->st.interrupt_status = 0;
 }
 
 static struct virtq *selected(struct virtio_mmio *t)
 {
-	return t->queue_sel < t->ops->nr_queues ? &t->queues[t->queue_sel] : NULL;
+	return t->st.queue_sel < t->ops->nr_queues ? &t->queues[t->st.queue_sel] : NULL;
 }
 
 /* Queue registers may change only while the queue is not ready and the driver has not finished
@@ -175,7 +176,7 @@ static struct virtq *configurable(struct virtio_mmio *t)
 {
 	struct virtq *q = selected(t);
 
-	if (!q || q->st.ready || (t->status & VIRTIO_STATUS_DRIVER_OK))
+	if (!q || q->st->ready || (t->st.status & VIRTIO_STATUS_DRIVER_OK))
 		return NULL;
 	return q;
 }
@@ -188,24 +189,24 @@ static void set_ready(struct virtio_mmio *t, uint32_t v)
 	if (!q)
 		return;
 	if (!v) {
-		q->st.ready = 0;
+		q->st->ready = 0;
 		q->desc = q->avail = q->used = NULL;
 		return;
 	}
-	if (q->st.ready)
+	if (q->st->ready)
 		return;
-	q->st.ready = 1;
-	q->st.event_idx = !!(t->driver_features & VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX));
-	q->st.indirect = !!(t->driver_features & VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC));
-	q->st.next_avail = q->st.next_used = 0;
-	q->st.signalled_valid = 0;
+	q->st->ready = 1;
+	q->st->event_idx = !!(t->st.driver_features & VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX));
+	q->st->indirect = !!(t->st.driver_features & VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC));
+	q->st->next_avail = q->st->next_used = 0;
+	q->st->signalled_valid = 0;
 	if (virtq_activate(q, t->gm, &f))
-		virtio_mmio_queue_fault(t, t->queue_sel, &f);
+		virtio_mmio_queue_fault(t, t->st.queue_sel, &f);
 }
 
 static void set_status(struct virtio_mmio *t, uint32_t v)
 {
-	uint32_t old = t->status & ~VIRTIO_STATUS_NEEDS_RESET, added;
+	uint32_t old = t->st.status & ~VIRTIO_STATUS_NEEDS_RESET, added;
 
 	if (!v) {
 		device_reset(t);
@@ -220,7 +221,7 @@ static void set_status(struct virtio_mmio *t, uint32_t v)
 	}
 	added = v & ~old;
 	if (added & VIRTIO_STATUS_FEATURES_OK) {
-		uint64_t f = t->driver_features;
+		uint64_t f = t->st.driver_features;
 
 		/* Legacy drivers are refused: without VERSION_1 FEATURES_OK does not stick. */
 		if ((f & ~t->device_features) || !(f & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
@@ -236,7 +237,7 @@ static void set_status(struct virtio_mmio *t, uint32_t v)
 		v &= ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
 		added &= ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
 	}
-	t->status = v | (t->status & VIRTIO_STATUS_NEEDS_RESET);
+	t->st.status = v | (t->st.status & VIRTIO_STATUS_NEEDS_RESET);
 	if (added & VIRTIO_STATUS_DRIVER_OK) {
 		if (t->ops->activate)
 			t->ops->activate(t->dev);
@@ -261,24 +262,24 @@ static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
 	case VIRTIO_MMIO_VENDOR_ID:
 		return VIRTIO_MMIO_VENDOR_KILN;
 	case VIRTIO_MMIO_DEVICE_FEATURES:
-		return t->device_features_sel < 2
-			       ? (uint32_t)(t->device_features >> (32 * t->device_features_sel))
+		return t->st.device_features_sel < 2
+			       ? (uint32_t)(t->device_features >> (32 * t->st.device_features_sel))
 			       : 0;
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return q ? VIRTQ_MAX_SIZE : 0;
 	case VIRTIO_MMIO_QUEUE_READY:
-		return q ? q->st.ready : 0;
+		return q ? q->st->ready : 0;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
-		return t->interrupt_status;
+		return t->st.interrupt_status;
 	case VIRTIO_MMIO_STATUS:
-		return t->status;
+		return t->st.status;
 	case VIRTIO_MMIO_SHM_LEN_LOW:
 	case VIRTIO_MMIO_SHM_LEN_HIGH:
 	case VIRTIO_MMIO_SHM_BASE_LOW:
 	case VIRTIO_MMIO_SHM_BASE_HIGH:
 		return 0xffffffff; /* 4.2.2.1: no shared memory region with this id */
 	case VIRTIO_MMIO_CONFIG_GENERATION:
-		return t->config_generation;
+		return t->st.config_generation;
 	default:
 		return 0; /* write-only and reserved registers read as 0 */
 	}
@@ -298,25 +299,25 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
-		t->device_features_sel = v;
+		t->st.device_features_sel = v;
 		return;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
-		if ((t->status & VIRTIO_STATUS_FEATURES_OK) || t->driver_features_sel > 1)
+		if ((t->st.status & VIRTIO_STATUS_FEATURES_OK) || t->st.driver_features_sel > 1)
 			return;
-		set_half(&t->driver_features, t->driver_features_sel, v);
+		set_half(&t->st.driver_features, t->st.driver_features_sel, v);
 		return;
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
-		t->driver_features_sel = v;
+		t->st.driver_features_sel = v;
 		return;
 	case VIRTIO_MMIO_QUEUE_SEL:
-		t->queue_sel = v;
+		t->st.queue_sel = v;
 		return;
 	case VIRTIO_MMIO_QUEUE_NUM:
 		if ((q = configurable(t)))
-			q->st.size = v > 0xffff ? 0 : (uint16_t)v; /* checked at QueueReady */
+			q->st->size = v > 0xffff ? 0 : (uint16_t)v; /* checked at QueueReady */
 		return;
 	case VIRTIO_MMIO_QUEUE_READY:
-		if (!(t->status & VIRTIO_STATUS_DRIVER_OK) || !v)
+		if (!(t->st.status & VIRTIO_STATUS_DRIVER_OK) || !v)
 			set_ready(t, v);
 		return;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
@@ -329,7 +330,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		}
 		return;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
-		t->interrupt_status &= ~v;
+		t->st.interrupt_status &= ~v;
 		return;
 	case VIRTIO_MMIO_STATUS:
 		set_status(t, v);
@@ -337,17 +338,17 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
 	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
 		if ((q = configurable(t)))
-			set_half(&q->st.desc, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);
+			set_half(&q->st->desc, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);
 		return;
 	case VIRTIO_MMIO_QUEUE_DRIVER_LOW:
 	case VIRTIO_MMIO_QUEUE_DRIVER_HIGH:
 		if ((q = configurable(t)))
-			set_half(&q->st.avail, off == VIRTIO_MMIO_QUEUE_DRIVER_HIGH, v);
+			set_half(&q->st->avail, off == VIRTIO_MMIO_QUEUE_DRIVER_HIGH, v);
 		return;
 	case VIRTIO_MMIO_QUEUE_DEVICE_LOW:
 	case VIRTIO_MMIO_QUEUE_DEVICE_HIGH:
 		if ((q = configurable(t)))
-			set_half(&q->st.used, off == VIRTIO_MMIO_QUEUE_DEVICE_HIGH, v);
+			set_half(&q->st->used, off == VIRTIO_MMIO_QUEUE_DEVICE_HIGH, v);
 		return;
 	default:
 		virtio_mmio_guest_error(t, "write of 0x%x to read-only or reserved register 0x%03llx",
@@ -415,39 +416,30 @@ void virtio_mmio_kick(void *opaque, uint32_t events)
 void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *out)
 {
 	pthread_mutex_lock(&t->lock);
-	*out = (struct virtio_mmio_state){
-		.status = t->status,
-		.device_features_sel = t->device_features_sel,
-		.driver_features_sel = t->driver_features_sel,
-		.queue_sel = t->queue_sel,
-		.driver_features = t->driver_features,
-		.interrupt_status = t->interrupt_status,
-		.config_generation = t->config_generation,
-	};
-	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
-		out->queues[q] = t->queues[q].st;
+	*out = t->st;
 	pthread_mutex_unlock(&t->lock);
 }
 
 int virtio_mmio_load(struct virtio_mmio *t, const struct virtio_mmio_state *in)
 {
+	struct virtio_mmio_state st = *in;
 	struct virtq qs[VIRTIO_MMIO_MAX_QUEUES];
-	bool needs_reset = in->status & VIRTIO_STATUS_NEEDS_RESET;
+	bool needs_reset = st.status & VIRTIO_STATUS_NEEDS_RESET;
 	struct virtq_fault f;
 
 	/* Accept exactly what a guest can bring the device to, including its mistakes: features
 	 * that were not offered are only impossible once FEATURES_OK stuck, and a ready queue whose
-	 * rings are invalid only with NEEDS_RESET set. Everything is checked before anything
-	 * changes, so a refused state leaves the device as it was. */
-	if (in->status & ~0xffu)
+	 * rings are invalid only with NEEDS_RESET set. Everything is checked on a copy before
+	 * anything changes, so a refused state leaves the device as it was. */
+	if (st.status & ~0xffu)
 		return -EINVAL;
-	if ((in->status & VIRTIO_STATUS_FEATURES_OK) &&
-	    ((in->driver_features & ~t->device_features) ||
-	     !(in->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))))
+	if ((st.status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((st.driver_features & ~t->device_features) ||
+	     !(st.driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))))
 		return -EINVAL;
 	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-		qs[q] = (struct virtq){ .st = in->queues[q], .gm = t->gm };
-		if (!in->queues[q].ready)
+		qs[q] = (struct virtq){ .st = &st.queues[q], .gm = t->gm };
+		if (!st.queues[q].ready)
 			continue;
 		if (q >= t->ops->nr_queues)
 			return -EINVAL;
@@ -458,14 +450,11 @@ int virtio_mmio_load(struct virtio_mmio *t, const struct virtio_mmio_state *in)
 		}
 	}
 	pthread_mutex_lock(&t->lock);
-	t->status = in->status;
-	t->device_features_sel = in->device_features_sel;
-	t->driver_features_sel = in->driver_features_sel;
-	t->queue_sel = in->queue_sel;
-	t->driver_features = in->driver_features;
-	t->interrupt_status = in->interrupt_status;
-	t->config_generation = in->config_generation;
-	memcpy(t->queues, qs, sizeof(qs));
+	t->st = st;
+	for (unsigned int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+		t->queues[q] = qs[q];
+		t->queues[q].st = &t->st.queues[q];
+	}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

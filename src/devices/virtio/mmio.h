@@ -96,9 +96,9 @@ struct virtio_mmio {
 	unsigned int gsi;
 	uint64_t device_features; /* what the device offers, transport features included */
 
-	uint32_t status, device_features_sel, driver_features_sel, queue_sel;
-	uint64_t driver_features;
-	uint32_t interrupt_status, config_generation;
+	/* The guest-visible state, queues' included: the one copy, which snapshots save as is. */
+	struct virtio_mmio_state st;
+	/* queues[q].st points at st.queues[q]: the transport must not move once initialised. */
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 
 	/* Interrupt: an eventfd bound to the GSI with KVM_IRQFD; without it (no VM: unit tests, or

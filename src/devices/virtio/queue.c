@@ -56,14 +56,17 @@ static int fault_at(struct virtq_fault *f, enum virtq_fault_kind kind, uint16_t 
 void virtq_reset(struct virtq *q)
 {
 	const struct gmem *gm = q->gm;
+	struct virtq_state *st = q->st;
 
+	memset(st, 0, sizeof(*st));
 	memset(q, 0, sizeof(*q));
+	q->st = st;
 	q->gm = gm;
 }
 
 int virtq_activate(struct virtq *q, const struct gmem *gm, struct virtq_fault *f)
 {
-	const struct virtq_state *s = &q->st;
+	const struct virtq_state *s = q->st;
 
 	q->gm = gm;
 	q->desc = q->avail = q->used = NULL;
@@ -131,7 +134,7 @@ static int add_buf(struct virtq *q, struct virtq_chain *c, const struct desc *d,
 static int walk(struct virtq *q, uint16_t head, struct virtq_chain *c, struct virtq_fault *f)
 {
 	const uint8_t *table = q->desc;
-	uint32_t table_size = q->st.size, hops = 0;
+	uint32_t table_size = q->st->size, hops = 0;
 	bool indirect = false;
 	uint16_t i = head;
 	struct desc d;
@@ -144,7 +147,7 @@ static int walk(struct virtq *q, uint16_t head, struct virtq_chain *c, struct vi
 			return fault_at(f, VIRTQ_LOOP, i, 0, hops);
 		read_desc(table, i, &d);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-			if (!q->st.indirect || indirect || (d.flags & VIRTQ_DESC_F_NEXT) ||
+			if (!q->st->indirect || indirect || (d.flags & VIRTQ_DESC_F_NEXT) ||
 			    !d.len || d.len % VIRTQ_DESC_SIZE ||
 			    d.len / VIRTQ_DESC_SIZE > VIRTQ_MAX_CHAIN)
 				return fault_at(f, VIRTQ_BAD_INDIRECT, i, d.addr, d.len);
@@ -189,23 +192,23 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct virtq_fault *f)
 	}
 	if (!q->desc)
 		return 0;
-	if (q->st.event_idx) {
+	if (q->st->event_idx) {
 		/* Ask for a notification at the next buffer, then look again so one added meanwhile
 		 * is not missed (2.7.10). */
-		st16_sc(q->used + USED_RING + 8u * q->st.size, q->st.next_avail);
+		st16_sc(q->used + USED_RING + 8u * q->st->size, q->st->next_avail);
 	}
 	avail_idx = ld16_sc(q->avail + AVAIL_IDX);
-	pending = (uint16_t)(avail_idx - q->st.next_avail);
+	pending = (uint16_t)(avail_idx - q->st->next_avail);
 	if (!pending)
 		return 0;
-	if (pending > q->st.size)
+	if (pending > q->st->size)
 		return broken(q, f, fault_at(f, VIRTQ_BAD_AVAIL_IDX, 0, avail_idx, pending));
-	head = ld16(q->avail + AVAIL_RING + 2u * (q->st.next_avail & (q->st.size - 1)));
-	if (head >= q->st.size)
-		return broken(q, f, fault_at(f, VIRTQ_BAD_HEAD, head, 0, q->st.size));
+	head = ld16(q->avail + AVAIL_RING + 2u * (q->st->next_avail & (q->st->size - 1)));
+	if (head >= q->st->size)
+		return broken(q, f, fault_at(f, VIRTQ_BAD_HEAD, head, 0, q->st->size));
 	if (walk(q, head, c, f))
 		return broken(q, f, -EINVAL);
-	q->st.next_avail++;
+	q->st->next_avail++;
 	return 1;
 }
 
@@ -215,30 +218,30 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 
 	if (!q->used)
 		return;
-	e = q->used + USED_RING + 8u * (q->st.next_used & (q->st.size - 1));
+	e = q->used + USED_RING + 8u * (q->st->next_used & (q->st->size - 1));
 	memcpy(e, &(uint32_t){ head }, 4);
 	memcpy(e + 4, &written, 4);
-	q->st.next_used++;
+	q->st->next_used++;
 	/* The element is visible before the index that publishes it, and the index before the
 	 * driver's used_event or flags are read in virtq_should_notify(). */
-	st16_sc(q->used + USED_IDX, q->st.next_used);
+	st16_sc(q->used + USED_IDX, q->st->next_used);
 }
 
 bool virtq_should_notify(struct virtq *q)
 {
-	uint16_t old = q->st.signalled_used, now = q->st.next_used;
-	bool valid = q->st.signalled_valid;
+	uint16_t old = q->st->signalled_used, now = q->st->next_used;
+	bool valid = q->st->signalled_valid;
 
 	if (!q->avail)
 		return false;
 	/* Sequentially consistent loads: ordered after the used idx store (virtq_push). */
-	if (!q->st.event_idx)
+	if (!q->st->event_idx)
 		return !(ld16_sc(q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
-	q->st.signalled_used = now;
-	q->st.signalled_valid = 1;
+	q->st->signalled_used = now;
+	q->st->signalled_valid = 1;
 	if (!valid)
 		return true;
-	return virtq_need_event(ld16_sc(q->avail + AVAIL_RING + 2u * q->st.size), now, old);
+	return virtq_need_event(ld16_sc(q->avail + AVAIL_RING + 2u * q->st->size), now, old);
 }
 
 /* Copies between a flat buffer and the bytes of iov[0..nr) from `off` on. */

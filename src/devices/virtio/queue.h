@@ -27,9 +27,11 @@ struct virtq_state {
 	uint64_t desc, avail, used; /* guest-physical addresses of the three parts */
 };
 
-/* A queue in use: its state plus host pointers to the rings, resolved once by virtq_activate(). */
+/* A queue in use: its state plus host pointers to the rings, resolved once by virtq_activate().
+ * The state lives with its owner (the transport keeps every queue's in its own saveable state),
+ * so `st` must point at storage that outlives the queue before any virtq_* call. */
 struct virtq {
-	struct virtq_state st;
+	struct virtq_state *st;
 	const struct gmem *gm;
 	uint8_t *desc, *avail, *used; /* NULL while not activated */
 	bool broken; /* a fault was found: nothing more is popped until reset */
@@ -78,7 +80,7 @@ struct virtq_fault {
  * Returns 0 or -EINVAL with *fault filled; the queue is then unusable (q->desc is NULL). */
 int __must_check virtq_activate(struct virtq *q, const struct gmem *gm, struct virtq_fault *fault);
 
-/* Forgets everything (device reset). */
+/* Forgets everything (device reset): zeroes the state `st` points at and the ring pointers. */
 void virtq_reset(struct virtq *q);
 
 /* Takes the next available chain. Returns 1 with *c filled, 0 when the ring is empty, or
