@@ -39,7 +39,7 @@ LAYERS = [
     (2.5, "loader", ["loader/"]),
     # The exit dispatch, out of kvm/vcpu.c (issue 11 item 2); not written yet.
     (3, "exits", ["exits.c", "exits.h"]),
-    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h"]),
+    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h", "console.c", "console.h"]),
     (5, "control", ["control/"]),
     (6, "main", ["main.c"]),
 ]

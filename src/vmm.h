@@ -26,7 +26,7 @@
 #include "loader/loader.h"
 #include "util/io_thread.h"
 
-struct console_in;
+struct console;
 
 /* Exit statuses (README.md, "Exit status"). */
 #define KILN_EXIT_OK 0
@@ -86,7 +86,7 @@ struct vmm {
 
 	int serial_fd; /* UART output: stdout, or the --serial-out / PUT /serial file */
 	bool serial_fd_owned;
-	struct console_in *console;
+	struct console *console; /* stdin into the UART or hvc0 (console.c) */
 };
 
 /* The struct with its locks and fds initialised and nothing built; vmm_destroy() undoes it. */
