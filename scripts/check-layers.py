@@ -37,7 +37,8 @@ LAYERS = [
     (2.5, "loader", ["loader/"]),
     # The exit dispatch: one vCPU's KVM_RUN loop.
     (3, "exits", ["exits.c", "exits.h"]),
-    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h", "vmm_priv.h"]),
+    (4, "builder, vmm", ["builder.c", "builder.h", "vmm.c", "vmm.h", "vmm_priv.h", "console.c",
+                         "console.h"]),
     (5, "control", ["control/"]),
     (6, "main", ["main.c"]),
 ]

@@ -15,10 +15,11 @@ int main(int argc, char **argv)
 	struct vmm_config cfg;
 	struct controller_opts opts;
 	enum cli_action action;
+	int verbosity;
 	char err[BUILD_ERR_MAX] = "";
 
 	config_init(&cfg);
-	if (cli_parse(argc, argv, &cfg, &opts, &action, err)) {
+	if (cli_parse(argc, argv, &cfg, &opts, &action, &verbosity, err, sizeof(err))) {
 		pr_err("%s", err);
 		return KILN_EXIT_USAGE;
 	}
@@ -36,10 +37,10 @@ int main(int argc, char **argv)
 	case CLI_SERVE:
 		break;
 	}
-	log_set_level(cli_verbosity < 0 ? LOG_ERROR
-		      : cli_verbosity == 0 ? LOG_WARN
-		      : cli_verbosity == 1 ? LOG_INFO
-					   : LOG_DEBUG);
+	log_set_level(verbosity < 0 ? LOG_ERROR
+		      : verbosity == 0 ? LOG_WARN
+		      : verbosity == 1 ? LOG_INFO
+				       : LOG_DEBUG);
 	if (action == CLI_RUN && config_validate(&cfg, err)) {
 		pr_err("%s", err);
 		return KILN_EXIT_USAGE;

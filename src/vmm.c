@@ -9,60 +9,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "kvm/stats.h"
 #include "util/log.h"
 #include "vmm_priv.h"
-
-#define CONSOLE_ESCAPE 0x01 /* Ctrl-a, then x quits (as QEMU's -nographic) */
-
-/* Console input: bytes from stdin into the UART, as many as its FIFO takes. With a terminal,
- * Ctrl-a x quits and Ctrl-a Ctrl-a sends one Ctrl-a. Returns false at end of input. */
-struct console_in {
-	uint8_t buf[256];
-	size_t len, pos;
-	bool escape, eof, tty;
-};
-
-/* The terminal as we found it; restored on every exit path (atexit and fatal signals). */
-static struct termios saved_tio;
-static volatile sig_atomic_t tio_saved;
-
-static void restore_terminal(void)
-{
-	if (tio_saved)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
-}
-
-static void fatal_signal(int sig)
-{
-	restore_terminal();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void terminal_raw(void)
-{
-	struct termios tio;
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE };
-
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) < 0)
-		return;
-	tio = saved_tio;
-	cfmakeraw(&tio);
-	/* Keep output processing so a guest's bare \n still starts a new line. */
-	tio.c_oflag |= OPOST;
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) < 0)
-		return;
-	tio_saved = 1;
-	atexit(restore_terminal);
-	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
-		signal(fatal[i], fatal_signal);
-}
 
 static void kick_handler(int sig)
 {
@@ -156,9 +110,47 @@ void vmm_ctrl_alt_del(struct vmm *vmm)
 	arch_ctrl_alt_del(vmm->arch);
 }
 
+/* Where console input goes: hvc0 with --console virtio, else the UART. */
+static size_t input_space(void *opaque)
+{
+	struct vmm *vmm = opaque;
+
+	return vmm->vcon ? virtio_console_rx_space(vmm->vcon)
+			 : serial_rx_space(arch_serial(vmm->arch));
+}
+
+static size_t input_push(void *opaque, const uint8_t *b, size_t n)
+{
+	struct vmm *vmm = opaque;
+
+	return vmm->vcon ? virtio_console_rx_push(vmm->vcon, b, n)
+			 : serial_rx_push(arch_serial(vmm->arch), b, n);
+}
+
+static void input_flush(void *opaque)
+{
+	struct vmm *vmm = opaque;
+
+	if (vmm->vcon)
+		virtio_console_rx_flush(vmm->vcon);
+}
+
+static void input_quit(void *opaque)
+{
+	vmm_request_stop(opaque, STOP_SIGNAL, SIGINT);
+}
+
+static const struct console_sink input_sink = {
+	.space = input_space,
+	.push = input_push,
+	.flush = input_flush,
+	.request_quit = input_quit,
+};
+
 int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 {
 	struct vmm *vmm = calloc(1, sizeof(*vmm));
+	int e;
 
 	if (!vmm)
 		return -ENOMEM;
@@ -171,20 +163,18 @@ int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 	vmm->ctl = (struct vm_control){ vmm_request_stop, vmm };
 	vmm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vmm->event_fd < 0) {
-		int e = -errno;
-
+		e = -errno;
 		pthread_mutex_destroy(&vmm->stop_lock);
 		free(vmm);
 		return e;
 	}
-	vmm->console = calloc(1, sizeof(*vmm->console));
-	if (!vmm->console) {
+	e = console_create(&vmm->console, &input_sink, vmm);
+	if (e) {
 		close(vmm->event_fd);
 		pthread_mutex_destroy(&vmm->stop_lock);
 		free(vmm);
-		return -ENOMEM;
+		return e;
 	}
-	vmm->console->tty = isatty(STDIN_FILENO);
 	*out = vmm;
 	return 0;
 }
@@ -244,74 +234,6 @@ static void stop_vcpus(struct vmm *vmm)
 	vmm->nr_threads = 0;
 }
 
-
-static bool console_pump_bytes(struct vmm *vmm, struct console_in *in, bool readable);
-
-/* Where console input goes: hvc0 with --console virtio, else the UART. */
-static size_t input_space(const struct vmm *vmm)
-{
-	return vmm->vcon ? virtio_console_rx_space(vmm->vcon)
-			 : serial_rx_space(arch_serial(vmm->arch));
-}
-
-static size_t input_push(struct vmm *vmm, const uint8_t *b, size_t n)
-{
-	return vmm->vcon ? virtio_console_rx_push(vmm->vcon, b, n)
-			 : serial_rx_push(arch_serial(vmm->arch), b, n);
-}
-
-static bool console_pump(struct vmm *vmm, struct console_in *in, bool readable)
-{
-	bool more = console_pump_bytes(vmm, in, readable);
-
-	if (vmm->vcon)
-		virtio_console_rx_flush(vmm->vcon); /* hand over what this round filled */
-	return more;
-}
-
-static bool console_pump_bytes(struct vmm *vmm, struct console_in *in, bool readable)
-{
-	if (in->pos == in->len && readable && !in->eof) {
-		ssize_t n = read(STDIN_FILENO, in->buf, sizeof(in->buf));
-
-		if (n > 0) {
-			in->len = (size_t)n;
-			in->pos = 0;
-		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			in->eof = true;
-		}
-	}
-	while (in->pos < in->len) {
-		uint8_t b = in->buf[in->pos];
-
-		if (in->tty && in->escape) {
-			in->escape = false;
-			if (b == 'x' || b == 'X') {
-				pr_info("console: Ctrl-a x: quitting");
-				vmm_request_stop(vmm, STOP_SIGNAL, SIGINT);
-				in->pos = in->len;
-				return !in->eof;
-			}
-			if (b != CONSOLE_ESCAPE) {
-				/* Not an escape sequence after all: deliver both bytes. */
-				uint8_t esc = CONSOLE_ESCAPE;
-
-				if (input_space(vmm) < 2)
-					break;
-				(void)input_push(vmm, &esc, 1);
-			}
-		} else if (in->tty && b == CONSOLE_ESCAPE) {
-			in->escape = true;
-			in->pos++;
-			continue;
-		}
-		if (input_push(vmm, &b, 1) == 0)
-			break; /* FIFO or buffer full: wait for the guest to take more */
-		in->pos++;
-	}
-	return !in->eof;
-}
-
 static const char *stop_reason_name(enum stop_reason r)
 {
 	switch (r) {
@@ -334,7 +256,7 @@ int vmm_start(struct vmm *vmm)
 	 * returns EINTR. The owner thread has blocked the signal; vCPU threads unblock it. */
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
-	terminal_raw();
+	console_terminal_raw();
 	if (vmm->io && (e = io_thread_start(vmm->io, "kiln-io"))) {
 		pr_err("cannot start the I/O thread: %s", strerror(-e));
 		vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
@@ -350,9 +272,7 @@ int vmm_start(struct vmm *vmm)
 
 bool vmm_wants_input(const struct vmm *vmm)
 {
-	const struct console_in *in = vmm->console;
-
-	return !in->eof && in->pos == in->len && input_space(vmm) > 0;
+	return console_wants_input(vmm->console);
 }
 
 void vmm_handle_events(struct vmm *vmm, bool stdin_ready)
@@ -361,8 +281,7 @@ void vmm_handle_events(struct vmm *vmm, bool stdin_ready)
 
 	if (read(vmm->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		pr_debug("event fd: %s", strerror(errno));
-	if (stdin_ready || vmm->console->pos < vmm->console->len)
-		console_pump(vmm, vmm->console, stdin_ready);
+	(void)console_pump(vmm->console, stdin_ready);
 }
 
 int vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *err,
@@ -381,7 +300,7 @@ int vmm_finish(struct vmm *vmm)
 
 	stop_vcpus(vmm);
 	io_thread_stop(vmm->io);
-	restore_terminal();
+	console_terminal_restore();
 
 	switch (vmm->stop_reason) {
 	case STOP_POWEROFF:
@@ -441,7 +360,7 @@ void vmm_destroy(struct vmm *vmm)
 	if (vmm->serial_fd_owned)
 		close(vmm->serial_fd);
 	close(vmm->event_fd);
-	free(vmm->console);
+	console_destroy(vmm->console);
 	pthread_cond_destroy(&vmm->parked_cond);
 	pthread_cond_destroy(&vmm->resume_cond);
 	pthread_mutex_destroy(&vmm->stop_lock);

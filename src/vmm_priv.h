@@ -17,7 +17,7 @@
 #include "util/io_thread.h"
 #include "vmm.h"
 
-struct console_in;
+struct console;
 struct virtio_console;
 
 /* One virtio-mmio device: its row of the builder's table and its struct (kind->size bytes). */
@@ -63,7 +63,7 @@ struct vmm {
 
 	int serial_fd; /* UART output: stdout, or the --serial-out / PUT /serial file */
 	bool serial_fd_owned;
-	struct console_in *console;
+	struct console *console; /* stdin into the UART or hvc0 (console.c) */
 };
 
 /* exit_env.park: a vCPU thread waits here while the VM is paused. */

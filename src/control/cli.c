@@ -9,8 +9,6 @@
 #include "devices/debug_exit.h"
 #include "version.h"
 
-int cli_verbosity;
-
 void cli_print_help(FILE *f)
 {
 	fprintf(f,
@@ -121,8 +119,10 @@ static bool vm_option(int c)
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
 static int parse_options(int argc, char **argv, bool top_level, struct vmm_config *cfg,
-			 struct controller_opts *opts, enum cli_action *action, char *err)
+			 struct controller_opts *opts, enum cli_action *action, int *verbosity,
+			 char *err, size_t err_size)
 {
+	char msg[CONFIG_ERR_MAX]; /* config_parse_disk() writes up to CONFIG_ERR_MAX bytes */
 	unsigned long v;
 	int c, e;
 
@@ -134,7 +134,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:k:i:p:m:c:vqh", run_options, NULL)) != -1) {
 		if (top_level && vm_option(c)) {
-			snprintf(err, CONFIG_ERR_MAX,
+			snprintf(err, err_size,
 				 "%s: only with 'kiln run' (with --api-sock or --config-file the API or "
 				 "the config file describes the VM)",
 				 argv[optind - (optarg && optarg == argv[optind - 1] ? 2 : 1)]);
@@ -146,18 +146,20 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			break;
 		case OPT_DISK:
 			if (cfg->nr_disks >= CONFIG_MAX_DISKS) {
-				snprintf(err, CONFIG_ERR_MAX, "--disk %s: more than %u disks", optarg,
+				snprintf(err, err_size, "--disk %s: more than %u disks", optarg,
 					 CONFIG_MAX_DISKS);
 				return -EINVAL;
 			}
 			if (config_parse_disk(optarg, &cfg->disks[cfg->nr_disks],
-					      &disk_storage[cfg->nr_disks], err))
+					      &disk_storage[cfg->nr_disks], msg)) {
+				snprintf(err, err_size, "%s", msg);
 				return -EINVAL;
+			}
 			cfg->nr_disks++;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "virtio") && strcmp(optarg, "serial")) {
-				snprintf(err, CONFIG_ERR_MAX,
+				snprintf(err, err_size,
 					 "--console: '%s' is not a console (virtio or serial)", optarg);
 				return -EINVAL;
 			}
@@ -175,7 +177,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		case 'm':
 			e = config_parse_size(optarg, &cfg->mem_size);
 			if (e) {
-				snprintf(err, CONFIG_ERR_MAX,
+				snprintf(err, err_size,
 					 "-m/--memory: '%s' is %s (use a number with K, M or G, e.g. 512M)",
 					 optarg, e == -ERANGE ? "too large" : "not a size");
 				return -EINVAL;
@@ -184,11 +186,11 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		case 'c':
 			e = config_parse_uint(optarg, 0, CONFIG_MAX_VCPUS + 1ul, &v);
 			if (e == -EINVAL) {
-				snprintf(err, CONFIG_ERR_MAX, "-c/--cpus: '%s' is not a number", optarg);
+				snprintf(err, err_size, "-c/--cpus: '%s' is not a number", optarg);
 				return -EINVAL;
 			}
 			if (e == -ERANGE) {
-				snprintf(err, CONFIG_ERR_MAX, "-c/--cpus: %s vCPUs is out of range (1 to %u)",
+				snprintf(err, err_size, "-c/--cpus: %s vCPUs is out of range (1 to %u)",
 					 optarg, CONFIG_MAX_VCPUS);
 				return -EINVAL;
 			}
@@ -205,7 +207,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 				errno = 0;
 				v = strtoul(optarg, &end, 0);
 				if (!*optarg || *end || errno || v > 0xffff - (DEBUG_EXIT_WIDTH - 1)) {
-					snprintf(err, CONFIG_ERR_MAX,
+					snprintf(err, err_size,
 						 "--debug-exit: '%s' is not an I/O port (0 to 0x%x)", optarg,
 						 0xffff - (DEBUG_EXIT_WIDTH - 1));
 					return -EINVAL;
@@ -219,7 +221,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			else if (strcmp(optarg, "kernel") == 0)
 				cfg->irqchip = IRQCHIP_KERNEL;
 			else {
-				snprintf(err, CONFIG_ERR_MAX,
+				snprintf(err, err_size,
 					 "--irqchip: '%s' is not a mode (split or kernel)", optarg);
 				return -EINVAL;
 			}
@@ -238,7 +240,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			break;
 		case OPT_CONFIG_FILE:
 			if (!top_level) {
-				snprintf(err, CONFIG_ERR_MAX,
+				snprintf(err, err_size,
 					 "--config-file: not with 'kiln run' (use kiln --config-file FILE)");
 				return -EINVAL;
 			}
@@ -250,56 +252,56 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			else if (strcmp(optarg, "restart") == 0)
 				cfg->on_reboot_restart = true;
 			else {
-				snprintf(err, CONFIG_ERR_MAX,
+				snprintf(err, err_size,
 					 "--on-reboot: '%s' is not an action (exit or restart)", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_ID:
 			if (!*optarg || strlen(optarg) > 64) {
-				snprintf(err, CONFIG_ERR_MAX, "--id: '%s' must be 1 to 64 characters", optarg);
+				snprintf(err, err_size, "--id: '%s' must be 1 to 64 characters", optarg);
 				return -EINVAL;
 			}
 			opts->id = optarg;
 			break;
 		case 'v':
-			cli_verbosity++;
+			(*verbosity)++;
 			break;
 		case 'q':
-			cli_verbosity = -1;
+			*verbosity = -1;
 			break;
 		case 'h':
 			*action = top_level ? CLI_HELP : CLI_RUN_HELP;
 			return 0;
 		case ':':
-			snprintf(err, CONFIG_ERR_MAX, "%s: missing value", argv[optind - 1]);
+			snprintf(err, err_size, "%s: missing value", argv[optind - 1]);
 			return -EINVAL;
 		default: {
 			const char *arg = argv[optind - 1];
 
 			if (strncmp(arg, "--", 2) == 0 && optopt)
-				snprintf(err, CONFIG_ERR_MAX, "option '%.*s' takes no value", (int)strcspn(arg, "="),
+				snprintf(err, err_size, "option '%.*s' takes no value", (int)strcspn(arg, "="),
 					 arg);
 			else if (optopt && optopt < 256)
-				snprintf(err, CONFIG_ERR_MAX, "unknown option '-%c' (see kiln run --help)",
+				snprintf(err, err_size, "unknown option '-%c' (see kiln run --help)",
 					 optopt);
 			else
-				snprintf(err, CONFIG_ERR_MAX, "unknown option '%s' (see kiln run --help)", arg);
+				snprintf(err, err_size, "unknown option '%s' (see kiln run --help)", arg);
 			return -EINVAL;
 		}
 		}
 	}
 	if (optind < argc) {
-		snprintf(err, CONFIG_ERR_MAX, "unexpected argument '%s' (the guest is given with -k)",
+		snprintf(err, err_size, "unexpected argument '%s' (the guest is given with -k)",
 			 argv[optind]);
 		return -EINVAL;
 	}
 	if (opts->api_sock_force && !opts->api_sock) {
-		snprintf(err, CONFIG_ERR_MAX, "--api-sock-force: needs --api-sock PATH");
+		snprintf(err, err_size, "--api-sock-force: needs --api-sock PATH");
 		return -EINVAL;
 	}
 	if (top_level && !opts->api_sock && !opts->config_file) {
-		snprintf(err, CONFIG_ERR_MAX,
+		snprintf(err, err_size,
 			 "nothing to do: give --api-sock PATH or --config-file FILE (or kiln run -k GUEST)");
 		return -EINVAL;
 	}
@@ -309,11 +311,12 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 }
 
 int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_opts *opts,
-	      enum cli_action *action, char *err)
+	      enum cli_action *action, int *verbosity, char *err, size_t err_size)
 {
 	*opts = (struct controller_opts){ .id = "anonymous-instance" };
+	*verbosity = 0;
 	if (argc < 2) {
-		snprintf(err, CONFIG_ERR_MAX, "no command given (try kiln --help)");
+		snprintf(err, err_size, "no command given (try kiln --help)");
 		return -EINVAL;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -326,9 +329,10 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_o
 		return 0;
 	}
 	if (strcmp(argv[1], "run") == 0)
-		return parse_options(argc - 1, argv + 1, false, cfg, opts, action, err);
+		return parse_options(argc - 1, argv + 1, false, cfg, opts, action, verbosity, err,
+				     err_size);
 	if (argv[1][0] == '-')
-		return parse_options(argc, argv, true, cfg, opts, action, err);
-	snprintf(err, CONFIG_ERR_MAX, "unknown command '%s' (try kiln --help)", argv[1]);
+		return parse_options(argc, argv, true, cfg, opts, action, verbosity, err, err_size);
+	snprintf(err, err_size, "unknown command '%s' (try kiln --help)", argv[1]);
 	return -EINVAL;
 }

@@ -15,16 +15,15 @@ enum cli_action {
 	CLI_VERSION,
 };
 
-/* Fills `cfg` (which must be config_init()ed) and `opts` from argv. Returns 0 with the action, or
- * -EINVAL with a one-line message in `err` (CONFIG_ERR_MAX bytes) naming the option and value.
- * Does not validate the VM config as a whole: call config_validate(). Reentrant (resets getopt). */
+/* Fills `cfg` (which must be config_init()ed) and `opts` from argv, and `verbosity` with what
+ * -v/-q asked for, for main to apply: 0 by default, one more per -v, <0 quiet. Returns 0 with the
+ * action, or -EINVAL with a one-line message in `err` (`err_size` bytes, truncated to fit) naming
+ * the option and value. Does not validate the VM config as a whole: call config_validate().
+ * Reentrant (resets getopt). */
 int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_opts *opts,
-	      enum cli_action *action, char *err);
+	      enum cli_action *action, int *verbosity, char *err, size_t err_size);
 
 void cli_print_help(FILE *f);
 void cli_print_run_help(FILE *f);
-
-/* Verbosity requested with -v/-q, applied by main: 0 default, >0 more, <0 quiet. */
-extern int cli_verbosity;
 
 #endif

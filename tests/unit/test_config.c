@@ -216,13 +216,15 @@ Test(validate, vcpu_count)
 TestSuite(cli, .init = cfg_setup);
 
 static struct controller_opts copts;
+static int verbosity;
 
 /* Runs cli_parse over a NULL-terminated list of arguments after "kiln". */
 #define PARSE(action, ...)                                                              \
 	({                                                                              \
 		char *argv_[] = { "kiln", __VA_ARGS__, NULL };                          \
 		config_init(&cfg);                                                      \
-		cli_parse((int)ARRAY_SIZE(argv_) - 1, argv_, &cfg, &copts, (action), err);     \
+		cli_parse((int)ARRAY_SIZE(argv_) - 1, argv_, &cfg, &copts, (action), &verbosity, err,\
+			  sizeof(err));                                                 \
 	})
 
 Test(cli, no_command)
@@ -230,7 +232,7 @@ Test(cli, no_command)
 	char *argv[] = { "kiln", NULL };
 	enum cli_action a;
 
-	cr_assert_eq(cli_parse(1, argv, &cfg, &copts, &a, err), -EINVAL);
+	cr_assert_eq(cli_parse(1, argv, &cfg, &copts, &a, &verbosity, err, sizeof(err)), -EINVAL);
 	assert_msg_has("--help");
 }
 
@@ -361,11 +363,33 @@ Test(cli, verbosity)
 {
 	enum cli_action a;
 
-	cli_verbosity = 0;
 	cr_assert_eq(PARSE(&a, "run", "-k", "x", "-v", "--verbose"), 0, "%s", err);
-	cr_assert_eq(cli_verbosity, 2);
+	cr_assert_eq(verbosity, 2);
 	cr_assert_eq(PARSE(&a, "run", "-k", "x", "-q"), 0, "%s", err);
-	cr_assert_lt(cli_verbosity, 0);
+	cr_assert_lt(verbosity, 0);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x"), 0, "%s", err);
+	cr_assert_eq(verbosity, 0, "each parse starts from the default");
+	cr_assert_eq(PARSE(&a, "--help"), 0);
+	cr_assert_eq(verbosity, 0);
+}
+
+Test(cli, err_size_truncates)
+{
+	char *argv[] = { "kiln", "run", "-c", "many", NULL };
+	char *disk[] = { "kiln", "run", "-k", "x", "--disk", "d.img,bogus", NULL };
+	char small[8];
+	enum cli_action a;
+
+	config_init(&cfg);
+	memset(small, 'z', sizeof(small));
+	cr_assert_eq(cli_parse(4, argv, &cfg, &copts, &a, &verbosity, small, sizeof(small)),
+		     -EINVAL);
+	cr_assert_str_eq(small, "-c/--cp");
+	config_init(&cfg);
+	memset(small, 'z', sizeof(small));
+	cr_assert_eq(cli_parse(6, disk, &cfg, &copts, &a, &verbosity, small, sizeof(small)),
+		     -EINVAL);
+	cr_assert_eq(strlen(small), sizeof(small) - 1, "--disk's message is cut to fit too");
 }
 
 Test(cli, unknown_option)
