@@ -97,21 +97,23 @@ static bool pump_bytes(struct console *c, bool readable)
 		uint8_t b = c->buf[c->pos];
 
 		if (c->tty && c->escape) {
-			c->escape = false;
 			if (b == 'x' || b == 'X') {
+				c->escape = false;
 				pr_info("console: Ctrl-a x: quitting");
 				c->sink.request_quit(c->opaque);
 				c->pos = c->len;
 				return !c->eof;
 			}
+			/* Ctrl-a Ctrl-a sends one Ctrl-a; Ctrl-a and another key send both. The escape
+			 * stays pending until all of it fits, so a full guest buffer loses nothing. */
+			if (c->sink.space(c->opaque) < (b == CONSOLE_ESCAPE ? 1u : 2u))
+				break;
 			if (b != CONSOLE_ESCAPE) {
-				/* Not an escape sequence after all: deliver both bytes. */
 				uint8_t esc = CONSOLE_ESCAPE;
 
-				if (c->sink.space(c->opaque) < 2)
-					break;
 				(void)c->sink.push(c->opaque, &esc, 1);
 			}
+			c->escape = false;
 		} else if (c->tty && b == CONSOLE_ESCAPE) {
 			c->escape = true;
 			c->pos++;

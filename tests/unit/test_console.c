@@ -171,6 +171,39 @@ Test(console_tty, full_sink_keeps_the_rest)
 	cr_assert(console_wants_input(con));
 }
 
+/* A full guest buffer in the middle of an escape sequence loses nothing. */
+Test(console_tty, escape_waits_for_room)
+{
+	rec.cap = 1;
+	type("z\001b");
+	console_pump(con, true);
+	cr_assert_eq(rec.n, 1);
+	rec.n = 0; /* room for one byte: not enough for Ctrl-a and 'b' */
+	console_pump(con, false);
+	cr_assert_eq(rec.n, 0, "Ctrl-a b goes in one piece");
+	rec.cap = 2;
+	console_pump(con, false);
+	cr_assert_eq(rec.n, 2);
+	cr_assert_eq(memcmp(rec.got, "\001b", 2), 0);
+}
+
+Test(console_tty, ctrl_a_ctrl_a_waits_for_room)
+{
+	rec.cap = 1;
+	type("z\001\001q");
+	console_pump(con, true);
+	cr_assert_eq(rec.n, 1);
+	rec.n = 0;
+	console_pump(con, false);
+	cr_assert_eq(rec.n, 1);
+	cr_assert_eq(rec.got[0], 0x01, "one Ctrl-a, not a new escape");
+	rec.n = 0;
+	console_pump(con, false);
+	cr_assert_eq(rec.n, 1);
+	cr_assert_eq(rec.got[0], 'q');
+	cr_assert_eq(rec.quits, 0);
+}
+
 Test(console_pipe, no_escape_and_end_of_input)
 {
 	type("\001x");
