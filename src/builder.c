@@ -116,7 +116,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 	int status = KILN_EXIT_HOST_ERROR, e;
 
 	err[0] = '\0';
-	if (config_validate(cfg, err))
+	if (config_validate(cfg, err, err_size))
 		return KILN_EXIT_USAGE;
 	e = vmm_alloc(&vmm, cfg);
 	if (e) {

@@ -66,33 +66,33 @@ int config_parse_uint(const char *s, unsigned long min, unsigned long max, unsig
 	return 0;
 }
 
-int config_validate(const struct vmm_config *cfg, char *err)
+int config_validate(const struct vmm_config *cfg, char *err, size_t err_size)
 {
 	if (!cfg->kernel_path) {
-		snprintf(err, CONFIG_ERR_MAX, "no guest given: use -k/--kernel FILE");
+		snprintf(err, err_size, "no guest given: use -k/--kernel FILE");
 		return -EINVAL;
 	}
 	if (cfg->mem_size == 0) {
-		snprintf(err, CONFIG_ERR_MAX, "-m/--memory: guest memory cannot be 0");
+		snprintf(err, err_size, "-m/--memory: guest memory cannot be 0");
 		return -EINVAL;
 	}
 	if (cfg->mem_size < CONFIG_MIN_MEM) {
-		snprintf(err, CONFIG_ERR_MAX, "-m/--memory: %llu bytes is below the 1 MiB minimum",
+		snprintf(err, err_size, "-m/--memory: %llu bytes is below the 1 MiB minimum",
 			 (unsigned long long)cfg->mem_size);
 		return -EINVAL;
 	}
 	if (cfg->mem_size % 4096) {
-		snprintf(err, CONFIG_ERR_MAX, "-m/--memory: %llu bytes is not a multiple of 4 KiB",
+		snprintf(err, err_size, "-m/--memory: %llu bytes is not a multiple of 4 KiB",
 			 (unsigned long long)cfg->mem_size);
 		return -EINVAL;
 	}
 	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > CONFIG_MAX_VCPUS) {
-		snprintf(err, CONFIG_ERR_MAX, "-c/--cpus: %u vCPUs is out of range (1 to %u)",
+		snprintf(err, err_size, "-c/--cpus: %u vCPUs is out of range (1 to %u)",
 			 cfg->nr_vcpus, CONFIG_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (cfg->nr_disks > CONFIG_MAX_DISKS || config_nr_virtio(cfg) > CONFIG_MAX_VIRTIO) {
-		snprintf(err, CONFIG_ERR_MAX, "--disk: %u virtio devices, at most %u (disks, console "
+		snprintf(err, err_size, "--disk: %u virtio devices, at most %u (disks, console "
 			 "and rng together)", config_nr_virtio(cfg), CONFIG_MAX_VIRTIO);
 		return -EINVAL;
 	}
@@ -100,17 +100,17 @@ int config_validate(const struct vmm_config *cfg, char *err)
 		const struct vmm_disk *d = &cfg->disks[i];
 
 		if (!d->path || !d->path[0]) {
-			snprintf(err, CONFIG_ERR_MAX, "--disk: disk %u has no path", i);
+			snprintf(err, err_size, "--disk: disk %u has no path", i);
 			return -EINVAL;
 		}
 		if (d->id && strlen(d->id) > CONFIG_DISK_ID_MAX) {
-			snprintf(err, CONFIG_ERR_MAX, "--disk %s: id '%s' is longer than %u bytes",
+			snprintf(err, err_size, "--disk %s: id '%s' is longer than %u bytes",
 				 d->path, d->id, CONFIG_DISK_ID_MAX);
 			return -EINVAL;
 		}
 		for (unsigned int j = 0; j < i; j++) {
 			if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id)) {
-				snprintf(err, CONFIG_ERR_MAX, "--disk %s: id '%s' is used twice",
+				snprintf(err, err_size, "--disk %s: id '%s' is used twice",
 					 d->path, d->id);
 				return -EINVAL;
 			}
@@ -124,20 +124,21 @@ unsigned int config_nr_virtio(const struct vmm_config *cfg)
 	return cfg->nr_disks + cfg->virtio_console + cfg->rng;
 }
 
-int config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err)
+int config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err,
+		      size_t err_size)
 {
 	size_t n = strlen(arg);
 	char *copy = malloc(n + 1), *tok, *save = NULL;
 
 	*storage = NULL;
 	if (!copy) {
-		snprintf(err, CONFIG_ERR_MAX, "--disk: out of memory");
+		snprintf(err, err_size, "--disk: out of memory");
 		return -EINVAL;
 	}
 	memcpy(copy, arg, n + 1);
 	*d = (struct vmm_disk){ 0 };
 	if (!copy[0] || copy[0] == ',') {
-		snprintf(err, CONFIG_ERR_MAX, "--disk '%s': no image path (PATH[,ro][,id=NAME]"
+		snprintf(err, err_size, "--disk '%s': no image path (PATH[,ro][,id=NAME]"
 			 "[,cache=none|writeback][,io=auto|io_uring|sync])", arg);
 		goto fail;
 	}
@@ -150,7 +151,7 @@ int config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char 
 		} else if (!strncmp(tok, "id=", 3) && tok[3]) {
 			d->id = tok + 3;
 			if (strlen(d->id) > CONFIG_DISK_ID_MAX) {
-				snprintf(err, CONFIG_ERR_MAX, "--disk %s: id '%s' is longer than %u bytes",
+				snprintf(err, err_size, "--disk %s: id '%s' is longer than %u bytes",
 					 d->path, d->id, CONFIG_DISK_ID_MAX);
 				goto fail;
 			}
@@ -165,7 +166,7 @@ int config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char 
 		} else if (!strcmp(tok, "io=sync")) {
 			d->io = DISK_IO_SYNC;
 		} else {
-			snprintf(err, CONFIG_ERR_MAX, "--disk %s: unknown option '%s' (ro, id=NAME, "
+			snprintf(err, err_size, "--disk %s: unknown option '%s' (ro, id=NAME, "
 				 "cache=none|writeback, io=auto|io_uring|sync)", d->path, tok);
 			goto fail;
 		}

@@ -92,13 +92,14 @@ int __must_check config_parse_uint(const char *s, unsigned long min, unsigned lo
 /* Parses a --disk argument, PATH[,ro][,id=NAME][,cache=none|writeback][,io=auto|io_uring|sync],
  * into *d. The path and id are copied into one allocation returned in *storage (the caller frees
  * it after the VM is gone). Returns 0 or -EINVAL with a one-line message in err. */
-int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err);
+int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err,
+				   size_t err_size);
 
 /* Number of virtio-mmio devices `cfg` asks for. */
 unsigned int config_nr_virtio(const struct vmm_config *cfg);
 
 /* Checks what can be checked without the host: a kernel is given, memory is page-aligned and at
  * least 1 MiB, 1..254 vCPUs. Returns 0 or -EINVAL with a one-line message in err. */
-int __must_check config_validate(const struct vmm_config *cfg, char *err);
+int __must_check config_validate(const struct vmm_config *cfg, char *err, size_t err_size);
 
 #endif

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 		      : verbosity == 0 ? LOG_WARN
 		      : verbosity == 1 ? LOG_INFO
 				       : LOG_DEBUG);
-	if (action == CLI_RUN && config_validate(&cfg, err)) {
+	if (action == CLI_RUN && config_validate(&cfg, err, sizeof(err))) {
 		pr_err("%s", err);
 		return KILN_EXIT_USAGE;
 	}

@@ -122,7 +122,6 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			 struct controller_opts *opts, enum cli_action *action, int *verbosity,
 			 char *err, size_t err_size)
 {
-	char msg[CONFIG_ERR_MAX]; /* config_parse_disk() writes up to CONFIG_ERR_MAX bytes */
 	unsigned long v;
 	int c, e;
 
@@ -151,10 +150,8 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 				return -EINVAL;
 			}
 			if (config_parse_disk(optarg, &cfg->disks[cfg->nr_disks],
-					      &disk_storage[cfg->nr_disks], msg)) {
-				snprintf(err, err_size, "%s", msg);
+					      &disk_storage[cfg->nr_disks], err, err_size))
 				return -EINVAL;
-			}
 			cfg->nr_disks++;
 			break;
 		case OPT_CONSOLE:

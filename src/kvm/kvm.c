@@ -21,7 +21,7 @@ static const struct {
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
 };
 
-int kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_len)
+int kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_size)
 {
 	int version, err;
 
@@ -31,29 +31,29 @@ int kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_len)
 	if (kvm->fd < 0) {
 		err = -errno;
 		if (err == -ENOENT)
-			snprintf(why, why_len,
+			snprintf(why, why_size,
 				 "%s: not found: KVM is not available on this host (enable hardware "
 				 "virtualization and load kvm_intel or kvm_amd)",
 				 path);
 		else if (err == -EACCES || err == -EPERM)
-			snprintf(why, why_len,
+			snprintf(why, why_size,
 				 "%s: permission denied: add your user to the 'kvm' group "
 				 "(sudo usermod -aG kvm $USER, then log in again) or run as root",
 				 path);
 		else
-			snprintf(why, why_len, "%s: cannot open: %s", path, strerror(-err));
+			snprintf(why, why_size, "%s: cannot open: %s", path, strerror(-err));
 		return err;
 	}
 	version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
-		snprintf(why, why_len, "%s: KVM API version %d, kiln needs %d", path, version,
+		snprintf(why, why_size, "%s: KVM API version %d, kiln needs %d", path, version,
 			 KVM_API_VERSION);
 		kvm_close(kvm);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
 		if (kvm_check_cap(kvm, required_caps[i].cap) <= 0) {
-			snprintf(why, why_len, "%s: this kernel's KVM lacks %s, which kiln needs", path,
+			snprintf(why, why_size, "%s: this kernel's KVM lacks %s, which kiln needs", path,
 				 required_caps[i].name);
 			kvm_close(kvm);
 			return -ENOTSUP;
@@ -61,7 +61,7 @@ int kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_len)
 	}
 	kvm->vcpu_mmap_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
-		snprintf(why, why_len, "%s: KVM_GET_VCPU_MMAP_SIZE failed", path);
+		snprintf(why, why_size, "%s: KVM_GET_VCPU_MMAP_SIZE failed", path);
 		kvm_close(kvm);
 		return -EINVAL;
 	}

@@ -16,7 +16,7 @@ struct kvm {
 /* Opens /dev/kvm (path may be NULL for the default), checks the API version and the capabilities
  * kiln cannot run without on any architecture (arch_check_kvm() checks the rest). Returns 0, or -errno with a one-line explanation for the user written
  * to `why` (what is wrong and what to do). */
-int __must_check kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_len);
+int __must_check kvm_open(struct kvm *kvm, const char *path, char *why, size_t why_size);
 void kvm_close(struct kvm *kvm);
 
 /* KVM_CHECK_EXTENSION on the system fd: > 0 when present. */

@@ -158,20 +158,20 @@ Test(validate, defaults)
 	cr_assert_eq(c.debug_exit, false);
 	cr_assert_eq(c.debug_exit_port, 0xf4);
 	cr_assert_null(c.kernel_path);
-	cr_assert_eq(config_validate(&cfg, err), 0, "defaults plus a kernel are valid: %s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "defaults plus a kernel are valid: %s", err);
 }
 
 Test(validate, missing_kernel)
 {
 	cfg.kernel_path = NULL;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-k");
 }
 
 Test(validate, zero_memory)
 {
 	cfg.mem_size = 0;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-m");
 	assert_msg_has("0");
 }
@@ -179,36 +179,36 @@ Test(validate, zero_memory)
 Test(validate, below_one_mib)
 {
 	cfg.mem_size = MIB - 4096;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-m");
 	assert_msg_has("1044480");
 	assert_msg_has("1 MiB");
 	cfg.mem_size = MIB;
-	cr_assert_eq(config_validate(&cfg, err), 0, "exactly 1 MiB is fine: %s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "exactly 1 MiB is fine: %s", err);
 }
 
 Test(validate, not_a_page_multiple)
 {
 	cfg.mem_size = 128 * MIB + 512;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-m");
 	assert_msg_has("4 KiB");
 	cfg.mem_size = 128 * MIB + 4096;
-	cr_assert_eq(config_validate(&cfg, err), 0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 
 Test(validate, vcpu_count)
 {
 	cfg.nr_vcpus = 0;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-c");
 	assert_msg_has("0 vCPUs");
 	cfg.nr_vcpus = 255;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("255");
 	assert_msg_has("254");
 	cfg.nr_vcpus = 254;
-	cr_assert_eq(config_validate(&cfg, err), 0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 
 /* ---- cli_parse --------------------------------------------------------------------------- */
@@ -293,7 +293,7 @@ Test(cli, run_without_kernel_caught_by_validate)
 	cr_assert_eq(PARSE(&a, "run"), 0, "%s", err);
 	cr_assert_eq(a, CLI_RUN);
 	cr_assert_null(cfg.kernel_path);
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-k");
 }
 
@@ -317,7 +317,7 @@ Test(cli, run_fills_every_field)
 	cr_assert(cfg.stats);
 	cr_assert_eq(cfg.irqchip, IRQCHIP_KERNEL);
 	cr_assert_str_eq(cfg.kvm_path, "/dev/kvm2");
-	cr_assert_eq(config_validate(&cfg, err), 0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 
 Test(cli, long_option_names)
@@ -488,7 +488,7 @@ Test(cli, cpus_zero_caught_by_validate)
 
 	cr_assert_eq(PARSE(&a, "run", "-k", "x", "-c", "0"), 0, "%s", err);
 	cr_assert_eq(cfg.nr_vcpus, 0);
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-c");
 	assert_msg_has("0 vCPUs");
 }
@@ -498,7 +498,7 @@ Test(cli, cpus_255_caught_by_validate)
 	enum cli_action a;
 
 	cr_assert_eq(PARSE(&a, "run", "-k", "x", "-c", "255"), 0, "%s", err);
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("255");
 }
 
@@ -531,7 +531,7 @@ Test(cli, memory_zero_caught_by_validate)
 	enum cli_action a;
 
 	cr_assert_eq(PARSE(&a, "run", "-k", "x", "-m", "0"), 0, "%s", err);
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_msg_has("-m");
 }
 

@@ -31,7 +31,7 @@ static void parse_ok(const char *arg)
 {
 	free(storage);
 	storage = NULL;
-	cr_assert_eq(config_parse_disk(arg, &d, &storage, err), 0, "'%s': %s", arg, err);
+	cr_assert_eq(config_parse_disk(arg, &d, &storage, err, sizeof(err)), 0, "'%s': %s", arg, err);
 	cr_assert_not_null(storage);
 }
 
@@ -40,7 +40,7 @@ static void parse_bad(const char *arg)
 	free(storage);
 	storage = NULL;
 	memset(err, 0, sizeof(err));
-	cr_assert_eq(config_parse_disk(arg, &d, &storage, err), -EINVAL, "'%s' should fail", arg);
+	cr_assert_eq(config_parse_disk(arg, &d, &storage, err, sizeof(err)), -EINVAL, "'%s' should fail", arg);
 	cr_assert_null(storage, "nothing to free after an error");
 	cr_assert_null(d.path, "the disk is cleared on error");
 	cr_assert_neq(err[0], 0, "an error message");
@@ -158,7 +158,7 @@ Test(validate_disks, distinct_ids_and_no_ids)
 	add_disk("b.img", "b");
 	add_disk("c.img", NULL);
 	add_disk("d.img", NULL);
-	cr_assert_eq(config_validate(&cfg, err), 0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(config_nr_virtio(&cfg), 4);
 }
 
@@ -168,7 +168,7 @@ Test(validate_disks, duplicate_id)
 	add_disk("a.img", "root");
 	add_disk("b.img", "data");
 	add_disk("c.img", "root");
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "--disk c.img: id 'root' is used twice");
 }
 
@@ -177,10 +177,10 @@ Test(validate_disks, missing_path)
 	cfg_init();
 	add_disk("a.img", NULL);
 	add_disk("", NULL);
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "--disk: disk 1 has no path");
 	cfg.disks[1].path = NULL;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 }
 
 Test(validate_disks, long_id_from_elsewhere)
@@ -188,7 +188,7 @@ Test(validate_disks, long_id_from_elsewhere)
 	/* The API fills disks without config_parse_disk(): validation checks the id again. */
 	cfg_init();
 	add_disk("a.img", "123456789012345678901");
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_err("longer than 20 bytes");
 }
 
@@ -201,18 +201,18 @@ Test(validate_disks, too_many_devices)
 		snprintf(paths[i], sizeof(paths[i]), "d%u.img", i);
 		add_disk(paths[i], NULL);
 	}
-	cr_assert_eq(config_validate(&cfg, err), 0, "16 disks fit: %s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "16 disks fit: %s", err);
 	cfg.rng = true;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "--disk: 17 virtio devices, at most 16 (disks, console and rng "
 			      "together)");
 	cfg.rng = false;
 	cfg.virtio_console = true;
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	cfg.nr_disks = CONFIG_MAX_DISKS - 2;
 	cfg.rng = true;
-	cr_assert_eq(config_validate(&cfg, err), 0, "14 disks, console and rng: %s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "14 disks, console and rng: %s", err);
 	cr_assert_eq(config_nr_virtio(&cfg), 16);
 	cfg.nr_disks = CONFIG_MAX_DISKS + 1; /* a caller that overran the array */
-	cr_assert_eq(config_validate(&cfg, err), -EINVAL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 }
