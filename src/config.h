@@ -56,6 +56,40 @@ struct vmm_disk {
 	enum disk_io io;
 };
 
+/* Network interfaces (virtio-net, devices/virtio/net.c). */
+#define CONFIG_MAX_NETS 8
+#define CONFIG_NET_ID_MAX 64    /* iface_id, as Firecracker's API allows */
+#define CONFIG_MAX_HOSTFWD 8    /* --net user,hostfwd=... per interface */
+#define CONFIG_NET_DEFAULT_MTU 1500
+
+enum net_backend {
+	NET_BACKEND_TAP = 0, /* a host TAP device: --net tap=NAME, the API's host_dev_name */
+	NET_BACKEND_USER,    /* user-mode networking through libslirp: --net user */
+};
+
+/* One port forward of --net user: host address:port to the guest's port. */
+struct vmm_hostfwd {
+	bool udp;
+	uint32_t host_addr; /* IPv4, host byte order; 0 for any (INADDR_ANY) */
+	uint16_t host_port;
+	uint16_t guest_port;
+};
+
+/* One network interface: eth0, eth1, ... in the order given. */
+struct vmm_net {
+	const char *id;          /* iface_id (API) or "ethN" (CLI) */
+	enum net_backend backend;
+	const char *tap;         /* TAP: the host device's name (IFNAMSIZ - 1 bytes at most) */
+	bool has_mac;
+	uint8_t mac[6];          /* guest_mac; without it kiln picks a locally administered one */
+	uint16_t mtu;            /* 68..65535; 0: CONFIG_NET_DEFAULT_MTU */
+	/* user: the guest's IPv4 network (10.0.2.0/24 unless given) and port forwards */
+	uint32_t user_net;       /* host byte order */
+	unsigned int user_prefix;
+	struct vmm_hostfwd hostfwd[CONFIG_MAX_HOSTFWD];
+	unsigned int nr_hostfwd;
+};
+
 struct vmm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -75,6 +109,8 @@ struct vmm_config {
 	unsigned int nr_disks;
 	bool virtio_console; /* --console virtio: stdin goes to hvc0 */
 	bool rng;            /* --rng */
+	struct vmm_net nets[CONFIG_MAX_NETS];
+	unsigned int nr_nets;
 };
 
 /* Defaults: 128 MiB, 1 vCPU, split irqchip, no debug-exit. */
@@ -94,6 +130,17 @@ int __must_check config_parse_uint(const char *s, unsigned long min, unsigned lo
  * it after the VM is gone). Returns 0 or -EINVAL with a one-line message in err. */
 int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err,
 				   size_t err_size);
+
+/* Parses a --net argument into *n (id "ethN" for N = `index`):
+ *   tap=NAME[,mac=MAC][,mtu=N]
+ *   user[,net=A.B.C.D/P][,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,mac=][,mtu=]
+ * Strings are copied into one allocation returned in *storage (freed by the caller after the VM
+ * is gone). Returns 0 or -EINVAL with a one-line message naming the bad part in err. */
+int __must_check config_parse_net(const char *arg, unsigned int index, struct vmm_net *n,
+				  char **storage, char *err, size_t err_size);
+
+/* Parses a MAC address "aa:bb:cc:dd:ee:ff" (hex digits, either case). Returns 0 or -EINVAL. */
+int __must_check config_parse_mac(const char *s, uint8_t mac[6]);
 
 /* Number of virtio-mmio devices `cfg` asks for. */
 unsigned int config_nr_virtio(const struct vmm_config *cfg);
