@@ -62,7 +62,9 @@ struct vmm_disk {
 #define CONFIG_MAX_HOSTFWD 8    /* --net user,hostfwd=... per interface */
 #define CONFIG_NET_DEFAULT_MTU 1500
 
-enum net_backend {
+/* (Not "enum net_backend": C gives enums and structs one tag namespace, and struct net_backend
+ * is the backend itself, devices/net/backend.h.) */
+enum net_backend_kind {
 	NET_BACKEND_TAP = 0, /* a host TAP device: --net tap=NAME, the API's host_dev_name */
 	NET_BACKEND_USER,    /* user-mode networking through libslirp: --net user */
 };
@@ -78,7 +80,7 @@ struct vmm_hostfwd {
 /* One network interface: eth0, eth1, ... in the order given. */
 struct vmm_net {
 	const char *id;          /* iface_id (API) or "ethN" (CLI) */
-	enum net_backend backend;
+	enum net_backend_kind backend;
 	const char *tap;         /* TAP: the host device's name (IFNAMSIZ - 1 bytes at most) */
 	bool has_mac;
 	uint8_t mac[6];          /* guest_mac; without it kiln picks a locally administered one */
