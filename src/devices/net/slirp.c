@@ -178,8 +178,7 @@ static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
 	struct slirp_be *s = opaque;
 	struct slirp_timer *t = calloc(1, sizeof(*t));
 
-	/* libslirp dereferences no NULL check here; it would only re-arm a NULL timer, which
-	 * cb_timer_mod ignores. */
+	/* libslirp does not check for NULL; cb_timer_mod and cb_timer_free ignore a NULL timer. */
 	if (!t) {
 		pr_err("--net user: out of memory for a slirp timer");
 		return NULL;
@@ -382,6 +381,8 @@ static int slirp_send(struct net_backend *be, const struct iovec *iov, unsigned 
 		const uint8_t *p = iov[i].iov_base;
 		size_t n = iov[i].iov_len;
 
+		if (!n)
+			continue;
 		if (got < NET_HDR_LEN) {
 			size_t h = MIN(n, NET_HDR_LEN - got);
 
