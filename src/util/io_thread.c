@@ -45,10 +45,10 @@ int io_thread_create(struct io_thread **out)
 	return 0;
 }
 
-int io_thread_add(struct io_thread *t, int fd, io_handler_fn fn, void *opaque)
+static int add(struct io_thread *t, int fd, io_handler_fn fn, void *opaque, uint32_t events)
 {
 	struct io_source *s = realloc(t->src, (t->nr_src + 1) * sizeof(*s));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = events };
 
 	if (t->running)
 		return -EBUSY;
@@ -62,6 +62,16 @@ int io_thread_add(struct io_thread *t, int fd, io_handler_fn fn, void *opaque)
 		return -errno;
 	t->src[t->nr_src++] = (struct io_source){ fd, fn, opaque };
 	return 0;
+}
+
+int io_thread_add(struct io_thread *t, int fd, io_handler_fn fn, void *opaque)
+{
+	return add(t, fd, fn, opaque, EPOLLIN);
+}
+
+int io_thread_add_edge(struct io_thread *t, int fd, io_handler_fn fn, void *opaque)
+{
+	return add(t, fd, fn, opaque, EPOLLIN | EPOLLET);
 }
 
 static void *io_main(void *arg)

@@ -15,6 +15,9 @@ struct io_thread;
 int __must_check io_thread_create(struct io_thread **out);
 /* Watches `fd` for input. Only before io_thread_start(). Returns 0 or -errno. */
 int __must_check io_thread_add(struct io_thread *t, int fd, io_handler_fn fn, void *opaque);
+/* The same, edge-triggered: `fn` runs when `fd` becomes readable again, so it must read until
+ * EAGAIN, or have another event (a queue kick) that makes it read the rest. */
+int __must_check io_thread_add_edge(struct io_thread *t, int fd, io_handler_fn fn, void *opaque);
 /* Starts the thread, named `name`. Returns 0 or -errno. */
 int __must_check io_thread_start(struct io_thread *t, const char *name);
 /* Stops and joins the thread: no handler runs after it returns. Idempotent. */

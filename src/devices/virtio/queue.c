@@ -212,19 +212,36 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct virtq_fault *f)
 	return 1;
 }
 
-void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+void virtq_unpop(struct virtq *q, uint16_t n)
+{
+	q->st->next_avail = (uint16_t)(q->st->next_avail - n);
+}
+
+void virtq_fill(struct virtq *q, uint16_t i, uint16_t head, uint32_t written)
 {
 	uint8_t *e;
 
 	if (!q->used)
 		return;
-	e = q->used + USED_RING + 8u * (q->st->next_used & (q->st->size - 1));
+	e = q->used + USED_RING + 8u * ((uint16_t)(q->st->next_used + i) & (q->st->size - 1));
 	memcpy(e, &(uint32_t){ head }, 4);
 	memcpy(e + 4, &written, 4);
-	q->st->next_used++;
-	/* The element is visible before the index that publishes it, and the index before the
+}
+
+void virtq_flush(struct virtq *q, uint16_t n)
+{
+	if (!q->used)
+		return;
+	q->st->next_used = (uint16_t)(q->st->next_used + n);
+	/* The elements are visible before the index that publishes them, and the index before the
 	 * driver's used_event or flags are read in virtq_should_notify(). */
 	st16_sc(q->used + USED_IDX, q->st->next_used);
+}
+
+void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+{
+	virtq_fill(q, 0, head, written);
+	virtq_flush(q, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

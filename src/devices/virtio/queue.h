@@ -91,6 +91,16 @@ int __must_check virtq_pop(struct virtq *q, struct virtq_chain *c, struct virtq_
 /* Returns chain `head` to the driver with `written` bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
 
+/* Gives back the last `n` chains popped, none of which was pushed: the next pops take them
+ * again (a device that needs more buffers than the driver has offered so far). */
+void virtq_unpop(struct virtq *q, uint16_t n);
+
+/* Publishing several chains at once (a virtio-net frame spread over merged buffers must appear
+ * whole): virtq_fill() writes used element next + `i` without publishing it; virtq_flush()
+ * then publishes `n` filled elements with one used-index store. */
+void virtq_fill(struct virtq *q, uint16_t i, uint16_t head, uint32_t written);
+void virtq_flush(struct virtq *q, uint16_t n);
+
 /* After one or more virtq_push(): whether the driver wants an interrupt now (event idx, or
  * VIRTQ_AVAIL_F_NO_INTERRUPT). Updates the event-idx bookkeeping. */
 bool __must_check virtq_should_notify(struct virtq *q);
