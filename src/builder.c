@@ -11,6 +11,7 @@
 
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "loader/loader.h"
 #include "util/log.h"
@@ -24,11 +25,13 @@
 	} while (0)
 
 /* Every kind of virtio device, in the order their devices get slots (docs/virtio.md): disks,
- * console, rng. A new kind is one file in devices/virtio/ and one row here (docs/design.md). */
+ * console, rng, network interfaces. A new kind is one file in devices/virtio/ and one row here
+ * (docs/design.md). */
 static const struct virtio_kind *const virtio_kinds[] = {
 	&virtio_blk_kind,
 	&virtio_console_kind,
 	&virtio_rng_kind,
+	&virtio_net_kind,
 };
 
 const struct virtio_kind *const *builder_virtio_kinds(unsigned int *nr)
@@ -46,7 +49,7 @@ static int attach_one(struct vmm *vmm, const struct virtio_kind *kind, unsigned 
 	struct vmm_device *d = &vmm->devices[vmm->nr_devices];
 	char name[24];
 	struct virtio_dev_env env = {
-		.cfg = &vmm->cfg, .index = index, .name = name, .mem = vmm->mem,
+		.cfg = &vmm->cfg, .index = index, .name = name, .mem = vmm->mem, .io = vmm->io,
 		.base = slot.addr, .gsi = slot.gsi,
 		.line = { arch_irq_sink(vmm->arch), slot.gsi },
 		.out_fd = vmm->serial_fd, .wake = vmm_wake, .wake_opaque = vmm,

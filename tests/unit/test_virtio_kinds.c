@@ -12,6 +12,7 @@
 #include "config.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "virtio_driver.h"
 
@@ -46,11 +47,12 @@ Test(kinds, rows_are_complete_and_distinct)
 	unsigned int nr;
 	const struct virtio_kind *const *kinds = builder_virtio_kinds(&nr);
 
-	cr_assert_eq(nr, 3);
-	/* The slot order docs/virtio.md gives: disks, console, rng. */
+	cr_assert_eq(nr, 4);
+	/* The slot order docs/virtio.md gives: disks, console, rng, network interfaces. */
 	cr_assert_eq(kinds[0], &virtio_blk_kind);
 	cr_assert_eq(kinds[1], &virtio_console_kind);
 	cr_assert_eq(kinds[2], &virtio_rng_kind);
+	cr_assert_eq(kinds[3], &virtio_net_kind);
 	for (unsigned int i = 0; i < nr; i++) {
 		const struct virtio_kind *k = kinds[i];
 
@@ -77,9 +79,11 @@ Test(kinds, count_follows_the_config)
 	cfg.nr_disks = 2;
 	cfg.virtio_console = true;
 	cfg.rng = true;
+	cfg.nr_nets = 3;
 	for (unsigned int i = 0; i < nr; i++)
 		total += kinds[i]->count(&cfg);
 	cr_assert_eq(virtio_blk_kind.count(&cfg), 2);
+	cr_assert_eq(virtio_net_kind.count(&cfg), 3);
 	cr_assert_eq(total, config_nr_virtio(&cfg), "the table and config_nr_virtio() agree");
 }
 
@@ -163,4 +167,16 @@ Test(kinds, rng_from_its_row)
 	config_init(&cfg);
 	cfg.rng = true;
 	through_the_row(&virtio_rng_kind, &cfg, "virtio-rng0", 2);
+}
+
+Test(kinds, net_from_its_row)
+{
+	struct vmm_config cfg;
+
+	config_init(&cfg);
+	/* User-mode networking: no root or TAP needed. */
+	cfg.nets[0] = (struct vmm_net){ .id = "eth0", .backend = NET_BACKEND_USER,
+					.user_net = 0x0a000200, .user_prefix = 24 };
+	cfg.nr_nets = 1;
+	through_the_row(&virtio_net_kind, &cfg, "virtio-net0", 9);
 }

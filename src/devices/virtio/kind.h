@@ -19,6 +19,7 @@ struct virtio_dev_env {
 	unsigned int index;         /* which one of its kind: 0 for the first --disk */
 	const char *name;           /* "virtio-blk0": virtio-<kind><index> */
 	const struct gmem *mem;
+	struct io_thread *io;       /* where a device watches fds of its own (NULL in unit tests) */
 	uint64_t base;              /* its register page (VIRTIO_MMIO_SIZE bytes) */
 	unsigned int gsi;
 	struct irq_line line;       /* its interrupt, without KVM's irqfd */

@@ -16,6 +16,7 @@
 #define VIRTIO_F_VERSION_1 32
 
 /* Device ids (5). */
+#define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
