@@ -3,7 +3,8 @@
 
 usage: virtio_test.py --monitor kiln|qemu --bin PATH --guest ELF --case CASE [--timeout S]
 
-CASE is blk, blk-cache-none (kiln only), rng, console or hostile. The script makes the disk
+CASE is blk, blk-cache-none (kiln only), rng, console, hostile or net (kiln only: a TAP in a
+network namespace of the test's own, with this script as the host end; needs root). The script makes the disk
 images the guests expect in a temporary directory, starts the monitor with the matching device
 options and the guest command line (`virtio=BASE,STRIDE,COUNT` and `virtio_irqs=...` for that
 monitor's transports), and checks the exit status (33: the guest's SUCCESS), the output, and
@@ -15,14 +16,18 @@ or no QEMU for the reference runs). QEMU uses KVM when /dev/kvm opens read-write
 """
 
 import argparse
+import ctypes
 import hashlib
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 KILN_BUS = "virtio=0xd0000000,0x1000,16 virtio_irqs=5,6,7,9,10,11,12,13,14,15,16,17,18,19,20,21"
 # microvm with ioapic2=off: 8 transports at 0xfeb00000 + n * 0x200, on IOAPIC pins 16-23.
@@ -79,6 +84,84 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+# ---- virtio-net: the host end of vio_net's TAP ------------------------------------------------
+
+NET_TAP, NET_HOST = "kvnet0", "10.0.0.1"
+NET_FRAMES, NET_BATCH, NET_PAYLOAD = 10000, 500, 256
+ETH_OUT, ETH_IN, ETH_ACK = 0x88b5, 0x88b6, 0x88b7
+CLONE_NEWNET = 0x40000000
+
+
+def net_setup():
+    """This process into a new network namespace with TAP NET_TAP at NET_HOST/24, IPv6 off (no
+    chatter for the guest). Returns a reason to skip, or None."""
+    if os.geteuid() != 0:
+        return "the net case needs root (a network namespace and a TAP device)"
+    if not os.path.exists("/dev/net/tun"):
+        return "no /dev/net/tun"
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        return "cannot make a network namespace: %s" % os.strerror(ctypes.get_errno())
+    for cmd in (["ip", "tuntap", "add", "dev", NET_TAP, "mode", "tap", "vnet_hdr"],
+                ["sysctl", "-q", "-w", f"net.ipv6.conf.{NET_TAP}.disable_ipv6=1"],
+                ["ip", "addr", "add", NET_HOST + "/24", "dev", NET_TAP],
+                ["ip", "link", "set", NET_TAP, "up"]):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            return "%s: %s" % (" ".join(cmd), r.stdout.strip())
+    return None
+
+
+def pattern(seq):
+    return struct.pack(">I", seq) + bytes((seq * 31 + i * 7) & 0xFF for i in range(4, NET_PAYLOAD))
+
+
+class NetPeer(threading.Thread):
+    """Checks vio_net's NET_FRAMES frames out, then sends it NET_FRAMES frames in batches of
+    NET_BATCH, each batch after the guest's acknowledgement of the one before."""
+
+    def __init__(self, deadline):
+        super().__init__(daemon=True)
+        self.deadline, self.problems, self.got, self.sent = deadline, [], 0, 0
+        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        self.s.bind((NET_TAP, 0))
+        self.s.settimeout(1)
+
+    def frames(self):
+        while time.monotonic() < self.deadline:
+            try:
+                f = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            if len(f) >= 14:
+                yield f
+
+    def run(self):
+        guest, acked = None, -1
+        for f in self.frames():
+            kind = struct.unpack(">H", f[12:14])[0]
+            if kind == ETH_OUT:
+                seq = struct.unpack(">I", f[14:18])[0]
+                if seq != self.got:
+                    self.problems.append(f"frame out {self.got}: got sequence {seq} (lost or reordered)")
+                    return
+                if f[14:14 + NET_PAYLOAD] != pattern(seq):
+                    self.problems.append(f"frame out {seq}: payload corrupted")
+                    return
+                self.got += 1
+            elif kind == ETH_ACK:
+                guest, acked = f[6:12], struct.unpack(">I", f[14:18])[0]
+                if acked != self.sent:
+                    self.problems.append(f"guest acknowledged {acked} frames, {self.sent} were sent")
+                    return
+                if acked == NET_FRAMES:
+                    return
+                for seq in range(self.sent, min(self.sent + NET_BATCH, NET_FRAMES)):
+                    self.s.send(guest + f[:6] + struct.pack(">H", ETH_IN) + pattern(seq))
+                self.sent = min(self.sent + NET_BATCH, NET_FRAMES)
+        self.problems.append(f"timed out: {self.got} frames out, {acked} in acknowledged")
+
+
 def kvm_usable():
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
@@ -93,7 +176,7 @@ def main():
     ap.add_argument("--monitor", choices=["kiln", "qemu"], required=True)
     ap.add_argument("--bin", required=True, help="kiln binary or qemu-system-x86_64")
     ap.add_argument("--guest", required=True)
-    ap.add_argument("--case", choices=["blk", "blk-cache-none", "rng", "console", "hostile"],
+    ap.add_argument("--case", choices=["blk", "blk-cache-none", "rng", "console", "hostile", "net"],
                     required=True)
     ap.add_argument("--timeout", type=int, default=60)
     a = ap.parse_args()
@@ -107,6 +190,11 @@ def main():
         print(f"SKIP: {a.bin} is not installed")
         return 77
 
+    if a.case == "net":
+        why = net_setup()
+        if why:
+            print("SKIP: " + why)
+            return 77
     tmp = tempfile.mkdtemp(prefix="virtio-test.")
     try:
         return run(a, binary, name, tmp)
@@ -162,6 +250,11 @@ def run(a, binary, name, tmp):
                    "-device", "virtconsole,chardev=vc"]
         expect_out += [r"^console: transmitted a line$", r"^console: received 10 bytes, echoed$",
                        r"virtio-console: hello from the guest", r"virtio-console: got ping kiln"]
+    elif a.case == "net":
+        cmdline += f" frames={NET_FRAMES} batch={NET_BATCH}"
+        dev = ["--net", f"tap={NET_TAP}"]
+        expect_out += [r"^net: ARP reply: 10\.0\.0\.1 is at ", r"^net: ICMP echo reply from 10\.0\.0\.1$",
+                       rf"^net: sent {NET_FRAMES} frames$", rf"^net: received {NET_FRAMES} frames$"]
     elif a.case == "hostile":
         make_image(rw, TAG_HOST, RW_SECTORS)
         rw_sha = sha(rw)
@@ -184,6 +277,10 @@ def run(a, binary, name, tmp):
         argv = [binary] + QEMU_BASE + ["-accel", accel] + serial + dev + \
             ["-kernel", a.guest, "-append", cmdline]
 
+    peer = None
+    if a.case == "net":
+        peer = NetPeer(time.monotonic() + a.timeout)
+        peer.start()
     try:
         p = subprocess.run(argv, input=stdin, capture_output=True, timeout=a.timeout)
         status, out, err = p.returncode, p.stdout.decode(errors="replace"), \
@@ -209,6 +306,11 @@ def run(a, binary, name, tmp):
         problems += check_rw_image(rw)
         if sha(ro) != ro_sha:
             problems.append("the read-only image changed")
+    if peer:
+        peer.join(5)
+        problems += peer.problems
+        if peer.got != NET_FRAMES:
+            problems.append(f"the host saw {peer.got} of {NET_FRAMES} frames out")
     if a.case == "hostile" and sha(rw) != rw_sha:
         problems.append("the disk image changed, though the hostile guest only reads")
 
