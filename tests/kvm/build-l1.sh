@@ -26,31 +26,9 @@ if ! LC_ALL=C readelf -d "$busybox" 2>&1 | grep -q 'no dynamic section'; then
 	exit 1
 fi
 
-# Modules in load order: each one after everything modules.dep says it needs.
-wanted=(kvm-amd virtio_pci 9pnet_virtio 9p overlay)
-order=$(python3 - "$moddir/modules.dep" "${wanted[@]}" <<'PY'
-import os, sys
-deps = {}
-for line in open(sys.argv[1]):
-    mod, _, rest = line.partition(":")
-    deps[mod] = rest.split()
-by_name = {os.path.basename(m).split(".ko")[0].replace("-", "_"): m for m in deps}
-done, order = set(), []
-def visit(path):
-    if path in done:
-        return
-    done.add(path)
-    for d in deps[path]:
-        visit(d)
-    order.append(path)
-for name in sys.argv[2:]:
-    key = name.replace("-", "_")
-    if key not in by_name:
-        sys.exit("build-l1.sh: module %s is not in %s" % (name, sys.argv[1]))
-    visit(by_name[key])
-print("\n".join(order))
-PY
-)
+# Modules in load order: each one after everything modules.dep says it needs. tun: the network
+# tests' TAP devices.
+modules=$(python3 "$linux/module-specs.py" "$moddir" kvm-amd virtio_pci 9pnet_virtio 9p overlay tun)
 
 spec=$(mktemp "${TMPDIR:-/tmp}/kiln-l1.XXXXXX")
 trap 'rm -f "$spec"' EXIT
@@ -69,17 +47,7 @@ trap 'rm -f "$spec"' EXIT
 		bin/* | sbin/* | usr/bin/* | usr/sbin/*) echo "slink /$applet /bin/busybox 0777" ;;
 		esac
 	done
-	n=0
-	while read -r path; do
-		n=$((n + 1))
-		src=$moddir/$path
-		case "$src" in
-		*.ko) ;;
-		*) echo "build-l1.sh: $path is compressed; only plain .ko modules are supported" >&2; exit 1 ;;
-		esac
-		# The number keeps the load order in the file names.
-		printf 'file /lib/modules/%02d-%s %s 0644\n' "$n" "$(basename "$path")" "$src"
-	done <<<"$order"
+	echo "$modules"
 } >"$spec"
 
 python3 "$linux/mkcpio.py" "$spec" "$out"

@@ -5,6 +5,8 @@
 # emulating host (PVM) runs slowly; the kernel needs no RD_* decompressor for it either.
 #
 # usage: build-initramfs.sh OUT.cpio
+#   KILN_INITRAMFS_MODULES="NAME..." and KILN_INITRAMFS_KVER=VERSION also put those modules of
+#   /lib/modules/VERSION (and what they need) in /lib/modules, which /init loads first.
 #
 # The archive is reproducible: entries sorted, owned by 0:0, mtime $SOURCE_DATE_EPOCH (default 0),
 # inode numbers counted from 1 (tests/linux/mkcpio.py writes it; no root needed for the device
@@ -59,6 +61,14 @@ trap 'rm -f "$spec"' EXIT
 		esac
 		echo "slink /$applet /bin/busybox 0777"
 	done
+	# Kernel modules /init loads first (a distribution kernel's virtio drivers), in load order.
+	if [ -n "${KILN_INITRAMFS_MODULES:-}" ]; then
+		echo "dir /lib 0755"
+		echo "dir /lib/modules 0755"
+		# shellcheck disable=SC2086 # a list of module names
+		python3 "$here/module-specs.py" "/lib/modules/${KILN_INITRAMFS_KVER:?with KILN_INITRAMFS_MODULES}" \
+			$KILN_INITRAMFS_MODULES
+	fi
 } >"$spec"
 
 python3 "$here/mkcpio.py" "$spec" "$out"

@@ -37,7 +37,10 @@ trap 'rm -rf "$tmp"' EXIT
 # No modprobe in its initramfs: Debian's kernel asks for modules (crypto, for its X.509 keys)
 # from a user-space helper, which dies at its first system call on a PVM host; without one each
 # request fails at once.
-KILN_INITRAMFS_NO_MODULE_TOOLS=1 "$here/build-initramfs.sh" "$tmp/initramfs.cpio"
+# Its virtio-mmio and virtio-net drivers are modules: /init loads them (and what they need).
+version=${kernel#/boot/vmlinuz-}
+KILN_INITRAMFS_NO_MODULE_TOOLS=1 KILN_INITRAMFS_MODULES="virtio_mmio virtio_net" \
+	KILN_INITRAMFS_KVER=$version "$here/build-initramfs.sh" "$tmp/initramfs.cpio"
 
 if [ "$image" = vmlinux ]; then
 	# The bzImage's payload is one compressed stream holding the ELF vmlinux (Debian: xz); the

@@ -12,6 +12,9 @@
 #   KILN-INIT: disk read ok | KILN-INIT: FAIL disk read ...  (when kiln.disk_sha=H is given)
 #   KILN-INIT: disk write ok                              (when kiln.disk_token=T is given)
 #   KILN-INIT: hwrng ok | KILN-INIT: FAIL hwrng ...       (when kiln.hwrng=1 is given)
+#   KILN-INIT: net ping ok | KILN-INIT: FAIL net ping ... (when kiln.net_ip=... is given)
+#   KILN-INIT: net fetch ok | KILN-INIT: FAIL net fetch ... (and kiln.net_sha=H)
+#   KILN-INIT: net serving                                (and kiln.net_serve=PORT)
 #   KILN-INIT: type a line
 #   KILN-INIT: got <the line> | KILN-INIT: FAIL no line read within <s>s
 #   KILN-INIT: done
@@ -26,6 +29,13 @@
 #   kiln.disk_sha=H        (root on a virtio disk) /kiln-check.bin must have SHA-256 H
 #   kiln.disk_token=T      (root on a virtio disk, rw) write T to /kiln-written.txt and sync
 #   kiln.hwrng=1           read 32 bytes from /dev/hwrng (virtio-rng): not all zero
+#   kiln.net_ip=A/P        give eth0 (virtio-net) address A/P and bring it up, then ping
+#   kiln.net_peer=B        B three times (the host's end of the TAP)
+#   kiln.net_sha=H         fetch http://B:8000/blob over TCP: its SHA-256 must be H
+#   kiln.net_serve=PORT    serve /www/token (the word kiln-guest-token) over HTTP on PORT, for
+#                          the host to fetch before it types the line
+# Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
+# order.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 say() {
@@ -36,6 +46,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 say start
+for m in /lib/modules/*.ko; do
+	[ -e "$m" ] || continue
+	/bin/busybox insmod "$m" || say "FAIL insmod $m"
+done
 read -r up _ </proc/uptime
 say "uptime_s=$up"
 
@@ -46,6 +60,10 @@ halt=poweroff
 disk_sha=
 disk_token=
 hwrng=
+net_ip=
+net_peer=
+net_sha=
+net_serve=
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -56,6 +74,10 @@ for word in $(cat /proc/cmdline); do
 	kiln.disk_sha=*) disk_sha=${word#*=} ;;
 	kiln.disk_token=*) disk_token=${word#*=} ;;
 	kiln.hwrng=*) hwrng=${word#*=} ;;
+	kiln.net_ip=*) net_ip=${word#*=} ;;
+	kiln.net_peer=*) net_peer=${word#*=} ;;
+	kiln.net_sha=*) net_sha=${word#*=} ;;
+	kiln.net_serve=*) net_serve=${word#*=} ;;
 	esac
 done
 
@@ -111,6 +133,29 @@ if [ -n "$hwrng" ]; then
 		say "hwrng ok"
 	else
 		fail "hwrng: read '$bytes' from /dev/hwrng"
+	fi
+fi
+
+if [ -n "$net_ip" ]; then
+	ip link set lo up
+	if ! ip addr add "$net_ip" dev eth0 || ! ip link set eth0 up; then
+		fail "net: cannot configure eth0 with $net_ip"
+	elif ping -c 3 -W 5 "$net_peer" >/dev/null 2>&1; then
+		say "net ping ok"
+	else
+		fail "net ping: no reply from $net_peer"
+	fi
+	if [ -n "$net_sha" ]; then
+		got=$(wget -q -O - "http://$net_peer:8000/blob" 2>/dev/null | sha256sum | awk '{ print $1 }')
+		if [ "$got" = "$net_sha" ]; then
+			say "net fetch ok"
+		else
+			fail "net fetch: http://$net_peer:8000/blob has SHA-256 $got, expected $net_sha"
+		fi
+	fi
+	if [ -n "$net_serve" ]; then
+		mkdir -p /www && echo kiln-guest-token >/www/token
+		httpd -p "$net_serve" -h /www && say "net serving"
 	fi
 fi
 

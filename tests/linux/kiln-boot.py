@@ -37,8 +37,11 @@ PVM workarounds (docs/linux.md, "What a guest needs on a PVM host") go on the co
 when the host runs KVM under PVM (/sys/module/kvm_pvm), or with --pvm-workarounds on.
 """
 import argparse
+import ctypes
 import datetime
+import functools
 import hashlib
+import http.server
 import os
 import re
 import selectors
@@ -47,7 +50,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 # KVM's emulator on PVM hosts lacks these at ring 0 (docs/linux.md); cx16 is not among them:
 # kiln completes cmpxchg16b itself (src/arch/x86/emulate.c).
@@ -82,6 +87,9 @@ def cmdline_for(args, pvm):
             parts.append("kiln.disk_token=" + args.disk_token)
     if args.rng:
         parts.append("kiln.hwrng=1")
+    if args.net_tap:
+        parts += ["kiln.net_ip=%s/24" % NET_GUEST, "kiln.net_peer=" + NET_HOST,
+                  "kiln.net_sha=" + args.net_sha, "kiln.net_serve=%d" % NET_GUEST_PORT]
     if args.acpi == "off":
         parts += ["acpi=off", "kiln.halt=reboot"]
     if pvm:
@@ -112,6 +120,8 @@ def boot(args, pvm):
         cmd += ["--rng"]
     if args.irqchip:
         cmd += ["--irqchip=" + args.irqchip]
+    if args.net_tap:
+        cmd += ["--net", "tap=" + args.net_tap]
     print("+ " + " ".join(cmd), flush=True)
     log = open(args.log, "wb") if args.log else None
     t0 = time.monotonic()
@@ -166,6 +176,11 @@ def boot(args, pvm):
                 *done, bufs[src] = bufs[src].split(b"\n")
                 for raw in done:
                     emit(raw, src)
+            if args.net_tap and not args.net_fetch and b"KILN-INIT: net serving" in out:
+                args.net_fetch = threading.Thread(target=fetch_from_guest, args=(args,), daemon=True)
+                args.net_fetch.start()
+            if args.net_fetch and args.net_fetch.is_alive():
+                continue  # the line is typed once the host has fetched from the guest
             if not typed and b"KILN-INIT: type a line" in out:
                 p.stdin.write((LINE + "\n").encode())
                 p.stdin.flush()
@@ -215,6 +230,8 @@ def kernel_checks(args, status, text, kiln_text, host_start, pvm):
     need(re.search(r"serio: i8042 KBD port at 0x60,0x64 irq \d+", text), "i8042 probed")
     need(RUN_INIT in text, "kernel reached Run /init")
     disk_checks(args, text, host_start, need)
+    if args.net_tap:
+        net_checks(args, text, need)
     if not pvm:
         # Instruction completion (src/arch/x86/emulate.c) is PVM's workaround: where the guest's
         # ring 0 runs on the CPU, KVM never gives up on an instruction of a booting kernel.
@@ -381,6 +398,60 @@ def report_failure(lines, kiln_lines, status):
             print("  %8.1fs | %s" % (t, text))
 
 
+# ---- virtio-net over a TAP in a network namespace of the test's own (--net-tap) -----------------
+
+NET_HOST, NET_GUEST, NET_GUEST_PORT = "10.0.0.1", "10.0.0.2", 8080
+CLONE_NEWNET = 0x40000000
+
+
+def setup_net(args):
+    """Moves this process into a new network namespace with a TAP `args.net_tap` at NET_HOST/24,
+    and serves a 1 MiB random blob over HTTP there (port 8000). Returns a reason to skip, or None."""
+    if os.geteuid() != 0:
+        return "--net-tap needs root (a network namespace and a TAP device)"
+    if not os.path.exists("/dev/net/tun"):
+        return "no /dev/net/tun (load the tun module)"
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        return "cannot make a network namespace: %s" % os.strerror(ctypes.get_errno())
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "tuntap", "add", "dev", args.net_tap, "mode", "tap", "vnet_hdr"],
+                ["ip", "addr", "add", NET_HOST + "/24", "dev", args.net_tap],
+                ["ip", "link", "set", args.net_tap, "up"]):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            return "%s: %s" % (" ".join(cmd), r.stdout.strip())
+    args.net_dir = tempfile.mkdtemp(prefix="kiln-net-")
+    blob = os.urandom(1 << 20)
+    with open(os.path.join(args.net_dir, "blob"), "wb") as f:
+        f.write(blob)
+    args.net_sha = hashlib.sha256(blob).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=args.net_dir)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer((NET_HOST, 8000), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print("net: TAP %s at %s/24 in a new network namespace; serving a 1 MiB blob (SHA-256 %s)"
+          % (args.net_tap, NET_HOST, args.net_sha), flush=True)
+    return None
+
+
+def fetch_from_guest(args):
+    url = "http://%s:%d/token" % (NET_GUEST, NET_GUEST_PORT)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            args.net_fetched = r.read().decode(errors="replace").strip()
+    except OSError as e:
+        args.net_fetched = "error: %s" % e
+    print("net: host fetched %s: %r" % (url, args.net_fetched), flush=True)
+
+
+def net_checks(args, text, need):
+    need("KILN-INIT: net ping ok" in text, "guest pinged the host over virtio-net")
+    need("KILN-INIT: net fetch ok" in text, "guest fetched 1 MiB over TCP from the host, intact")
+    need(args.net_fetched == "kiln-guest-token", "host fetched from the guest's HTTP server (%r)"
+         % args.net_fetched)
+
+
 def user_level(text):
     if RUN_INIT not in text:
         print("SKIP: user level: the kernel-level boot never reached /init (its test says why)")
@@ -471,6 +542,9 @@ def main():
                     help="also a 4 MiB read-only virtio-blk data disk, checked unchanged afterwards")
     ap.add_argument("--rng", action="store_true", help="also virtio-rng (/init reads /dev/hwrng)")
     ap.add_argument("--irqchip", choices=("split", "kernel"), help="kiln's --irqchip (default: kiln's)")
+    ap.add_argument("--net-tap", metavar="NAME",
+                    help="a virtio-net interface on TAP NAME in a new network namespace: the "
+                    "guest pings the host, fetches a file over TCP and serves one (needs root)")
     args = ap.parse_args()
     if (args.root_disk or args.data_disk) and not (args.build or args.from_cache):
         ap.error("--root-disk and --data-disk need --build or --from-cache")
@@ -511,6 +585,12 @@ def kernel_level(args):
         if left < args.timeout:
             print("time budget: %d s left of KILN_LINUX_DEADLINE (instead of --timeout %d)" % (left, args.timeout))
             args.timeout = left
+    args.net_fetch, args.net_fetched, args.net_sha = None, None, ""
+    if args.net_tap:
+        why = setup_net(args)
+        if why:
+            print("SKIP: " + why)
+            return 77
     pvm = args.pvm_workarounds == "on" or (args.pvm_workarounds == "auto" and is_pvm_host())
     if pvm:
         print("host: KVM under PVM: guest ring-0 code is emulated (minutes per boot) and the PVM "
