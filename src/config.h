@@ -15,7 +15,8 @@
 /* x86 xAPIC ids are 8 bits and 0xff is broadcast. */
 #define CONFIG_MAX_VCPUS 254
 
-/* virtio-mmio devices: at most this many (disks, console, rng together); see docs/virtio.md. */
+/* virtio-mmio devices: at most this many (disks, console, rng and network interfaces together);
+ * see docs/virtio.md. */
 #define CONFIG_MAX_VIRTIO 16
 #define CONFIG_MAX_DISKS CONFIG_MAX_VIRTIO
 #define CONFIG_DISK_ID_MAX 20 /* virtio-blk GET_ID bytes */
@@ -61,6 +62,13 @@ struct vmm_disk {
 #define CONFIG_NET_ID_MAX 64    /* iface_id, as Firecracker's API allows */
 #define CONFIG_MAX_HOSTFWD 8    /* --net user,hostfwd=... per interface */
 #define CONFIG_NET_DEFAULT_MTU 1500
+#define CONFIG_NET_MIN_MTU 68       /* IPv4's minimum (RFC 791) */
+#define CONFIG_NET_USER_NET 0x0a000200u /* --net user: 10.0.2.0/24 unless net= says otherwise */
+#define CONFIG_NET_USER_PREFIX 24
+#define CONFIG_NET_USER_MIN_PREFIX 8
+#define CONFIG_NET_USER_MAX_PREFIX 30
+#define CONFIG_NET_USER_GUEST_HOST 15 /* the guest's DHCP address: network + 15 (10.0.2.15) */
+#define CONFIG_IFNAME_MAX 15          /* IFNAMSIZ - 1 */
 
 /* (Not "enum net_backend": C gives enums and structs one tag namespace, and struct net_backend
  * is the backend itself, devices/net/backend.h.) */
@@ -136,6 +144,9 @@ int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **s
 /* Parses a --net argument into *n (id "ethN" for N = `index`):
  *   tap=NAME[,mac=MAC][,mtu=N]
  *   user[,net=A.B.C.D/P][,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,mac=][,mtu=]
+ * As QEMU's hostfwd: an empty protocol is tcp, an empty HOSTADDR any address. GUESTADDR is
+ * stored nowhere: a forward always goes to the guest's DHCP address (the network's address plus
+ * CONFIG_NET_USER_GUEST_HOST, QEMU's 10.0.2.15), so GUESTADDR must be empty or that address.
  * Strings are copied into one allocation returned in *storage (freed by the caller after the VM
  * is gone). Returns 0 or -EINVAL with a one-line message naming the bad part in err. */
 int __must_check config_parse_net(const char *arg, unsigned int index, struct vmm_net *n,
@@ -144,11 +155,24 @@ int __must_check config_parse_net(const char *arg, unsigned int index, struct vm
 /* Parses a MAC address "aa:bb:cc:dd:ee:ff" (hex digits, either case). Returns 0 or -EINVAL. */
 int __must_check config_parse_mac(const char *s, uint8_t mac[6]);
 
+/* Writes `mac` as "aa:bb:cc:dd:ee:ff" (lower case, as Firecracker reports guest_mac). */
+#define CONFIG_MAC_STR 18
+void config_format_mac(const uint8_t mac[6], char out[CONFIG_MAC_STR]);
+
+/* Why `mac` cannot be a guest's address (multicast, or all zeros), or NULL when it can. */
+const char *config_bad_mac(const uint8_t mac[6]);
+
+/* Why `name` cannot be a host network device's name (empty, longer than 15 bytes, or a name
+ * Linux refuses: '/', ':', whitespace, "." or ".."), or NULL when it can. */
+const char *config_bad_ifname(const char *name);
+
 /* Number of virtio-mmio devices `cfg` asks for. */
 unsigned int config_nr_virtio(const struct vmm_config *cfg);
 
 /* Checks what can be checked without the host: a kernel is given, memory is page-aligned and at
- * least 1 MiB, 1..254 vCPUs. Returns 0 or -EINVAL with a one-line message in err. */
+ * least 1 MiB, 1..254 vCPUs, the virtio devices fit, and the network interfaces (filled by
+ * config_parse_net() or by the API) have distinct ids, TAP names, MACs and host ports, each part
+ * in range. Returns 0 or -EINVAL with a one-line message in err. */
 int __must_check config_validate(const struct vmm_config *cfg, char *err, size_t err_size);
 
 #endif

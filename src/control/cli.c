@@ -62,6 +62,11 @@ void cli_print_run_help(FILE *f)
 		"      --console virtio|serial  where stdin goes: hvc0 (virtio-console) or the UART\n"
 		"                         (default serial); guest output goes to stdout either way\n"
 		"      --rng              virtio-rng fed from the host's getrandom()\n"
+		"      --net tap=NAME[,mac=MAC][,mtu=N]\n"
+		"      --net user[,net=A.B.C.D/P][,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT]...[,mac=MAC][,mtu=N]\n"
+		"                         virtio-net on a host TAP device or user-mode networking\n"
+		"                         (libslirp; repeatable: eth0, eth1, ...); user mode is for\n"
+		"                         convenience and development, TAP for performance\n"
 		"      --debug-exit[=PORT]  isa-debug-exit device (default port 0xf4): a guest\n"
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
@@ -79,10 +84,13 @@ void cli_print_run_help(FILE *f)
 }
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
-       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG };
+       OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
+       OPT_NET };
 
-/* The --disk arguments' copies (config_parse_disk()): kept until the next parse or exit. */
+/* The --disk and --net arguments' copies (config_parse_disk(), config_parse_net()): kept until
+ * the next parse or exit. */
 static char *disk_storage[CONFIG_MAX_DISKS];
+static char *net_storage[CONFIG_MAX_NETS];
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -103,6 +111,7 @@ static const struct option run_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -114,7 +123,7 @@ static const struct option run_options[] = {
 static bool vm_option(int c)
 {
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
-	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG;
+	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET;
 }
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
@@ -128,6 +137,10 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
 		free(disk_storage[i]);
 		disk_storage[i] = NULL;
+	}
+	for (unsigned int i = 0; i < CONFIG_MAX_NETS; i++) {
+		free(net_storage[i]);
+		net_storage[i] = NULL;
 	}
 	optind = 0; /* full getopt reset, so tests can call us repeatedly */
 	opterr = 0;
@@ -153,6 +166,17 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 					      &disk_storage[cfg->nr_disks], err, err_size))
 				return -EINVAL;
 			cfg->nr_disks++;
+			break;
+		case OPT_NET:
+			if (cfg->nr_nets >= CONFIG_MAX_NETS) {
+				snprintf(err, err_size, "--net %s: more than %u network interfaces",
+					 optarg, CONFIG_MAX_NETS);
+				return -EINVAL;
+			}
+			if (config_parse_net(optarg, cfg->nr_nets, &cfg->nets[cfg->nr_nets],
+					     &net_storage[cfg->nr_nets], err, err_size))
+				return -EINVAL;
+			cfg->nr_nets++;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "virtio") && strcmp(optarg, "serial")) {

@@ -274,8 +274,15 @@ static void handle_request(void *ctx, struct api_request *req)
 			 spec_drive(&c->spec, sub_id(p, "/drives/"), req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if ((put || patch) && sub_id(p, "/network-interfaces/")) {
-		if (need_body(req)) {
-			spec_unsupported("network-interfaces", patch ? NULL : req->body, req->fault, sizeof(req->fault));
+		const char *id = sub_id(p, "/network-interfaces/");
+
+		/* PATCH only updates rate limiters, so it needs no pre-boot check. */
+		if (patch) {
+			if (need_body(req) &&
+			    spec_net_patch(&c->spec, id, req->body, req->fault, sizeof(req->fault)))
+				req->status = 400;
+		} else if (need_body(req) && pre_boot_only(c, req) &&
+			   spec_net(&c->spec, id, req->body, req->fault, sizeof(req->fault))) {
 			req->status = 400;
 		}
 	} else if (put && strcmp(p, "/entropy") == 0) {

@@ -26,6 +26,7 @@ void spec_init(struct vm_spec *s, const struct vmm_config *base)
 
 static void set_str(char **dst, const char *src);
 static int sync_drives(struct vm_spec *s);
+static void sync_nets(struct vm_spec *s);
 
 void spec_adopt_cli(struct vm_spec *s)
 {
@@ -43,6 +44,28 @@ void spec_adopt_cli(struct vm_spec *s)
 		sd->serial = d->id != NULL;
 	}
 	s->entropy = s->cfg.rng;
+	/* --net becomes network interfaces, so GET /vm/config reports them and PATCH finds them. */
+	for (unsigned int i = 0; i < s->cfg.nr_nets && i < CONFIG_MAX_NETS; i++) {
+		struct spec_net *sn = &s->nets[s->nr_nets++];
+
+		sn->net = s->cfg.nets[i];
+		set_str(&sn->id, s->cfg.nets[i].id);
+		set_str(&sn->tap, s->cfg.nets[i].tap);
+		if (!sn->id || (s->cfg.nets[i].tap && !sn->tap)) {
+			/* cfg.nets keeps pointing to the command line's strings: the VM is the same,
+			 * only the API does not see the interfaces. */
+			pr_warn("out of memory for the network interfaces' names");
+			for (unsigned int j = 0; j < s->nr_nets; j++) {
+				free(s->nets[j].id);
+				free(s->nets[j].tap);
+				s->nets[j] = (struct spec_net){ 0 };
+			}
+			s->nr_nets = 0;
+			break;
+		}
+	}
+	if (s->nr_nets)
+		sync_nets(s);
 	set_str(&s->kernel_path, s->cfg.kernel_path);
 	set_str(&s->initrd_path, s->cfg.initrd_path);
 	set_str(&s->boot_args, s->cfg.cmdline);
@@ -69,6 +92,12 @@ void spec_free(struct vm_spec *s)
 		free(s->drives[i].partuuid);
 	}
 	s->nr_drives = 0;
+	for (unsigned int i = 0; i < s->nr_nets; i++) {
+		free(s->nets[i].id);
+		free(s->nets[i].tap);
+	}
+	s->nr_nets = 0;
+	s->cfg.nr_nets = 0;
 	free(s->cmdline);
 	s->cmdline = NULL;
 	if (s->logger.fd >= 0)
@@ -424,6 +453,158 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
 	return 0;
 }
 
+/* Rebuilds cfg.nets from the interfaces, in their order. */
+static void sync_nets(struct vm_spec *s)
+{
+	for (unsigned int i = 0; i < s->nr_nets; i++) {
+		s->cfg.nets[i] = s->nets[i].net;
+		s->cfg.nets[i].id = s->nets[i].id;
+		s->cfg.nets[i].tap = s->nets[i].tap;
+	}
+	s->cfg.nr_nets = s->nr_nets;
+}
+
+static struct spec_net *find_net(struct vm_spec *s, const char *id)
+{
+	for (unsigned int i = 0; i < s->nr_nets; i++)
+		if (strcmp(s->nets[i].id, id) == 0)
+			return &s->nets[i];
+	return NULL;
+}
+
+/* iface_id against the path's id and its length, then the rate limiters: both bodies have them. */
+static int check_net_common(const json_t *body, const char *path_id, char *err, size_t err_size)
+{
+	static const char *const limiters[] = { "rx_rate_limiter", "tx_rate_limiter" };
+	const char *id = jstr(body, "iface_id");
+
+	if (path_id && strcmp(id, path_id) != 0) {
+		snprintf(err, err_size, "network-interfaces: iface_id '%s' does not match the path's "
+			 "'%s'", id, path_id);
+		return -EINVAL;
+	}
+	if (!id[0] || strlen(id) > CONFIG_NET_ID_MAX) {
+		snprintf(err, err_size, "network-interfaces: iface_id '%s' must be 1 to %u bytes", id,
+			 CONFIG_NET_ID_MAX);
+		return -EINVAL;
+	}
+	/* jcheck() let through only an object or null; Firecracker's RateLimiter is an object. */
+	for (size_t i = 0; i < ARRAY_SIZE(limiters); i++) {
+		if (json_is_object(json_object_get(body, limiters[i]))) {
+			snprintf(err, err_size, "network-interfaces: %s: rate limiters are not "
+				 "supported yet", limiters[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
+	     size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, true },
+		{ "guest_mac", JF_STRING, false },	{ "mtu", JF_INT, false },
+		{ "rx_rate_limiter", JF_OBJECT, false }, { "tx_rate_limiter", JF_OBJECT, false },
+	};
+	struct vmm_net net = { .backend = NET_BACKEND_TAP };
+	const char *id, *tap, *mac, *why;
+	char *id_copy = NULL, *tap_copy;
+	struct spec_net *n;
+	long long mtu;
+
+	if (jcheck(body, "network-interfaces", fields, ARRAY_SIZE(fields), err, err_size) ||
+	    check_net_common(body, path_id, err, err_size))
+		return -EINVAL;
+	id = jstr(body, "iface_id");
+	tap = jstr(body, "host_dev_name");
+	mac = jstr(body, "guest_mac");
+	mtu = jint(body, "mtu", 0);
+	if ((why = config_bad_ifname(tap))) {
+		snprintf(err, err_size, "network-interfaces: host_dev_name '%s' %s", tap, why);
+		return -EINVAL;
+	}
+	if (mac && config_parse_mac(mac, net.mac)) {
+		snprintf(err, err_size, "network-interfaces: guest_mac '%s' is not a MAC address "
+			 "(aa:bb:cc:dd:ee:ff)", mac);
+		return -EINVAL;
+	}
+	if (mac && (why = config_bad_mac(net.mac))) {
+		snprintf(err, err_size, "network-interfaces: guest_mac '%s' %s", mac, why);
+		return -EINVAL;
+	}
+	net.has_mac = mac != NULL;
+	if (json_is_integer(json_object_get(body, "mtu")) && (mtu < CONFIG_NET_MIN_MTU || mtu > 65535)) {
+		snprintf(err, err_size, "network-interfaces: mtu %lld is out of range (%u to 65535)",
+			 mtu, CONFIG_NET_MIN_MTU);
+		return -EINVAL;
+	}
+	net.mtu = (uint16_t)mtu;
+	n = find_net(s, id);
+	for (unsigned int i = 0; i < s->nr_nets; i++) {
+		const struct spec_net *m = &s->nets[i];
+
+		if (m == n)
+			continue;
+		if (m->tap && strcmp(m->tap, tap) == 0) {
+			snprintf(err, err_size, "network-interfaces: host_dev_name '%s' is already used "
+				 "by '%s'", tap, m->id);
+			return -EINVAL;
+		}
+		if (net.has_mac && m->net.has_mac && !memcmp(m->net.mac, net.mac, sizeof(net.mac))) {
+			snprintf(err, err_size, "network-interfaces: guest_mac '%s' is already used by "
+				 "'%s'", mac, m->id);
+			return -EINVAL;
+		}
+	}
+	if (!n && s->nr_nets >= CONFIG_MAX_NETS) {
+		snprintf(err, err_size, "network-interfaces: at most %u interfaces", CONFIG_MAX_NETS);
+		return -EINVAL;
+	}
+	if (!n && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
+		snprintf(err, err_size, "network-interfaces: at most %u virtio devices",
+			 CONFIG_MAX_VIRTIO);
+		return -EINVAL;
+	}
+	tap_copy = strdup(tap);
+	if (!n)
+		id_copy = strdup(id);
+	if (!tap_copy || (!n && !id_copy)) {
+		free(tap_copy);
+		free(id_copy);
+		snprintf(err, err_size, "network-interfaces: out of memory");
+		return -EINVAL;
+	}
+	if (!n) {
+		n = &s->nets[s->nr_nets++];
+		n->id = id_copy;
+	}
+	free(n->tap);
+	n->tap = tap_copy;
+	n->net = net;
+	sync_nets(s);
+	return 0;
+}
+
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
+		   size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "iface_id", JF_STRING, true },
+		{ "rx_rate_limiter", JF_OBJECT, false },
+		{ "tx_rate_limiter", JF_OBJECT, false },
+	};
+
+	if (jcheck(body, "network-interfaces", fields, ARRAY_SIZE(fields), err, err_size) ||
+	    check_net_common(body, path_id, err, err_size))
+		return -EINVAL;
+	if (!find_net(s, path_id)) {
+		snprintf(err, err_size, "network-interfaces: no interface '%s'", path_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
@@ -519,11 +700,6 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err, size_t err_si
 
 int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size)
 {
-	static const struct jfield net[] = {
-		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, false },
-		{ "guest_mac", JF_STRING, false },	{ "rx_rate_limiter", JF_OBJECT, false },
-		{ "tx_rate_limiter", JF_OBJECT, false },
-	};
 	static const struct jfield vsock[] = {
 		{ "vsock_id", JF_STRING, false },	{ "guest_cid", JF_INT, true },
 		{ "uds_path", JF_STRING, true },
@@ -546,7 +722,6 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 		const struct jfield *fields;
 		size_t n;
 	} table[] = {
-		{ "network-interfaces", "virtio-net", net, ARRAY_SIZE(net) },
 		{ "vsock", "virtio-vsock", vsock, ARRAY_SIZE(vsock) },
 		{ "balloon", "virtio-balloon", balloon, ARRAY_SIZE(balloon) },
 		{ "snapshot/create", "snapshot support", snap_create, ARRAY_SIZE(snap_create) },
@@ -603,7 +778,26 @@ json_t *spec_to_json(const struct vm_spec *s)
 	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
-	json_object_set_new(doc, "network-interfaces", json_array());
+	json_t *nets = json_array();
+
+	/* Firecracker's NetworkInterface: a user-mode interface (only from --net) has no form. */
+	for (unsigned int i = 0; i < s->nr_nets; i++) {
+		const struct spec_net *n = &s->nets[i];
+		char mac[CONFIG_MAC_STR];
+		json_t *o;
+
+		if (n->net.backend != NET_BACKEND_TAP)
+			continue;
+		o = json_pack("{s:s, s:s}", "iface_id", n->id, "host_dev_name", n->tap);
+		if (n->net.has_mac) {
+			config_format_mac(n->net.mac, mac);
+			json_object_set_new(o, "guest_mac", json_string(mac));
+		}
+		if (n->net.mtu)
+			json_object_set_new(o, "mtu", json_integer(n->net.mtu));
+		json_array_append_new(nets, o);
+	}
+	json_object_set_new(doc, "network-interfaces", nets);
 	json_object_set_new(doc, "vsock", json_null());
 	json_object_set_new(doc, "entropy", s->entropy ? json_object() : json_null());
 	json_object_set_new(doc, "balloon", json_null());
@@ -654,16 +848,14 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 				snprintf(err, err_size, "%s: expected an array", key);
 				return -EINVAL;
 			}
-			if (strcmp(key, "drives") == 0) {
-				size_t i;
-				json_t *d;
+			size_t i;
+			json_t *d;
 
-				json_array_foreach(val, i, d) {
-					if ((e = spec_drive(s, NULL, d, err, err_size)))
-						break;
-				}
-			} else if (json_array_size(val)) {
-				e = spec_unsupported(key, json_array_get(val, 0), err, err_size);
+			json_array_foreach(val, i, d) {
+				e = strcmp(key, "drives") == 0 ? spec_drive(s, NULL, d, err, err_size)
+							       : spec_net(s, NULL, d, err, err_size);
+				if (e)
+					break;
 			}
 		} else if (strcmp(key, "entropy") == 0) {
 			e = spec_entropy(s, val, err, err_size);

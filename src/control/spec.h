@@ -1,5 +1,6 @@
 /* spec.h: the VM description the control plane edits before boot (Firecracker's sections:
- * boot-source, machine-config, serial, logger, metrics), shared by the API and the config file. */
+ * boot-source, machine-config, serial, logger, metrics, drives, entropy, network-interfaces),
+ * shared by the API and the config file. */
 #ifndef KILN_CONTROL_SPEC_H
 #define KILN_CONTROL_SPEC_H
 
@@ -16,6 +17,13 @@ struct spec_drive {
 	bool root, ro;
 	bool serial; /* drive_id is the GET_ID serial (API drives, --disk with id=) */
 	enum disk_io io;
+};
+
+/* One network interface (PUT /network-interfaces/{id}, or a --net adopted from the command line,
+ * the only way to a user-mode one: Firecracker's API has none). */
+struct spec_net {
+	char *id, *tap;     /* tap: NULL for user mode */
+	struct vmm_net net; /* the rest; cfg.nets gets it with id and tap pointing to the above */
 };
 
 struct vm_spec {
@@ -41,6 +49,9 @@ struct vm_spec {
 	struct spec_drive drives[CONFIG_MAX_DISKS];
 	unsigned int nr_drives;
 	bool entropy;
+	/* Network interfaces in the order they were first put: eth0, eth1, ... */
+	struct spec_net nets[CONFIG_MAX_NETS];
+	unsigned int nr_nets;
 	char *cmdline; /* boot_args plus root= for a root drive: what cfg.cmdline points to */
 };
 
@@ -71,8 +82,22 @@ int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
 		     char *err, size_t err_size);
 int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
-/* Sections naming devices kiln does not have yet (network-interfaces, vsock, balloon, mmds...): the body is checked against Firecracker's fields, then refused with a
- * message saying which device is missing. Always returns -EINVAL. */
+/* PUT /network-interfaces/{id} (`path_id` is the id in the path; NULL from the config file): a
+ * TAP interface from Firecracker's NetworkInterface: iface_id (must match the path, 1 to 64
+ * bytes), host_dev_name (required; the TAP is opened at boot), guest_mac, mtu; rx_rate_limiter
+ * and tx_rate_limiter only absent or null (kiln has no rate limiters yet). Pre-boot only; a PUT
+ * with a known iface_id replaces that interface, a new one is appended. */
+int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
+	     size_t err_size);
+/* PATCH /network-interfaces/{id}: Firecracker's PartialNetworkInterface only updates rate
+ * limiters, so a known interface with absent or null limiters is a success that changes nothing;
+ * an unknown interface or a limiter is refused. Before or after boot. */
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
+		   size_t err_size);
+
+/* Sections naming devices kiln does not have yet (vsock, balloon, mmds, snapshots...): the body
+ * is checked against Firecracker's fields, then refused with a message saying which device is
+ * missing. Always returns -EINVAL. */
 int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size);
 
 /* Firecracker's configuration document: GET /vm/config. New reference. */

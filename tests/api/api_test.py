@@ -764,6 +764,10 @@ def t_errors_post_boot():
                    {"log_path": k.touch("log")}, pattern=AFTER_START)
         expect_400(k, "PUT /metrics after the start -> 400", "PUT", "/metrics",
                    {"metrics_path": k.touch("m")}, pattern=AFTER_START)
+        expect_400(k, "PUT /network-interfaces/eth0 after the start -> 400", "PUT", "/network-interfaces/eth0",
+                   {"iface_id": "eth0", "host_dev_name": "tap0"}, pattern=AFTER_START)
+        expect_400(k, "PATCH /network-interfaces/eth0 of a VM without interfaces -> 400 naming eth0", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0"}, pattern="eth0")
         expect_400(k, "InstanceStart twice -> 400", "PUT", "/actions", {"action_type": "InstanceStart"},
                    pattern=r"(?i)already|twice|start|running")
         expect_400(k, "FlushMetrics without PUT /metrics, after the start -> 400", "PUT", "/actions",
@@ -780,8 +784,6 @@ def t_errors_post_boot():
 
 # Devices kiln does not have: (method, path, a body Firecracker accepts, that body plus a bad field).
 UNSUPPORTED_DEVICES = [
-    ("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02",
-                                         "host_dev_name": "tap0"}),
     ("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/tmp/kiln-test-v.sock"}),
     ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
     ("PUT", "/snapshot/create", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
@@ -1164,6 +1166,14 @@ CONFIG_ERRORS = [
                               "machine-config": {"vcpu_count": 1}}, "mem_size_mib"),
     ("vcpu_count out of range", {"boot-source": {"kernel_image_path": "@hello"},
                                  "machine-config": {"vcpu_count": 255, "mem_size_mib": 128}}, "vcpu_count"),
+    ("network-interfaces not an array", {"boot-source": {"kernel_image_path": "@hello"},
+                                         "network-interfaces": {"iface_id": "eth0", "host_dev_name": "tap0"}},
+     "network-interfaces"),
+    ("a rate limiter on a network interface",
+     {"boot-source": {"kernel_image_path": "@hello"},
+      "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
+                              "rx_rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}]},
+     "rx_rate_limiter.*not supported yet"),
     ("malformed JSON", '{"boot-source": {"kernel_image_path": ', None),
     ("not a JSON object", "[]", None),
 ]
@@ -1393,6 +1403,69 @@ def t_ctrl_alt_del():
         check_kbd_output("kiln run, keys sent while paused", k.output())
 
 
+# --- network interfaces (virtio-net) --------------------------------------------------------------
+
+def vm_config_nets(k):
+    return get_json(k, "/vm/config").get("network-interfaces")
+
+
+def t_network_interfaces():
+    """PUT/PATCH /network-interfaces/{id} before boot: Firecracker's fields, replacement in place,
+    the order of first PUTs, rate limiters refused, and GET /vm/config reporting the interfaces.
+    No VM is started: the TAP devices named here do not exist, and kiln opens them only at
+    InstanceStart."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        expect_204(k, "PUT /network-interfaces/eth0 with guest_mac -> 204", "PUT", "/network-interfaces/eth0",
+                   {"iface_id": "eth0", "guest_mac": "AA:FC:00:00:00:01", "host_dev_name": "tap0"})
+        expect_204(k, "PUT /network-interfaces/net1 with null rate limiters -> 204", "PUT",
+                   "/network-interfaces/net1",
+                   {"iface_id": "net1", "host_dev_name": "tap1", "rx_rate_limiter": None, "tx_rate_limiter": None})
+        want = [{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "aa:fc:00:00:00:01"},
+                {"iface_id": "net1", "host_dev_name": "tap1"}]
+        nets = vm_config_nets(k)
+        check("GET /vm/config lists both interfaces in the order they were put, guest_mac only where set",
+              nets == want, repr(nets))
+        expect_204(k, "PUT /network-interfaces/eth0 again -> 204 (replaces it)", "PUT", "/network-interfaces/eth0",
+                   {"iface_id": "eth0", "host_dev_name": "tap2"})
+        want = [{"iface_id": "eth0", "host_dev_name": "tap2"}, {"iface_id": "net1", "host_dev_name": "tap1"}]
+        nets = vm_config_nets(k)
+        check("the replaced eth0 keeps its place, with the new host_dev_name and no guest_mac", nets == want,
+              repr(nets))
+
+        limiter = {"bandwidth": {"size": 1000, "refill_time": 100}}
+        for what, body, pattern in [
+            ("an iface_id unlike the path's", {"iface_id": "eth2", "host_dev_name": "tap3"}, "iface_id"),
+            ("no host_dev_name", {"iface_id": "eth1"}, "host_dev_name"),
+            ("a 16-byte host_dev_name", {"iface_id": "eth1", "host_dev_name": "abcdefghijklmnop"}, "host_dev_name"),
+            ("a short guest_mac", {"iface_id": "eth1", "host_dev_name": "tap3", "guest_mac": "AA:FC:00:00:00"},
+             "guest_mac"),
+            ("a multicast guest_mac", {"iface_id": "eth1", "host_dev_name": "tap3", "guest_mac": "01:00:5E:00:00:01"},
+             "guest_mac"),
+            ("the host_dev_name of net1", {"iface_id": "eth1", "host_dev_name": "tap1"}, "host_dev_name"),
+            ("an rx_rate_limiter", {"iface_id": "eth1", "host_dev_name": "tap3", "rx_rate_limiter": limiter},
+             "rx_rate_limiter.*not supported yet"),
+            ("a tx_rate_limiter", {"iface_id": "eth1", "host_dev_name": "tap3", "tx_rate_limiter": limiter},
+             "tx_rate_limiter.*not supported yet"),
+            ("an unknown field", {"iface_id": "eth1", "host_dev_name": "tap3", "bogus_field": 1}, "bogus_field"),
+        ]:
+            expect_400(k, "PUT /network-interfaces/eth1 with %s -> 400 naming it" % what, "PUT",
+                       "/network-interfaces/eth1", body, pattern=pattern)
+        check("the refused PUTs changed nothing", vm_config_nets(k) == want, repr(vm_config_nets(k)))
+
+        expect_204(k, "PATCH /network-interfaces/eth0 with only iface_id -> 204", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0"})
+        expect_204(k, "PATCH /network-interfaces/eth0 with null rate limiters -> 204", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": None, "tx_rate_limiter": None})
+        expect_400(k, "PATCH /network-interfaces/eth9 (no such interface) -> 400 naming it", "PATCH",
+                   "/network-interfaces/eth9", {"iface_id": "eth9"}, pattern="eth9")
+        expect_400(k, "PATCH /network-interfaces/eth0 with an rx_rate_limiter -> 400, not supported yet", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": limiter},
+                   pattern="rx_rate_limiter.*not supported yet")
+        check("the PATCHes changed nothing", vm_config_nets(k) == want, repr(vm_config_nets(k)))
+
+
 # --- Firecracker's request examples -------------------------------------------------------------
 
 # file in fixtures/, method, path, the host path field to replace (None: sent byte for byte).
@@ -1409,6 +1482,7 @@ FIXTURES = [
     ("vm.paused.json", "PATCH", "/vm", None),
     ("vm.resumed.json", "PATCH", "/vm", None),
     ("actions.send-ctrl-alt-del.json", "PUT", "/actions", None),
+    ("network-interfaces.network-setup.json", "PUT", "/network-interfaces/eth0", None),
 ]
 
 
@@ -1462,6 +1536,8 @@ def t_fixtures():
         for name, method, path, field in FIXTURES:
             if path == "/logger" and "/logger" in sent:
                 continue  # one logger per VM
+            if path.startswith("/network-interfaces/"):
+                continue  # its TAP device, tap0, does not exist on the test host: InstanceStart would fail
             sent.add(path)
             if name == "vm.paused.json" and not check(
                     "fixtures on one VM: mb_kbd says 'kbd: ready' in serial_out_path",
@@ -1599,7 +1675,7 @@ GROUPS = {
     "pause-resume": [t_pause_resume],
     "ctrl-alt-del": [t_ctrl_alt_del],
     "fixtures": [t_fixtures],
-    "drives": [t_drives, t_drives_boot],
+    "drives": [t_drives, t_drives_boot, t_network_interfaces],
     "stress": [t_stress],
 }
 

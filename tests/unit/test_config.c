@@ -553,3 +553,463 @@ Test(cli, help_text_mentions_options)
 		cr_assert_not_null(strstr(buf, *o), "run --help does not mention %s", *o);
 	free(buf);
 }
+
+/* ---- config_parse_mac, config_parse_net ---------------------------------------------------- */
+
+static struct vmm_net net;
+static char *net_storage;
+
+static void net_setup(void)
+{
+	memset(&net, 0x5a, sizeof(net));
+	net_storage = NULL;
+	memset(err, 0, sizeof(err));
+}
+
+static void net_teardown(void)
+{
+	free(net_storage);
+	net_storage = NULL;
+}
+
+TestSuite(parse_net, .init = net_setup, .fini = net_teardown);
+
+static void net_ok(const char *arg, unsigned int index)
+{
+	free(net_storage);
+	net_storage = NULL;
+	cr_assert_eq(config_parse_net(arg, index, &net, &net_storage, err, sizeof(err)), 0, "'%s': %s",
+		     arg, err);
+	cr_assert_not_null(net_storage);
+}
+
+/* A refused argument: one line that names --net and `part` (the bad value), nothing to free. */
+static void net_bad(const char *arg, const char *part)
+{
+	free(net_storage);
+	net_storage = NULL;
+	memset(err, 0, sizeof(err));
+	cr_assert_eq(config_parse_net(arg, 0, &net, &net_storage, err, sizeof(err)), -EINVAL,
+		     "'%s' accepted", arg);
+	cr_assert_null(net_storage, "'%s': nothing to free after an error", arg);
+	cr_assert_null(net.id, "'%s': the interface is cleared on error", arg);
+	cr_assert_null(strchr(err, '\n'), "'%s': one line: %s", arg, err);
+	cr_assert_not_null(strstr(err, "--net"), "'%s': '%s' does not name --net", arg, err);
+	cr_assert_not_null(strstr(err, part), "'%s': message '%s' lacks \"%s\"", arg, err, part);
+}
+
+Test(parse_net, mac_addresses)
+{
+	uint8_t mac[6] = { 1, 2, 3, 4, 5, 6 };
+	static const char *const bad[] = { "", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:ff:00",
+					   "aa-bb-cc-dd-ee-ff", "aabbccddeeff", "g0:00:00:00:00:00",
+					   "a:bb:cc:dd:ee:ff0", " aa:bb:cc:dd:ee:f", "aa:bb:cc:dd:ee:f ",
+					   "0x:bb:cc:dd:ee:ff" };
+
+	cr_assert_eq(config_parse_mac("aa:FC:00:10:9b:02", mac), 0);
+	cr_assert_eq(memcmp(mac, (uint8_t[]){ 0xaa, 0xfc, 0x00, 0x10, 0x9b, 0x02 }, 6), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
+		cr_assert_eq(config_parse_mac(bad[i], mac), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert_eq(mac[0], 0xaa, "'%s': output written on error", bad[i]);
+	}
+	cr_assert_eq(config_parse_mac(NULL, mac), -EINVAL);
+	cr_assert_eq(config_parse_mac("01:00:5e:00:00:01", mac), 0, "syntax only: multicast parses");
+	cr_assert_str_eq(config_bad_mac(mac), "is a multicast address");
+	cr_assert_eq(config_parse_mac("00:00:00:00:00:00", mac), 0);
+	cr_assert_str_eq(config_bad_mac(mac), "is all zeros");
+	cr_assert_eq(config_parse_mac("02:00:00:00:00:01", mac), 0);
+	cr_assert_null(config_bad_mac(mac), "locally administered unicast is fine");
+}
+
+Test(parse_net, tap_defaults_and_index)
+{
+	net_ok("tap=tap0", 0);
+	cr_assert_str_eq(net.id, "eth0");
+	cr_assert_eq(net.backend, NET_BACKEND_TAP);
+	cr_assert_str_eq(net.tap, "tap0");
+	cr_assert_not(net.has_mac);
+	cr_assert_eq(net.mtu, 0, "0: the default MTU");
+	cr_assert_eq(net.nr_hostfwd, 0);
+	net_ok("tap=fc-tap7", 3);
+	cr_assert_str_eq(net.id, "eth3");
+	cr_assert_str_eq(net.tap, "fc-tap7");
+}
+
+Test(parse_net, tap_every_option)
+{
+	net_ok("tap=tap1,mac=AA:FC:00:00:00:01,mtu=9000", 1);
+	cr_assert(net.has_mac);
+	cr_assert_eq(memcmp(net.mac, (uint8_t[]){ 0xaa, 0xfc, 0, 0, 0, 1 }, 6), 0);
+	cr_assert_eq(net.mtu, 9000);
+	net_ok("tap=t,mtu=68,,mtu=65535", 0);
+	cr_assert_eq(net.mtu, 65535, "the last one wins; empty options are skipped");
+}
+
+Test(parse_net, argument_is_copied)
+{
+	char arg[] = "tap=tap0,mac=06:00:00:00:00:01";
+
+	net_ok(arg, 0);
+	memset(arg, 'Z', sizeof(arg) - 1);
+	cr_assert_str_eq(net.tap, "tap0");
+	cr_assert_str_eq(net.id, "eth0");
+}
+
+Test(parse_net, tap_names)
+{
+	net_ok("tap=012345678901234", 0);
+	cr_assert_eq(strlen(net.tap), 15, "IFNAMSIZ - 1 bytes fit");
+	net_bad("tap=0123456789012345", "TAP name '0123456789012345' is longer than 15 bytes");
+	net_bad("tap=", "TAP name '' is empty");
+	net_bad("tap", "no TAP name");
+	net_bad("tap=a/b", "TAP name 'a/b'");
+	net_bad("tap=a b", "TAP name 'a b'");
+	net_bad("tap=a\tb", "TAP name");
+	net_bad("tap=eth0:1", "TAP name 'eth0:1'");
+	net_bad("tap=..", "TAP name '..'");
+}
+
+Test(parse_net, user_defaults)
+{
+	net_ok("user", 2);
+	cr_assert_str_eq(net.id, "eth2");
+	cr_assert_eq(net.backend, NET_BACKEND_USER);
+	cr_assert_null(net.tap);
+	cr_assert_eq(net.user_net, 0x0a000200, "10.0.2.0");
+	cr_assert_eq(net.user_prefix, 24);
+	cr_assert_eq(net.nr_hostfwd, 0);
+}
+
+Test(parse_net, user_every_option)
+{
+	net_ok("user,net=192.168.76.0/22,hostfwd=tcp::2222-:22,"
+	       "hostfwd=udp:127.0.0.1:5353-192.168.76.15:53,hostfwd=:0.0.0.0:8080-:80,"
+	       "mac=52:54:00:12:34:56,mtu=1400", 0);
+	cr_assert_eq(net.user_net, 0xc0a84c00);
+	cr_assert_eq(net.user_prefix, 22);
+	cr_assert_eq(net.nr_hostfwd, 3);
+	cr_assert_not(net.hostfwd[0].udp);
+	cr_assert_eq(net.hostfwd[0].host_addr, 0, "empty HOSTADDR: any");
+	cr_assert_eq(net.hostfwd[0].host_port, 2222);
+	cr_assert_eq(net.hostfwd[0].guest_port, 22);
+	cr_assert(net.hostfwd[1].udp);
+	cr_assert_eq(net.hostfwd[1].host_addr, 0x7f000001);
+	cr_assert_eq(net.hostfwd[1].host_port, 5353);
+	cr_assert_eq(net.hostfwd[1].guest_port, 53);
+	cr_assert_not(net.hostfwd[2].udp, "an empty protocol is tcp, as QEMU");
+	cr_assert_eq(net.hostfwd[2].host_port, 8080);
+	cr_assert(net.has_mac);
+	cr_assert_eq(net.mac[5], 0x56);
+	cr_assert_eq(net.mtu, 1400);
+}
+
+Test(parse_net, guest_address_is_checked_against_net)
+{
+	net_ok("user,hostfwd=tcp::2222-10.0.2.15:22", 0);
+	net_ok("user,hostfwd=tcp::2222-192.168.0.15:22,net=192.168.0.0/24", 0);
+	cr_assert_eq(net.user_net, 0xc0a80000, "net= after hostfwd= still counts");
+	net_bad("user,hostfwd=tcp::2222-10.0.3.15:22", "guest address 10.0.3.15 is outside net "
+						       "10.0.2.0/24");
+	net_bad("user,net=192.168.0.0/24,hostfwd=tcp::2222-10.0.2.15:22", "10.0.2.15 is outside");
+	net_bad("user,hostfwd=tcp::2222-10.0.2.20:22", "guest address 10.0.2.20 is not the guest's "
+						       "DHCP address 10.0.2.15");
+	net_bad("user,hostfwd=tcp::2222-guest:22", "guest address 'guest'");
+}
+
+Test(parse_net, hostfwd_limit)
+{
+	char arg[512] = "user";
+
+	for (unsigned int i = 0; i < CONFIG_MAX_HOSTFWD; i++)
+		sprintf(arg + strlen(arg), ",hostfwd=tcp::%u-:22", 2000 + i);
+	net_ok(arg, 0);
+	cr_assert_eq(net.nr_hostfwd, CONFIG_MAX_HOSTFWD);
+	strcat(arg, ",hostfwd=tcp::3000-:22");
+	net_bad(arg, "hostfwd 'tcp::3000-:22': more than 8 forwards");
+}
+
+Test(parse_net, each_bad_part_is_named)
+{
+	static const struct {
+		const char *arg, *part;
+	} cases[] = {
+		{ "tap=x,mtu=10", "mtu '10' is out of range (68 to 65535)" },
+		{ "tap=x,mtu=67", "mtu '67'" },
+		{ "tap=x,mtu=65536", "mtu '65536'" },
+		{ "tap=x,mtu=abc", "mtu 'abc' is not a number" },
+		{ "tap=x,mtu=", "mtu ''" },
+		{ "tap=x,mac=01:00:5e:00:00:01", "mac '01:00:5e:00:00:01' is a multicast address" },
+		{ "tap=x,mac=ff:ff:ff:ff:ff:ff", "multicast" },
+		{ "tap=x,mac=00:00:00:00:00:00", "is all zeros" },
+		{ "tap=x,mac=zz", "mac 'zz' is not a MAC address" },
+		{ "bogus", "'bogus' is not a backend" },
+		{ "user=x", "'user=x' is not a backend" },
+		{ "", "no backend" },
+		{ ",tap=x", "no backend" },
+		{ "tap=x,net=10.0.0.0/8", "unknown option 'net=10.0.0.0/8'" },
+		{ "tap=x,hostfwd=tcp::1-:2", "unknown option 'hostfwd=tcp::1-:2'" },
+		{ "user,bogus", "--net user: unknown option 'bogus'" },
+		{ "user,net=10.0.2.0", "net '10.0.2.0' is not A.B.C.D/PREFIX" },
+		{ "user,net=10.0.2/24", "'10.0.2' is not an IPv4 address" },
+		{ "user,net=10.0.0.0/7", "prefix '7' is out of range (8 to 30)" },
+		{ "user,net=10.0.0.0/31", "prefix '31'" },
+		{ "user,net=10.0.0.0/x", "prefix 'x' is not a number" },
+		{ "user,net=10.0.2.1/24", "net '10.0.2.1/24' has host bits set (the network is "
+					  "10.0.2.0/24)" },
+		{ "user,hostfwd=tcp::0-:22", "hostfwd 'tcp::0-:22': host port '0'" },
+		{ "user,hostfwd=tcp::65536-:22", "host port '65536'" },
+		{ "user,hostfwd=tcp::x-:22", "host port 'x'" },
+		{ "user,hostfwd=tcp::2222-:0", "guest port '0'" },
+		{ "user,hostfwd=tcp::2222-:", "guest port ''" },
+		{ "user,hostfwd=sctp::1-:2", "protocol 'sctp' is not tcp or udp" },
+		{ "user,hostfwd=tcp:1.2.3.4.5:1-:2", "host address '1.2.3.4.5'" },
+		{ "user,hostfwd=tcp::1-:2:3", "hostfwd 'tcp::1-:2:3' is not [tcp|udp]:" },
+		{ "user,hostfwd=tcp::1:2", "hostfwd 'tcp::1:2'" },
+		{ "user,hostfwd=2222-:22", "hostfwd '2222-:22'" },
+		{ "user,hostfwd=", "hostfwd ''" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		net_bad(cases[i].arg, cases[i].part);
+}
+
+/* ---- config_validate: network interfaces ---------------------------------------------------- */
+
+static struct vmm_net *add_net(const char *id, enum net_backend backend, const char *tap)
+{
+	struct vmm_net *n = &cfg.nets[cfg.nr_nets++];
+
+	*n = (struct vmm_net){ .id = id, .backend = backend, .tap = tap };
+	if (backend == NET_BACKEND_USER) {
+		n->user_net = 0x0a000200;
+		n->user_prefix = 24;
+	}
+	return n;
+}
+
+static struct vmm_hostfwd *add_fwd(struct vmm_net *n, bool udp, uint32_t addr, uint16_t port)
+{
+	struct vmm_hostfwd *f = &n->hostfwd[n->nr_hostfwd++];
+
+	*f = (struct vmm_hostfwd){ .udp = udp, .host_addr = addr, .host_port = port,
+				   .guest_port = 22 };
+	return f;
+}
+
+#define assert_invalid(msg)                                                                  \
+	do {                                                                                 \
+		cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "accepted");  \
+		cr_assert_str_eq(err, (msg));                                                \
+	} while (0)
+
+Test(validate, nets_distinct)
+{
+	struct vmm_net *n;
+
+	add_net("eth0", NET_BACKEND_TAP, "tap0");
+	n = add_net("eth1", NET_BACKEND_TAP, "tap1");
+	n->has_mac = true;
+	memcpy(n->mac, (uint8_t[]){ 6, 0, 0, 0, 0, 1 }, 6);
+	n = add_net("eth2", NET_BACKEND_USER, NULL);
+	add_fwd(n, false, 0, 2222);
+	add_fwd(n, true, 0, 2222);                  /* udp and tcp ports are apart */
+	add_fwd(n, false, 0x7f000001, 8080);
+	add_fwd(n, false, 0x7f000002, 8080);        /* two host addresses, one port */
+	n = add_net("eth3", NET_BACKEND_USER, NULL);
+	n->has_mac = true;
+	memcpy(n->mac, (uint8_t[]){ 6, 0, 0, 0, 0, 2 }, 6);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_nr_virtio(&cfg), 4);
+}
+
+Test(validate, nets_at_most_8)
+{
+	static const char *const ids[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
+
+	for (unsigned int i = 0; i < CONFIG_MAX_NETS; i++)
+		add_net(ids[i], NET_BACKEND_USER, NULL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "8 interfaces fit: %s", err);
+	cfg.nr_nets = CONFIG_MAX_NETS + 1; /* a caller that overran the array */
+	assert_invalid("--net: 9 network interfaces, at most 8");
+}
+
+Test(validate, nets_count_in_the_virtio_total)
+{
+	cfg.nr_disks = CONFIG_MAX_DISKS - 2;
+	for (unsigned int i = 0; i < cfg.nr_disks; i++)
+		cfg.disks[i] = (struct vmm_disk){ .path = "d.img" };
+	add_net("eth0", NET_BACKEND_USER, NULL);
+	add_net("eth1", NET_BACKEND_TAP, "tap0");
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "14 disks and 2 nets: %s", err);
+	cfg.rng = true;
+	assert_invalid("--disk/--net: 17 virtio devices, at most 16 (disks, console, rng and network "
+		       "interfaces together)");
+}
+
+Test(validate, net_ids)
+{
+	static char id64[CONFIG_NET_ID_MAX + 2];
+
+	memset(id64, 'i', CONFIG_NET_ID_MAX);
+	add_net(id64, NET_BACKEND_USER, NULL);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "a 64-byte id: %s", err);
+	id64[CONFIG_NET_ID_MAX] = 'i';
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "a 65-byte id");
+	assert_msg_has("must be 1 to 64 bytes");
+	cfg.nets[0].id = "";
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "an empty id");
+	cfg.nets[0].id = NULL;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "no id");
+	assert_msg_has("interface 0");
+	cfg.nets[0].id = "net0";
+	add_net("net1", NET_BACKEND_TAP, "tap0");
+	add_net("net0", NET_BACKEND_TAP, "tap1");
+	assert_invalid("--net: id 'net0' is used twice");
+}
+
+Test(validate, net_tap_used_twice)
+{
+	add_net("eth0", NET_BACKEND_TAP, "tap0");
+	add_net("eth1", NET_BACKEND_USER, NULL);
+	add_net("eth2", NET_BACKEND_TAP, "tap0");
+	assert_invalid("--net eth2: TAP 'tap0' is also used by eth0");
+}
+
+Test(validate, net_mac_used_twice)
+{
+	struct vmm_net *a = add_net("eth0", NET_BACKEND_TAP, "tap0");
+	struct vmm_net *b = add_net("eth1", NET_BACKEND_USER, NULL);
+
+	a->has_mac = b->has_mac = true;
+	memcpy(a->mac, (uint8_t[]){ 0xaa, 0xfc, 0, 0, 0, 1 }, 6);
+	memcpy(b->mac, a->mac, 6);
+	assert_invalid("--net eth1: mac aa:fc:00:00:00:01 is also used by eth0");
+}
+
+/* What the API fills without config_parse_net() is checked again. */
+Test(validate, net_parts_from_elsewhere)
+{
+	struct vmm_net *n = add_net("eth0", NET_BACKEND_TAP, "tap/0");
+
+	assert_invalid("--net eth0: TAP name 'tap/0' contains '/', ':' or whitespace");
+	n->tap = NULL;
+	assert_invalid("--net eth0: TAP name '' is empty");
+	n->tap = "tap0";
+	n->has_mac = true;
+	n->mac[0] = 0x01;
+	assert_invalid("--net eth0: mac 01:00:00:00:00:00 is a multicast address");
+	n->mac[0] = 0x02;
+	n->mtu = 67;
+	assert_invalid("--net eth0: mtu 67 is out of range (68 to 65535)");
+	n->mtu = 68;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	n->backend = (enum net_backend)7;
+	assert_invalid("--net eth0: unknown backend 7");
+}
+
+Test(validate, user_net_parts)
+{
+	struct vmm_net *n = add_net("eth0", NET_BACKEND_USER, NULL);
+
+	n->user_prefix = 31;
+	assert_invalid("--net eth0: net prefix 31 is out of range (8 to 30)");
+	n->user_prefix = 24;
+	n->user_net = 0x0a000201;
+	assert_invalid("--net eth0: net 10.0.2.1/24 has host bits set");
+	n->user_net = 0x0a000200;
+	add_fwd(n, false, 0, 0);
+	assert_invalid("--net eth0: hostfwd 0 has port 0");
+	n->nr_hostfwd = CONFIG_MAX_HOSTFWD + 1;
+	assert_invalid("--net eth0: 9 hostfwd rules, at most 8");
+}
+
+Test(validate, host_port_forwarded_twice)
+{
+	struct vmm_net *a = add_net("eth0", NET_BACKEND_USER, NULL);
+	struct vmm_net *b;
+
+	add_fwd(a, false, 0x7f000001, 2222);
+	add_fwd(a, false, 0, 2222);
+	assert_invalid("--net eth0: host port 2222/tcp is forwarded twice (also by eth0)");
+	a->nr_hostfwd = 1;
+	b = add_net("eth1", NET_BACKEND_USER, NULL);
+	add_fwd(b, false, 0x7f000001, 2222);
+	assert_invalid("--net eth1: host port 2222/tcp is forwarded twice (also by eth0)");
+	b->hostfwd[0].udp = true;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+/* ---- cli_parse: --net ------------------------------------------------------------------------ */
+
+Test(cli, net_interfaces_in_order)
+{
+	enum cli_action a;
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--net", "tap=tap0,mac=06:00:ac:10:00:02",
+			   "--net=user,hostfwd=tcp::2222-:22", "--net", "tap=tap1,mtu=9000"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.nr_nets, 3);
+	cr_assert_str_eq(cfg.nets[0].id, "eth0");
+	cr_assert_str_eq(cfg.nets[0].tap, "tap0");
+	cr_assert(cfg.nets[0].has_mac);
+	cr_assert_str_eq(cfg.nets[1].id, "eth1");
+	cr_assert_eq(cfg.nets[1].backend, NET_BACKEND_USER);
+	cr_assert_eq(cfg.nets[1].hostfwd[0].host_port, 2222);
+	cr_assert_str_eq(cfg.nets[2].id, "eth2");
+	cr_assert_eq(cfg.nets[2].mtu, 9000);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x"), 0, "%s", err);
+	cr_assert_eq(cfg.nr_nets, 0, "each parse starts without interfaces");
+}
+
+Test(cli, net_errors)
+{
+	enum cli_action a;
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--net", "tap="), -EINVAL);
+	assert_msg_has("--net tap=: TAP name '' is empty");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--net", "tap=x,mtu=10"), -EINVAL);
+	assert_msg_has("mtu '10'");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--net", "bogus"), -EINVAL);
+	assert_msg_has("'bogus'");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--net"), -EINVAL);
+	assert_msg_has("missing value");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--net", "tap=a", "--net", "tap=a"), 0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "the same TAP twice");
+	assert_msg_has("TAP 'a' is also used by eth0");
+	cr_assert_eq(PARSE(&a, "--api-sock", "s", "--net", "tap=a"), -EINVAL);
+	assert_msg_has("--net: only with 'kiln run'");
+}
+
+Test(cli, net_at_most_8)
+{
+	char *argv[32] = { "kiln", "run", "-k", "x" };
+	int argc = 4;
+	enum cli_action a;
+
+	for (unsigned int i = 0; i <= CONFIG_MAX_NETS; i++) {
+		argv[argc++] = "--net";
+		argv[argc++] = "user";
+	}
+	config_init(&cfg);
+	cr_assert_eq(cli_parse(argc, argv, &cfg, &copts, &a, &verbosity, err, sizeof(err)), -EINVAL);
+	assert_msg_has("--net user: more than 8 network interfaces");
+	config_init(&cfg);
+	cr_assert_eq(cli_parse(argc - 2, argv, &cfg, &copts, &a, &verbosity, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(cfg.nr_nets, CONFIG_MAX_NETS);
+}
+
+Test(cli, help_text_mentions_net)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cli_print_run_help(f);
+	fclose(f);
+	cr_assert_not_null(strstr(buf, "--net tap=NAME[,mac=MAC][,mtu=N]\n"));
+	cr_assert_not_null(strstr(buf, "--net user[,net=A.B.C.D/P][,hostfwd="));
+	cr_assert_not_null(strstr(buf, "convenience and development, TAP for performance"));
+	free(buf);
+}

@@ -235,3 +235,250 @@ Test(spec, document_round_trip)
 	cr_assert(strstr(err, "boot-source: missing"), "%s", err);
 	json_decref(doc);
 }
+
+/* ---- network interfaces ------------------------------------------------------------------ */
+
+/* PUT /network-interfaces/{path_id} with `text`; returns the parser's result. */
+static int put_net(const char *path_id, const char *text)
+{
+	json_t *v = J(text);
+	int r;
+
+	err[0] = '\0';
+	r = spec_net(&spec, path_id, v, err, sizeof(err));
+	json_decref(v);
+	return r;
+}
+
+static int patch_net(const char *path_id, const char *text)
+{
+	json_t *v = J(text);
+	int r;
+
+	err[0] = '\0';
+	r = spec_net_patch(&spec, path_id, v, err, sizeof(err));
+	json_decref(v);
+	return r;
+}
+
+Test(spec, net_put_appends_and_replaces)
+{
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"guest_mac\": \"AA:FC:00:00:00:01\", "
+				     "\"host_dev_name\": \"tap0\"}"), 0, "%s", err);
+	cr_assert_eq(spec.cfg.nr_nets, 1);
+	cr_assert_str_eq(spec.cfg.nets[0].id, "eth0");
+	cr_assert_eq(spec.cfg.nets[0].backend, NET_BACKEND_TAP);
+	cr_assert_str_eq(spec.cfg.nets[0].tap, "tap0");
+	cr_assert(spec.cfg.nets[0].has_mac);
+	cr_assert_eq(memcmp(spec.cfg.nets[0].mac, (uint8_t[]){ 0xaa, 0xfc, 0, 0, 0, 1 }, 6), 0);
+	cr_assert_eq(spec.cfg.nets[0].mtu, 0);
+
+	cr_assert_eq(put_net("net_b", "{\"iface_id\": \"net_b\", \"host_dev_name\": \"tap1\", "
+				      "\"mtu\": 9000, \"rx_rate_limiter\": null, "
+				      "\"tx_rate_limiter\": null}"), 0, "null limiters: %s", err);
+	cr_assert_eq(spec.cfg.nr_nets, 2);
+	cr_assert_str_eq(spec.cfg.nets[1].id, "net_b");
+	cr_assert_eq(spec.cfg.nets[1].mtu, 9000);
+
+	/* A known id is replaced where it stands: eth0 stays first, without its MAC now. */
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap2\"}"), 0,
+		     "%s", err);
+	cr_assert_eq(spec.cfg.nr_nets, 2);
+	cr_assert_str_eq(spec.cfg.nets[0].id, "eth0");
+	cr_assert_str_eq(spec.cfg.nets[0].tap, "tap2");
+	cr_assert_not(spec.cfg.nets[0].has_mac);
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+				     "\"guest_mac\": \"06:00:00:00:00:01\"}"), 0, "%s", err);
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+				     "\"guest_mac\": \"06:00:00:00:00:01\"}"), 0,
+		     "its own TAP and MAC do not clash with themselves: %s", err);
+	cr_assert_eq(config_nr_virtio(&spec.cfg), 2);
+}
+
+Test(spec, net_errors_name_the_field_and_change_nothing)
+{
+	static const struct {
+		const char *path, *body, *want;
+	} cases[] = {
+		{ "eth1", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}",
+		  "iface_id 'eth0' does not match the path's 'eth1'" },
+		{ "eth1", "{\"iface_id\": \"eth1\"}", "missing field 'host_dev_name'" },
+		{ "eth1", "{\"host_dev_name\": \"tap1\"}", "missing field 'iface_id'" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": null}",
+		  "field 'host_dev_name' must be a string" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"\"}", "host_dev_name '' is empty" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"0123456789abcdef\"}",
+		  "host_dev_name '0123456789abcdef' is longer than 15 bytes" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"a/b\"}", "host_dev_name 'a/b'" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": 7}",
+		  "field 'host_dev_name' must be a string" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"guest_mac\": \"zz\"}",
+		  "guest_mac 'zz' is not a MAC address" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"guest_mac\": "
+			  "\"ff:ff:ff:ff:ff:ff\"}", "guest_mac 'ff:ff:ff:ff:ff:ff' is a multicast address" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"mtu\": 67}",
+		  "mtu 67 is out of range (68 to 65535)" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"mtu\": 65536}",
+		  "mtu 65536" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": {}}",
+		  "rx_rate_limiter: rate limiters are not supported yet" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"tx_rate_limiter\": "
+			  "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}",
+		  "tx_rate_limiter: rate limiters are not supported yet" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": 5}",
+		  "field 'rx_rate_limiter' must be an object" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+			  "\"allow_mmds_requests\": true}", "unknown field 'allow_mmds_requests'" },
+		{ NULL, "{\"iface_id\": \"\", \"host_dev_name\": \"tap1\"}", "iface_id '' must be 1 to 64" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}",
+		  "host_dev_name 'tap0' is already used by 'eth0'" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"guest_mac\": "
+			  "\"06:00:00:00:00:01\"}", "guest_mac '06:00:00:00:00:01' is already used by 'eth0'" },
+		{ "eth1", "[]", "network-interfaces: expected a JSON object" },
+	};
+
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+				     "\"guest_mac\": \"06:00:00:00:00:01\"}"), 0, "%s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(put_net(cases[i].path, cases[i].body), -EINVAL, "case %zu accepted", i);
+		cr_assert(strstr(err, cases[i].want), "case %zu: message '%s' lacks '%s'", i, err,
+			  cases[i].want);
+		cr_assert(strncmp(err, "network-interfaces: ", 20) == 0, "case %zu: %s", i, err);
+		cr_assert_eq(spec.nr_nets, 1, "case %zu added an interface", i);
+		cr_assert_str_eq(spec.cfg.nets[0].tap, "tap0", "case %zu changed eth0", i);
+	}
+}
+
+Test(spec, net_long_id_and_limits)
+{
+	char body[256], id[CONFIG_NET_ID_MAX + 2];
+
+	memset(id, 'n', CONFIG_NET_ID_MAX);
+	id[CONFIG_NET_ID_MAX] = '\0';
+	snprintf(body, sizeof(body), "{\"iface_id\": \"%s\", \"host_dev_name\": \"t\"}", id);
+	cr_assert_eq(put_net(id, body), 0, "a 64-byte iface_id: %s", err);
+	strcat(id, "n");
+	snprintf(body, sizeof(body), "{\"iface_id\": \"%s\", \"host_dev_name\": \"u\"}", id);
+	cr_assert_eq(put_net(id, body), -EINVAL, "a 65-byte iface_id");
+	cr_assert(strstr(err, "must be 1 to 64 bytes"), "%s", err);
+
+	for (unsigned int i = 1; i < CONFIG_MAX_NETS; i++) {
+		snprintf(body, sizeof(body), "{\"iface_id\": \"if%u\", \"host_dev_name\": \"tap%u\"}",
+			 i, i);
+		snprintf(id, sizeof(id), "if%u", i);
+		cr_assert_eq(put_net(id, body), 0, "interface %u: %s", i, err);
+	}
+	cr_assert_eq(put_net("if9", "{\"iface_id\": \"if9\", \"host_dev_name\": \"tap9\"}"), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: at most 8 interfaces");
+	cr_assert_eq(put_net("if3", "{\"iface_id\": \"if3\", \"host_dev_name\": \"tap33\"}"), 0,
+		     "a full set still takes replacements: %s", err);
+	cr_assert_eq(spec.cfg.nr_nets, CONFIG_MAX_NETS);
+}
+
+Test(spec, net_counts_in_the_virtio_total)
+{
+	spec.cfg.nr_disks = CONFIG_MAX_VIRTIO - 1;
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}"), 0,
+		     "%s", err);
+	cr_assert_eq(put_net("eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\"}"), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: at most 16 virtio devices");
+	spec.cfg.nr_disks = 0;
+}
+
+Test(spec, net_patch)
+{
+	cr_assert_eq(put_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}"), 0);
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\"}"), 0, "%s", err);
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": null, "
+				       "\"tx_rate_limiter\": null}"), 0, "%s", err);
+	cr_assert_eq(patch_net("eth9", "{\"iface_id\": \"eth9\"}"), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: no interface 'eth9'");
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": "
+				       "{\"size\": 1, \"refill_time\": 1}}}"), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: tx_rate_limiter: rate limiters are not "
+			      "supported yet");
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth1\"}"), -EINVAL);
+	cr_assert(strstr(err, "does not match the path's 'eth0'"), "%s", err);
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}"),
+		     -EINVAL, "PartialNetworkInterface has no host_dev_name");
+	cr_assert(strstr(err, "unknown field 'host_dev_name'"), "%s", err);
+	cr_assert_eq(patch_net("eth0", "{}"), -EINVAL);
+	cr_assert(strstr(err, "missing field 'iface_id'"), "%s", err);
+	cr_assert_str_eq(spec.cfg.nets[0].tap, "tap0", "no PATCH changed the interface");
+	cr_assert_eq(spec.cfg.nr_nets, 1);
+}
+
+Test(spec, net_document_and_vm_config)
+{
+	json_t *doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, "
+			 "\"network-interfaces\": [{\"iface_id\": \"eth0\", \"guest_mac\": "
+			 "\"AA:FC:00:00:00:01\", \"host_dev_name\": \"tap0\"}, {\"iface_id\": "
+			 "\"eth1\", \"host_dev_name\": \"tap1\", \"mtu\": 1400}]}");
+	json_t *out, *nets, *want;
+
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
+	json_decref(doc);
+	cr_assert_eq(spec.cfg.nr_nets, 2);
+	cr_assert_str_eq(spec.cfg.nets[1].tap, "tap1");
+	out = spec_to_json(&spec);
+	nets = json_object_get(out, "network-interfaces");
+	want = J("[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "
+		 "\"aa:fc:00:00:00:01\"}, {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+		 "\"mtu\": 1400}]");
+	cr_assert(json_equal(nets, want), "GET /vm/config lists the interfaces as Firecracker does");
+	json_decref(want);
+	json_decref(out);
+}
+
+Test(spec, net_document_errors)
+{
+	json_t *doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, "
+			 "\"network-interfaces\": {\"iface_id\": \"eth0\"}}");
+
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: expected an array");
+	json_decref(doc);
+	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"network-interfaces\": "
+		 "[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"rx_rate_limiter\": "
+		 "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}}]}");
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: rx_rate_limiter: rate limiters are not supported "
+			      "yet");
+	json_decref(doc);
+	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"network-interfaces\": []}");
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(spec.cfg.nr_nets, 0);
+	json_decref(doc);
+}
+
+/* kiln run --net ... --api-sock: the command line's interfaces become the API's. */
+Test(spec, net_adopted_from_the_command_line)
+{
+	struct vmm_config cli;
+	char *storage[2] = { NULL, NULL };
+	json_t *out, *nets;
+
+	config_init(&cli);
+	cli.kernel_path = kernel;
+	cr_assert_eq(config_parse_net("tap=tap0,mac=06:00:00:00:00:07", 0, &cli.nets[0], &storage[0],
+				      err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_parse_net("user,hostfwd=tcp::2222-:22", 1, &cli.nets[1], &storage[1],
+				      err, sizeof(err)), 0, "%s", err);
+	cli.nr_nets = 2;
+	spec_free(&spec);
+	spec_init(&spec, &cli);
+	spec_adopt_cli(&spec);
+	free(storage[0]);
+	free(storage[1]); /* the spec has its own copies now */
+	cr_assert_eq(spec.cfg.nr_nets, 2);
+	cr_assert_str_eq(spec.cfg.nets[0].tap, "tap0");
+	cr_assert_str_eq(spec.cfg.nets[1].id, "eth1");
+	cr_assert_eq(spec.cfg.nets[1].backend, NET_BACKEND_USER);
+	cr_assert_eq(spec.cfg.nets[1].hostfwd[0].host_port, 2222);
+	cr_assert_eq(patch_net("eth1", "{\"iface_id\": \"eth1\"}"), 0, "%s", err);
+	out = spec_to_json(&spec);
+	nets = json_object_get(out, "network-interfaces");
+	cr_assert_eq(json_array_size(nets), 1, "Firecracker's format has no user-mode interface");
+	cr_assert_str_eq(jstr(json_array_get(nets, 0), "guest_mac"), "06:00:00:00:00:07");
+	json_decref(out);
+}

@@ -204,8 +204,8 @@ Test(validate_disks, too_many_devices)
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "16 disks fit: %s", err);
 	cfg.rng = true;
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
-	cr_assert_str_eq(err, "--disk: 17 virtio devices, at most 16 (disks, console and rng "
-			      "together)");
+	cr_assert_str_eq(err, "--disk: 17 virtio devices, at most 16 (disks, console, rng and "
+			      "network interfaces together)");
 	cfg.rng = false;
 	cfg.virtio_console = true;
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
