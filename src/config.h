@@ -66,7 +66,7 @@ struct vmm_disk {
 #define CONFIG_NET_USER_NET 0x0a000200u /* --net user: 10.0.2.0/24 unless net= says otherwise */
 #define CONFIG_NET_USER_PREFIX 24
 #define CONFIG_NET_USER_MIN_PREFIX 8
-#define CONFIG_NET_USER_MAX_PREFIX 30
+#define CONFIG_NET_USER_MAX_PREFIX 27 /* the guest is host 15 of the network */
 #define CONFIG_NET_USER_GUEST_HOST 15 /* the guest's DHCP address: network + 15 (10.0.2.15) */
 #define CONFIG_IFNAME_MAX 15          /* IFNAMSIZ - 1 */
 

@@ -751,7 +751,7 @@ Test(parse_net, each_bad_part_is_named)
 		{ "user,bogus", "--net user: unknown option 'bogus'" },
 		{ "user,net=10.0.2.0", "net '10.0.2.0' is not A.B.C.D/PREFIX" },
 		{ "user,net=10.0.2/24", "'10.0.2' is not an IPv4 address" },
-		{ "user,net=10.0.0.0/7", "prefix '7' is out of range (8 to 30)" },
+		{ "user,net=10.0.0.0/7", "prefix '7' is out of range (8 to 27)" },
 		{ "user,net=10.0.0.0/31", "prefix '31'" },
 		{ "user,net=10.0.0.0/x", "prefix 'x' is not a number" },
 		{ "user,net=10.0.2.1/24", "net '10.0.2.1/24' has host bits set (the network is "
@@ -775,7 +775,7 @@ Test(parse_net, each_bad_part_is_named)
 
 /* ---- config_validate: network interfaces ---------------------------------------------------- */
 
-static struct vmm_net *add_net(const char *id, enum net_backend backend, const char *tap)
+static struct vmm_net *add_net(const char *id, enum net_backend_kind backend, const char *tap)
 {
 	struct vmm_net *n = &cfg.nets[cfg.nr_nets++];
 
@@ -903,7 +903,7 @@ Test(validate, net_parts_from_elsewhere)
 	assert_invalid("--net eth0: mtu 67 is out of range (68 to 65535)");
 	n->mtu = 68;
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
-	n->backend = (enum net_backend)7;
+	n->backend = (enum net_backend_kind)7;
 	assert_invalid("--net eth0: unknown backend 7");
 }
 
@@ -912,7 +912,7 @@ Test(validate, user_net_parts)
 	struct vmm_net *n = add_net("eth0", NET_BACKEND_USER, NULL);
 
 	n->user_prefix = 31;
-	assert_invalid("--net eth0: net prefix 31 is out of range (8 to 30)");
+	assert_invalid("--net eth0: net prefix 31 is out of range (8 to 27)");
 	n->user_prefix = 24;
 	n->user_net = 0x0a000201;
 	assert_invalid("--net eth0: net 10.0.2.1/24 has host bits set");
