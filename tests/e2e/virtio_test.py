@@ -124,6 +124,9 @@ class NetPeer(threading.Thread):
         super().__init__(daemon=True)
         self.deadline, self.problems, self.got, self.sent = deadline, [], 0, 0
         self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        # Room for every frame the guest sends before this thread reads them (as root: past
+        # rmem_max), so a slow reader here never looks like a loss in kiln.
+        self.s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE
         self.s.bind((NET_TAP, 0))
         self.s.settimeout(1)
 

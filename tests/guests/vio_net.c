@@ -271,12 +271,12 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	const char *cmdline = vio_boot(magic, mbi, &bus);
 	u32 frames = 10000, batch = 500;
 	const char *v;
-	int ok = 1;
+	int ok_frames = 1, ok_batch = 1;
 	if ((v = cmdline_find(cmdline, "frames=")) != NULL)
-		frames = parse_dec(v + 7, &ok);
+		frames = parse_dec(v, &ok_frames);
 	if ((v = cmdline_find(cmdline, "batch=")) != NULL)
-		batch = parse_dec(v + 6, &ok);
-	if (!ok || batch == 0)
+		batch = parse_dec(v, &ok_batch);
+	if (!ok_frames || !ok_batch || batch == 0)
 		guest_fail("bad frames= or batch=");
 	if (vio_find(&bus, VIRTIO_ID_NET, 0, &d) != 0)
 		guest_fail("no virtio-net device");
