@@ -483,6 +483,53 @@ def t_api_boot_hello():
         check("socket removed after the guest stopped", not os.path.exists(k.sock))
 
 
+def in_own_netns():
+    """Moves this process into a new network namespace (root only). Returns None or why not."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        return "not root, or no /dev/net/tun"
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x40000000) != 0:  # CLONE_NEWNET
+        return "unshare(CLONE_NEWNET): " + os.strerror(ctypes.get_errno())
+    return None
+
+
+def t_api_boot_network():
+    """The firectl / firecracker-go-sdk boot flow: machine-config, boot-source, drives,
+    network-interfaces, metrics, InstanceStart. kiln creates the missing TAP (as root, in a
+    network namespace of this test's own) and says so; the metrics list the interface."""
+    why = in_own_netns()
+    if why:
+        print("note: t_api_boot_network not run: " + why)
+        return
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        disk, metrics = k.touch("disk.img"), k.touch("metrics.json")
+        with open(disk, "wb") as f:
+            f.truncate(1 << 20)
+        configure(k, guest("hello64.elf"), name="sdk flow: ")
+        expect_204(k, "sdk flow: PUT /drives/rootfs", "PUT", "/drives/rootfs",
+                   {"drive_id": "rootfs", "path_on_host": disk, "is_root_device": False,
+                    "is_read_only": False})
+        expect_204(k, "sdk flow: PUT /network-interfaces/eth0 (a TAP that does not exist yet)", "PUT",
+                   "/network-interfaces/eth0",
+                   {"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "kapi0"})
+        expect_204(k, "sdk flow: PUT /metrics", "PUT", "/metrics", {"metrics_path": metrics})
+        instance_start(k, "sdk flow: InstanceStart -> 204")
+        rc = k.wait(30)
+        check("sdk flow: hello64 with a disk and a NIC exits 33", rc == 33, "status %s, %s" % (rc, k.describe()))
+        check("sdk flow: kiln says it created the TAP", "created TAP device kapi0" in k.errors(),
+              short(k.errors()))
+        check("sdk flow: the TAP went away with kiln", not os.path.exists("/sys/class/net/kapi0"))
+        with open(metrics) as f:
+            lines = [json.loads(line) for line in f.read().splitlines() if line.strip()]
+        net = lines[-1].get("net") if lines else None
+        check("sdk flow: the last metrics line lists virtio-net0 with Firecracker's counter names",
+              isinstance(net, list) and len(net) == 1 and net[0].get("device") == "virtio-net0"
+              and "rx_bytes_count" in net[0] and "tx_packets_count" in net[0], repr(net))
+
+
 def t_api_boot_args_initrd():
     """boot_args and initrd_path reach a multiboot guest as its command line and module 0."""
     with Kiln() as k:
@@ -1668,7 +1715,8 @@ def t_stress():
 GROUPS = {
     "endpoints": [t_info_version, t_machine_config, t_boot_source_and_vm_config, t_states_and_post_boot,
                   t_run_with_api],
-    "boot": [t_api_boot_hello, t_api_boot_args_initrd, t_api_boot_serial_logger_metrics, t_api_boot_failures],
+    "boot": [t_api_boot_hello, t_api_boot_args_initrd, t_api_boot_serial_logger_metrics, t_api_boot_failures,
+             t_api_boot_network],
     "errors": [t_errors_pre_boot, t_errors_post_boot, t_unsupported_devices],
     "config-file": [t_config_file, t_config_file_errors],
     "socket": [t_socket, t_socket_clients],
