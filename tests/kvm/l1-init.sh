@@ -22,6 +22,8 @@ finish() {
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Loopback up, as on any host: tests serve on 127.0.0.1 (--net user reaches the host there).
+ip link set lo up
 say "start: $(cut -d' ' -f1 /proc/uptime) s after the kernel started"
 
 for m in /lib/modules/*.ko; do

@@ -31,7 +31,8 @@
 #   kiln.hwrng=1           read 32 bytes from /dev/hwrng (virtio-rng): not all zero
 #   kiln.net_ip=A/P        give eth0 (virtio-net) address A/P and bring it up, then ping
 #   kiln.net_peer=B        B three times (the host's end of the TAP)
-#   kiln.net_sha=H         fetch http://B:8000/blob over TCP: its SHA-256 must be H
+#   kiln.net_sha=H         fetch http://B:PORT/blob over TCP: its SHA-256 must be H
+#   kiln.net_port=PORT     that port (default 8000)
 #   kiln.net_serve=PORT    serve /www/token (the word kiln-guest-token) over HTTP on PORT, for
 #                          the host to fetch before it types the line
 # Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
@@ -64,6 +65,7 @@ net_ip=
 net_peer=
 net_sha=
 net_serve=
+net_port=8000
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -78,6 +80,7 @@ for word in $(cat /proc/cmdline); do
 	kiln.net_peer=*) net_peer=${word#*=} ;;
 	kiln.net_sha=*) net_sha=${word#*=} ;;
 	kiln.net_serve=*) net_serve=${word#*=} ;;
+	kiln.net_port=*) net_port=${word#*=} ;;
 	esac
 done
 
@@ -138,7 +141,8 @@ fi
 
 if [ -n "$net_ip" ]; then
 	ip link set lo up
-	if ! ip addr add "$net_ip" dev eth0 || ! ip link set eth0 up; then
+	if ! ip addr add "$net_ip" dev eth0 || ! ip link set eth0 up ||
+		! ip route add default via "$net_peer"; then
 		fail "net: cannot configure eth0 with $net_ip"
 	elif ping -c 3 -W 5 "$net_peer" >/dev/null 2>&1; then
 		say "net ping ok"
@@ -146,11 +150,11 @@ if [ -n "$net_ip" ]; then
 		fail "net ping: no reply from $net_peer"
 	fi
 	if [ -n "$net_sha" ]; then
-		got=$(wget -q -O - "http://$net_peer:8000/blob" 2>/dev/null | sha256sum | awk '{ print $1 }')
+		got=$(wget -q -O - "http://$net_peer:$net_port/blob" 2>/dev/null | sha256sum | awk '{ print $1 }')
 		if [ "$got" = "$net_sha" ]; then
 			say "net fetch ok"
 		else
-			fail "net fetch: http://$net_peer:8000/blob has SHA-256 $got, expected $net_sha"
+			fail "net fetch: http://$net_peer:$net_port/blob has SHA-256 $got, expected $net_sha"
 		fi
 	fi
 	if [ -n "$net_serve" ]; then

@@ -47,6 +47,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,10 @@ def cmdline_for(args, pvm):
     if args.net_tap:
         parts += ["kiln.net_ip=%s/24" % NET_GUEST, "kiln.net_peer=" + NET_HOST,
                   "kiln.net_sha=" + args.net_sha, "kiln.net_serve=%d" % NET_GUEST_PORT]
+    if args.net_user:
+        parts += ["kiln.net_ip=%s/24" % USER_GUEST, "kiln.net_peer=" + USER_HOST,
+                  "kiln.net_port=%d" % args.net_http_port, "kiln.net_sha=" + args.net_sha,
+                  "kiln.net_serve=%d" % NET_GUEST_PORT]
     if args.acpi == "off":
         parts += ["acpi=off", "kiln.halt=reboot"]
     if pvm:
@@ -122,6 +127,8 @@ def boot(args, pvm):
         cmd += ["--irqchip=" + args.irqchip]
     if args.net_tap:
         cmd += ["--net", "tap=" + args.net_tap]
+    if args.net_user:
+        cmd += ["--net", "user,hostfwd=tcp:127.0.0.1:%d-:%d" % (args.net_fwd_port, NET_GUEST_PORT)]
     print("+ " + " ".join(cmd), flush=True)
     log = open(args.log, "wb") if args.log else None
     t0 = time.monotonic()
@@ -176,7 +183,7 @@ def boot(args, pvm):
                 *done, bufs[src] = bufs[src].split(b"\n")
                 for raw in done:
                     emit(raw, src)
-            if args.net_tap and not args.net_fetch and b"KILN-INIT: net serving" in out:
+            if (args.net_tap or args.net_user) and not args.net_fetch and b"KILN-INIT: net serving" in out:
                 args.net_fetch = threading.Thread(target=fetch_from_guest, args=(args,), daemon=True)
                 args.net_fetch.start()
             if args.net_fetch and args.net_fetch.is_alive():
@@ -230,7 +237,7 @@ def kernel_checks(args, status, text, kiln_text, host_start, pvm):
     need(re.search(r"serio: i8042 KBD port at 0x60,0x64 irq \d+", text), "i8042 probed")
     need(RUN_INIT in text, "kernel reached Run /init")
     disk_checks(args, text, host_start, need)
-    if args.net_tap:
+    if args.net_tap or args.net_user:
         net_checks(args, text, need)
     if not pvm:
         # Instruction completion (src/arch/x86/emulate.c) is PVM's workaround: where the guest's
@@ -402,6 +409,35 @@ def report_failure(lines, kiln_lines, status):
 
 NET_HOST, NET_GUEST, NET_GUEST_PORT = "10.0.0.1", "10.0.0.2", 8080
 CLONE_NEWNET = 0x40000000
+# --net user: libslirp's default network; the gateway is the host's own 127.0.0.1.
+USER_HOST, USER_GUEST = "10.0.2.2", "10.0.2.15"
+
+
+def serve_blob(args, addr):
+    """Serves a 1 MiB random blob over HTTP on addr (port 0: any free one); sets args.net_sha and
+    returns the port."""
+    args.net_dir = tempfile.mkdtemp(prefix="kiln-net-")
+    blob = os.urandom(1 << 20)
+    with open(os.path.join(args.net_dir, "blob"), "wb") as f:
+        f.write(blob)
+    args.net_sha = hashlib.sha256(blob).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=args.net_dir)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(addr, handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv.server_address[1]
+
+
+def setup_user_net(args):
+    """--net user: the blob on 127.0.0.1 (the guest reaches it at 10.0.2.2) and a free host port
+    for the forward to the guest's server."""
+    args.net_http_port = serve_blob(args, ("127.0.0.1", 0))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        args.net_fwd_port = s.getsockname()[1]
+    print("net: user mode; blob on 127.0.0.1:%d (SHA-256 %s), guest port %d forwarded from "
+          "127.0.0.1:%d" % (args.net_http_port, args.net_sha, NET_GUEST_PORT, args.net_fwd_port),
+          flush=True)
 
 
 def setup_net(args):
@@ -421,22 +457,15 @@ def setup_net(args):
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode:
             return "%s: %s" % (" ".join(cmd), r.stdout.strip())
-    args.net_dir = tempfile.mkdtemp(prefix="kiln-net-")
-    blob = os.urandom(1 << 20)
-    with open(os.path.join(args.net_dir, "blob"), "wb") as f:
-        f.write(blob)
-    args.net_sha = hashlib.sha256(blob).hexdigest()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=args.net_dir)
-    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
-    srv = http.server.ThreadingHTTPServer((NET_HOST, 8000), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    serve_blob(args, (NET_HOST, 8000))
     print("net: TAP %s at %s/24 in a new network namespace; serving a 1 MiB blob (SHA-256 %s)"
           % (args.net_tap, NET_HOST, args.net_sha), flush=True)
     return None
 
 
 def fetch_from_guest(args):
-    url = "http://%s:%d/token" % (NET_GUEST, NET_GUEST_PORT)
+    url = ("http://127.0.0.1:%d/token" % args.net_fwd_port if args.net_user
+           else "http://%s:%d/token" % (NET_GUEST, NET_GUEST_PORT))
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
             args.net_fetched = r.read().decode(errors="replace").strip()
@@ -545,6 +574,9 @@ def main():
     ap.add_argument("--net-tap", metavar="NAME",
                     help="a virtio-net interface on TAP NAME in a new network namespace: the "
                     "guest pings the host, fetches a file over TCP and serves one (needs root)")
+    ap.add_argument("--net-user", action="store_true",
+                    help="the same over --net user (libslirp): the host at 10.0.2.2, the guest's "
+                    "server through a hostfwd")
     args = ap.parse_args()
     if (args.root_disk or args.data_disk) and not (args.build or args.from_cache):
         ap.error("--root-disk and --data-disk need --build or --from-cache")
@@ -591,6 +623,8 @@ def kernel_level(args):
         if why:
             print("SKIP: " + why)
             return 77
+    if args.net_user:
+        setup_user_net(args)
     pvm = args.pvm_workarounds == "on" or (args.pvm_workarounds == "auto" and is_pvm_host())
     if pvm:
         print("host: KVM under PVM: guest ring-0 code is emulated (minutes per boot) and the PVM "
