@@ -87,3 +87,12 @@ bench-kvm: build
 		python3 bench/linux-boot.py --kiln build/kiln --runs $${RUNS_LINUX:-3} --json /kiln-out/linux-boot.json; \
 		python3 bench/pio.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
 			--runs $${RUNS_PIO:-2} --json /kiln-out/pio.json'
+
+# virtio-net frame rates and host CPU per frame, kiln vs QEMU microvm on a TAP, with the vio_net
+# guest (bench/virtio_net.py), inside the real-KVM tier's machine (root and KVM needed there).
+.PHONY: bench-net
+bench-net: build
+	@scripts/deps.sh bench
+	@tests/kvm/run-tier.py --build build --out build/bench/kvm-net --timeout 1500 --run '\
+		python3 bench/virtio_net.py --kiln build/kiln --guest build/tests/guests/vio_net.elf \
+			--frames $${FRAMES:-10000} --runs $${RUNS:-3} --json /kiln-out/virtio-net.json'

@@ -120,9 +120,13 @@ class NetPeer(threading.Thread):
     """Checks vio_net's NET_FRAMES frames out, then sends it NET_FRAMES frames in batches of
     NET_BATCH, each batch after the guest's acknowledgement of the one before."""
 
-    def __init__(self, deadline):
+    def __init__(self, deadline, frames=NET_FRAMES):
         super().__init__(daemon=True)
         self.deadline, self.problems, self.got, self.sent = deadline, [], 0, 0
+        self.n = frames
+        # When the first and last frame out arrived, and when the in phase began and ended (its
+        # last acknowledgement): bench/virtio_net.py's rates.
+        self.t = {}
         self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         # Room for every frame the guest sends before this thread reads them (as root: past
         # rmem_max), so a slow reader here never looks like a loss in kiln.
@@ -151,17 +155,21 @@ class NetPeer(threading.Thread):
                 if f[14:14 + NET_PAYLOAD] != pattern(seq):
                     self.problems.append(f"frame out {seq}: payload corrupted")
                     return
+                self.t.setdefault("out_first", time.monotonic())
+                self.t["out_last"] = time.monotonic()
                 self.got += 1
             elif kind == ETH_ACK:
                 guest, acked = f[6:12], struct.unpack(">I", f[14:18])[0]
                 if acked != self.sent:
                     self.problems.append(f"guest acknowledged {acked} frames, {self.sent} were sent")
                     return
-                if acked == NET_FRAMES:
+                if acked == self.n:
+                    self.t["in_end"] = time.monotonic()
                     return
-                for seq in range(self.sent, min(self.sent + NET_BATCH, NET_FRAMES)):
+                self.t.setdefault("in_start", time.monotonic())
+                for seq in range(self.sent, min(self.sent + NET_BATCH, self.n)):
                     self.s.send(guest + f[:6] + struct.pack(">H", ETH_IN) + pattern(seq))
-                self.sent = min(self.sent + NET_BATCH, NET_FRAMES)
+                self.sent = min(self.sent + NET_BATCH, self.n)
         self.problems.append(f"timed out: {self.got} frames out, {acked} in acknowledged")
 
 
