@@ -12,6 +12,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/net.h"
+#include "devices/virtio/vsock.h"
 #include "devices/virtio/rng.h"
 #include "loader/loader.h"
 #include "util/log.h"
@@ -32,6 +33,7 @@ static const struct virtio_kind *const virtio_kinds[] = {
 	&virtio_console_kind,
 	&virtio_rng_kind,
 	&virtio_net_kind,
+	&virtio_vsock_kind,
 };
 
 const struct virtio_kind *const *builder_virtio_kinds(unsigned int *nr)

@@ -130,7 +130,7 @@ int config_validate(const struct vmm_config *cfg, char *err, size_t err_size)
 
 unsigned int config_nr_virtio(const struct vmm_config *cfg)
 {
-	return cfg->nr_disks + cfg->virtio_console + cfg->rng + cfg->nr_nets;
+	return cfg->nr_disks + cfg->virtio_console + cfg->rng + cfg->nr_nets + cfg->has_vsock;
 }
 
 int config_parse_disk(const char *arg, struct vmm_disk *d, char **storage, char *err,

@@ -100,6 +100,14 @@ struct vmm_net {
 	unsigned int nr_hostfwd;
 };
 
+/* The vsock device (one at most, as with Firecracker): its guest CID and the host's Unix
+ * socket that bridges it (docs/vsock.md). */
+struct vmm_vsock {
+	const char *id;       /* vsock_id (API, optional), else "vsock0" */
+	uint32_t guest_cid;   /* 3 .. 0xfffffffe */
+	const char *uds_path; /* CONFIG_VSOCK_UDS_MAX bytes at most */
+};
+
 struct vmm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -121,6 +129,8 @@ struct vmm_config {
 	bool rng;            /* --rng */
 	struct vmm_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
+	bool has_vsock;
+	struct vmm_vsock vsock;
 };
 
 /* Defaults: 128 MiB, 1 vCPU, split irqchip, no debug-exit. */

@@ -20,6 +20,7 @@
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_VSOCK 19
 
 /* Split virtqueue (2.7). */
 #define VIRTQ_DESC_F_NEXT 1
