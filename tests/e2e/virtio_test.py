@@ -3,8 +3,9 @@
 
 usage: virtio_test.py --monitor kiln|qemu --bin PATH --guest ELF --case CASE [--timeout S]
 
-CASE is blk, blk-cache-none (kiln only), rng, console, hostile or net (kiln only: a TAP in a
-network namespace of the test's own, with this script as the host end; needs root). The script makes the disk
+CASE is blk, blk-cache-none (kiln only), rng, console, hostile, net (kiln only: a TAP in a
+network namespace of the test's own, with this script as the host end; needs root) or vsock (kiln
+only: this script is the host end of vio_vsock through kiln's Unix sockets). The script makes the disk
 images the guests expect in a temporary directory, starts the monitor with the matching device
 options and the guest command line (`virtio=BASE,STRIDE,COUNT` and `virtio_irqs=...` for that
 monitor's transports), and checks the exit status (33: the guest's SUCCESS), the output, and
@@ -20,6 +21,7 @@ import ctypes
 import hashlib
 import os
 import re
+import selectors
 import shutil
 import socket
 import struct
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 KILN_BUS = "virtio=0xd0000000,0x1000,16 virtio_irqs=5,6,7,9,10,11,12,13,14,15,16,17,18,19,20,21"
 # microvm with ioapic2=off: 8 transports at 0xfeb00000 + n * 0x200, on IOAPIC pins 16-23.
@@ -173,6 +176,362 @@ class NetPeer(threading.Thread):
         self.problems.append(f"timed out: {self.got} frames out, {acked} in acknowledged")
 
 
+# ---- virtio-vsock: the host end of vio_vsock, through kiln's hybrid-vsock Unix sockets ---------
+
+VSOCK_CID = 42
+VSOCK_ECHO, VSOCK_CTL, VSOCK_DIGEST = 5000, 5001, 5002
+VSOCK_SIZES = (1, 4095, 65536 + 1, 4 << 20)
+VSOCK_CLIENT_PORT, VSOCK_CLIENT_BYTES = 6000, 1 << 20
+VSOCK_NOBODY_PORT = 6001   # no host listener: the guest's REQUEST is refused
+VSOCK_HOLD_PORT = 6002     # vio_vsock's hostile cases connect here; read only at the end
+VSOCK_CONNS = 100
+VSOCK_HOSTILE_CASES = 9
+VSOCK_SOCK_TIMEOUT = 120   # any one read or write on the way (L1 is an emulated CPU)
+
+
+class VsockFail(Exception):
+    pass
+
+
+def recv_line(s, limit=256):
+    """One line from a blocking socket, a byte at a time (a stream may follow it); None at end of
+    file before a newline."""
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c:
+            return None
+        line += c
+        if len(line) > limit:
+            raise VsockFail("a line longer than %d bytes: %r" % (limit, line[:64]))
+    return line[:-1].decode()
+
+
+def recv_all(s):
+    parts = []
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            return b"".join(parts)
+        parts.append(b)
+
+
+class VsockPeer(threading.Thread):
+    """The host end of vio_vsock: connects through kiln's socket `uds` with the CONNECT handshake
+    and listens on `uds`_PORT for the guest, and checks, in order: echoes of VSOCK_SIZES bytes
+    (bytes compared, and the guest's own byte count and CRC-32); a guest connection to a host
+    listener and one to a port where nothing listens; VSOCK_CONNS connections open at once, each
+    echoing its own bytes; half-close (the guest replies after SHUTDOWN(SEND)); host ends that
+    close early, after which the guest holds no connection and a new one works; the guest's
+    hostile packets, after which the device still works. On a failure it kills the monitor
+    (`kill`) so the run ends at once."""
+
+    def __init__(self, uds, deadline, kill):
+        super().__init__(daemon=True)
+        self.uds, self.deadline, self.kill = uds, deadline, kill
+        self.problems, self.log, self.finished = [], [], False
+        self.ctl = None
+
+    def note(self, text):
+        self.log.append(text)
+
+    def sock(self, timeout=VSOCK_SOCK_TIMEOUT):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        return s
+
+    def dial(self, port):
+        """A connection to guest port `port`: (socket, kiln's host port), or (None, None) when
+        kiln closed it without "OK" (the guest refused)."""
+        s = self.sock()
+        s.connect(self.uds)
+        s.sendall(b"CONNECT %d\n" % port)
+        line = recv_line(s)
+        if line is None:
+            s.close()
+            return None, None
+        m = re.fullmatch(r"OK (\d+)", line)
+        if not m:
+            raise VsockFail("CONNECT %d: kiln answered %r" % (port, line))
+        return s, int(m.group(1))
+
+    def command(self, text, want):
+        """One control command; its reply must match the regex `want`. Returns the match."""
+        self.ctl.sendall(text.encode() + b"\n")
+        line = recv_line(self.ctl)
+        if line is None:
+            raise VsockFail("'%s': the control connection closed" % text)
+        m = re.fullmatch(want, line)
+        if not m:
+            raise VsockFail("'%s': the guest replied %r, expected /%s/" % (text, line, want))
+        return m
+
+    def stats(self):
+        m = self.command("stats", r"stats open=(\d+) peak=(\d+) accepted=(\d+) refused=(\d+) "
+                         r"resets=(\d+) rx=(\d+) tx=(\d+)")
+        return dict(zip(("open", "peak", "accepted", "refused", "resets", "rx", "tx"),
+                        (int(x) for x in m.groups())))
+
+    def echo(self, size):
+        """`size` random bytes through the echo port: the host sends and shuts its side while it
+        reads; the echo must be the same bytes, and the guest's count and CRC-32 must agree."""
+        data = os.urandom(size)
+        t0 = time.monotonic()
+        s, hport = self.dial(VSOCK_ECHO)
+        if s is None:
+            raise VsockFail("echo: the guest refused port %d" % VSOCK_ECHO)
+        problems = []
+
+        def writer():
+            try:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                problems.append("echo %d: sending: %s" % (size, e))
+        w = threading.Thread(target=writer, daemon=True)
+        w.start()
+        got = recv_all(s)
+        w.join(VSOCK_SOCK_TIMEOUT)
+        s.close()
+        if problems:
+            raise VsockFail(problems[0])
+        if got != data:
+            at = next((i for i in range(min(len(got), size)) if got[i] != data[i]), min(len(got), size))
+            raise VsockFail("echo %d: got %d bytes back, first difference at %d" % (size, len(got), at))
+        self.command("sum %d" % hport, r"sum %d %d 0x%08x" % (hport, size, zlib.crc32(data)))
+        dt = time.monotonic() - t0
+        self.note("echo of %d bytes: same bytes back, the guest's CRC-32 agrees (%.2f s)" % (size, dt))
+
+    def listen(self, port):
+        path = "%s_%d" % (self.uds, port)
+        s = self.sock()
+        s.bind(path)
+        s.listen(128)
+        return s
+
+    def step_client(self):
+        """The guest connects to the host: it sends VSOCK_CLIENT_BYTES and shuts its side, this
+        end echoes every byte and closes after the end of file."""
+        lsock = self.listen(VSOCK_CLIENT_PORT)
+        got = []
+
+        def server():
+            try:
+                c, _ = lsock.accept()
+                c.settimeout(VSOCK_SOCK_TIMEOUT)
+                while True:
+                    b = c.recv(1 << 16)
+                    if not b:
+                        break
+                    got.append(b)
+                    c.sendall(b)
+                c.close()
+            except OSError as e:
+                got.append(e)
+        t = threading.Thread(target=server, daemon=True)
+        t.start()
+        t0 = time.monotonic()
+        m = self.command("client %d %d" % (VSOCK_CLIENT_PORT, VSOCK_CLIENT_BYTES),
+                         r"client %d ok %d 0x([0-9a-f]{8})" % (VSOCK_CLIENT_PORT, VSOCK_CLIENT_BYTES))
+        t.join(VSOCK_SOCK_TIMEOUT)
+        lsock.close()
+        if any(isinstance(b, OSError) for b in got):
+            raise VsockFail("client: the host end failed: %s" % [b for b in got if isinstance(b, OSError)][0])
+        data = b"".join(got)
+        if len(data) != VSOCK_CLIENT_BYTES or zlib.crc32(data) != int(m.group(1), 16):
+            raise VsockFail("client: the host got %d bytes, CRC-32 0x%08x; the guest sent %d, %s" % (
+                len(data), zlib.crc32(data), VSOCK_CLIENT_BYTES, m.group(1)))
+        self.note("guest to host port %d: %d bytes, the CRC-32 agrees, all echoed (%.2f s)" % (
+            VSOCK_CLIENT_PORT, VSOCK_CLIENT_BYTES, time.monotonic() - t0))
+        self.command("client %d 16" % VSOCK_NOBODY_PORT, r"client %d refused" % VSOCK_NOBODY_PORT)
+        self.note("guest to host port %d, where nothing listens: refused" % VSOCK_NOBODY_PORT)
+
+    def step_many(self):
+        """VSOCK_CONNS connections open at once (the guest counts them), each echoing its own
+        bytes, read back interleaved."""
+        t0 = time.monotonic()
+        conns = []
+        try:
+            for i in range(VSOCK_CONNS):
+                s, _ = self.dial(VSOCK_ECHO)
+                if s is None:
+                    raise VsockFail("%d connections at once: number %d refused" % (VSOCK_CONNS, i))
+                conns.append(s)
+            st = self.stats()
+            if st["open"] < VSOCK_CONNS + 1:
+                raise VsockFail("%d connections open, but the guest holds %d" % (VSOCK_CONNS, st["open"]))
+            sent = {}
+            for i, s in enumerate(conns):
+                sent[s] = (b"conn %03d:" % i) + os.urandom(1000 + 37 * i)
+                s.sendall(sent[s])
+                s.shutdown(socket.SHUT_WR)
+            got = {s: [] for s in conns}
+            sel = selectors.DefaultSelector()
+            for s in conns:
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ)
+            left = len(conns)
+            while left:
+                if time.monotonic() > self.deadline:
+                    raise VsockFail("%d connections at once: %d still open at the deadline" % (VSOCK_CONNS, left))
+                for key, _ in sel.select(timeout=1):
+                    b = key.fileobj.recv(1 << 16)
+                    if b:
+                        got[key.fileobj].append(b)
+                    else:
+                        sel.unregister(key.fileobj)
+                        left -= 1
+            for i, s in enumerate(conns):
+                if b"".join(got[s]) != sent[s]:
+                    raise VsockFail("%d connections at once: connection %d got other bytes back" % (VSOCK_CONNS, i))
+        finally:
+            for s in conns:
+                s.close()
+        self.note("%d connections at once (the guest held %d): each echoed its own bytes (%.2f s)" % (
+            VSOCK_CONNS, st["open"], time.monotonic() - t0))
+
+    def step_half_close(self):
+        """The host sends and shuts its side; the guest gets SHUTDOWN(SEND) and only then replies
+        with what it got; the host reads the reply, then end of file."""
+        data = os.urandom(100000)
+        s, _ = self.dial(VSOCK_DIGEST)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        reply = recv_all(s).decode(errors="replace")
+        s.close()
+        want = "%d 0x%08x\n" % (len(data), zlib.crc32(data))
+        if reply != want:
+            raise VsockFail("half-close: the guest replied %r after the host's SHUT_WR, expected %r" % (reply, want))
+        self.note("half-close: the guest replied after SHUTDOWN(SEND): %s" % want.strip())
+
+    def settle(self, what):
+        """Waits until the guest holds nothing but the control connection."""
+        t0 = time.monotonic()
+        while True:
+            st = self.stats()
+            if st["open"] == 1:
+                return st
+            if time.monotonic() - t0 > 60:
+                raise VsockFail("%s: the guest still holds %d connections after 60 s" % (what, st["open"] - 1))
+            time.sleep(0.2)
+
+    def step_early_close(self):
+        """Host ends that go away early: before the guest answered, mid-stream without reading,
+        before the guest's reply, a refused port and a bad line. Then the guest must hold no
+        connection, and a new one must work."""
+        for _ in range(10):
+            s = self.sock()
+            s.connect(self.uds)
+            s.sendall(b"CONNECT %d\n" % VSOCK_ECHO)
+            s.close()
+        s, _ = self.dial(VSOCK_ECHO)
+        s.setblocking(False)
+        sent = 0
+        try:
+            for _ in range(64):
+                sent += s.send(os.urandom(16384))
+        except BlockingIOError:
+            pass
+        s.close()
+        s, _ = self.dial(VSOCK_ECHO)
+        s.sendall(os.urandom(65536))
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1000)
+        s.close()
+        s, _ = self.dial(VSOCK_DIGEST)
+        s.sendall(os.urandom(10000))
+        s.close()
+        s, hport = self.dial(5999)
+        if s is not None:
+            raise VsockFail("CONNECT 5999 (nothing listens in the guest): kiln answered OK %d" % hport)
+        s = self.sock()
+        s.connect(self.uds)
+        s.sendall(b"HELLO 5000\n")
+        try:
+            if s.recv(100) != b"":
+                raise VsockFail("a bad first line: kiln answered it")
+        except ConnectionResetError:
+            pass  # kiln closed with the line unread: a reset rather than end of file
+        s.close()
+        st = self.settle("early closes")
+        self.note("host ends closed early (10 before the answer, 1 mid-stream with %d bytes unread, "
+                  "1 mid-echo, 1 before the digest): the guest holds no connection; refused=%d" % (
+                      sent, st["refused"]))
+        self.echo(65536)
+
+    def step_hostile(self):
+        lsock = self.listen(VSOCK_HOLD_PORT)
+        held, stop = [], threading.Event()
+
+        def holder():
+            lsock.settimeout(0.5)
+            while not stop.is_set():
+                try:
+                    c, _ = lsock.accept()
+                    held.append(c)
+                except socket.timeout:
+                    pass
+                except OSError:
+                    return
+        t = threading.Thread(target=holder, daemon=True)
+        t.start()
+        t0 = time.monotonic()
+        self.command("hostile", r"hostile ok %d" % VSOCK_HOSTILE_CASES)
+        dt = time.monotonic() - t0
+        stop.set()
+        t.join(5)
+        lsock.close()
+        if len(held) != 5:
+            raise VsockFail("hostile: %d connections reached host port %d, expected 5" % (len(held), VSOCK_HOLD_PORT))
+        sizes = []
+        for c in held:
+            c.settimeout(VSOCK_SOCK_TIMEOUT)
+            try:
+                sizes.append(len(recv_all(c)))
+            except ConnectionResetError:
+                sizes.append(-1)
+            c.close()
+        if sizes[0] < 256 * 1024:
+            raise VsockFail("hostile: the credit-lie connection carried %d bytes, less than kiln's credit" % sizes[0])
+        self.settle("hostile")
+        self.note("hostile: %d cases (%.2f s); the %d host ends were closed by kiln (bytes: %s)" % (
+            VSOCK_HOSTILE_CASES, dt, len(held), sizes))
+        self.echo(65536)
+
+    def run(self):
+        step = "connecting"
+        try:
+            t0 = time.monotonic()
+            while True:
+                try:
+                    self.ctl, _ = self.dial(VSOCK_CTL)
+                except (FileNotFoundError, ConnectionRefusedError):
+                    self.ctl = None
+                if self.ctl:
+                    break
+                if time.monotonic() > self.deadline:
+                    raise VsockFail("the guest never accepted a control connection")
+                time.sleep(0.2)
+            self.note("control connection after %.2f s" % (time.monotonic() - t0))
+            for size in VSOCK_SIZES:
+                step = "echo %d" % size
+                self.echo(size)
+            for step, fn in (("client", self.step_client), ("many", self.step_many),
+                             ("half-close", self.step_half_close), ("early close", self.step_early_close),
+                             ("hostile", self.step_hostile)):
+                fn()
+            step = "done"
+            st = self.stats()
+            self.note("guest totals: %s" % st)
+            if st["peak"] < VSOCK_CONNS + 1:
+                raise VsockFail("the guest never held %d connections at once" % (VSOCK_CONNS + 1))
+            self.ctl.sendall(b"done\n")
+            self.finished = True
+        except (VsockFail, OSError) as e:
+            self.problems.append("%s: %s" % (step, e))
+            self.kill()
+
+
 def kvm_usable():
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
@@ -187,7 +546,8 @@ def main():
     ap.add_argument("--monitor", choices=["kiln", "qemu"], required=True)
     ap.add_argument("--bin", required=True, help="kiln binary or qemu-system-x86_64")
     ap.add_argument("--guest", required=True)
-    ap.add_argument("--case", choices=["blk", "blk-cache-none", "rng", "console", "hostile", "net"],
+    ap.add_argument("--case", choices=["blk", "blk-cache-none", "rng", "console", "hostile", "net",
+                                       "vsock"],
                     required=True)
     ap.add_argument("--timeout", type=int, default=60)
     a = ap.parse_args()
@@ -266,6 +626,19 @@ def run(a, binary, name, tmp):
         dev = ["--net", f"tap={NET_TAP}"]
         expect_out += [r"^net: ARP reply: 10\.0\.0\.1 is at ", r"^net: ICMP echo reply from 10\.0\.0\.1$",
                        rf"^net: sent {NET_FRAMES} frames$", rf"^net: received {NET_FRAMES} frames$"]
+    elif a.case == "vsock":
+        uds = os.path.join(tmp, "v.sock")
+        cmdline += f" cid={VSOCK_CID}"
+        dev = ["--vsock", f"cid={VSOCK_CID},uds={uds}"]
+        expect_out += [rf"^vsock: cid {VSOCK_CID}, transport [0-9]+ features=0x",
+                       r"^vsock: ring 3, serving ports 5000 \(echo\), 5001 \(control\), 5002 \(digest\)$",
+                       rf"^vsock: client to host port {VSOCK_CLIENT_PORT}: sent {VSOCK_CLIENT_BYTES} bytes, all echoed$",
+                       r"^vsock: hostile: credit lie: reset after [0-9]+ bytes beyond the credit$",
+                       rf"^vsock: done: [0-9]+ connections accepted, [0-9]+ refused, peak [0-9]+ open",
+                       r"^vsock: payload packets by receive buffer: 64K\+ [1-9][0-9]*, 4K [1-9][0-9]*, "
+                       r"split [1-9][0-9]*, one-byte [1-9][0-9]*$"]
+        # kiln's word on the first hostile packet (later ones may be rate-limited).
+        expect_err.append(rf"vsock.*packet from CID {VSOCK_CID + 1} to CID 2 dropped")
     elif a.case == "hostile":
         make_image(rw, TAG_HOST, RW_SECTORS)
         rw_sha = sha(rw)
@@ -288,18 +661,24 @@ def run(a, binary, name, tmp):
         argv = [binary] + QEMU_BASE + ["-accel", accel] + serial + dev + \
             ["-kernel", a.guest, "-append", cmdline]
 
-    peer = None
+    peer = vpeer = None
     if a.case == "net":
         peer = NetPeer(time.monotonic() + a.timeout)
         peer.start()
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if a.case == "vsock":
+        vpeer = VsockPeer(uds, time.monotonic() + a.timeout, p.kill)
+        vpeer.start()
     try:
-        p = subprocess.run(argv, input=stdin, capture_output=True, timeout=a.timeout)
-        status, out, err = p.returncode, p.stdout.decode(errors="replace"), \
-            p.stderr.decode(errors="replace")
-    except subprocess.TimeoutExpired as e:
+        out, err = p.communicate(input=stdin, timeout=a.timeout)
+        status = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
         status = "timeout"
-        out = (e.stdout or b"").decode(errors="replace")
-        err = (e.stderr or b"").decode(errors="replace")
+    out, err = out.decode(errors="replace"), err.decode(errors="replace")
+    elapsed = time.monotonic() - t0
     if serial_file and os.path.exists(serial_file):
         with open(serial_file, errors="replace") as f:
             out = f.read() + "\n" + out
@@ -324,9 +703,26 @@ def run(a, binary, name, tmp):
             problems.append(f"the host saw {peer.got} of {NET_FRAMES} frames out")
     if a.case == "hostile" and sha(rw) != rw_sha:
         problems.append("the disk image changed, though the hostile guest only reads")
+    if vpeer:
+        vpeer.join(5)
+        problems += vpeer.problems
+        if not vpeer.problems and not vpeer.finished:
+            problems.append("the host end of vsock did not finish")
+        if re.search(r"needs reset", err):
+            problems.append("a vsock queue broke (stderr says 'needs reset')")
 
     if not problems:
-        print(f"PASS: {name}")
+        print(f"PASS: {name} ({elapsed:.1f} s)")
+        if vpeer:
+            for line in vpeer.log:
+                print("  " + line)
+            print("  the guest's lines:")
+            for line in out.splitlines():
+                if line.startswith("vsock:"):
+                    print("    " + line)
+            print("  kiln's messages:")
+            for line in err.splitlines():
+                print("    " + line)
         if kiln and a.case == "hostile":
             print("  kiln's messages:")
             for line in err.splitlines():
@@ -334,6 +730,8 @@ def run(a, binary, name, tmp):
                     print("    " + line)
         return 0
     print(f"FAIL: {name}: " + "; ".join(problems))
+    if vpeer:
+        print("  host end: " + "; ".join(vpeer.log))
     print(f"  command: {' '.join(argv)}")
     print("  stdout:")
     for line in out.splitlines():
