@@ -1224,3 +1224,52 @@ Test(cli, help_text_mentions_net)
 	cr_assert_not_null(strstr(buf, "convenience and development, TAP for performance"));
 	free(buf);
 }
+
+/* ---- cli_parse: --vsock ---------------------------------------------------------------------- */
+
+Test(cli, vsock)
+{
+	enum cli_action a;
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=3,uds=/tmp/v.sock"), 0, "%s", err);
+	cr_assert(cfg.has_vsock);
+	cr_assert_str_eq(cfg.vsock.id, "vsock0");
+	cr_assert_eq(cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/tmp/v.sock");
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock=uds=v,cid=99"), 0, "%s", err);
+	cr_assert_eq(cfg.vsock.guest_cid, 99);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x"), 0, "%s", err);
+	cr_assert_not(cfg.has_vsock, "each parse starts without a vsock device");
+}
+
+Test(cli, vsock_errors)
+{
+	enum cli_action a;
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=2,uds=/v"), -EINVAL);
+	assert_msg_has("--vsock: cid '2' is reserved");
+	cr_assert_not(cfg.has_vsock);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=3"), -EINVAL);
+	assert_msg_has("--vsock 'cid=3': no uds=");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock"), -EINVAL);
+	assert_msg_has("--vsock: missing value");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b"),
+		     -EINVAL);
+	cr_assert_str_eq(err, "--vsock cid=4,uds=/b: given twice (one vsock device at most)");
+	cr_assert_eq(PARSE(&a, "--api-sock", "s", "--vsock", "cid=3,uds=/v"), -EINVAL);
+	assert_msg_has("--vsock: only with 'kiln run'");
+}
+
+Test(cli, help_text_mentions_vsock)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cli_print_run_help(f);
+	fclose(f);
+	cr_assert_not_null(strstr(buf, "--vsock cid=N,uds=PATH"));
+	cr_assert_not_null(strstr(buf, "3 to 4294967294"));
+	free(buf);
+}
