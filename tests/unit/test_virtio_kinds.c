@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "devices/virtio/console.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock.h"
 #include "virtio_driver.h"
 
 static struct fake_ram ram;
@@ -47,12 +49,13 @@ Test(kinds, rows_are_complete_and_distinct)
 	unsigned int nr;
 	const struct virtio_kind *const *kinds = builder_virtio_kinds(&nr);
 
-	cr_assert_eq(nr, 4);
-	/* The slot order docs/virtio.md gives: disks, console, rng, network interfaces. */
+	cr_assert_eq(nr, 5);
+	/* The slot order docs/virtio.md gives: disks, console, rng, network interfaces, vsock. */
 	cr_assert_eq(kinds[0], &virtio_blk_kind);
 	cr_assert_eq(kinds[1], &virtio_console_kind);
 	cr_assert_eq(kinds[2], &virtio_rng_kind);
 	cr_assert_eq(kinds[3], &virtio_net_kind);
+	cr_assert_eq(kinds[4], &virtio_vsock_kind);
 	for (unsigned int i = 0; i < nr; i++) {
 		const struct virtio_kind *k = kinds[i];
 
@@ -80,10 +83,12 @@ Test(kinds, count_follows_the_config)
 	cfg.virtio_console = true;
 	cfg.rng = true;
 	cfg.nr_nets = 3;
+	cfg.has_vsock = true;
 	for (unsigned int i = 0; i < nr; i++)
 		total += kinds[i]->count(&cfg);
 	cr_assert_eq(virtio_blk_kind.count(&cfg), 2);
 	cr_assert_eq(virtio_net_kind.count(&cfg), 3);
+	cr_assert_eq(virtio_vsock_kind.count(&cfg), 1);
 	cr_assert_eq(total, config_nr_virtio(&cfg), "the table and config_nr_virtio() agree");
 }
 
@@ -179,4 +184,45 @@ Test(kinds, net_from_its_row)
 					.user_net = 0x0a000200, .user_prefix = 24 };
 	cfg.nr_nets = 1;
 	through_the_row(&virtio_net_kind, &cfg, "virtio-net0", 9);
+}
+
+Test(kinds, vsock_from_its_row)
+{
+	struct vmm_config cfg;
+	io_handler_fn fn = NULL;
+	char path[64];
+	void *dev;
+
+	snprintf(path, sizeof(path), "/tmp/kiln-kinds-vsock.%d", getpid());
+	config_init(&cfg);
+	cfg.has_vsock = true;
+	cfg.vsock = (struct vmm_vsock){ .id = "vsock0", .guest_cid = 3, .uds_path = path };
+	through_the_row(&virtio_vsock_kind, &cfg, "virtio-vsock0", 13);
+	cr_assert_neq(access(path, F_OK), 0, "the socket is removed with the device");
+
+	/* Its connections are one epoll fd the I/O thread watches. */
+	dev = calloc(1, virtio_vsock_kind.size);
+	cr_assert_eq(virtio_vsock_kind.init(dev,
+					    &(struct virtio_dev_env){ .cfg = &cfg,
+								      .name = "virtio-vsock0",
+								      .mem = ram.gm,
+								      .base = 0xd0000000, .gsi = 5 },
+					    (char[256]){ 0 }, 256),
+		     0);
+	cr_assert_geq(virtio_vsock_kind.io_fd(dev, &fn), 0);
+	cr_assert_eq(fn, virtio_vsock_io);
+	virtio_vsock_kind.destroy(dev);
+	free(dev);
+
+	/* A CID the specification reserves is bad input. */
+	cfg.vsock.guest_cid = 2;
+	dev = calloc(1, virtio_vsock_kind.size);
+	cr_assert_eq(virtio_vsock_kind.init(dev,
+					    &(struct virtio_dev_env){ .cfg = &cfg,
+								      .name = "virtio-vsock0",
+								      .mem = ram.gm,
+								      .base = 0xd0000000, .gsi = 5 },
+					    (char[256]){ 0 }, 256),
+		     -EINVAL);
+	free(dev);
 }

@@ -977,3 +977,50 @@ Test(vsock, host_connects_before_the_driver_is_ready)
 	cr_assert_eq(p.dst_port, 5000);
 	close(fd);
 }
+
+/* ---- time limits ------------------------------------------------------------------------------ */
+
+/* Waits up to 4 s for the device's tick to act, pumping as the I/O thread would. */
+static bool pump_until_closed(int fd)
+{
+	for (int i = 0; i < 40; i++) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char c;
+
+		pump();
+		if (poll(&pfd, 1, 100) == 1)
+			return read(fd, &c, 1) <= 0;
+	}
+	return false;
+}
+
+Test(vsock, a_guest_that_never_answers_is_reset_after_two_seconds)
+{
+	struct virtio_vsock_counters c;
+	uint64_t faults;
+	unsigned int conns;
+	struct pkt p;
+	int fd = host_dial();
+
+	start();
+	dprintf(fd, "CONNECT 5000\n");
+	expect_pkt(&p, VSOCK_OP_REQUEST);
+	cr_assert(pump_until_closed(fd), "the host's socket closed when the guest stayed silent");
+	cr_assert(recv_pkt(&p));
+	cr_assert_eq(p.op, VSOCK_OP_RST, "and the guest is told to forget the request");
+	virtio_vsock_get_counters(&vs, &c, &faults, &conns);
+	cr_assert_eq(conns, 0);
+	cr_assert_eq(c.conns_killed, 1);
+	close(fd);
+}
+
+Test(vsock, a_host_that_never_sends_its_line_is_closed)
+{
+	int fd = host_dial();
+
+	start();
+	cr_assert_eq(write(fd, "CONN", 4), 4);
+	cr_assert(pump_until_closed(fd));
+	expect_none();
+	close(fd);
+}

@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
@@ -25,6 +26,10 @@
 #define VSOCK_BUDGET 256
 /* "CONNECT 4294967295\n" and a little slack; a longer first line is refused. */
 #define VSOCK_LINE_MAX 32
+/* How long a host connection may take to send its CONNECT line, and the guest to answer its
+ * REQUEST (Firecracker's 2 s), checked at this tick. */
+#define VSOCK_CONNECT_TIMEOUT_MS 2000
+#define VSOCK_TICK_MS 250
 /* Credit updates are sent once the guest's view of its credit is half gone, and then only for
  * this much new room at least (or all of it). */
 #define VSOCK_UPDATE_MIN (VSOCK_BUF_ALLOC / 8)
@@ -62,6 +67,7 @@ struct vsock_conn {
 	uint32_t buf_head, buf_len;
 	/* Host to guest: bytes sent, and the guest's buffer and forwarded count. */
 	uint32_t h2g_cnt, peer_buf_alloc, peer_fwd_cnt;
+	uint64_t deadline_ns; /* CONN_LINE, CONN_REQUEST: when kiln gives up waiting */
 };
 
 static void wr16(uint8_t *p, uint16_t v)
@@ -118,6 +124,16 @@ static unsigned int iov_slice(const struct iovec *iov, unsigned int nr, uint64_t
 		off = 0;
 	}
 	return n;
+}
+
+/* Starts the ticks that end connections still waiting for a line or an answer. */
+static void arm_timer(struct virtio_vsock *v)
+{
+	struct itimerspec it = { .it_interval = { 0, VSOCK_TICK_MS * 1000000L },
+				 .it_value = { 0, VSOCK_TICK_MS * 1000000L } };
+
+	if (!v->timer_armed && !timerfd_settime(v->timer_fd, 0, &it, NULL))
+		v->timer_armed = true;
 }
 
 static bool queue_usable(const struct virtio_vsock *v, unsigned int q)
@@ -615,8 +631,11 @@ static uint32_t rx_conn(struct virtio_vsock *v, struct vsock_conn *c, const stru
 	uint32_t len = 0, flags = 0;
 
 	if (c->pending & P_REQUEST) {
+		/* The guest has its time to answer from now (the timer runs: set at accept). */
 		op = VSOCK_OP_REQUEST;
 		c->pending &= ~P_REQUEST;
+		c->deadline_ns = now_ns() + VSOCK_CONNECT_TIMEOUT_MS * 1000000ull;
+		arm_timer(v);
 	} else if (c->pending & P_RESPONSE) {
 		op = VSOCK_OP_RESPONSE;
 		c->pending &= ~P_RESPONSE;
@@ -846,8 +865,39 @@ static void host_accept(struct virtio_vsock *v)
 			v->n.conns_killed++;
 			continue;
 		}
+		c->deadline_ns = now_ns() + VSOCK_CONNECT_TIMEOUT_MS * 1000000ull;
+		arm_timer(v);
 		host_line(v, c);
 	}
+}
+
+/* A tick: host connections past their deadline are closed (with an RST once the guest was
+ * asked); with none left waiting, the ticks stop. */
+static void timer_tick(struct virtio_vsock *v)
+{
+	uint64_t expirations, now = now_ns();
+	bool waiting = false;
+
+	if (read(v->timer_fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
+		return;
+	for (struct vsock_conn *c = v->all, *next; c; c = next) {
+		next = c->anext;
+		if (c->state == CONN_OPEN)
+			continue;
+		if (now < c->deadline_ns) {
+			waiting = true;
+			continue;
+		}
+		if (c->state == CONN_REQUEST && !(c->pending & P_REQUEST)) {
+			conn_close(v, c, true, true); /* the guest never answered */
+		} else if (c->state == CONN_LINE) {
+			conn_close(v, c, false, true); /* the host never sent its line */
+		} else {
+			waiting = true; /* the REQUEST itself still waits for a receive buffer */
+		}
+	}
+	if (!waiting && !timerfd_settime(v->timer_fd, 0, &(struct itimerspec){ 0 }, NULL))
+		v->timer_armed = false;
 }
 
 static void conn_event(struct virtio_vsock *v, struct vsock_conn *c, uint32_t events)
@@ -878,6 +928,8 @@ void virtio_vsock_io(void *opaque, uint32_t events)
 		for (int i = 0; i < n; i++) {
 			if (!evs[i].data.ptr)
 				host_accept(v);
+			else if (evs[i].data.ptr == &v->timer_fd)
+				timer_tick(v);
 			else
 				conn_event(v, evs[i].data.ptr, evs[i].events);
 		}
@@ -1004,7 +1056,7 @@ int virtio_vsock_init(struct virtio_vsock *v, const char *name, uint64_t cid,
 	int e;
 
 	memset(v, 0, sizeof(*v));
-	v->listen_fd = v->epfd = -1;
+	v->listen_fd = v->epfd = v->timer_fd = -1;
 	if (cid < 3 || cid > 0xfffffffeu) {
 		snprintf(err, err_size, "%s: guest_cid %llu: not between 3 and 4294967294", name,
 			 (unsigned long long)cid);
@@ -1031,7 +1083,11 @@ int virtio_vsock_init(struct virtio_vsock *v, const char *name, uint64_t cid,
 	}
 	if ((e = listen_on(v, uds_path, err, err_size)))
 		goto fail;
-	if (epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd, &ev)) {
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (v->timer_fd < 0 || epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->timer_fd,
+					 &(struct epoll_event){ .events = EPOLLIN,
+								.data.ptr = &v->timer_fd }) ||
+	    epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd, &ev)) {
 		e = -errno;
 		snprintf(err, err_size, "%s: epoll: %s", name, strerror(-e));
 		goto fail;
@@ -1050,9 +1106,11 @@ fail:
 	}
 	if (v->epfd >= 0)
 		close(v->epfd);
+	if (v->timer_fd >= 0)
+		close(v->timer_fd);
 	free(v->hash);
 	memset(v, 0, sizeof(*v));
-	v->listen_fd = v->epfd = -1;
+	v->listen_fd = v->epfd = v->timer_fd = -1;
 	return e;
 }
 
@@ -1070,7 +1128,9 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 	}
 	if (v->epfd >= 0)
 		close(v->epfd);
-	v->listen_fd = v->epfd = -1;
+	if (v->timer_fd >= 0)
+		close(v->timer_fd);
+	v->listen_fd = v->epfd = v->timer_fd = -1;
 	virtio_mmio_destroy(&v->t);
 }
 

@@ -89,6 +89,8 @@ struct virtio_vsock {
 	char uds_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	int epfd; /* the Unix sockets; the I/O thread watches this one fd */
+	int timer_fd; /* ticks while host connections wait for a line or an answer */
+	bool timer_armed;
 	bool unlink_on_destroy;
 
 	struct vsock_conn **hash; /* by (host port, guest port) */
