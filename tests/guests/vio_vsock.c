@@ -1121,7 +1121,7 @@ static u32 hostile(void)
 	n = credit_lie(c);
 	serial_puts("vsock: hostile: credit lie: reset after ");
 	serial_put_dec(n);
-	serial_puts(" bytes beyond the credit\n");
+	serial_puts(n == 1 ? " byte beyond the credit\n" : " bytes beyond the credit\n");
 	hostile_done("data beyond kiln's credit: RST");
 
 	c = dial(R_RAW, 6002, 0);
