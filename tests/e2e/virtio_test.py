@@ -347,8 +347,9 @@ class VsockPeer(threading.Thread):
         self.note("guest to host port %d, where nothing listens: refused" % VSOCK_NOBODY_PORT)
 
     def step_many(self):
-        """VSOCK_CONNS connections open at once (the guest counts them), each echoing its own
-        bytes, read back interleaved."""
+        """VSOCK_CONNS connections open at once (the guest counts them), each streaming its own
+        bytes (16 KiB to 112 KiB, more than the guest's 64 KiB credit) both ways at the same
+        time, so that every connection stalls on credit while the others go on."""
         t0 = time.monotonic()
         conns = []
         try:
@@ -360,26 +361,39 @@ class VsockPeer(threading.Thread):
             st = self.stats()
             if st["open"] < VSOCK_CONNS + 1:
                 raise VsockFail("%d connections open, but the guest holds %d" % (VSOCK_CONNS, st["open"]))
-            sent = {}
-            for i, s in enumerate(conns):
-                sent[s] = (b"conn %03d:" % i) + os.urandom(1000 + 37 * i)
-                s.sendall(sent[s])
-                s.shutdown(socket.SHUT_WR)
-            got = {s: [] for s in conns}
+            sent, todo, got = {}, {}, {}
             sel = selectors.DefaultSelector()
-            for s in conns:
+            for i, s in enumerate(conns):
+                sent[s] = (b"conn %03d:" % i) + os.urandom(16384 + 997 * i)
+                todo[s], got[s] = memoryview(sent[s]), []
                 s.setblocking(False)
-                sel.register(s, selectors.EVENT_READ)
+                sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
             left = len(conns)
             while left:
                 if time.monotonic() > self.deadline:
                     raise VsockFail("%d connections at once: %d still open at the deadline" % (VSOCK_CONNS, left))
-                for key, _ in sel.select(timeout=1):
-                    b = key.fileobj.recv(1 << 16)
-                    if b:
-                        got[key.fileobj].append(b)
-                    else:
-                        sel.unregister(key.fileobj)
+                for key, ev in sel.select(timeout=1):
+                    s = key.fileobj
+                    if ev & selectors.EVENT_WRITE:
+                        try:
+                            todo[s] = todo[s][s.send(todo[s][:1 << 16]):]
+                        except BlockingIOError:
+                            pass
+                        if not len(todo[s]):
+                            s.shutdown(socket.SHUT_WR)
+                            sel.modify(s, selectors.EVENT_READ)
+                    if ev & selectors.EVENT_READ:
+                        try:
+                            b = s.recv(1 << 16)
+                        except BlockingIOError:
+                            continue
+                        if b:
+                            got[s].append(b)
+                            continue
+                        if len(todo[s]):
+                            raise VsockFail("%d connections at once: one ended before the host sent "
+                                            "all its bytes" % VSOCK_CONNS)
+                        sel.unregister(s)
                         left -= 1
             for i, s in enumerate(conns):
                 if b"".join(got[s]) != sent[s]:
@@ -387,8 +401,9 @@ class VsockPeer(threading.Thread):
         finally:
             for s in conns:
                 s.close()
-        self.note("%d connections at once (the guest held %d): each echoed its own bytes (%.2f s)" % (
-            VSOCK_CONNS, st["open"], time.monotonic() - t0))
+        self.note("%d connections at once (the guest held %d): each echoed its own %d bytes or more, "
+                  "%d in all (%.2f s)" % (VSOCK_CONNS, st["open"], 16384 + 9, sum(map(len, sent.values())),
+                                          time.monotonic() - t0))
 
     def step_half_close(self):
         """The host sends and shuts its side; the guest gets SHUTDOWN(SEND) and only then replies
