@@ -162,7 +162,8 @@ static u32 nloose;
 
 static struct {
 	u32 open, peak, accepted, refused, resets, shutdowns, rx_packets, tx_packets;
-	u32 rx_bytes, tx_bytes, bad_returned, rx_by_kind[4], biggest;
+	u32 rx_bytes, tx_bytes; /* RW payload taken from the device; given it, less what kiln refused */
+	u32 bad_returned, rx_by_kind[4], biggest;
 } st;
 
 static char cmd[96];
@@ -451,7 +452,6 @@ static void conn_data(struct conn *c, const u8 *p, u32 len)
 	if (c->rx_cnt + len - c->fwd_told > CONN_BUF)
 		guest_fail("kiln sent beyond the credit the guest gave");
 	c->crc_rx = crc32_update(c->crc_rx, p, len);
-	st.rx_bytes += len;
 	switch (c->role) {
 	case R_ECHO:
 		conn_put(c, p, len); /* consumed once echoed (tx_reap) */
@@ -614,6 +614,8 @@ static int rx_take(void)
 	if (used != HDR + h.len)
 		guest_fail("used length is not header plus payload");
 	st.rx_packets++;
+	if (h.op == OP_RW)
+		st.rx_bytes += h.len;
 	if (h.len > st.biggest)
 		st.biggest = h.len;
 	if (h.len)
@@ -897,6 +899,10 @@ static void run_cmd(void)
 		serial_put_dec(st.biggest);
 		serial_puts("), ");
 		serial_put_dec(st.tx_packets);
+		serial_puts(" sent; payload ");
+		serial_put_dec(st.rx_bytes);
+		serial_puts(" bytes received, ");
+		serial_put_dec(st.tx_bytes);
 		serial_puts(" sent\n");
 		serial_puts("vsock: payload packets by receive buffer: 64K+ ");
 		serial_put_dec(st.rx_by_kind[0]);
@@ -1119,6 +1125,7 @@ static u32 hostile(void)
 	if (!c)
 		guest_fail("hostile: no listener on host port 6002");
 	n = credit_lie(c);
+	st.tx_bytes -= n; /* refused: kiln counts what it takes */
 	serial_puts("vsock: hostile: credit lie: reset after ");
 	serial_put_dec(n);
 	serial_puts(n == 1 ? " byte beyond the credit\n" : " bytes beyond the credit\n");
@@ -1147,6 +1154,7 @@ static u32 hostile(void)
 		guest_fail("hostile: no listener on host port 6002");
 	conn_send(c, OP_SHUTDOWN, SHUT_SEND, 0, 0);
 	conn_send(c, OP_RW, 0, 0, 5);
+	st.tx_bytes -= 5;
 	tx_kick();
 	pump_until(&c->reset, "hostile: data after SHUTDOWN(SEND) was not reset");
 	hostile_done("unknown operation, second REQUEST, oversize packet, data after SHUTDOWN: RST");
