@@ -4,6 +4,7 @@
 usage: kiln-boot.py --kiln KILN (--kernel FILE --initrd CPIO | --build|--from-cache --image vmlinux|bzImage)
                     [-c N] [-m MIB] [--acpi on|off] [--timeout S] [--log FILE]
                     [--pvm-workarounds auto|on|off] [--clearcpuid LIST] [--irqchip split|kernel]
+                    [--net-tap NAME | --net-user | --netconsole NAME]
        kiln-boot.py --user-level --log FILE
 
 --build takes kiln's test kernel from tests/linux/build-kernel.sh (which builds it once and
@@ -32,6 +33,11 @@ User level (--user-level, reading the console log the kernel-level run saved): /
 checks (nproc equals -c, MemTotal matches -m, a line typed on kiln's stdin reached the shell,
 poweroff). On a host whose KVM cannot run guest system calls (PVM: /init dies at its first
 syscall) this is reported as SKIP (77) with that reason, never as a pass.
+
+--netconsole NAME (as root): the kernel configures its virtio-net interface on TAP NAME itself
+(ip=) and netconsole sends its log as UDP to the host's end, 10.0.0.1:6666, in a network
+namespace of this process's own; the kernel level then also wants the log's lines there, each one
+the console printed too, up to "Freeing unused kernel" or "Run /init".
 
 PVM workarounds (docs/linux.md, "What a guest needs on a PVM host") go on the command line
 when the host runs KVM under PVM (/sys/module/kvm_pvm), or with --pvm-workarounds on.
@@ -95,6 +101,11 @@ def cmdline_for(args, pvm):
         parts += ["kiln.net_ip=%s/24" % USER_GUEST, "kiln.net_peer=" + USER_HOST,
                   "kiln.net_port=%d" % args.net_http_port, "kiln.net_sha=" + args.net_sha,
                   "kiln.net_serve=%d" % NET_GUEST_PORT]
+    if args.netconsole:
+        # ip= configures eth0 in the kernel (IP_PNP); netconsole then sends every kernel message
+        # from 10.0.0.2 to the host's UDP port, with no user space involved.
+        parts += ["ip=%s::%s:255.255.255.0::eth0:off" % (NET_GUEST, NET_HOST),
+                  "netconsole=@%s/eth0,%d@%s/" % (NET_GUEST, NETCONSOLE_PORT, NET_HOST)]
     if args.acpi == "off":
         parts += ["acpi=off", "kiln.halt=reboot"]
     if pvm:
@@ -125,8 +136,8 @@ def boot(args, pvm):
         cmd += ["--rng"]
     if args.irqchip:
         cmd += ["--irqchip=" + args.irqchip]
-    if args.net_tap:
-        cmd += ["--net", "tap=" + args.net_tap]
+    if args.net_tap or args.netconsole:
+        cmd += ["--net", "tap=" + (args.net_tap or args.netconsole)]
     if args.net_user:
         cmd += ["--net", "user,hostfwd=tcp:127.0.0.1:%d-:%d" % (args.net_fwd_port, NET_GUEST_PORT)]
     print("+ " + " ".join(cmd), flush=True)
@@ -239,6 +250,8 @@ def kernel_checks(args, status, text, kiln_text, host_start, pvm):
     disk_checks(args, text, host_start, need)
     if args.net_tap or args.net_user:
         net_checks(args, text, need)
+    if args.netconsole:
+        netconsole_checks(args, text, need)
     if not pvm:
         # Instruction completion (src/arch/x86/emulate.c) is PVM's workaround: where the guest's
         # ring 0 runs on the CPU, KVM never gives up on an instruction of a booting kernel.
@@ -440,23 +453,32 @@ def setup_user_net(args):
           flush=True)
 
 
-def setup_net(args):
-    """Moves this process into a new network namespace with a TAP `args.net_tap` at NET_HOST/24,
-    and serves a 1 MiB random blob over HTTP there (port 8000). Returns a reason to skip, or None."""
+def make_tap(name):
+    """Moves this process into a new network namespace with a TAP `name` at NET_HOST/24, up.
+    Returns a reason to skip, or None."""
     if os.geteuid() != 0:
-        return "--net-tap needs root (a network namespace and a TAP device)"
+        return "a TAP needs root (a network namespace and a TAP device)"
     if not os.path.exists("/dev/net/tun"):
         return "no /dev/net/tun (load the tun module)"
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNET) != 0:
         return "cannot make a network namespace: %s" % os.strerror(ctypes.get_errno())
     for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "tuntap", "add", "dev", args.net_tap, "mode", "tap", "vnet_hdr"],
-                ["ip", "addr", "add", NET_HOST + "/24", "dev", args.net_tap],
-                ["ip", "link", "set", args.net_tap, "up"]):
+                ["ip", "tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
+                ["ip", "addr", "add", NET_HOST + "/24", "dev", name],
+                ["ip", "link", "set", name, "up"]):
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode:
             return "%s: %s" % (" ".join(cmd), r.stdout.strip())
+    return None
+
+
+def setup_net(args):
+    """A TAP `args.net_tap` at NET_HOST/24 in a new network namespace (make_tap), and a 1 MiB
+    random blob served over HTTP there (port 8000). Returns a reason to skip, or None."""
+    why = make_tap(args.net_tap)
+    if why:
+        return why
     serve_blob(args, (NET_HOST, 8000))
     print("net: TAP %s at %s/24 in a new network namespace; serving a 1 MiB blob (SHA-256 %s)"
           % (args.net_tap, NET_HOST, args.net_sha), flush=True)
@@ -479,6 +501,60 @@ def net_checks(args, text, need):
     need("KILN-INIT: net fetch ok" in text, "guest fetched 1 MiB over TCP from the host, intact")
     need(args.net_fetched == "kiln-guest-token", "host fetched from the guest's HTTP server (%r)"
          % args.net_fetched)
+
+
+# ---- netconsole over a TAP (--netconsole): the kernel's own log as UDP, no user space -----------
+
+NETCONSOLE_PORT = 6666
+# Lines netconsole must carry: the kernel reached user space (the last messages before /init).
+NETCONSOLE_LATE = ("Freeing unused kernel", RUN_INIT)
+
+
+def setup_netconsole(args):
+    """A TAP `args.netconsole` at NET_HOST/24 in a new network namespace, and a thread collecting
+    the UDP datagrams sent to NET_HOST:NETCONSOLE_PORT into args.netconsole_lines. Returns a
+    reason to skip, or None."""
+    why = make_tap(args.netconsole)
+    if why:
+        return why
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((NET_HOST, NETCONSOLE_PORT))
+    args.netconsole_lines = []
+
+    def listen():
+        t0 = time.monotonic()
+        buf = b""
+        while True:
+            data, peer = sock.recvfrom(65536)
+            # netconsole sends a message per datagram, or a long one in pieces: join, then split.
+            buf += data
+            *done, buf = buf.split(b"\n")
+            for raw in done:
+                text = raw.decode(errors="replace")
+                args.netconsole_lines.append((peer, text))
+                print("%8.1fs u %s" % (time.monotonic() - t0, text), flush=True)
+
+    threading.Thread(target=listen, daemon=True).start()
+    print("netconsole: TAP %s at %s/24 in a new network namespace; listening on UDP %s:%d"
+          % (args.netconsole, NET_HOST, NET_HOST, NETCONSOLE_PORT), flush=True)
+    return None
+
+
+def netconsole_checks(args, text, need):
+    lines = [t for _, t in args.netconsole_lines]
+    peers = sorted({p[0] for p, _ in args.netconsole_lines})
+    need(re.search(r"IP-Config: Complete:", text), "ip= configured eth0 in the kernel (IP-Config)")
+    need(len(lines) >= 5 and peers == [NET_GUEST],
+         "netconsole: kernel log lines came over UDP from %s (%d lines, from %s)"
+         % (NET_GUEST, len(lines), ", ".join(peers) or "nobody"))
+    # Each line that came must be one the console printed too: the same log, not noise.
+    console = set(re.sub(r"^\[[ \d.]+\] ", "", t).strip() for t in text.splitlines())
+    strange = [t for t in lines if re.sub(r"^\[[ \d.]+\] ", "", t).strip() not in console]
+    need(lines and not strange, "netconsole: every UDP line is a console line too (%d are not%s)"
+         % (len(strange), ": %r" % strange[0] if strange else ""))
+    late = [w for w in NETCONSOLE_LATE if any(w in t for t in lines)]
+    need(late, "netconsole: the boot's late messages came too (%s)" % (", ".join(late) or "none of "
+                                                                        + ", ".join(NETCONSOLE_LATE)))
 
 
 def user_level(text):
@@ -577,9 +653,14 @@ def main():
     ap.add_argument("--net-user", action="store_true",
                     help="the same over --net user (libslirp): the host at 10.0.2.2, the guest's "
                     "server through a hostfwd")
+    ap.add_argument("--netconsole", metavar="NAME",
+                    help="a virtio-net interface on TAP NAME in a new network namespace, set up "
+                    "by the kernel (ip=), which sends its log there with netconsole (needs root)")
     args = ap.parse_args()
     if (args.root_disk or args.data_disk) and not (args.build or args.from_cache):
         ap.error("--root-disk and --data-disk need --build or --from-cache")
+    if args.netconsole and (args.net_tap or args.net_user):
+        ap.error("--netconsole has its own TAP: not with --net-tap or --net-user")
     if args.user_level:
         try:
             with open(args.log, errors="replace") as f:
@@ -620,6 +701,11 @@ def kernel_level(args):
     args.net_fetch, args.net_fetched, args.net_sha = None, None, ""
     if args.net_tap:
         why = setup_net(args)
+        if why:
+            print("SKIP: " + why)
+            return 77
+    if args.netconsole:
+        why = setup_netconsole(args)
         if why:
             print("SKIP: " + why)
             return 77
