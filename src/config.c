@@ -68,6 +68,7 @@ int config_parse_uint(const char *s, unsigned long min, unsigned long max, unsig
 }
 
 static int validate_nets(const struct vmm_config *cfg, char *err, size_t err_size);
+static int validate_vsock(const struct vmm_config *cfg, char *err, size_t err_size);
 
 int config_validate(const struct vmm_config *cfg, char *err, size_t err_size)
 {
@@ -125,7 +126,9 @@ int config_validate(const struct vmm_config *cfg, char *err, size_t err_size)
 			}
 		}
 	}
-	return validate_nets(cfg, err, err_size);
+	if (validate_nets(cfg, err, err_size))
+		return -EINVAL;
+	return cfg->has_vsock ? validate_vsock(cfg, err, err_size) : 0;
 }
 
 unsigned int config_nr_virtio(const struct vmm_config *cfg)
@@ -635,6 +638,128 @@ static int validate_nets(const struct vmm_config *cfg, char *err, size_t err_siz
 				return -EINVAL;
 			}
 		}
+	}
+	return 0;
+}
+
+/* ---- the vsock device ----------------------------------------------------------------------- */
+
+const char *config_bad_vsock_cid(long long cid)
+{
+	if (cid >= 0 && cid < CONFIG_VSOCK_MIN_CID)
+		return "is reserved (0: hypervisor, 1: local, 2: host; a guest has 3 to 4294967294)";
+	if (cid < 0 || cid > CONFIG_VSOCK_MAX_CID)
+		return "is out of range (3 to 4294967294)";
+	return NULL;
+}
+
+const char *config_bad_vsock_uds(const char *path)
+{
+	if (!path || !path[0])
+		return "is empty";
+	if (strlen(path) > CONFIG_VSOCK_UDS_MAX)
+		return "is longer than 96 bytes (the guest's connections go to <uds>_<port>, which "
+		       "must fit a Unix socket address)";
+	return NULL;
+}
+
+/* A path in a message: at most 120 bytes of it, so the reason after it is never cut off. */
+#define VSOCK_PATH_FMT "'%.120s%s'"
+#define VSOCK_PATH_ARG(p) (p), strlen(p) > 120 ? "..." : ""
+
+#define VSOCK_USAGE "cid=N,uds=PATH"
+
+int config_parse_vsock(const char *arg, struct vmm_vsock *v, char **storage, char *err,
+		       size_t err_size)
+{
+	static const char id[] = CONFIG_VSOCK_DEFAULT_ID;
+	size_t len = strlen(arg);
+	char *buf, *copy, *tok, *save = NULL;
+	const char *cid = NULL, *why;
+	unsigned long n;
+	int e;
+
+	*storage = NULL;
+	*v = (struct vmm_vsock){ 0 };
+	buf = malloc(sizeof(id) + len + 1);
+	if (!buf) {
+		snprintf(err, err_size, "--vsock: out of memory");
+		return -EINVAL;
+	}
+	memcpy(buf, id, sizeof(id));
+	copy = buf + sizeof(id);
+	memcpy(copy, arg, len + 1);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "cid=", 4)) {
+			if (cid) {
+				snprintf(err, err_size, "--vsock: cid given twice ('%s' and '%s')",
+					 cid, tok + 4);
+				goto fail;
+			}
+			cid = tok + 4;
+		} else if (!strncmp(tok, "uds=", 4)) {
+			if (v->uds_path) {
+				snprintf(err, err_size, "--vsock: uds given twice (" VSOCK_PATH_FMT
+					 " and " VSOCK_PATH_FMT ")", VSOCK_PATH_ARG(v->uds_path),
+					 VSOCK_PATH_ARG(tok + 4));
+				goto fail;
+			}
+			v->uds_path = tok + 4;
+		} else {
+			snprintf(err, err_size, "--vsock: unknown option '%s' (" VSOCK_USAGE ")", tok);
+			goto fail;
+		}
+	}
+	if (!cid || !v->uds_path) {
+		snprintf(err, err_size, "--vsock '%s': no %s (" VSOCK_USAGE ")", arg,
+			 !cid ? "cid=" : "uds=");
+		goto fail;
+	}
+	/* Decimal only: a CID is a number the user reads back from the guest (ss, socat), not a
+	 * bit pattern. */
+	e = config_parse_uint(cid, 0, UINT32_MAX, &n);
+	if (e == -EINVAL) {
+		snprintf(err, err_size, "--vsock: cid '%s' is not a decimal number (3 to 4294967294)",
+			 cid);
+		goto fail;
+	}
+	if ((why = e ? config_bad_vsock_cid(-1) : config_bad_vsock_cid((long long)n))) {
+		snprintf(err, err_size, "--vsock: cid '%s' %s", cid, why);
+		goto fail;
+	}
+	if ((why = config_bad_vsock_uds(v->uds_path))) {
+		snprintf(err, err_size, "--vsock: uds " VSOCK_PATH_FMT " %s",
+			 VSOCK_PATH_ARG(v->uds_path), why);
+		goto fail;
+	}
+	v->id = buf;
+	v->guest_cid = (uint32_t)n;
+	*storage = buf;
+	return 0;
+fail:
+	free(buf);
+	*v = (struct vmm_vsock){ 0 };
+	return -EINVAL;
+}
+
+static int validate_vsock(const struct vmm_config *cfg, char *err, size_t err_size)
+{
+	const struct vmm_vsock *v = &cfg->vsock;
+	const char *why;
+
+	if (!v->id || !v->id[0] || strlen(v->id) > CONFIG_VSOCK_ID_MAX) {
+		snprintf(err, err_size, "--vsock: id '%s' must be 1 to %u bytes", v->id ? v->id : "",
+			 CONFIG_VSOCK_ID_MAX);
+		return -EINVAL;
+	}
+	if ((why = config_bad_vsock_cid(v->guest_cid))) {
+		snprintf(err, err_size, "--vsock %s: cid %u %s", v->id, v->guest_cid, why);
+		return -EINVAL;
+	}
+	if ((why = config_bad_vsock_uds(v->uds_path))) {
+		snprintf(err, err_size, "--vsock %s: uds " VSOCK_PATH_FMT " %s", v->id,
+			 VSOCK_PATH_ARG(v->uds_path ? v->uds_path : ""), why);
+		return -EINVAL;
 	}
 	return 0;
 }

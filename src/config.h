@@ -100,6 +100,15 @@ struct vmm_net {
 	unsigned int nr_hostfwd;
 };
 
+/* The vsock device (virtio-vsock, docs/vsock.md). A guest-initiated connection to port P goes to
+ * the host's Unix socket "<uds_path>_<P>", with P up to 10 decimal digits; sun_path holds 108
+ * bytes with the NUL (107 usable), so uds_path may have 107 - 11 = 96 bytes. */
+#define CONFIG_VSOCK_UDS_MAX 96
+#define CONFIG_VSOCK_ID_MAX 64      /* vsock_id (API), as iface_id */
+#define CONFIG_VSOCK_MIN_CID 3u     /* 0: hypervisor, 1: local, 2: the host (VMADDR_CID_HOST) */
+#define CONFIG_VSOCK_MAX_CID 0xfffffffeu /* 0xffffffff is VMADDR_CID_ANY */
+#define CONFIG_VSOCK_DEFAULT_ID "vsock0"
+
 /* The vsock device (one at most, as with Firecracker): its guest CID and the host's Unix
  * socket that bridges it (docs/vsock.md). */
 struct vmm_vsock {
@@ -129,7 +138,7 @@ struct vmm_config {
 	bool rng;            /* --rng */
 	struct vmm_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
-	bool has_vsock;
+	bool has_vsock; /* --vsock, the API's PUT /vsock */
 	struct vmm_vsock vsock;
 };
 
@@ -162,6 +171,22 @@ int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **s
 int __must_check config_parse_net(const char *arg, unsigned int index, struct vmm_net *n,
 				  char **storage, char *err, size_t err_size);
 
+/* Parses a --vsock argument, cid=N,uds=PATH (both required, each once, in either order), into
+ * *v with id "vsock0". N is decimal, CONFIG_VSOCK_MIN_CID to CONFIG_VSOCK_MAX_CID; PATH is 1 to
+ * CONFIG_VSOCK_UDS_MAX bytes (it cannot contain a comma). Strings are copied into one allocation
+ * returned in *storage (freed by the caller after the VM is gone). Returns 0 or -EINVAL with a
+ * one-line message naming the field and value in err (*v cleared, nothing to free). */
+int __must_check config_parse_vsock(const char *arg, struct vmm_vsock *v, char **storage,
+				    char *err, size_t err_size);
+
+/* Why `cid` cannot be a guest's vsock CID (0 to 2 are reserved; 0xffffffff is VMADDR_CID_ANY and
+ * anything above is not 32 bits), or NULL when it can. */
+const char *config_bad_vsock_cid(long long cid);
+
+/* Why `path` cannot be the vsock device's Unix socket (empty, or longer than
+ * CONFIG_VSOCK_UDS_MAX bytes), or NULL when it can. */
+const char *config_bad_vsock_uds(const char *path);
+
 /* Parses a MAC address "aa:bb:cc:dd:ee:ff" (hex digits, either case). Returns 0 or -EINVAL. */
 int __must_check config_parse_mac(const char *s, uint8_t mac[6]);
 
@@ -180,9 +205,10 @@ const char *config_bad_ifname(const char *name);
 unsigned int config_nr_virtio(const struct vmm_config *cfg);
 
 /* Checks what can be checked without the host: a kernel is given, memory is page-aligned and at
- * least 1 MiB, 1..254 vCPUs, the virtio devices fit, and the network interfaces (filled by
+ * least 1 MiB, 1..254 vCPUs, the virtio devices fit, the network interfaces (filled by
  * config_parse_net() or by the API) have distinct ids, TAP names, MACs and host ports, each part
- * in range. Returns 0 or -EINVAL with a one-line message in err. */
+ * in range, and the vsock device (when has_vsock) has an id, a CID and a socket path in range.
+ * Returns 0 or -EINVAL with a one-line message in err. */
 int __must_check config_validate(const struct vmm_config *cfg, char *err, size_t err_size);
 
 #endif

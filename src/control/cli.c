@@ -67,6 +67,9 @@ void cli_print_run_help(FILE *f)
 		"                         virtio-net on a host TAP device or user-mode networking\n"
 		"                         (libslirp; repeatable: eth0, eth1, ...); user mode is for\n"
 		"                         convenience and development, TAP for performance\n"
+		"      --vsock cid=N,uds=PATH  virtio-vsock: the guest's CID N (3 to 4294967294) and\n"
+		"                         the host's Unix socket PATH (96 bytes at most; guest\n"
+		"                         connections to port P go to PATH_P); one device at most\n"
 		"      --debug-exit[=PORT]  isa-debug-exit device (default port 0xf4): a guest\n"
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
@@ -85,12 +88,13 @@ void cli_print_run_help(FILE *f)
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
-       OPT_NET };
+       OPT_NET, OPT_VSOCK };
 
-/* The --disk and --net arguments' copies (config_parse_disk(), config_parse_net()): kept until
- * the next parse or exit. */
+/* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
+ * config_parse_vsock()): kept until the next parse or exit. */
 static char *disk_storage[CONFIG_MAX_DISKS];
 static char *net_storage[CONFIG_MAX_NETS];
+static char *vsock_storage;
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -112,6 +116,7 @@ static const struct option run_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -123,7 +128,7 @@ static const struct option run_options[] = {
 static bool vm_option(int c)
 {
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
-	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET;
+	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK;
 }
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
@@ -142,6 +147,8 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		free(net_storage[i]);
 		net_storage[i] = NULL;
 	}
+	free(vsock_storage);
+	vsock_storage = NULL;
 	optind = 0; /* full getopt reset, so tests can call us repeatedly */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:k:i:p:m:c:vqh", run_options, NULL)) != -1) {
@@ -177,6 +184,18 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 					     &net_storage[cfg->nr_nets], err, err_size))
 				return -EINVAL;
 			cfg->nr_nets++;
+			break;
+		case OPT_VSOCK:
+			/* One device, as Firecracker's: a second --vsock is a mistake, not an
+			 * update. */
+			if (cfg->has_vsock) {
+				snprintf(err, err_size,
+					 "--vsock %s: given twice (one vsock device at most)", optarg);
+				return -EINVAL;
+			}
+			if (config_parse_vsock(optarg, &cfg->vsock, &vsock_storage, err, err_size))
+				return -EINVAL;
+			cfg->has_vsock = true;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "virtio") && strcmp(optarg, "serial")) {

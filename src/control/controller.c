@@ -290,10 +290,9 @@ static void handle_request(void *ctx, struct api_request *req)
 		    spec_entropy(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
 	} else if (put && strcmp(p, "/vsock") == 0) {
-		if (need_body(req)) {
-			spec_unsupported(p + 1, req->body, req->fault, sizeof(req->fault));
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_vsock(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
-		}
 	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
 			   strcmp(p, "/snapshot/load") == 0)) {
 		if (need_body(req)) {

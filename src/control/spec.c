@@ -66,6 +66,20 @@ void spec_adopt_cli(struct vm_spec *s)
 	}
 	if (s->nr_nets)
 		sync_nets(s);
+	/* --vsock becomes the vsock section, so GET /vm/config reports it. */
+	if (s->cfg.has_vsock) {
+		set_str(&s->vsock_id, s->cfg.vsock.id);
+		set_str(&s->vsock_uds, s->cfg.vsock.uds_path);
+		if (!s->vsock_id || !s->vsock_uds) {
+			/* cfg.vsock keeps pointing to the command line's strings. */
+			pr_warn("out of memory for the vsock device's settings");
+			set_str(&s->vsock_id, NULL);
+			set_str(&s->vsock_uds, NULL);
+		} else {
+			s->cfg.vsock.id = s->vsock_id;
+			s->cfg.vsock.uds_path = s->vsock_uds;
+		}
+	}
 	set_str(&s->kernel_path, s->cfg.kernel_path);
 	set_str(&s->initrd_path, s->cfg.initrd_path);
 	set_str(&s->boot_args, s->cfg.cmdline);
@@ -98,6 +112,11 @@ void spec_free(struct vm_spec *s)
 	}
 	s->nr_nets = 0;
 	s->cfg.nr_nets = 0;
+	free(s->vsock_id);
+	free(s->vsock_uds);
+	s->vsock_id = s->vsock_uds = NULL;
+	s->cfg.has_vsock = false;
+	s->cfg.vsock = (struct vmm_vsock){ 0 };
 	free(s->cmdline);
 	s->cmdline = NULL;
 	if (s->logger.fd >= 0)
@@ -605,6 +624,59 @@ int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, c
 	return 0;
 }
 
+int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "vsock_id", JF_STRING, false },	{ "guest_cid", JF_INT, true },
+		{ "uds_path", JF_STRING, true },
+	};
+	const char *id, *uds, *why;
+	char *id_copy, *uds_copy;
+	long long cid;
+
+	if (jcheck(body, "vsock", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	id = jstr(body, "vsock_id");
+	uds = jstr(body, "uds_path");
+	cid = jint(body, "guest_cid", 0);
+	if ((why = config_bad_vsock_cid(cid))) {
+		snprintf(err, err_size, "vsock: guest_cid %lld %s", cid, why);
+		return -EINVAL;
+	}
+	if ((why = config_bad_vsock_uds(uds))) {
+		snprintf(err, err_size, "vsock: uds_path '%.120s%s' %s", uds,
+			 strlen(uds) > 120 ? "..." : "", why);
+		return -EINVAL;
+	}
+	if (!id)
+		id = CONFIG_VSOCK_DEFAULT_ID;
+	if (!id[0] || strlen(id) > CONFIG_VSOCK_ID_MAX) {
+		snprintf(err, err_size, "vsock: vsock_id '%.80s' must be 1 to %u bytes", id,
+			 CONFIG_VSOCK_ID_MAX);
+		return -EINVAL;
+	}
+	if (!s->cfg.has_vsock && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
+		snprintf(err, err_size, "vsock: at most %u virtio devices", CONFIG_MAX_VIRTIO);
+		return -EINVAL;
+	}
+	id_copy = strdup(id);
+	uds_copy = strdup(uds);
+	if (!id_copy || !uds_copy) {
+		free(id_copy);
+		free(uds_copy);
+		snprintf(err, err_size, "vsock: out of memory");
+		return -EINVAL;
+	}
+	free(s->vsock_id);
+	free(s->vsock_uds);
+	s->vsock_id = id_copy;
+	s->vsock_uds = uds_copy;
+	s->cfg.vsock = (struct vmm_vsock){ .id = id_copy, .guest_cid = (uint32_t)cid,
+					   .uds_path = uds_copy };
+	s->cfg.has_vsock = true;
+	return 0;
+}
+
 int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
@@ -700,10 +772,6 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err, size_t err_si
 
 int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size)
 {
-	static const struct jfield vsock[] = {
-		{ "vsock_id", JF_STRING, false },	{ "guest_cid", JF_INT, true },
-		{ "uds_path", JF_STRING, true },
-	};
 	static const struct jfield balloon[] = {
 		{ "amount_mib", JF_INT, true },	{ "deflate_on_oom", JF_BOOL, true },
 		{ "stats_polling_interval_s", JF_INT, false },
@@ -722,7 +790,6 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 		const struct jfield *fields;
 		size_t n;
 	} table[] = {
-		{ "vsock", "virtio-vsock", vsock, ARRAY_SIZE(vsock) },
 		{ "balloon", "virtio-balloon", balloon, ARRAY_SIZE(balloon) },
 		{ "snapshot/create", "snapshot support", snap_create, ARRAY_SIZE(snap_create) },
 		{ "snapshot/load", "snapshot support", snap_load, ARRAY_SIZE(snap_load) },
@@ -798,7 +865,13 @@ json_t *spec_to_json(const struct vm_spec *s)
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(doc, "network-interfaces", nets);
-	json_object_set_new(doc, "vsock", json_null());
+	/* As Firecracker's VsockDeviceConfig: vsock_id is deprecated and never reported. */
+	json_object_set_new(doc, "vsock",
+			    s->cfg.has_vsock
+				    ? json_pack("{s:I, s:s}", "guest_cid",
+						(json_int_t)s->cfg.vsock.guest_cid, "uds_path",
+						s->cfg.vsock.uds_path)
+				    : json_null());
 	json_object_set_new(doc, "entropy", s->entropy ? json_object() : json_null());
 	json_object_set_new(doc, "balloon", json_null());
 	json_object_set_new(doc, "mmds-config", json_null());
@@ -859,8 +932,9 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 			}
 		} else if (strcmp(key, "entropy") == 0) {
 			e = spec_entropy(s, val, err, err_size);
-		} else if (strcmp(key, "vsock") == 0 ||
-			   strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
+		} else if (strcmp(key, "vsock") == 0) {
+			e = spec_vsock(s, val, err, err_size);
+		} else if (strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
 			   strcmp(key, "cpu-config") == 0)
 			e = spec_unsupported(key, val, err, err_size);
 		else {

@@ -1,6 +1,6 @@
 /* spec.h: the VM description the control plane edits before boot (Firecracker's sections:
- * boot-source, machine-config, serial, logger, metrics, drives, entropy, network-interfaces),
- * shared by the API and the config file. */
+ * boot-source, machine-config, serial, logger, metrics, drives, entropy, network-interfaces,
+ * vsock), shared by the API and the config file. */
 #ifndef KILN_CONTROL_SPEC_H
 #define KILN_CONTROL_SPEC_H
 
@@ -52,6 +52,8 @@ struct vm_spec {
 	/* Network interfaces in the order they were first put: eth0, eth1, ... */
 	struct spec_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
+	/* The vsock device when cfg.has_vsock: cfg.vsock's strings point to these. */
+	char *vsock_id, *vsock_uds;
 	char *cmdline; /* boot_args plus root= for a root drive: what cfg.cmdline points to */
 };
 
@@ -95,7 +97,13 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 		   size_t err_size);
 
-/* Sections naming devices kiln does not have yet (vsock, balloon, mmds, snapshots...): the body
+/* PUT /vsock: Firecracker's Vsock: guest_cid (required, 3 to 4294967294), uds_path (required,
+ * 1 to CONFIG_VSOCK_UDS_MAX bytes; the socket is created when the VM is built), vsock_id
+ * (deprecated by Firecracker; 1 to 64 bytes, else "vsock0"). Pre-boot only; a second PUT
+ * replaces the first whole, as Firecracker's does. */
+int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
+
+/* Sections naming devices kiln does not have yet (balloon, mmds, snapshots...): the body
  * is checked against Firecracker's fields, then refused with a message saying which device is
  * missing. Always returns -EINVAL. */
 int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size);

@@ -813,6 +813,8 @@ def t_errors_post_boot():
                    {"metrics_path": k.touch("m")}, pattern=AFTER_START)
         expect_400(k, "PUT /network-interfaces/eth0 after the start -> 400", "PUT", "/network-interfaces/eth0",
                    {"iface_id": "eth0", "host_dev_name": "tap0"}, pattern=AFTER_START)
+        expect_400(k, "PUT /vsock after the start -> 400", "PUT", "/vsock",
+                   {"guest_cid": 3, "uds_path": k.path("v.sock")}, pattern=AFTER_START)
         expect_400(k, "PATCH /network-interfaces/eth0 of a VM without interfaces -> 400 naming eth0", "PATCH",
                    "/network-interfaces/eth0", {"iface_id": "eth0"}, pattern="eth0")
         expect_400(k, "InstanceStart twice -> 400", "PUT", "/actions", {"action_type": "InstanceStart"},
@@ -831,7 +833,6 @@ def t_errors_post_boot():
 
 # Devices kiln does not have: (method, path, a body Firecracker accepts, that body plus a bad field).
 UNSUPPORTED_DEVICES = [
-    ("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/tmp/kiln-test-v.sock"}),
     ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
     ("PUT", "/snapshot/create", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
     ("PUT", "/snapshot/load", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
@@ -1221,6 +1222,17 @@ CONFIG_ERRORS = [
       "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
                               "rx_rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}]},
      "rx_rate_limiter.*not supported yet"),
+    ("vsock guest_cid 2", {"boot-source": {"kernel_image_path": "@hello"},
+                           "vsock": {"guest_cid": 2, "uds_path": "/tmp/kiln-test-v.sock"}},
+     r"vsock: guest_cid 2 is reserved"),
+    ("vsock without uds_path", {"boot-source": {"kernel_image_path": "@hello"}, "vsock": {"guest_cid": 3}},
+     r"vsock: missing field 'uds_path'"),
+    ("vsock with a 97-byte uds_path", {"boot-source": {"kernel_image_path": "@hello"},
+                                       "vsock": {"guest_cid": 3, "uds_path": "/" + "u" * 96}},
+     r"vsock: uds_path '/u{96}' is longer than 96 bytes"),
+    ("vsock with an unknown field", {"boot-source": {"kernel_image_path": "@hello"},
+                                     "vsock": {"guest_cid": 3, "uds_path": "/tmp/kiln-test-v.sock", "port": 52}},
+     r"vsock: unknown field 'port'"),
     ("malformed JSON", '{"boot-source": {"kernel_image_path": ', None),
     ("not a JSON object", "[]", None),
 ]
@@ -1513,6 +1525,129 @@ def t_network_interfaces():
         check("the PATCHes changed nothing", vm_config_nets(k) == want, repr(vm_config_nets(k)))
 
 
+# --- the vsock device -----------------------------------------------------------------------------
+
+NOT_AFTER_START = r"^The requested operation is not supported after starting the microVM\.$"
+
+
+def vm_config_vsock(k):
+    return get_json(k, "/vm/config").get("vsock", "absent")
+
+
+def t_vsock():
+    """PUT /vsock before boot: Firecracker's Vsock fields, a second PUT replacing the first, bad
+    bodies refused with the field named and nothing changed, GET /vm/config reporting the device
+    as Firecracker does (guest_cid and uds_path; null without one). No VM is started."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        got = vm_config_vsock(k)
+        check("GET /vm/config before PUT /vsock: \"vsock\": null", got is None, repr(got))
+        first = {"guest_cid": 3, "uds_path": k.path("v.sock")}
+        expect_204(k, "PUT /vsock {guest_cid: 3, uds_path} -> 204", "PUT", "/vsock", first)
+        got = vm_config_vsock(k)
+        check("GET /vm/config shows the vsock device's guest_cid and uds_path", got == first, repr(got))
+        expect_204(k, "PUT /vsock again, with vsock_id, CID 52 and another socket -> 204 (replaces it)", "PUT",
+                   "/vsock", {"vsock_id": "vsock0", "guest_cid": 52, "uds_path": k.path("w.sock")})
+        want = {"guest_cid": 52, "uds_path": k.path("w.sock")}
+        got = vm_config_vsock(k)
+        check("GET /vm/config shows only the second device, without the deprecated vsock_id", got == want,
+              repr(got))
+        expect_204(k, "PUT /vsock with the largest CID and a null vsock_id -> 204", "PUT", "/vsock",
+                   {"vsock_id": None, "guest_cid": 4294967294, "uds_path": "./v.sock"})
+        expect_204(k, "PUT /vsock with a 96-byte uds_path -> 204", "PUT", "/vsock",
+                   {"guest_cid": 3, "uds_path": "/" + "u" * 95})
+        expect_204(k, "PUT /vsock back to the second body -> 204", "PUT", "/vsock", want)
+
+        for what, body, pattern in [
+            ("no guest_cid", {"uds_path": "./v.sock"}, r"^vsock: missing field 'guest_cid'$"),
+            ("no uds_path", {"guest_cid": 3}, r"^vsock: missing field 'uds_path'$"),
+            ("a null uds_path", {"guest_cid": 3, "uds_path": None}, r"^vsock: field 'uds_path' must be a string$"),
+            ("guest_cid \"3\"", {"guest_cid": "3", "uds_path": "./v.sock"},
+             r"^vsock: field 'guest_cid' must be an integer$"),
+            ("guest_cid 3.5", {"guest_cid": 3.5, "uds_path": "./v.sock"},
+             r"^vsock: field 'guest_cid' must be an integer$"),
+            ("guest_cid 0", {"guest_cid": 0, "uds_path": "./v.sock"}, r"^vsock: guest_cid 0 is reserved"),
+            ("guest_cid 1", {"guest_cid": 1, "uds_path": "./v.sock"}, r"^vsock: guest_cid 1 is reserved"),
+            ("guest_cid 2 (the host)", {"guest_cid": 2, "uds_path": "./v.sock"},
+             r"^vsock: guest_cid 2 is reserved \(0: hypervisor, 1: local, 2: host; a guest has 3 to 4294967294\)$"),
+            ("guest_cid -3", {"guest_cid": -3, "uds_path": "./v.sock"},
+             r"^vsock: guest_cid -3 is out of range \(3 to 4294967294\)$"),
+            ("guest_cid 4294967295 (VMADDR_CID_ANY)", {"guest_cid": 4294967295, "uds_path": "./v.sock"},
+             r"^vsock: guest_cid 4294967295 is out of range \(3 to 4294967294\)$"),
+            ("guest_cid 2^40", {"guest_cid": 1 << 40, "uds_path": "./v.sock"},
+             r"^vsock: guest_cid 1099511627776 is out of range"),
+            ("an empty uds_path", {"guest_cid": 3, "uds_path": ""}, r"^vsock: uds_path '' is empty$"),
+            ("a 97-byte uds_path", {"guest_cid": 3, "uds_path": "/" + "u" * 96},
+             r"^vsock: uds_path '/u{96}' is longer than 96 bytes \(the guest's connections go to <uds>_<port>, "
+             r"which must fit a Unix socket address\)$"),
+            ("uds_path 5", {"guest_cid": 3, "uds_path": 5}, r"^vsock: field 'uds_path' must be a string$"),
+            ("vsock_id 1", {"guest_cid": 3, "uds_path": "./v.sock", "vsock_id": 1},
+             r"^vsock: field 'vsock_id' must be a string$"),
+            ("an empty vsock_id", {"guest_cid": 3, "uds_path": "./v.sock", "vsock_id": ""},
+             r"^vsock: vsock_id '' must be 1 to 64 bytes$"),
+            ("an unknown field", {"guest_cid": 3, "uds_path": "./v.sock", "bogus_field": 1},
+             r"^vsock: unknown field 'bogus_field'$"),
+            ("an array", [{"guest_cid": 3, "uds_path": "./v.sock"}], r"^vsock: expected a JSON object$"),
+        ]:
+            expect_400(k, "PUT /vsock with %s -> 400 naming it" % what, "PUT", "/vsock", body, pattern=pattern)
+        expect_400(k, "PUT /vsock without a body -> 400", "PUT", "/vsock", pattern="body")
+        expect_400(k, "PUT /vsock with malformed JSON -> 400", "PUT", "/vsock", raw='{"guest_cid": 3,')
+        got = vm_config_vsock(k)
+        check("the refused PUTs changed nothing", got == want, repr(got))
+        # Firecracker's API has only PUT /vsock.
+        for method in ("GET", "PATCH"):
+            expect_400(k, "%s /vsock -> 400 (no such endpoint in Firecracker's API)" % method, method, "/vsock",
+                       None if method == "GET" else {"guest_cid": 3},
+                       pattern=r"^Invalid request method and/or path: %s /vsock\.$" % method)
+        got = vm_config_vsock(k)
+        check("GET /vm/config still shows the second device", got == want, repr(got))
+
+
+def t_vsock_boot():
+    """A vsock device put before InstanceStart is part of the VM and cannot be changed after it;
+    the config file's vsock section and kiln run --vsock reach GET /vm/config the same way."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(stdin="pipe"), k.describe()):
+            return
+        configure(k, guest("mb_echo.elf"))
+        want = {"guest_cid": 3, "uds_path": k.path("v.sock")}
+        expect_204(k, "PUT /vsock before the start -> 204", "PUT", "/vsock", want)
+        instance_start(k)
+        if check("mb_echo with a vsock device prints 'echo: ready'",
+                 k.wait_output(lambda o: "echo: ready\n" in o) is not None, k.describe()):
+            expect_400(k, "PUT /vsock after the start -> 400 with Firecracker's words", "PUT", "/vsock",
+                       {"guest_cid": 4, "uds_path": k.path("w.sock")}, pattern=NOT_AFTER_START)
+            got = vm_config_vsock(k)
+            check("GET /vm/config after the refused PUT still shows the first device", got == want, repr(got))
+            finish_echo_guest(k, "vsock through the API")
+
+    with Kiln() as k:
+        want = {"guest_cid": 7, "uds_path": k.path("v.sock")}
+        f = write_config(k, {"boot-source": {"kernel_image_path": guest("mb_echo.elf")},
+                             "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "vsock": want})
+        k.start(["--config-file", f, "--api-sock", k.sock, "--debug-exit"], stdin="pipe")
+        if check("--config-file with a vsock section and --api-sock: kiln listens", k.wait_socket(), k.describe()):
+            k.wait_output(lambda o: "echo: ready\n" in o)
+            got = vm_config_vsock(k)
+            check("--config-file: GET /vm/config shows the file's vsock section", got == want, repr(got))
+            expect_400(k, "--config-file: PUT /vsock -> 400 (already started)", "PUT", "/vsock",
+                       {"guest_cid": 3, "uds_path": k.path("w.sock")}, pattern=NOT_AFTER_START)
+            finish_echo_guest(k, "vsock from the config file")
+
+    with Kiln() as k:
+        want = {"guest_cid": 42, "uds_path": k.path("v.sock")}
+        k.start(["run", "--debug-exit", "-k", guest("mb_echo.elf"), "--vsock", "cid=42,uds=" + want["uds_path"],
+                 "--api-sock", k.sock], stdin="pipe")
+        if check("kiln run --vsock ... --api-sock listens", k.wait_socket(), k.describe()):
+            k.wait_output(lambda o: "echo: ready\n" in o)
+            got = vm_config_vsock(k)
+            check("kiln run: GET /vm/config shows --vsock", got == want, repr(got))
+            expect_400(k, "kiln run: PUT /vsock -> 400 (already started)", "PUT", "/vsock",
+                       {"guest_cid": 3, "uds_path": k.path("w.sock")}, pattern=NOT_AFTER_START)
+            finish_echo_guest(k, "kiln run --vsock")
+
+
 # --- Firecracker's request examples -------------------------------------------------------------
 
 # file in fixtures/, method, path, the host path field to replace (None: sent byte for byte).
@@ -1524,6 +1659,7 @@ FIXTURES = [
     ("logger.logger-and-metrics.json", "PUT", "/logger", "log_path"),
     ("metrics.logger-and-metrics.json", "PUT", "/metrics", "metrics_path"),
     ("serial.swagger.json", "PUT", "/serial", "serial_out_path"),
+    ("vsock.vsock-doc.json", "PUT", "/vsock", "uds_path"),
     ("actions.flush-metrics.json", "PUT", "/actions", None),
     ("actions.instance-start.json", "PUT", "/actions", None),
     ("vm.paused.json", "PATCH", "/vm", None),
@@ -1562,7 +1698,9 @@ def t_fixtures():
             if not k.start_api():
                 check("kiln --api-sock starts and listens", False, k.describe())
                 continue
-            value = kernel if field == "kernel_image_path" else (k.touch("file") if field else None)
+            # uds_path: a socket kiln creates, so a path where nothing is yet.
+            value = kernel if field == "kernel_image_path" else k.path("v.sock") if field == "uds_path" \
+                else (k.touch("file") if field else None)
             if name == "actions.flush-metrics.json":
                 k.api("PUT", "/metrics", {"metrics_path": k.touch("metrics")})
             if name == "actions.instance-start.json":
@@ -1577,7 +1715,8 @@ def t_fixtures():
         if not check("fixtures on one VM: kiln --api-sock starts", k.start_api(), k.describe()):
             return
         files = {"log_path": k.touch("firecracker.log"), "metrics_path": k.touch("metrics.fifo"),
-                 "serial_out_path": k.touch("serial.out"), "kernel_image_path": kernel}
+                 "serial_out_path": k.touch("serial.out"), "kernel_image_path": kernel,
+                 "uds_path": k.path("v.sock")}
         serial = files["serial_out_path"]
         sent = set()
         for name, method, path, field in FIXTURES:
@@ -1597,7 +1736,8 @@ def t_fixtures():
                       (js.get("machine-config") or {}).get("vcpu_count") == 2
                       and (js.get("machine-config") or {}).get("mem_size_mib") == 1024
                       and (js.get("boot-source") or {}).get("boot_args") == "console=ttyS0 reboot=k panic=1 pci=off"
-                      and (js.get("logger") or {}).get("level") == "Debug", repr(js))
+                      and (js.get("logger") or {}).get("level") == "Debug"
+                      and js.get("vsock") == {"guest_cid": 3, "uds_path": files["uds_path"]}, repr(js))
             expect_204(k, "fixtures on one VM: %s: %s %s -> 204" % (name, method, path), method, path,
                        raw=fixture_body(name, field, files.get(field)))
         rc = k.wait(30)
@@ -1724,6 +1864,7 @@ GROUPS = {
     "ctrl-alt-del": [t_ctrl_alt_del],
     "fixtures": [t_fixtures],
     "drives": [t_drives, t_drives_boot, t_network_interfaces],
+    "vsock": [t_vsock, t_vsock_boot],
     "stress": [t_stress],
 }
 

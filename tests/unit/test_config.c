@@ -773,6 +773,217 @@ Test(parse_net, each_bad_part_is_named)
 		net_bad(cases[i].arg, cases[i].part);
 }
 
+/* ---- config_parse_vsock --------------------------------------------------------------------- */
+
+static struct vmm_vsock vsock;
+static char *vsock_storage;
+
+static void vsock_setup(void)
+{
+	memset(&vsock, 0x5a, sizeof(vsock));
+	vsock_storage = NULL;
+	memset(err, 0, sizeof(err));
+}
+
+static void vsock_teardown(void)
+{
+	free(vsock_storage);
+	vsock_storage = NULL;
+}
+
+TestSuite(parse_vsock, .init = vsock_setup, .fini = vsock_teardown);
+
+static void vsock_ok(const char *arg, uint32_t cid, const char *uds)
+{
+	free(vsock_storage);
+	vsock_storage = NULL;
+	cr_assert_eq(config_parse_vsock(arg, &vsock, &vsock_storage, err, sizeof(err)), 0,
+		     "'%s': %s", arg, err);
+	cr_assert_not_null(vsock_storage);
+	cr_assert_str_eq(vsock.id, "vsock0", "'%s'", arg);
+	cr_assert_eq(vsock.guest_cid, cid, "'%s': cid %u", arg, vsock.guest_cid);
+	cr_assert_str_eq(vsock.uds_path, uds, "'%s'", arg);
+}
+
+/* A refused argument: exactly `msg`, one line, nothing to free, the device cleared. */
+static void vsock_bad(const char *arg, const char *msg)
+{
+	free(vsock_storage);
+	vsock_storage = NULL;
+	memset(&vsock, 0x5a, sizeof(vsock));
+	memset(err, 0, sizeof(err));
+	cr_assert_eq(config_parse_vsock(arg, &vsock, &vsock_storage, err, sizeof(err)), -EINVAL,
+		     "'%s' accepted", arg);
+	cr_assert_null(vsock_storage, "'%s': nothing to free after an error", arg);
+	cr_assert_null(vsock.id, "'%s': the device is cleared on error", arg);
+	cr_assert_null(vsock.uds_path, "'%s': the device is cleared on error", arg);
+	cr_assert_eq(vsock.guest_cid, 0, "'%s': the device is cleared on error", arg);
+	cr_assert_null(strchr(err, '\n'), "'%s': one line: %s", arg, err);
+	cr_assert_str_eq(err, msg, "'%s'", arg);
+}
+
+Test(parse_vsock, good)
+{
+	vsock_ok("cid=3,uds=/tmp/v.sock", 3, "/tmp/v.sock");
+	vsock_ok("uds=./v.sock,cid=52", 52, "./v.sock");
+	vsock_ok("cid=4294967294,uds=v", 0xfffffffe, "v");
+	vsock_ok("cid=0003,uds=v", 3, "v"); /* leading zeros are still decimal */
+}
+
+Test(parse_vsock, argument_is_copied)
+{
+	char arg[] = "cid=7,uds=/run/v.sock";
+
+	vsock_ok(arg, 7, "/run/v.sock");
+	memset(arg, 'x', sizeof(arg) - 1);
+	cr_assert_str_eq(vsock.uds_path, "/run/v.sock");
+	cr_assert_str_eq(vsock.id, "vsock0");
+}
+
+Test(parse_vsock, uds_length)
+{
+	char path[CONFIG_VSOCK_UDS_MAX + 2], arg[CONFIG_VSOCK_UDS_MAX + 16];
+
+	/* 96 bytes, then "_4294967295" and the NUL: exactly sun_path's 108. */
+	memset(path, 'p', CONFIG_VSOCK_UDS_MAX);
+	path[0] = '/';
+	path[CONFIG_VSOCK_UDS_MAX] = '\0';
+	snprintf(arg, sizeof(arg), "cid=3,uds=%s", path);
+	vsock_ok(arg, 3, path);
+	cr_assert_eq(strlen(path) + strlen("_4294967295") + 1, 108);
+	path[CONFIG_VSOCK_UDS_MAX] = 'p';
+	path[CONFIG_VSOCK_UDS_MAX + 1] = '\0';
+	snprintf(arg, sizeof(arg), "cid=3,uds=%s", path);
+	free(vsock_storage);
+	vsock_storage = NULL;
+	cr_assert_eq(config_parse_vsock(arg, &vsock, &vsock_storage, err, sizeof(err)), -EINVAL,
+		     "97 bytes accepted");
+	cr_assert_null(vsock_storage);
+	assert_msg_has("--vsock: uds '/ppp");
+	assert_msg_has("' is longer than 96 bytes (the guest's connections go to <uds>_<port>, which "
+		       "must fit a Unix socket address)");
+}
+
+Test(parse_vsock, long_path_keeps_the_reason)
+{
+	char arg[400] = "cid=3,uds=/";
+
+	memset(arg + strlen(arg), 'q', 300);
+	free(vsock_storage);
+	vsock_storage = NULL;
+	cr_assert_eq(config_parse_vsock(arg, &vsock, &vsock_storage, err, sizeof(err)), -EINVAL);
+	assert_msg_has("qqq...' is longer than 96 bytes");
+	assert_msg_has("must fit a Unix socket address)");
+}
+
+Test(parse_vsock, each_bad_part_is_named)
+{
+	static const char reserved[] =
+		"is reserved (0: hypervisor, 1: local, 2: host; a guest has 3 to 4294967294)";
+	static const struct {
+		const char *arg, *msg;
+	} cases[] = {
+		{ "cid=0,uds=/v", "--vsock: cid '0' " },
+		{ "cid=1,uds=/v", "--vsock: cid '1' " },
+		{ "cid=2,uds=/v", "--vsock: cid '2' " },
+		{ "cid=4294967295,uds=/v",
+		  "--vsock: cid '4294967295' is out of range (3 to 4294967294)" },
+		{ "cid=4294967296,uds=/v",
+		  "--vsock: cid '4294967296' is out of range (3 to 4294967294)" },
+		{ "cid=99999999999999999999999,uds=/v",
+		  "--vsock: cid '99999999999999999999999' is out of range (3 to 4294967294)" },
+		{ "cid=0x3,uds=/v", "--vsock: cid '0x3' is not a decimal number (3 to 4294967294)" },
+		{ "cid=three,uds=/v",
+		  "--vsock: cid 'three' is not a decimal number (3 to 4294967294)" },
+		{ "cid=-3,uds=/v", "--vsock: cid '-3' is not a decimal number (3 to 4294967294)" },
+		{ "cid=+3,uds=/v", "--vsock: cid '+3' is not a decimal number (3 to 4294967294)" },
+		{ "cid= 3,uds=/v", "--vsock: cid ' 3' is not a decimal number (3 to 4294967294)" },
+		{ "cid=3x,uds=/v", "--vsock: cid '3x' is not a decimal number (3 to 4294967294)" },
+		{ "cid=,uds=/v", "--vsock: cid '' is not a decimal number (3 to 4294967294)" },
+		{ "cid=3,uds=", "--vsock: uds '' is empty" },
+		{ "cid=3", "--vsock 'cid=3': no uds= (cid=N,uds=PATH)" },
+		{ "uds=/v", "--vsock 'uds=/v': no cid= (cid=N,uds=PATH)" },
+		{ "", "--vsock '': no cid= (cid=N,uds=PATH)" },
+		{ ",", "--vsock ',': no cid= (cid=N,uds=PATH)" },
+		{ "cid=3,cid=4,uds=/v", "--vsock: cid given twice ('3' and '4')" },
+		{ "cid=3,uds=/a,uds=/b", "--vsock: uds given twice ('/a' and '/b')" },
+		{ "cid=3,uds=/v,port=52", "--vsock: unknown option 'port=52' (cid=N,uds=PATH)" },
+		{ "3,uds=/v", "--vsock: unknown option '3' (cid=N,uds=PATH)" },
+		{ "CID=3,uds=/v", "--vsock: unknown option 'CID=3' (cid=N,uds=PATH)" },
+		{ "cid=3,path=/v", "--vsock: unknown option 'path=/v' (cid=N,uds=PATH)" },
+	};
+	char msg[CONFIG_ERR_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t n = strlen(cases[i].msg);
+
+		/* The reserved CIDs share their reason. */
+		snprintf(msg, sizeof(msg), "%s%s", cases[i].msg,
+			 cases[i].msg[n - 1] == ' ' ? reserved : "");
+		vsock_bad(cases[i].arg, msg);
+	}
+}
+
+Test(parse_vsock, bad_cid_and_uds_helpers)
+{
+	cr_assert_not_null(config_bad_vsock_cid(-1));
+	cr_assert_not_null(config_bad_vsock_cid(0));
+	cr_assert_not_null(config_bad_vsock_cid(2));
+	cr_assert_null(config_bad_vsock_cid(3));
+	cr_assert_null(config_bad_vsock_cid(0xfffffffe));
+	cr_assert_not_null(config_bad_vsock_cid(0xffffffff));
+	cr_assert_not_null(config_bad_vsock_cid(1ll << 40));
+	cr_assert_str_eq(config_bad_vsock_uds(NULL), "is empty");
+	cr_assert_str_eq(config_bad_vsock_uds(""), "is empty");
+	cr_assert_null(config_bad_vsock_uds("v.sock"));
+}
+
+/* ---- config_validate: the vsock device ------------------------------------------------------ */
+
+Test(validate, vsock)
+{
+	cfg.has_vsock = true;
+	cfg.vsock = (struct vmm_vsock){ .id = "vsock0", .guest_cid = 3, .uds_path = "/tmp/v.sock" };
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cfg.vsock.guest_cid = 2;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "cid 2");
+	cr_assert_str_eq(err, "--vsock vsock0: cid 2 is reserved (0: hypervisor, 1: local, 2: host; a "
+			      "guest has 3 to 4294967294)");
+	cfg.vsock.guest_cid = 0xffffffff;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "cid 0xffffffff");
+	cr_assert_str_eq(err, "--vsock vsock0: cid 4294967295 is out of range (3 to 4294967294)");
+	cfg.vsock.guest_cid = 0xfffffffe;
+	cfg.vsock.uds_path = "";
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "empty uds");
+	cr_assert_str_eq(err, "--vsock vsock0: uds '' is empty");
+	cfg.vsock.uds_path = NULL;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "no uds");
+	cr_assert_str_eq(err, "--vsock vsock0: uds '' is empty");
+	cfg.vsock.uds_path = "/tmp/v.sock";
+	cfg.vsock.id = "";
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "empty id");
+	cr_assert_str_eq(err, "--vsock: id '' must be 1 to 64 bytes");
+	cfg.vsock.id = NULL;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "no id");
+	cfg.has_vsock = false;
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "without has_vsock the rest is not "
+		     "looked at: %s", err);
+}
+
+Test(validate, vsock_uds_97_bytes)
+{
+	static char path[CONFIG_VSOCK_UDS_MAX + 2];
+
+	memset(path, 'p', CONFIG_VSOCK_UDS_MAX);
+	cfg.has_vsock = true;
+	cfg.vsock = (struct vmm_vsock){ .id = "v", .guest_cid = 3, .uds_path = path };
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "96 bytes: %s", err);
+	path[CONFIG_VSOCK_UDS_MAX] = 'p';
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "97 bytes");
+	assert_msg_has("--vsock v: uds 'ppp");
+	assert_msg_has("is longer than 96 bytes");
+}
+
 /* ---- config_validate: network interfaces ---------------------------------------------------- */
 
 static struct vmm_net *add_net(const char *id, enum net_backend_kind backend, const char *tap)
@@ -1011,5 +1222,54 @@ Test(cli, help_text_mentions_net)
 	cr_assert_not_null(strstr(buf, "--net tap=NAME[,mac=MAC][,mtu=N]\n"));
 	cr_assert_not_null(strstr(buf, "--net user[,net=A.B.C.D/P][,hostfwd="));
 	cr_assert_not_null(strstr(buf, "convenience and development, TAP for performance"));
+	free(buf);
+}
+
+/* ---- cli_parse: --vsock ---------------------------------------------------------------------- */
+
+Test(cli, vsock)
+{
+	enum cli_action a;
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=3,uds=/tmp/v.sock"), 0, "%s", err);
+	cr_assert(cfg.has_vsock);
+	cr_assert_str_eq(cfg.vsock.id, "vsock0");
+	cr_assert_eq(cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/tmp/v.sock");
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock=uds=v,cid=99"), 0, "%s", err);
+	cr_assert_eq(cfg.vsock.guest_cid, 99);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x"), 0, "%s", err);
+	cr_assert_not(cfg.has_vsock, "each parse starts without a vsock device");
+}
+
+Test(cli, vsock_errors)
+{
+	enum cli_action a;
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=2,uds=/v"), -EINVAL);
+	assert_msg_has("--vsock: cid '2' is reserved");
+	cr_assert_not(cfg.has_vsock);
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=3"), -EINVAL);
+	assert_msg_has("--vsock 'cid=3': no uds=");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock"), -EINVAL);
+	assert_msg_has("--vsock: missing value");
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b"),
+		     -EINVAL);
+	cr_assert_str_eq(err, "--vsock cid=4,uds=/b: given twice (one vsock device at most)");
+	cr_assert_eq(PARSE(&a, "--api-sock", "s", "--vsock", "cid=3,uds=/v"), -EINVAL);
+	assert_msg_has("--vsock: only with 'kiln run'");
+}
+
+Test(cli, help_text_mentions_vsock)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cli_print_run_help(f);
+	fclose(f);
+	cr_assert_not_null(strstr(buf, "--vsock cid=N,uds=PATH"));
+	cr_assert_not_null(strstr(buf, "3 to 4294967294"));
 	free(buf);
 }

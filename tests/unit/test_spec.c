@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -143,12 +144,12 @@ Test(spec, logger_level_and_unsupported_sections)
 	cr_assert_not(spec.logger.set);
 	json_decref(v);
 
-	v = J("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
-	cr_assert_eq(spec_unsupported("vsock", v, err, sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "no virtio-vsock device"), "%s", err);
+	v = J("{\"amount_mib\": 0, \"deflate_on_oom\": false}");
+	cr_assert_eq(spec_unsupported("balloon", v, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "no virtio-balloon device"), "%s", err);
 	json_decref(v);
-	v = J("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"bogus\": 1}");
-	cr_assert_eq(spec_unsupported("vsock", v, err, sizeof(err)), -EINVAL);
+	v = J("{\"amount_mib\": 0, \"deflate_on_oom\": false, \"bogus\": 1}");
+	cr_assert_eq(spec_unsupported("balloon", v, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "unknown field 'bogus'"), "the body is checked first: %s", err);
 	json_decref(v);
 }
@@ -481,4 +482,196 @@ Test(spec, net_adopted_from_the_command_line)
 	cr_assert_eq(json_array_size(nets), 1, "Firecracker's format has no user-mode interface");
 	cr_assert_str_eq(jstr(json_array_get(nets, 0), "guest_mac"), "06:00:00:00:00:07");
 	json_decref(out);
+}
+
+/* ---- the vsock device ------------------------------------------------------------------------ */
+
+/* PUT /vsock with `text`; returns the parser's result. */
+static int put_vsock(const char *text)
+{
+	json_t *v = J(text);
+	int r;
+
+	err[0] = '\0';
+	r = spec_vsock(&spec, v, err, sizeof(err));
+	json_decref(v);
+	return r;
+}
+
+/* GET /vm/config's "vsock" equals the JSON `want` ("null" for none). */
+static void vm_config_vsock_is(const char *want)
+{
+	json_t *out = spec_to_json(&spec), *w = json_loads(want, JSON_DECODE_ANY, NULL);
+	char *got = json_dumps(json_object_get(out, "vsock"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+	cr_assert_not_null(w, "bad test JSON: %s", want);
+	cr_assert_not_null(got, "GET /vm/config always has a vsock key");
+	cr_assert(json_equal(json_object_get(out, "vsock"), w), "vsock is %s, want %s", got, want);
+	free(got);
+	json_decref(w);
+	json_decref(out);
+}
+
+Test(spec, vsock_put_and_replace)
+{
+	vm_config_vsock_is("null");
+	cr_assert_not(spec.cfg.has_vsock);
+	cr_assert_eq(put_vsock("{\"guest_cid\": 3, \"uds_path\": \"./v.sock\"}"), 0, "%s", err);
+	cr_assert(spec.cfg.has_vsock);
+	cr_assert_str_eq(spec.cfg.vsock.id, "vsock0");
+	cr_assert_eq(spec.cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(spec.cfg.vsock.uds_path, "./v.sock");
+	vm_config_vsock_is("{\"guest_cid\": 3, \"uds_path\": \"./v.sock\"}");
+	/* A second PUT replaces the device whole, as Firecracker's; vsock_id is never reported. */
+	cr_assert_eq(put_vsock("{\"vsock_id\": \"agent\", \"guest_cid\": 4294967294, "
+			       "\"uds_path\": \"/run/v.sock\"}"), 0, "%s", err);
+	cr_assert_str_eq(spec.cfg.vsock.id, "agent");
+	cr_assert_eq(spec.cfg.vsock.guest_cid, 0xfffffffe);
+	cr_assert_str_eq(spec.cfg.vsock.uds_path, "/run/v.sock");
+	vm_config_vsock_is("{\"guest_cid\": 4294967294, \"uds_path\": \"/run/v.sock\"}");
+	cr_assert_eq(put_vsock("{\"vsock_id\": null, \"guest_cid\": 52, \"uds_path\": \"v\"}"), 0,
+		     "%s", err);
+	cr_assert_str_eq(spec.cfg.vsock.id, "vsock0", "the replacement's own id, not the old one");
+	cr_assert_eq(config_validate(&spec.cfg, err, sizeof(err)), -EINVAL, "no kernel yet");
+	spec.cfg.kernel_path = kernel;
+	cr_assert_eq(config_validate(&spec.cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(spec, vsock_errors_name_the_field_and_change_nothing)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "{\"uds_path\": \"v\"}", "vsock: missing field 'guest_cid'" },
+		{ "{\"guest_cid\": 3}", "vsock: missing field 'uds_path'" },
+		{ "{\"guest_cid\": null, \"uds_path\": \"v\"}",
+		  "vsock: field 'guest_cid' must be an integer" },
+		{ "{\"guest_cid\": \"3\", \"uds_path\": \"v\"}",
+		  "vsock: field 'guest_cid' must be an integer" },
+		{ "{\"guest_cid\": 3.0, \"uds_path\": \"v\"}",
+		  "vsock: field 'guest_cid' must be an integer" },
+		{ "{\"guest_cid\": 3, \"uds_path\": 7}",
+		  "vsock: field 'uds_path' must be a string" },
+		{ "{\"guest_cid\": 3, \"uds_path\": \"v\", \"vsock_id\": 1}",
+		  "vsock: field 'vsock_id' must be a string" },
+		{ "{\"guest_cid\": 0, \"uds_path\": \"v\"}", "vsock: guest_cid 0 is reserved (0: "
+		  "hypervisor, 1: local, 2: host; a guest has 3 to 4294967294)" },
+		{ "{\"guest_cid\": 2, \"uds_path\": \"v\"}", "vsock: guest_cid 2 is reserved (0: "
+		  "hypervisor, 1: local, 2: host; a guest has 3 to 4294967294)" },
+		{ "{\"guest_cid\": -1, \"uds_path\": \"v\"}",
+		  "vsock: guest_cid -1 is out of range (3 to 4294967294)" },
+		{ "{\"guest_cid\": 4294967295, \"uds_path\": \"v\"}",
+		  "vsock: guest_cid 4294967295 is out of range (3 to 4294967294)" },
+		{ "{\"guest_cid\": 4294967299, \"uds_path\": \"v\"}",
+		  "vsock: guest_cid 4294967299 is out of range (3 to 4294967294)" },
+		{ "{\"guest_cid\": 3, \"uds_path\": \"\"}", "vsock: uds_path '' is empty" },
+		{ "{\"guest_cid\": 3, \"uds_path\": \"v\", \"vsock_id\": \"\"}",
+		  "vsock: vsock_id '' must be 1 to 64 bytes" },
+		{ "{\"guest_cid\": 3, \"uds_path\": \"v\", \"bogus\": 1}",
+		  "vsock: unknown field 'bogus'" },
+		{ "[]", "vsock: expected a JSON object" },
+		{ "3", "vsock: expected a JSON object" },
+	};
+
+	cr_assert_eq(put_vsock("{\"guest_cid\": 7, \"uds_path\": \"/first\"}"), 0, "%s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].body, JSON_DECODE_ANY, NULL);
+
+		cr_assert_not_null(v, "case %zu: bad test JSON", i);
+		err[0] = '\0';
+		cr_assert_eq(spec_vsock(&spec, v, err, sizeof(err)), -EINVAL, "case %zu accepted", i);
+		json_decref(v);
+		cr_assert_str_eq(err, cases[i].want, "case %zu", i);
+		cr_assert(spec.cfg.has_vsock);
+		cr_assert_eq(spec.cfg.vsock.guest_cid, 7, "case %zu changed the device", i);
+		cr_assert_str_eq(spec.cfg.vsock.uds_path, "/first", "case %zu changed the device", i);
+	}
+}
+
+Test(spec, vsock_lengths)
+{
+	char body[512], path[CONFIG_VSOCK_UDS_MAX + 2], id[CONFIG_VSOCK_ID_MAX + 2];
+
+	memset(path, 'p', CONFIG_VSOCK_UDS_MAX);
+	path[CONFIG_VSOCK_UDS_MAX] = '\0';
+	memset(id, 'i', CONFIG_VSOCK_ID_MAX);
+	id[CONFIG_VSOCK_ID_MAX] = '\0';
+	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\", \"vsock_id\": \"%s\"}",
+		 path, id);
+	cr_assert_eq(put_vsock(body), 0, "a 96-byte uds_path and a 64-byte vsock_id: %s", err);
+	strcat(path, "p");
+	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", path);
+	cr_assert_eq(put_vsock(body), -EINVAL, "a 97-byte uds_path");
+	cr_assert(strncmp(err, "vsock: uds_path 'ppp", 20) == 0, "%s", err);
+	cr_assert(strstr(err, "' is longer than 96 bytes (the guest's connections go to "
+			      "<uds>_<port>, which must fit a Unix socket address)"), "%s", err);
+	path[CONFIG_VSOCK_UDS_MAX] = '\0';
+	strcat(id, "i");
+	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\", \"vsock_id\": \"%s\"}",
+		 path, id);
+	cr_assert_eq(put_vsock(body), -EINVAL, "a 65-byte vsock_id");
+	cr_assert(strstr(err, "vsock: vsock_id 'iii"), "%s", err);
+	cr_assert(strstr(err, "' must be 1 to 64 bytes"), "%s", err);
+}
+
+Test(spec, vsock_needs_a_virtio_slot)
+{
+	spec.cfg.nr_disks = CONFIG_MAX_VIRTIO;
+	cr_assert_eq(put_vsock("{\"guest_cid\": 3, \"uds_path\": \"v\"}"), -EINVAL);
+	cr_assert_str_eq(err, "vsock: at most 16 virtio devices");
+	cr_assert_not(spec.cfg.has_vsock);
+	spec.cfg.nr_disks = 0;
+}
+
+Test(spec, vsock_document)
+{
+	json_t *doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, "
+			 "\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}}");
+
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
+	json_decref(doc);
+	cr_assert(spec.cfg.has_vsock);
+	cr_assert_eq(spec.cfg.vsock.guest_cid, 3);
+	vm_config_vsock_is("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+
+	spec_free(&spec);
+	spec_init(&spec, NULL);
+	cr_assert_not(spec.cfg.has_vsock, "spec_free() forgets the device");
+	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"vsock\": null}");
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
+	json_decref(doc);
+	cr_assert_not(spec.cfg.has_vsock, "null: no vsock device, as Firecracker");
+	vm_config_vsock_is("null");
+
+	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, "
+		 "\"vsock\": {\"guest_cid\": 1, \"uds_path\": \"/tmp/v.sock\"}}");
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "vsock: guest_cid 1 is reserved"), "%s", err);
+	json_decref(doc);
+	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, "
+		 "\"vsock\": [{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}]}");
+	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vsock: expected a JSON object");
+	json_decref(doc);
+}
+
+/* kiln run --vsock ... --api-sock: the command line's device becomes the API's. */
+Test(spec, vsock_adopted_from_the_command_line)
+{
+	struct vmm_config cli;
+	char *storage = NULL;
+
+	config_init(&cli);
+	cli.kernel_path = kernel;
+	cr_assert_eq(config_parse_vsock("cid=42,uds=/tmp/cli.sock", &cli.vsock, &storage, err,
+					sizeof(err)), 0, "%s", err);
+	cli.has_vsock = true;
+	spec_free(&spec);
+	spec_init(&spec, &cli);
+	spec_adopt_cli(&spec);
+	free(storage); /* the spec has its own copies now */
+	cr_assert(spec.cfg.has_vsock);
+	cr_assert_str_eq(spec.cfg.vsock.id, "vsock0");
+	cr_assert_str_eq(spec.cfg.vsock.uds_path, "/tmp/cli.sock");
+	vm_config_vsock_is("{\"guest_cid\": 42, \"uds_path\": \"/tmp/cli.sock\"}");
 }
