@@ -7,6 +7,9 @@
 # usage: build-initramfs.sh OUT.cpio
 #   KILN_INITRAMFS_MODULES="NAME..." and KILN_INITRAMFS_KVER=VERSION also put those modules of
 #   /lib/modules/VERSION (and what they need) in /lib/modules, which /init loads first.
+#   KILN_INITRAMFS_PROGRAMS="NAME..." also puts those programs of the host (from PATH: socat for
+#   the vsock test) with the shared libraries `ldd` names (tests/linux/program-specs.py). Without
+#   it the archive is what it was before.
 #
 # The archive is reproducible: entries sorted, owned by 0:0, mtime $SOURCE_DATE_EPOCH (default 0),
 # inode numbers counted from 1 (tests/linux/mkcpio.py writes it; no root needed for the device
@@ -21,6 +24,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$1
 
 need_pkgs busybox-static python3 binutils
+# shellcheck disable=SC2086 # a list of program names
+for name in ${KILN_INITRAMFS_PROGRAMS:-}; do
+	case "$name" in
+	socat) need_pkgs socat ;;
+	esac
+done
 busybox=/bin/busybox
 # Debian's busybox package (the dynamic one) also installs /bin/busybox; take the static one's.
 if ! file_type=$(LC_ALL=C readelf -d "$busybox" 2>&1) || ! grep -q 'no dynamic section' <<<"$file_type"; then
@@ -70,5 +79,10 @@ trap 'rm -f "$spec"' EXIT
 			$KILN_INITRAMFS_MODULES
 	fi
 } >"$spec"
+if [ -n "${KILN_INITRAMFS_PROGRAMS:-}" ]; then
+	# shellcheck disable=SC2086 # a list of program names
+	more=$(python3 "$here/program-specs.py" "$spec" $KILN_INITRAMFS_PROGRAMS)
+	echo "$more" >>"$spec"
+fi
 
 python3 "$here/mkcpio.py" "$spec" "$out"

@@ -15,6 +15,8 @@
 #   KILN-INIT: net ping ok | KILN-INIT: FAIL net ping ... (when kiln.net_ip=... is given)
 #   KILN-INIT: net fetch ok | KILN-INIT: FAIL net fetch ... (and kiln.net_sha=H)
 #   KILN-INIT: net serving                                (and kiln.net_serve=PORT)
+#   KILN-INIT: vsock connect ok | KILN-INIT: FAIL vsock connect ... (when kiln.vsock_connect=P)
+#   KILN-INIT: vsock listening                            (when kiln.vsock_listen=PORT)
 #   KILN-INIT: type a line
 #   KILN-INIT: got <the line> | KILN-INIT: FAIL no line read within <s>s
 #   KILN-INIT: done
@@ -35,6 +37,10 @@
 #   kiln.net_port=PORT     that port (default 8000)
 #   kiln.net_serve=PORT    serve /www/token (the word kiln-guest-token) over HTTP on PORT, for
 #                          the host to fetch before it types the line
+#   kiln.vsock_connect=P   (virtio-vsock; needs socat in the initramfs) connect to the host, CID
+#   kiln.vsock_token=T     2, port P, send the line T and expect the line "host-ack T" back
+#   kiln.vsock_listen=PORT echo every connection to vsock port PORT back to its sender (socat
+#                          with cat), for the host to connect to before it types the line
 # Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
 # order.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -66,6 +72,9 @@ net_peer=
 net_sha=
 net_serve=
 net_port=8000
+vsock_connect=
+vsock_token=
+vsock_listen=
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -81,6 +90,9 @@ for word in $(cat /proc/cmdline); do
 	kiln.net_sha=*) net_sha=${word#*=} ;;
 	kiln.net_serve=*) net_serve=${word#*=} ;;
 	kiln.net_port=*) net_port=${word#*=} ;;
+	kiln.vsock_connect=*) vsock_connect=${word#*=} ;;
+	kiln.vsock_token=*) vsock_token=${word#*=} ;;
+	kiln.vsock_listen=*) vsock_listen=${word#*=} ;;
 	esac
 done
 
@@ -161,6 +173,21 @@ if [ -n "$net_ip" ]; then
 		mkdir -p /www && echo kiln-guest-token >/www/token
 		httpd -p "$net_serve" -h /www && say "net serving"
 	fi
+fi
+
+# -t 30: after one direction ends, socat waits that long (not its default 0.5 s) for the other,
+# since an emulated machine can take longer than that to deliver the last bytes.
+if [ -n "$vsock_connect" ]; then
+	got=$(echo "$vsock_token" | socat -t 30 - "VSOCK-CONNECT:2:$vsock_connect" 2>&1)
+	if [ "$got" = "host-ack $vsock_token" ]; then
+		say "vsock connect ok"
+	else
+		fail "vsock connect: host port $vsock_connect answered '$got', expected 'host-ack $vsock_token'"
+	fi
+fi
+if [ -n "$vsock_listen" ]; then
+	socat -t 30 "VSOCK-LISTEN:$vsock_listen,fork" EXEC:cat &
+	say "vsock listening"
 fi
 
 say "type a line"

@@ -4,6 +4,7 @@
 usage: kiln-boot.py --kiln KILN (--kernel FILE --initrd CPIO | --build|--from-cache --image vmlinux|bzImage)
                     [-c N] [-m MIB] [--acpi on|off] [--timeout S] [--log FILE]
                     [--pvm-workarounds auto|on|off] [--clearcpuid LIST] [--irqchip split|kernel]
+                    [--net-tap NAME | --net-user | --netconsole NAME] [--vsock]
        kiln-boot.py --user-level --log FILE
 
 --build takes kiln's test kernel from tests/linux/build-kernel.sh (which builds it once and
@@ -32,6 +33,17 @@ User level (--user-level, reading the console log the kernel-level run saved): /
 checks (nproc equals -c, MemTotal matches -m, a line typed on kiln's stdin reached the shell,
 poweroff). On a host whose KVM cannot run guest system calls (PVM: /init dies at its first
 syscall) this is reported as SKIP (77) with that reason, never as a pass.
+
+--netconsole NAME (as root): the kernel configures its virtio-net interface on TAP NAME itself
+(ip=) and netconsole sends its log as UDP to the host's end, 10.0.0.1:6666, in a network
+namespace of this process's own; the kernel level then also wants the log's lines there, each one
+the console printed too, up to "Freeing unused kernel" or "Run /init".
+
+--vsock (with --build or --from-cache): kiln's virtio-vsock on a Unix socket, and socat in the
+initramfs. /init connects to the host (CID 2) port 6000, which kiln bridges to the socket
+"<uds>_6000" this script listens on, sends a token and wants it back acknowledged; then it runs an
+echo server on vsock port 5000, and this script connects to it through kiln's socket
+("CONNECT 5000"), sends 1 MiB of random bytes and wants them back intact (SHA-256).
 
 PVM workarounds (docs/linux.md, "What a guest needs on a PVM host") go on the command line
 when the host runs KVM under PVM (/sys/module/kvm_pvm), or with --pvm-workarounds on.
@@ -95,6 +107,14 @@ def cmdline_for(args, pvm):
         parts += ["kiln.net_ip=%s/24" % USER_GUEST, "kiln.net_peer=" + USER_HOST,
                   "kiln.net_port=%d" % args.net_http_port, "kiln.net_sha=" + args.net_sha,
                   "kiln.net_serve=%d" % NET_GUEST_PORT]
+    if args.netconsole:
+        # ip= configures eth0 in the kernel (IP_PNP); netconsole then sends every kernel message
+        # from 10.0.0.2 to the host's UDP port, with no user space involved.
+        parts += ["ip=%s::%s:255.255.255.0::eth0:off" % (NET_GUEST, NET_HOST),
+                  "netconsole=@%s/eth0,%d@%s/" % (NET_GUEST, NETCONSOLE_PORT, NET_HOST)]
+    if args.vsock:
+        parts += ["kiln.vsock_connect=%d" % VSOCK_HOST_PORT, "kiln.vsock_token=" + args.vsock_token,
+                  "kiln.vsock_listen=%d" % VSOCK_GUEST_PORT]
     if args.acpi == "off":
         parts += ["acpi=off", "kiln.halt=reboot"]
     if pvm:
@@ -125,8 +145,10 @@ def boot(args, pvm):
         cmd += ["--rng"]
     if args.irqchip:
         cmd += ["--irqchip=" + args.irqchip]
-    if args.net_tap:
-        cmd += ["--net", "tap=" + args.net_tap]
+    if args.net_tap or args.netconsole:
+        cmd += ["--net", "tap=" + (args.net_tap or args.netconsole)]
+    if args.vsock:
+        cmd += ["--vsock", "cid=%d,uds=%s" % (VSOCK_GUEST_CID, args.vsock_uds)]
     if args.net_user:
         cmd += ["--net", "user,hostfwd=tcp:127.0.0.1:%d-:%d" % (args.net_fwd_port, NET_GUEST_PORT)]
     print("+ " + " ".join(cmd), flush=True)
@@ -186,8 +208,11 @@ def boot(args, pvm):
             if (args.net_tap or args.net_user) and not args.net_fetch and b"KILN-INIT: net serving" in out:
                 args.net_fetch = threading.Thread(target=fetch_from_guest, args=(args,), daemon=True)
                 args.net_fetch.start()
-            if args.net_fetch and args.net_fetch.is_alive():
-                continue  # the line is typed once the host has fetched from the guest
+            if args.vsock and not args.vsock_echo and b"KILN-INIT: vsock listening" in out:
+                args.vsock_echo = threading.Thread(target=vsock_echo, args=(args,), daemon=True)
+                args.vsock_echo.start()
+            if any(t and t.is_alive() for t in (args.net_fetch, args.vsock_echo)):
+                continue  # the line is typed once the host is done with the guest's servers
             if not typed and b"KILN-INIT: type a line" in out:
                 p.stdin.write((LINE + "\n").encode())
                 p.stdin.flush()
@@ -239,6 +264,10 @@ def kernel_checks(args, status, text, kiln_text, host_start, pvm):
     disk_checks(args, text, host_start, need)
     if args.net_tap or args.net_user:
         net_checks(args, text, need)
+    if args.netconsole:
+        netconsole_checks(args, text, need)
+    if args.vsock:
+        vsock_checks(args, text, need)
     if not pvm:
         # Instruction completion (src/arch/x86/emulate.c) is PVM's workaround: where the guest's
         # ring 0 runs on the CPU, KVM never gives up on an instruction of a booting kernel.
@@ -440,23 +469,32 @@ def setup_user_net(args):
           flush=True)
 
 
-def setup_net(args):
-    """Moves this process into a new network namespace with a TAP `args.net_tap` at NET_HOST/24,
-    and serves a 1 MiB random blob over HTTP there (port 8000). Returns a reason to skip, or None."""
+def make_tap(name):
+    """Moves this process into a new network namespace with a TAP `name` at NET_HOST/24, up.
+    Returns a reason to skip, or None."""
     if os.geteuid() != 0:
-        return "--net-tap needs root (a network namespace and a TAP device)"
+        return "a TAP needs root (a network namespace and a TAP device)"
     if not os.path.exists("/dev/net/tun"):
         return "no /dev/net/tun (load the tun module)"
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNET) != 0:
         return "cannot make a network namespace: %s" % os.strerror(ctypes.get_errno())
     for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "tuntap", "add", "dev", args.net_tap, "mode", "tap", "vnet_hdr"],
-                ["ip", "addr", "add", NET_HOST + "/24", "dev", args.net_tap],
-                ["ip", "link", "set", args.net_tap, "up"]):
+                ["ip", "tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
+                ["ip", "addr", "add", NET_HOST + "/24", "dev", name],
+                ["ip", "link", "set", name, "up"]):
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode:
             return "%s: %s" % (" ".join(cmd), r.stdout.strip())
+    return None
+
+
+def setup_net(args):
+    """A TAP `args.net_tap` at NET_HOST/24 in a new network namespace (make_tap), and a 1 MiB
+    random blob served over HTTP there (port 8000). Returns a reason to skip, or None."""
+    why = make_tap(args.net_tap)
+    if why:
+        return why
     serve_blob(args, (NET_HOST, 8000))
     print("net: TAP %s at %s/24 in a new network namespace; serving a 1 MiB blob (SHA-256 %s)"
           % (args.net_tap, NET_HOST, args.net_sha), flush=True)
@@ -481,6 +519,186 @@ def net_checks(args, text, need):
          % args.net_fetched)
 
 
+# ---- netconsole over a TAP (--netconsole): the kernel's own log as UDP, no user space -----------
+
+NETCONSOLE_PORT = 6666
+# Lines netconsole must carry: the kernel reached user space (the last messages before /init).
+NETCONSOLE_LATE = ("Freeing unused kernel", RUN_INIT)
+
+
+def setup_netconsole(args):
+    """A TAP `args.netconsole` at NET_HOST/24 in a new network namespace, and a thread collecting
+    the UDP datagrams sent to NET_HOST:NETCONSOLE_PORT into args.netconsole_lines. Returns a
+    reason to skip, or None."""
+    why = make_tap(args.netconsole)
+    if why:
+        return why
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((NET_HOST, NETCONSOLE_PORT))
+    args.netconsole_lines = []
+
+    def listen():
+        t0 = time.monotonic()
+        buf = b""
+        while True:
+            data, peer = sock.recvfrom(65536)
+            # netconsole sends a message per datagram, or a long one in pieces: join, then split.
+            buf += data
+            *done, buf = buf.split(b"\n")
+            for raw in done:
+                text = raw.decode(errors="replace")
+                args.netconsole_lines.append((peer, text))
+                print("%8.1fs u %s" % (time.monotonic() - t0, text), flush=True)
+
+    threading.Thread(target=listen, daemon=True).start()
+    print("netconsole: TAP %s at %s/24 in a new network namespace; listening on UDP %s:%d"
+          % (args.netconsole, NET_HOST, NET_HOST, NETCONSOLE_PORT), flush=True)
+    return None
+
+
+def netconsole_checks(args, text, need):
+    lines = [t for _, t in args.netconsole_lines]
+    peers = sorted({p[0] for p, _ in args.netconsole_lines})
+    need(re.search(r"IP-Config: Complete:", text), "ip= configured eth0 in the kernel (IP-Config)")
+    need(len(lines) >= 5 and peers == [NET_GUEST],
+         "netconsole: kernel log lines came over UDP from %s (%d lines, from %s)"
+         % (NET_GUEST, len(lines), ", ".join(peers) or "nobody"))
+    # Each line that came must be one the console printed too: the same log, not noise.
+    console = set(re.sub(r"^\[[ \d.]+\] ", "", t).strip() for t in text.splitlines())
+    strange = [t for t in lines if re.sub(r"^\[[ \d.]+\] ", "", t).strip() not in console]
+    need(lines and not strange, "netconsole: every UDP line is a console line too (%d are not%s)"
+         % (len(strange), ": %r" % strange[0] if strange else ""))
+    late = [w for w in NETCONSOLE_LATE if any(w in t for t in lines)]
+    need(late, "netconsole: the boot's late messages came too (%s)" % (", ".join(late) or "none of "
+                                                                        + ", ".join(NETCONSOLE_LATE)))
+
+
+# ---- virtio-vsock bridged to Unix sockets (--vsock, docs/vsock.md) ------------------------------
+
+VSOCK_GUEST_CID, VSOCK_GUEST_PORT, VSOCK_HOST_PORT = 3, 5000, 6000
+VSOCK_ECHO_BYTES = 1 << 20
+
+
+def setup_vsock(args):
+    """kiln's Unix socket path in a directory of our own, and a thread serving the guest's
+    connection to host port VSOCK_HOST_PORT on "<uds>_<port>": it reads one line and answers
+    "host-ack <line>"."""
+    args.vsock_dir = tempfile.mkdtemp(prefix="kiln-vsock-")
+    args.vsock_uds = os.path.join(args.vsock_dir, "v.sock")
+    args.vsock_token = "kiln-vsock-%s" % os.urandom(8).hex()
+    args.vsock_got, args.vsock_echo, args.vsock_echoed = None, None, None
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind("%s_%d" % (args.vsock_uds, VSOCK_HOST_PORT))
+    srv.listen(4)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(60)
+            line = b""
+            try:
+                while not line.endswith(b"\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    line += chunk
+                args.vsock_got = line.decode(errors="replace").strip()
+                conn.sendall(b"host-ack " + line.strip() + b"\n")
+            except OSError as e:
+                args.vsock_got = "error: %s" % e
+        print("vsock: the guest connected to host port %d and sent %r"
+              % (VSOCK_HOST_PORT, args.vsock_got), flush=True)
+
+    threading.Thread(target=serve, daemon=True).start()
+    print("vsock: kiln's socket %s; host port %d listening on %s_%d" % (
+        args.vsock_uds, VSOCK_HOST_PORT, args.vsock_uds, VSOCK_HOST_PORT), flush=True)
+
+
+def vsock_connect(args):
+    """Connects to the guest's port VSOCK_GUEST_PORT through kiln's socket: "CONNECT <port>\n",
+    then "OK <host port>\n". Tries again while the guest's listener is not up yet (kiln closes
+    the socket without "OK" when the guest refuses: /init says it listens as socat starts, not
+    once it has); returns (socket, the OK line and the try it came on)."""
+    problem = None
+    for tries in range(1, 31):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        try:
+            s.connect(args.vsock_uds)
+            s.sendall(b"CONNECT %d\n" % VSOCK_GUEST_PORT)
+            line = b""
+            while not line.endswith(b"\n"):
+                c = s.recv(1)  # byte by byte: nothing after the line is ours to take
+                if not c:
+                    break
+                line += c
+            if re.fullmatch(rb"OK \d+\n", line):
+                return s, "%s (try %d)" % (line.decode().strip(), tries)
+            problem = "answered %r" % line
+        except OSError as e:
+            problem = str(e)
+        s.close()
+        time.sleep(1)
+    raise OSError("CONNECT %d through %s: %s" % (VSOCK_GUEST_PORT, args.vsock_uds, problem))
+
+
+def vsock_echo(args):
+    """Sends VSOCK_ECHO_BYTES random bytes to the guest's echo server and reads them back: the
+    result, with the SHA-256 of each and the time taken, in args.vsock_echoed."""
+    blob = os.urandom(VSOCK_ECHO_BYTES)
+    want = hashlib.sha256(blob).hexdigest()
+    t0 = time.monotonic()
+    try:
+        s, ok = vsock_connect(args)
+    except OSError as e:
+        args.vsock_echoed = {"error": str(e)}
+        print("vsock: %s" % e, flush=True)
+        return
+    errors = []
+
+    def send():
+        try:
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR)  # the guest's socat sees end of file, and so ends cat's input
+        except OSError as e:
+            errors.append("send: %s" % e)
+
+    t1 = time.monotonic()
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    got = hashlib.sha256()
+    n = 0
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got.update(chunk)
+            n += len(chunk)
+    except OSError as e:
+        errors.append("receive: %s" % e)
+    sender.join(10)
+    s.close()
+    t2 = time.monotonic()
+    args.vsock_echoed = {"ok": ok, "sent": want, "got": got.hexdigest(), "bytes": n,
+                         "error": "; ".join(errors), "connect_s": t1 - t0, "echo_s": t2 - t1}
+    print("vsock: %s; sent %d bytes (SHA-256 %s), got back %d (SHA-256 %s) in %.1f s%s" % (
+        ok, VSOCK_ECHO_BYTES, want, n, got.hexdigest(), t2 - t1,
+        "; " + "; ".join(errors) if errors else ""), flush=True)
+
+
+def vsock_checks(args, text, need):
+    need("KILN-INIT: vsock connect ok" in text,
+         "vsock: the guest connected to host port %d and got the host's answer" % VSOCK_HOST_PORT)
+    need(args.vsock_got == args.vsock_token, "vsock: the host's listener on <uds>_%d got the "
+         "guest's token (%r)" % (VSOCK_HOST_PORT, args.vsock_got))
+    e = args.vsock_echoed or {"error": "never connected: no 'vsock listening' from /init"}
+    need(e.get("ok") and not e.get("error") and e.get("got") == e.get("sent"),
+         "vsock: the host connected to guest port %d (%s) and %d bytes came back intact (%s)" % (
+             VSOCK_GUEST_PORT, e.get("ok", "no OK line"), VSOCK_ECHO_BYTES,
+             e.get("error") or "%d bytes back" % e.get("bytes", 0)))
+
+
 def user_level(text):
     if RUN_INIT not in text:
         print("SKIP: user level: the kernel-level boot never reached /init (its test says why)")
@@ -499,7 +717,9 @@ def user_level(text):
     # What the command line asked of /init (the kernel echoes it): the virtio disk and rng checks.
     for param, line in (("kiln.disk_sha=", "KILN-INIT: disk read ok"),
                         ("kiln.disk_token=", "KILN-INIT: disk write ok"),
-                        ("kiln.hwrng=1", "KILN-INIT: hwrng ok")):
+                        ("kiln.hwrng=1", "KILN-INIT: hwrng ok"),
+                        ("kiln.vsock_connect=", "KILN-INIT: vsock connect ok"),
+                        ("kiln.vsock_listen=", "KILN-INIT: vsock listening")):
         if param in text:
             want.append(line)
     missing = [w for w in want if w not in text]
@@ -530,7 +750,9 @@ def test_kernel(args):
     args.kernel = os.path.join(k.stdout.strip().splitlines()[-1], args.image)
     args.tmp = tempfile.mkdtemp(prefix="kiln-initramfs-")
     args.initrd = os.path.join(args.tmp, "initramfs.cpio")
-    r = subprocess.run([os.path.join(here, "build-initramfs.sh"), args.initrd])
+    # The vsock test's guest talks through socat (VSOCK-LISTEN, VSOCK-CONNECT).
+    env = dict(os.environ, KILN_INITRAMFS_PROGRAMS="socat") if args.vsock else None
+    r = subprocess.run([os.path.join(here, "build-initramfs.sh"), args.initrd], env=env)
     if r.returncode:
         print("%s: building the initramfs (status %d)" % ("SKIP" if r.returncode == 77 else "FAIL",
                                                          r.returncode))
@@ -577,9 +799,17 @@ def main():
     ap.add_argument("--net-user", action="store_true",
                     help="the same over --net user (libslirp): the host at 10.0.2.2, the guest's "
                     "server through a hostfwd")
+    ap.add_argument("--netconsole", metavar="NAME",
+                    help="a virtio-net interface on TAP NAME in a new network namespace, set up "
+                    "by the kernel (ip=), which sends its log there with netconsole (needs root)")
+    ap.add_argument("--vsock", action="store_true",
+                    help="virtio-vsock on a Unix socket: the guest connects to a host listener, "
+                    "and the host sends 1 MiB through the guest's echo server (socat)")
     args = ap.parse_args()
-    if (args.root_disk or args.data_disk) and not (args.build or args.from_cache):
-        ap.error("--root-disk and --data-disk need --build or --from-cache")
+    if (args.root_disk or args.data_disk or args.vsock) and not (args.build or args.from_cache):
+        ap.error("--root-disk, --data-disk and --vsock need --build or --from-cache")
+    if args.netconsole and (args.net_tap or args.net_user):
+        ap.error("--netconsole has its own TAP: not with --net-tap or --net-user")
     if args.user_level:
         try:
             with open(args.log, errors="replace") as f:
@@ -603,6 +833,8 @@ def main():
         finally:
             if getattr(args, "tmp", None):
                 shutil.rmtree(args.tmp, ignore_errors=True)
+            if getattr(args, "vsock_dir", None):
+                shutil.rmtree(args.vsock_dir, ignore_errors=True)
     return kernel_level(args)
 
 
@@ -623,6 +855,14 @@ def kernel_level(args):
         if why:
             print("SKIP: " + why)
             return 77
+    if args.netconsole:
+        why = setup_netconsole(args)
+        if why:
+            print("SKIP: " + why)
+            return 77
+    args.vsock_echo = None
+    if args.vsock:
+        setup_vsock(args)
     if args.net_user:
         setup_user_net(args)
     pvm = args.pvm_workarounds == "on" or (args.pvm_workarounds == "auto" and is_pvm_host())
