@@ -224,7 +224,8 @@ class VsockPeer(threading.Thread):
     listener and one to a port where nothing listens; VSOCK_CONNS connections open at once, each
     echoing its own bytes; half-close (the guest replies after SHUTDOWN(SEND)); host ends that
     close early, after which the guest holds no connection and a new one works; the guest's
-    hostile packets, after which the device still works. On a failure it kills the monitor
+    hostile packets, after which the device still works; a driver reset, which must end every
+    connection, after which new ones work. On a failure it kills the monitor
     (`kill`) so the run ends at once."""
 
     def __init__(self, uds, deadline, kill):
@@ -522,27 +523,52 @@ class VsockPeer(threading.Thread):
             VSOCK_HOSTILE_CASES, dt, len(held), sizes))
         self.echo(65536)
 
+    def connect_ctl(self):
+        """The control connection, retried until the guest listens."""
+        t0 = time.monotonic()
+        while True:
+            try:
+                self.ctl, _ = self.dial(VSOCK_CTL)
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.ctl = None
+            if self.ctl:
+                return time.monotonic() - t0
+            if time.monotonic() > self.deadline:
+                raise VsockFail("the guest never accepted a control connection")
+            time.sleep(0.2)
+
+    def step_reset(self):
+        """The guest resets the device: kiln must end every connection (the control connection
+        and an idle echo here read end of file) and serve new ones afterwards."""
+        s, _ = self.dial(VSOCK_ECHO)
+        s.sendall(b"?")
+        if s.recv(1) != b"?":
+            raise VsockFail("reset: the echo before it failed")
+        self.ctl.sendall(b"reset\n")
+        for what, sock in (("the control connection", self.ctl), ("an open echo connection", s)):
+            try:
+                rest = recv_all(sock)
+            except ConnectionResetError:
+                rest = b""
+            if rest:
+                raise VsockFail("reset: %s read %r, expected end of file" % (what, rest[:40]))
+            sock.close()
+        dt = self.connect_ctl()
+        st = self.settle("reset")
+        self.note("driver reset: the control and an echo connection ended, a new control "
+                  "connection after %.2f s, the guest holds %d" % (dt, st["open"]))
+        self.echo(65536)
+
     def run(self):
         step = "connecting"
         try:
-            t0 = time.monotonic()
-            while True:
-                try:
-                    self.ctl, _ = self.dial(VSOCK_CTL)
-                except (FileNotFoundError, ConnectionRefusedError):
-                    self.ctl = None
-                if self.ctl:
-                    break
-                if time.monotonic() > self.deadline:
-                    raise VsockFail("the guest never accepted a control connection")
-                time.sleep(0.2)
-            self.note("control connection after %.2f s" % (time.monotonic() - t0))
+            self.note("control connection after %.2f s" % self.connect_ctl())
             for size in VSOCK_SIZES:
                 step = "echo %d" % size
                 self.echo(size)
             for step, fn in (("client", self.step_client), ("many", self.step_many),
                              ("half-close", self.step_half_close), ("early close", self.step_early_close),
-                             ("hostile", self.step_hostile)):
+                             ("hostile", self.step_hostile), ("reset", self.step_reset)):
                 fn()
             step = "done"
             st = self.stats()
@@ -703,6 +729,7 @@ def run(a, binary, name, tmp):
                        r"^vsock: ring 3, serving ports 5000 \(echo\), 5001 \(control\), 5002 \(digest\)$",
                        rf"^vsock: client to host port {VSOCK_CLIENT_PORT}: sent {VSOCK_CLIENT_BYTES} bytes, all echoed$",
                        r"^vsock: hostile: credit lie: reset after [0-9]+ bytes? beyond the credit$",
+                       r"^vsock: driver reset: every connection dropped, the device set up again$",
                        rf"^vsock: done: [0-9]+ connections accepted, [0-9]+ refused, peak [0-9]+ open",
                        r"^vsock: payload packets by receive buffer: 64K\+ [1-9][0-9]*, 4K [1-9][0-9]*, "
                        r"split [1-9][0-9]*, one-byte [1-9][0-9]*$"]

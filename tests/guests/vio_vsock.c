@@ -18,6 +18,8 @@
  *                  that the host echoes every byte and closes; "client P ok N <crc32>" (of what it
  *                  sent), or "client P refused" when kiln answers the REQUEST with RST
  *   hostile        the hostile-packet cases (hostile() below); "hostile ok N"
+ *   reset          resets the device and sets it up again; no reply (the control connection
+ *                  ends with every other one)
  *   done           prints its totals and leaves with SUCCESS
  * Every packet kiln sends is checked: source CID 2, this guest's CID, stream type, a used length
  * of header plus payload, at most 64 KiB of payload, never beyond the credit the guest gave, and
@@ -829,6 +831,7 @@ static void cmd_client(struct text *t, u32 port, u32 bytes)
 }
 
 static u32 hostile(void);
+static void driver_reset(void);
 
 static void run_cmd(void)
 {
@@ -886,6 +889,9 @@ static void run_cmd(void)
 		u32 n = hostile();
 		t_str(&t, "hostile ok ");
 		t_dec(&t, n);
+	} else if (k_strncmp(s, "reset", 6) == 0) {
+		driver_reset();
+		return; /* no reply: the control connection went with the reset */
 	} else if (k_strncmp(s, "done", 5) == 0) {
 		serial_puts("vsock: done: ");
 		serial_put_dec(st.accepted);
@@ -1225,23 +1231,15 @@ static void rx_setup(void)
 	}
 }
 
-void kmain(u32 magic, const struct multiboot_info *mbi)
+/* Resets the device and sets it up: the three queues, every receive and event buffer,
+ * DRIVER_OK. At boot (ring 0), and again on "reset" (ring 3), when the device forgets every
+ * connection and so does the guest. */
+static void device_setup(void)
 {
-	const char *cmdline = vio_boot(magic, mbi, &bus);
-	const char *v = cmdline_find(cmdline, "cid=");
-	int ok = 0;
-	u32 want_cid = v ? parse_dec(v, &ok) : 0;
-
-	if (!ok)
-		guest_fail("no cid= on the command line");
-	ring3_trap_exceptions();
-	crc_init();
-	if (vio_find(&bus, VIRTIO_ID_VSOCK, 0, &dev) != 0)
-		guest_fail("no virtio-vsock device");
+	vio_arena_reset();
 	if (vio_init(&dev, VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_VSOCK_F_STREAM)) != 0)
 		guest_fail("feature negotiation failed");
-	my_cid = vio_config64(&dev, 0);
-	if (my_cid != want_cid)
+	if (vio_config64(&dev, 0) != my_cid)
 		guest_fail("the device's guest_cid is not the cid= of the command line");
 	if (vio_queue_setup(&dev, &rxq, RXQ, 128) != 0 || vio_queue_setup(&dev, &txq, TXQ, 128) != 0 ||
 	    vio_queue_setup(&dev, &evq, EVQ, 8) != 0)
@@ -1258,6 +1256,38 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	vio_driver_ok(&dev);
 	vq_kick(&rxq);
 	vq_kick(&evq);
+}
+
+/* "reset": the driver starts over; the device must drop every connection (their host ends read
+ * end of file, the control connection's included) and serve new ones. */
+static void driver_reset(void)
+{
+	for (u32 i = 0; i < MAX_CONNS; i++)
+		conns[i].state = C_FREE;
+	for (u32 i = 0; i < TX_SLOTS; i++)
+		txslots[i].busy = 0;
+	st.open = 0;
+	nloose = 0;
+	tx_posted = 0;
+	cmd_ready = 0;
+	device_setup();
+	serial_puts("vsock: driver reset: every connection dropped, the device set up again\n");
+}
+
+void kmain(u32 magic, const struct multiboot_info *mbi)
+{
+	const char *cmdline = vio_boot(magic, mbi, &bus);
+	const char *v = cmdline_find(cmdline, "cid=");
+	int ok = 0;
+
+	my_cid = v ? parse_dec(v, &ok) : 0;
+	if (!ok)
+		guest_fail("no cid= on the command line");
+	ring3_trap_exceptions();
+	crc_init();
+	if (vio_find(&bus, VIRTIO_ID_VSOCK, 0, &dev) != 0)
+		guest_fail("no virtio-vsock device");
+	device_setup();
 	serial_puts("vsock: cid ");
 	serial_put_dec((u32)my_cid);
 	serial_puts(", transport ");
