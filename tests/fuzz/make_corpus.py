@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of fuzz_virtio_blk (tests/fuzz/corpus/virtio_blk/): valid virtio-blk
-requests, and of fuzz_virtio_net (tests/fuzz/corpus/virtio_net/): frames to send and buffers
-for frames to arrive, each in its fuzzer's input format (see the comment at the top of
-fuzz_virtio_blk.c and fuzz_virtio_net.c), so the fuzzers start from what kiln accepts and mutate
-it from there. An argument names the directory to write virtio_blk/ and virtio_net/ into."""
+requests, of fuzz_virtio_net (tests/fuzz/corpus/virtio_net/): frames to send and buffers for
+frames to arrive, and of fuzz_virtio_vsock (tests/fuzz/corpus/virtio_vsock/): connections both
+ways through REQUEST, RESPONSE, RW, credit and SHUTDOWN, and hostile packets and lines, each in
+its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz_virtio_net.c
+and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there.
+An argument names the directory to write virtio_blk/, virtio_net/ and virtio_vsock/ into."""
 import os
 import struct
 import sys
@@ -314,9 +316,340 @@ def net_seeds():
                                        KICK_TX, frames_op(1), SAVE_LOAD_NET, KICK_RX))
 
 
+# ---- virtio-vsock ----------------------------------------------------------------------------
+
+VS_RXQ, VS_TXQ, VS_EVQ = 0, 1, 2
+VS_QNUM = {VS_RXQ: 32, VS_TXQ: 32, VS_EVQ: 4}
+VS_RINGS = {VS_RXQ: (0x200, 0x400, 0x500), VS_TXQ: (0x800, 0xa00, 0xb00),
+            VS_EVQ: (0xd00, 0xd80, 0xdc0)}
+VS_HDRS, VS_DATA, VS_TABLES, VS_RX_BUF = 0xe00, 0x1400, 0x2400, 0x4000
+VS_IMAGE = 0x2800  # RAM the seed carries; above it RAM is zero (receive buffers, big payloads)
+VS_CID, VS_HOST = 3, 2
+VS_HDR_LEN, VS_MAX_PKT, VS_BUF_ALLOC = 44, 65536, 256 * 1024
+VS_HOST_PORT_BASE = 1 << 30
+VS_LISTEN_PORT = 1000  # fuzz_virtio_vsock.c's listeners: 1000 and 1001
+REQUEST, RESPONSE, RST, SHUTDOWN, RW, CREDIT_UPDATE, CREDIT_REQUEST = 1, 2, 3, 4, 5, 6, 7
+SHUT_RCV, SHUT_SEND = 1, 2
+STREAM = 1
+# Flags ([24]) of fuzz_virtio_vsock.c.
+VS_EVENT_IDX, VS_INDIRECT = 0x10, 0x20
+# Operations.
+VS_IO = 0x04  # kick the receive queue, then virtio_vsock_io()
+SAVE_LOAD_VS, TRANSPORT_RESET, RESET_ONLY, RESET_VS = 0xe1, 0xe2, 0xe3, 0xe0
+LINE_P, LINE_P_DATA, LINE_CONN, LINE_ECT, LINE_LONG, LINE_BIG, LINE_NO_NL, LINE_RAM = range(8)
+W1, W7, W100, W4K, W60K, W70K, W256K, W1M = range(8)
+
+
+def vs_notify(q, io=False):
+    return q | (4 if io else 0)
+
+
+VS_COUNTS = (1, 2, 3, 4, 8, 16, 64, 256)  # entries a publish operation adds
+
+
+def vs_publish(q, n):
+    return 0x40 | q << 3 | VS_COUNTS.index(n)
+
+
+def vs_send(n=1):
+    """The driver publishes n more TX entries and notifies."""
+    return vs_publish(3, n)
+
+
+def dial(s):
+    return (0x60 | s,)
+
+
+def line(s, which):
+    return (0x68 | s, which)
+
+
+def write(s, size):
+    return (0x70 | s, size)
+
+
+def read(s):
+    return (0x78 | s,)
+
+
+def shut(s):
+    return (0xc0 | s,)
+
+
+def close(s):
+    return (0xc8 | s,)
+
+
+def accept(s):
+    """Accepts on listener s & 1 (port VS_LISTEN_PORT + (s & 1)) into slot s."""
+    return (0xd0 | s,)
+
+
+def listen(k):
+    return (0xd8 | k,)
+
+
+def vs_hdr(op, sport, dport, length=0, flags=0, buf_alloc=65536, fwd_cnt=0, src_cid=VS_CID,
+           dst_cid=VS_HOST, rtype=STREAM):
+    return struct.pack("<QQIIIHHIII", src_cid, dst_cid, sport, dport, length, rtype, op, flags,
+                       buf_alloc, fwd_cnt)
+
+
+class VsockRam:
+    """Guest RAM for fuzz_virtio_vsock: the three queues' rings, packet headers and payloads."""
+
+    def __init__(self, qnum=None, rings=None, image=VS_IMAGE):
+        self.qnum = {**VS_QNUM, **(qnum or {})}
+        self.rings = {**VS_RINGS, **(rings or {})}
+        self.b = bytearray(image)
+        self.next_desc = {q: 0 for q in VS_RINGS}
+        self.avail_idx = {q: 0 for q in VS_RINGS}
+        self.next_hdr = 0
+        self.next_data = VS_DATA
+
+    def put(self, gpa, data):
+        if gpa < len(self.b):
+            self.b[gpa:gpa + len(data)] = data[:len(self.b) - gpa]
+
+    def desc(self, table, i, addr, length, flags, nxt):
+        self.put(table + 16 * i, struct.pack("<QIHH", addr, length, flags, nxt))
+
+    def chain(self, q, segs, publish=True):
+        """segs: (addr, len, writable); writes the chain and (maybe) publishes its head."""
+        table = self.rings[q][0]
+        head = self.next_desc[q]
+        for k, (addr, length, w) in enumerate(segs):
+            last = k + 1 == len(segs)
+            self.desc(table, head + k, addr, length, (WRITE if w else 0) | (0 if last else NEXT),
+                      0 if last else head + k + 1)
+        self.next_desc[q] += len(segs)
+        self.avail(q, head, publish)
+        return head
+
+    def avail(self, q, head, publish=True):
+        ring = self.rings[q][1]
+        self.put(ring + 4 + 2 * (self.avail_idx[q] % self.qnum[q]), struct.pack("<H", head))
+        self.avail_idx[q] += 1
+        if publish:
+            self.put(ring + 2, struct.pack("<H", self.avail_idx[q]))
+
+    def hdr_at(self, hdr):
+        at = VS_HDRS + 0x40 * self.next_hdr
+        self.next_hdr += 1
+        self.put(at, hdr)
+        return at
+
+    def data_at(self, data):
+        at = self.next_data
+        self.next_data += (len(data) + 15) & ~15
+        self.put(at, data)
+        return at
+
+    def packet(self, hdr, data=b"", publish=False, payload=None):
+        """A packet from the guest: header and payload in two buffers, as Linux sends them,
+        written but (by default) not published: an operation sends it. payload=(addr, len)
+        points the payload at RAM outside the image."""
+        at = self.hdr_at(hdr)
+        segs = [(at, VS_HDR_LEN, False)]
+        if payload:
+            segs.append((payload[0], payload[1], False))
+        elif data:
+            segs.append((self.data_at(data), len(data), False))
+        return self.chain(VS_TXQ, segs, publish)
+
+    def rx_buffers(self, count, size=0x1000, at=VS_RX_BUF):
+        for i in range(count):
+            self.chain(VS_RXQ, [(at + i * size, size, True)])
+
+
+def vs_seed(ram, flags=0, port=5000, ops=()):
+    ctl = b""
+    for q in (VS_RXQ, VS_TXQ, VS_EVQ):
+        ctl += struct.pack("<HHHH", ram.qnum[q], *ram.rings[q])
+    ctl += bytes([flags, 0, 0, 0]) + struct.pack("<I", port)
+    flat = bytes(b for op in ops for b in (op if isinstance(op, tuple) else (op,)))
+    assert len(flat) <= 96, len(flat)
+    flat += bytes([VS_IO]) * (96 - len(flat))
+    return ctl + flat + bytes(ram.b)
+
+
+def vsock_seeds():
+    hp = VS_HOST_PORT_BASE  # the host port of the device's first host connection
+
+    ram = VsockRam()
+    ram.rx_buffers(8)
+    ram.packet(vs_hdr(RESPONSE, 5000, hp))
+    ram.packet(vs_hdr(RW, 5000, hp, 16), b"ping from guest\n")
+    ram.packet(vs_hdr(CREDIT_REQUEST, 5000, hp, fwd_cnt=100))
+    ram.packet(vs_hdr(SHUTDOWN, 5000, hp, flags=SHUT_RCV | SHUT_SEND, fwd_cnt=100))
+    # The host connects to guest port 5000, the guest accepts, bytes both ways, the host
+    # half-closes, the guest closes (and kiln answers RST).
+    yield "host-connect", vs_seed(ram, ops=(
+        dial(0), line(0, LINE_P), VS_IO, vs_send(), read(0), write(0, W100), VS_IO,
+        vs_send(), read(0), vs_send(), VS_IO, shut(0), VS_IO, vs_send(), close(0), VS_IO))
+
+    ram = VsockRam()
+    ram.rx_buffers(8)
+    gp, lp = 40000, VS_LISTEN_PORT
+    ram.packet(vs_hdr(REQUEST, gp, lp))
+    ram.packet(vs_hdr(RW, gp, lp, 4096), bytes(range(256)) * 16)
+    ram.packet(vs_hdr(CREDIT_UPDATE, gp, lp, fwd_cnt=100))
+    ram.packet(vs_hdr(SHUTDOWN, gp, lp, flags=SHUT_SEND, fwd_cnt=100))
+    ram.packet(vs_hdr(SHUTDOWN, gp, lp, flags=SHUT_RCV, fwd_cnt=4196))
+    # The guest connects to a host listener at <uds_path>_1000, both sides send, the guest
+    # half-closes then closes.
+    yield "guest-connect", vs_seed(ram, ops=(
+        listen(0), vs_send(), accept(2), vs_send(), read(2), write(2, W100), VS_IO,
+        vs_send(), vs_send(), read(2), write(2, W4K), VS_IO, vs_send(), VS_IO, close(2),
+        listen(0)))
+
+    ram = VsockRam()
+    ram.rx_buffers(12)
+    ram.packet(vs_hdr(RESPONSE, 6000, hp, buf_alloc=4096))
+    ram.packet(vs_hdr(CREDIT_UPDATE, 6000, hp, buf_alloc=4096, fwd_cnt=4096))
+    for _ in range(8):  # 512 KiB: beyond what the socket and kiln's 256 KiB credit hold: RST
+        ram.packet(vs_hdr(RW, 6000, hp, VS_MAX_PKT, buf_alloc=4096, fwd_cnt=4096),
+                   payload=(0x10000, VS_MAX_PKT))
+    # A guest with a 4 KiB buffer: the host's 60000 bytes wait for credit (CREDIT_REQUEST);
+    # then the guest sends while the host does not read, until its credit is gone.
+    yield "credit", vs_seed(ram, port=6000, ops=(
+        dial(1), line(1, LINE_P_DATA), VS_IO, vs_send(), write(1, W60K), VS_IO, vs_send(),
+        VS_IO, vs_publish(VS_RXQ, 4), VS_IO, vs_send(4), VS_IO, vs_send(4), read(1), VS_IO,
+        write(1, W1M), VS_IO, close(1), VS_IO))
+
+    ram = VsockRam()
+    # Receive buffers no packet fits (a header's worth, or readable), then good ones.
+    ram.chain(VS_RXQ, [(VS_RX_BUF, VS_HDR_LEN, True)])
+    ram.chain(VS_RXQ, [(VS_RX_BUF + 0x100, 0x100, False)])
+    ram.chain(VS_RXQ, [(VS_RX_BUF + 0x200, 10, True), (VS_RX_BUF + 0x300, 34, True)])
+    ram.rx_buffers(4, at=0x8000)
+    ram.chain(VS_TXQ, [(ram.hdr_at(vs_hdr(RW, 1, 2)), 20, False)], publish=False)  # short
+    ram.packet(vs_hdr(REQUEST, 1, 2, src_cid=4))
+    ram.packet(vs_hdr(REQUEST, 1, 2, dst_cid=5))
+    ram.packet(vs_hdr(REQUEST, 1, 2, dst_cid=1 << 32 | VS_HOST))
+    ram.packet(vs_hdr(REQUEST, 1, 2, rtype=2))  # SEQPACKET
+    ram.packet(vs_hdr(RW, 1, 2, 3, rtype=0xffff), b"abc")
+    ram.packet(vs_hdr(RW, 1, 2, 3), b"abc")  # no such connection
+    ram.packet(vs_hdr(RST, 1, 2))
+    ram.packet(vs_hdr(RW, 1, 2, 1000), b"x")  # length lies
+    ram.packet(vs_hdr(RW, 1, 2, VS_MAX_PKT + 1), payload=(0xf000, VS_MAX_PKT + 1))
+    ram.packet(vs_hdr(99, 1, 2))
+    ram.chain(VS_TXQ, [(ram.hdr_at(vs_hdr(CREDIT_REQUEST, 1, 2)), VS_HDR_LEN, False),
+                       (0x9000, 16, True)], publish=False)  # a writable buffer on TX
+    ram.packet(vs_hdr(REQUEST, 7, VS_LISTEN_PORT + 1))  # nothing listens: RST
+    yield "hostile", vs_seed(ram, ops=(
+        vs_send(8), VS_IO, vs_send(4), vs_send(), VS_IO, vs_publish(VS_RXQ, 4), VS_IO))
+
+    ram = VsockRam()
+    ram.rx_buffers(8)
+    ram.chain(VS_EVQ, [(0x3000, 2, True)])  # too small for an event
+    ram.chain(VS_EVQ, [(0x3010, 8, True)])
+    # The RESPONSE through an indirect table, header split over three buffers.
+    h = ram.hdr_at(vs_hdr(RESPONSE, 5000, hp))
+    table = VS_TABLES
+    ram.desc(table, 0, h, 10, NEXT, 1)
+    ram.desc(table, 1, h + 10, 20, NEXT, 2)
+    ram.desc(table, 2, h + 30, 14, 0, 0)
+    ram.desc(ram.rings[VS_TXQ][0], ram.next_desc[VS_TXQ], table, 48, INDIRECT, 0)
+    ram.avail(VS_TXQ, ram.next_desc[VS_TXQ], publish=False)
+    ram.next_desc[VS_TXQ] += 1
+    ram.packet(vs_hdr(RW, 5000, hp, 5), b"hello")
+    # Connected, then restored (transport reset event), reset by the driver, connected again
+    # while the driver is away.
+    yield "events-reset", vs_seed(ram, VS_EVENT_IDX | VS_INDIRECT, ops=(
+        dial(0), line(0, LINE_P), VS_IO, vs_send(), read(0), write(0, W7), VS_IO, vs_send(),
+        read(0), SAVE_LOAD_VS, vs_notify(VS_EVQ), read(0), close(0), dial(1), line(1, LINE_P),
+        VS_IO, TRANSPORT_RESET, RESET_ONLY, dial(2), line(2, LINE_P), VS_IO, RESET_VS, VS_IO,
+        vs_publish(VS_RXQ, 8), VS_IO, read(1), read(2)))
+
+    ram = VsockRam()
+    ram.rx_buffers(8)
+    # CONNECT lines: split in two writes, too long, a port too big, no newline, RAM bytes, none.
+    yield "connect-lines", vs_seed(ram, port=4294967295, ops=(
+        dial(0), line(0, LINE_CONN), VS_IO, line(0, LINE_ECT), VS_IO, dial(1),
+        line(1, LINE_LONG), VS_IO, dial(2), line(2, LINE_BIG), VS_IO, dial(3),
+        line(3, LINE_NO_NL), close(3), VS_IO, dial(4), line(4, LINE_RAM | 0x40), VS_IO,
+        dial(5), VS_IO, close(5), VS_IO, read(0), read(1), read(2), read(4), dial(6),
+        line(6, LINE_P_DATA), line(6, LINE_P), VS_IO))
+
+    ram = VsockRam()
+    # Receive buffers with the header split over two descriptors.
+    for i in range(6):
+        a = VS_RX_BUF + i * 0x1000
+        ram.chain(VS_RXQ, [(a, 20, True), (a + 0x20, 24, True), (a + 0x40, 0x800, True)])
+    gp, lp = 41000, VS_LISTEN_PORT + 1
+    h = ram.hdr_at(vs_hdr(REQUEST, gp, lp, buf_alloc=1000))
+    ram.chain(VS_TXQ, [(h, 30, False), (h + 30, 14, False)], publish=False)
+    h = ram.hdr_at(vs_hdr(RW, gp, lp, 300, buf_alloc=1000))
+    d = ram.data_at(bytes(range(150)) * 2)
+    ram.chain(VS_TXQ, [(h, VS_HDR_LEN, False), (d, 100, False), (d + 100, 1, False),
+                       (d + 101, 199, False)], publish=False)
+    h = ram.hdr_at(vs_hdr(RW, gp, lp, 200, buf_alloc=1000) + bytes(200))  # one buffer
+    ram.next_hdr += 3
+    ram.chain(VS_TXQ, [(h, VS_HDR_LEN + 200, False)], publish=False)
+    ram.packet(vs_hdr(RST, gp, lp))
+    # A guest connection to listener 1 with split headers, data in pieces, a small guest
+    # buffer, and the host closing first.
+    yield "split-buffers", vs_seed(ram, VS_EVENT_IDX, ops=(
+        listen(1), vs_send(), accept(1), vs_send(2), read(1), write(1, W4K), VS_IO, VS_IO,
+        shut(1), VS_IO, vs_send(), close(1), VS_IO, listen(1)))
+
+    ram = VsockRam()
+    ram.rx_buffers(8)
+    gp, lp = 42000, VS_LISTEN_PORT
+    ram.packet(vs_hdr(REQUEST, gp, lp))
+    for _ in range(4):  # exactly the 256 KiB credit, while the host reads nothing
+        ram.packet(vs_hdr(RW, gp, lp, VS_MAX_PKT), payload=(0x10000, VS_MAX_PKT))
+    ram.packet(vs_hdr(SHUTDOWN, gp, lp, flags=SHUT_SEND))
+    ram.packet(vs_hdr(REQUEST, gp + 1, lp))
+    for _ in range(4):
+        ram.packet(vs_hdr(RW, gp + 1, lp, VS_MAX_PKT), payload=(0x10000, VS_MAX_PKT))
+    ram.packet(vs_hdr(SHUTDOWN, gp + 1, lp, flags=SHUT_RCV | SHUT_SEND))
+    # A host reader slower than the guest: kiln holds what the socket does not take, and the
+    # guest's SHUTDOWN waits for it: SEND half-closes the socket, both ways closes it (RST),
+    # each once the host has read everything.
+    yield "slow-reader", vs_seed(ram, ops=(
+        listen(0), vs_send(), accept(0), vs_send(4), vs_send(), read(0), VS_IO, read(0),
+        VS_IO, read(0), VS_IO, read(0), VS_IO, vs_send(), accept(2), vs_send(4), vs_send(),
+        read(2), VS_IO, read(2), VS_IO, read(2), VS_IO, read(2), VS_IO, vs_publish(VS_RXQ, 8),
+        VS_IO, listen(0)))
+
+    ram = VsockRam()
+    ram.rx_buffers(16)
+    ram.packet(vs_hdr(RESPONSE, 5000, hp))
+    ram.packet(vs_hdr(RESPONSE, 5000, hp + 1))
+    ram.packet(vs_hdr(RW, 5000, hp + 1, 4096), bytes(range(256)) * 16)
+    ram.packet(vs_hdr(RESPONSE, 5000, hp + 2))
+    ram.packet(vs_hdr(RW, 5000, hp + 2, 5), b"late!")
+    ram.packet(vs_hdr(SHUTDOWN, 5000, hp + 2, flags=7))  # an unknown flag
+    # The host goes away: before the guest answers (RST), with the guest's bytes unread
+    # (kiln's read fails: RST), and after reading everything (the guest's next write fails).
+    yield "host-gone", vs_seed(ram, ops=(
+        dial(0), line(0, LINE_P), VS_IO, close(0), VS_IO, vs_send(), dial(1), line(1, LINE_P),
+        VS_IO, vs_send(2), write(1, W100), close(1), VS_IO, VS_IO, dial(2), line(2, LINE_P),
+        VS_IO, vs_send(), read(2), close(2), VS_IO, vs_send(), vs_send(), VS_IO))
+
+    big = {VS_RXQ: 256, VS_TXQ: 256}
+    ram = VsockRam(big, {VS_RXQ: (0x4000, 0x5000, 0x6000), VS_TXQ: (0x7000, 0x8000, 0x9000)},
+                   image=0xa000)
+    for i in range(256):
+        ram.chain(VS_RXQ, [(0x10000 + 64 * i, 64, True)], publish=False)
+    gp, lp = 43000, VS_LISTEN_PORT
+    ram.packet(vs_hdr(REQUEST, gp, lp))
+    head = ram.packet(vs_hdr(RW, gp, lp, 1), b"z")
+    for _ in range(254):  # the REQUEST and 255 times the same 1-byte packet fill the ring
+        ram.avail(VS_TXQ, head, publish=False)
+    # Queues of 256: a pass of 256 packets from the guest and one of 256 to it (64-byte
+    # buffers, 20 bytes of data each) end at the budget and come back through their own kick.
+    yield "budget", vs_seed(ram, ops=(
+        listen(0), vs_send(256), vs_notify(VS_TXQ), accept(0), read(0), write(0, W60K),
+        vs_publish(VS_RXQ, 256), VS_IO, vs_notify(VS_RXQ), vs_notify(VS_RXQ), listen(0)))
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
-    for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds)):
+    for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
+                        ("virtio_vsock", vsock_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():

@@ -407,8 +407,8 @@ static void g2h_data(struct virtio_vsock *v, struct vsock_conn *c, const struct 
 		}
 		for (uint32_t at = done; at < len;) {
 			uint32_t tail = (c->buf_head + c->buf_len) % VSOCK_BUF_ALLOC;
-			/* Contiguous room at the tail; the credit check keeps the ring from
-			 * filling, so tail == head means empty. */
+			/* Contiguous room at the tail. tail == head means empty here: the ring
+			 * is full only once the credit is used up, with nothing left to add. */
 			uint32_t room = tail < c->buf_head ? c->buf_head - tail : VSOCK_BUF_ALLOC - tail;
 			uint32_t l = len - at < room ? len - at : room;
 
