@@ -14,6 +14,7 @@
  * Command line: virtio=BASE,STRIDE,COUNT [mode=seq|rand] [bs=BYTES] [qd=N] [count=N]
  */
 #include "irq32.h"
+#include "ring3.h"
 #include "kstring.h"
 #include "multiboot.h"
 #include "virtio.h"
@@ -25,27 +26,6 @@ void user_main(void);
 #define BUF_BYTES (4u << 20)
 #define SPINS 100000000u
 
-/* GDT: 0x08 is crt0's ring-0 code (irq32.h's gates use it); SYSEXIT with SYSENTER_CS = 0x10
- * returns to CS 0x20 | 3 and SS 0x28 | 3, the same layout as Linux's flat segments. */
-#define SEL_CODE0 0x10
-#define SEL_DATA0 0x18
-#define SEL_CODE3 0x23
-#define SEL_DATA3 0x2b
-#define SEL_TSS 0x30
-#define MSR_SYSENTER_CS 0x174
-#define EFLAGS_IOPL3 0x3000
-
-struct tss32 {
-	u32 link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
-	u32 eax, ecx, edx, ebx, esp, ebp, esi, edi;
-	u32 es, cs, ss, ds, fs, gs, ldt;
-	u16 trap, iomap_base;
-} PACKED;
-
-static struct tss32 tss;
-static u64 gdt[7] __attribute__((aligned(8)));
-static u8 ring0_stack[8192] __attribute__((aligned(16)));
-static u8 user_stack[16384] __attribute__((aligned(16)));
 static u8 bufs[BUF_BYTES] __attribute__((aligned(4096)));
 
 struct slot {
@@ -73,60 +53,6 @@ static u32 arg(const char *cmdline, const char *key, u32 def)
 	u32 v = s ? parse_dec(s, &ok) : 0;
 	return ok ? v : def;
 }
-
-static u64 seg_desc(u32 base, u32 limit, u32 access, u32 flags)
-{
-	return (u64)(limit & 0xffff) | (u64)(base & 0xffffff) << 16 | (u64)access << 40 |
-	       (u64)((limit >> 16) & 0xf) << 48 | (u64)flags << 52 | (u64)(base >> 24) << 56;
-}
-
-/* Ring 0: new GDT and TSS, IOPL 3, then SYSEXIT to user_entry on user_stack. */
-void user_entry(void);
-
-static NORETURN void enter_ring3(void)
-{
-	gdt[0] = 0;
-	gdt[1] = seg_desc(0, 0xfffff, 0x9b, 0xc);  /* 0x08 code, DPL 0 */
-	gdt[2] = seg_desc(0, 0xfffff, 0x9b, 0xc);  /* 0x10 code, DPL 0 */
-	gdt[3] = seg_desc(0, 0xfffff, 0x93, 0xc);  /* 0x18 data, DPL 0 */
-	gdt[4] = seg_desc(0, 0xfffff, 0xfb, 0xc);  /* 0x20 code, DPL 3 */
-	gdt[5] = seg_desc(0, 0xfffff, 0xf3, 0xc);  /* 0x28 data, DPL 3 */
-	gdt[6] = seg_desc((u32)(uptr)&tss, sizeof(tss) - 1, 0x89, 0x0); /* 0x30 32-bit TSS */
-	tss.ss0 = SEL_DATA0;
-	tss.esp0 = (u32)(uptr)(ring0_stack + sizeof(ring0_stack));
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: IOPL 3 alone grants port access */
-	struct {
-		u16 limit;
-		u32 base;
-	} PACKED gdtr = { sizeof(gdt) - 1, (u32)(uptr)gdt };
-	__asm__ volatile("lgdt %0\n"
-			 "ljmp %1, $1f\n"
-			 "1: movw %w2, %%ax\n"
-			 "movw %%ax, %%ds\n"
-			 "movw %%ax, %%es\n"
-			 "movw %%ax, %%ss\n"
-			 "ltr %w3\n"
-			 : : "m"(gdtr), "i"(SEL_CODE0), "r"(SEL_DATA0), "r"(SEL_TSS) : "eax", "memory");
-	__asm__ volatile("wrmsr" : : "c"(MSR_SYSENTER_CS), "a"(SEL_CODE0), "d"(0));
-	__asm__ volatile("pushfl\n"
-			 "orl %0, (%%esp)\n"
-			 "popfl\n" : : "i"(EFLAGS_IOPL3) : "memory", "cc");
-	__asm__ volatile("sysexit" : : "c"(user_stack + sizeof(user_stack)), "d"(user_entry));
-	__builtin_unreachable();
-}
-
-/* Ring 3 starts here with CS 0x23 and SS 0x2b; the other data segments still hold ring 0's. */
-__asm__(".pushsection .text\n"
-	".code32\n"
-	"user_entry:\n"
-	"	movw $0x2b, %ax\n"
-	"	movw %ax, %ds\n"
-	"	movw %ax, %es\n"
-	"	movw %ax, %fs\n"
-	"	movw %ax, %gs\n"
-	"	call user_main\n"
-	"	ud2\n"
-	".popsection\n");
 
 /* Bounded wait for one byte on the UART (the host's go-ahead); ring 3 reaches it by IOPL 3. */
 static void wait_byte(void)
@@ -223,16 +149,8 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	if (bs < 512 || bs % 512 != 0 || qd == 0 || qd > MAX_QD || (u64)bs * qd > BUF_BYTES)
 		guest_fail("bs must be a multiple of 512, qd 1 to 32, bs * qd at most 4 MiB");
 
-	/* Exceptions (from ring 3 too) report themselves; no device interrupt is routed, so
-	 * irq32.h's irq_setup() stays unused. */
-	(void)irq_setup;
-	for (u32 v = 0; v < 256; v++)
-		set_gate(v, vector_stubs + 16 * v);
-	struct {
-		u16 limit;
-		u32 base;
-	} PACKED idtr = { sizeof(idt) - 1, (u32)(uptr)idt };
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	/* Exceptions (from ring 3 too) report themselves. */
+	ring3_trap_exceptions();
 
 	if (vio_find(&bus, VIRTIO_ID_BLOCK, 0, &dev) != 0)
 		guest_fail("no virtio-blk device");
