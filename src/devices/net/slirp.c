@@ -611,6 +611,13 @@ int net_slirp_open(struct net_backend **out, const struct vmm_net *n, const uint
 
 	pthread_mutex_lock(&slirp_lock);
 	s->slirp = slirp_new(&cfg, &slirp_callbacks, s);
+	/* libslirp reads its clock (a global, 0 until then) only in slirp_pollfds_poll, and stamps
+	 * a new UDP socket to expire at that clock plus 240 s: a guest datagram sent before the
+	 * thread's first pass would get a socket that the next pass finds long expired and closes,
+	 * so the answer (a DNS reply, say) is lost. One pass here, told to look at no socket
+	 * (select_error), sets the clock before the guest can send anything. */
+	if (s->slirp)
+		slirp_pollfds_poll(s->slirp, 1, cb_get_revents, s);
 	pthread_mutex_unlock(&slirp_lock);
 	if (!s->slirp) {
 		e = -ENOMEM;
