@@ -28,6 +28,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/virtio.h"
 #include "util/log.h"
+#include "fuzz_common.h"
 
 #define RAM_SIZE 0x10000
 #define IMAGE_SECTORS 64
@@ -53,19 +54,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct gmem_region r;
 	struct virtio_blk_opts o = { .id = "fuzz-disk", .backend = DISK_IO_SYNC };
 	char path[64], err[256];
 
 	(void)argc, (void)argv;
 	log_set_level(getenv("KILN_FUZZ_LOG") ? LOG_DEBUG : LOG_OFF);
-	/* RAM ends at a page boundary followed by nothing mapped, so any overrun faults. */
-	ram = mmap(NULL, RAM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ram == MAP_FAILED || mprotect(ram + RAM_SIZE, 4096, PROT_NONE))
-		abort();
-	r = (struct gmem_region){ .gpa = 0, .size = RAM_SIZE, .hva = ram };
-	if (gmem_create_from(&gm, &r, 1))
-		abort();
+	gm = fuzz_guest_ram(RAM_SIZE, &ram);
 	image = memfd_create("kiln-fuzz-image", MFD_CLOEXEC);
 	if (image < 0 || ftruncate(image, IMAGE_SECTORS * VIRTIO_BLK_SECTOR))
 		abort();
@@ -79,15 +73,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void wr(uint64_t off, uint32_t v) { virtio_mmio_write(&blk.t, off, &v, 4); }
-
-static uint32_t rd(uint64_t off)
-{
-	uint32_t v = 0;
-
-	virtio_mmio_read(&blk.t, off, &v, 4);
-	return v;
-}
+static void wr(uint64_t off, uint32_t v) { fuzz_mmio_wr(&blk.t, off, v); }
+static uint32_t rd(uint64_t off) { return fuzz_mmio_rd(&blk.t, off); }
 
 /* A driver's initialisation from the control bytes (it may well fail: that is fine). */
 static void setup(const uint8_t *ctl)

@@ -46,6 +46,7 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/virtio.h"
 #include "util/log.h"
+#include "fuzz_common.h"
 
 #define RAM_SIZE 0x20000 /* room for a 64 KiB frame above rings at 16-bit addresses */
 #define CTL_SIZE 80
@@ -221,18 +222,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct gmem_region r;
-
 	(void)argc, (void)argv;
 	verbose = getenv("KILN_FUZZ_LOG");
 	log_set_level(verbose ? LOG_DEBUG : LOG_OFF);
-	/* RAM ends at a page boundary followed by nothing mapped, so any overrun faults. */
-	ram = mmap(NULL, RAM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ram == MAP_FAILED || mprotect(ram + RAM_SIZE, 4096, PROT_NONE))
-		abort();
-	r = (struct gmem_region){ .gpa = 0, .size = RAM_SIZE, .hva = ram };
-	if (gmem_create_from(&gm, &r, 1))
-		abort();
+	gm = fuzz_guest_ram(RAM_SIZE, &ram);
 	/* rx_fd is never polled here: the operations call virtio_net_rx_ready() themselves. */
 	fb.be = (struct net_backend){ .ops = &fuzz_ops, .rx_fd = -1, .offloads = true };
 	if (virtio_net_init(&net, "virtio-net0", &fb.be, mac, MTU, gm, BASE, 5,
@@ -243,15 +236,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void wr(uint64_t off, uint32_t v) { virtio_mmio_write(&net.t, off, &v, 4); }
-
-static uint32_t rd(uint64_t off)
-{
-	uint32_t v = 0;
-
-	virtio_mmio_read(&net.t, off, &v, 4);
-	return v;
-}
+static void wr(uint64_t off, uint32_t v) { fuzz_mmio_wr(&net.t, off, v); }
+static uint32_t rd(uint64_t off) { return fuzz_mmio_rd(&net.t, off); }
 
 static void setup_queue(unsigned int q, const uint8_t *c, uint64_t high)
 {

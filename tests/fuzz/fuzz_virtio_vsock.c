@@ -58,6 +58,7 @@
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/vsock.h"
 #include "util/log.h"
+#include "fuzz_common.h"
 
 #define RAM_SIZE 0x20000 /* room for a 64 KiB packet above rings at 16-bit addresses */
 #define CTL_SIZE 128
@@ -111,18 +112,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct gmem_region r;
-
 	(void)argc, (void)argv;
 	verbose = getenv("KILN_FUZZ_LOG");
 	log_set_level(verbose ? LOG_DEBUG : LOG_OFF);
-	/* RAM ends at a page boundary followed by nothing mapped, so any overrun faults. */
-	ram = mmap(NULL, RAM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ram == MAP_FAILED || mprotect(ram + RAM_SIZE, 4096, PROT_NONE))
-		abort();
-	r = (struct gmem_region){ .gpa = 0, .size = RAM_SIZE, .hva = ram };
-	if (gmem_create_from(&gm, &r, 1))
-		abort();
+	gm = fuzz_guest_ram(RAM_SIZE, &ram);
 	/* One path per process, so parallel jobs (-jobs, -fork) never meet. */
 	snprintf(uds, sizeof(uds), "/tmp/kiln-fuzz-vsock.%d.sock", (int)getpid());
 	for (size_t i = 0; i < sizeof(pattern); i++)
@@ -130,15 +123,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void wr(uint64_t off, uint32_t v) { virtio_mmio_write(&vs.t, off, &v, 4); }
-
-static uint32_t rd(uint64_t off)
-{
-	uint32_t v = 0;
-
-	virtio_mmio_read(&vs.t, off, &v, 4);
-	return v;
-}
+static void wr(uint64_t off, uint32_t v) { fuzz_mmio_wr(&vs.t, off, v); }
+static uint32_t rd(uint64_t off) { return fuzz_mmio_rd(&vs.t, off); }
 
 static void setup_queue(unsigned int q)
 {
