@@ -17,6 +17,7 @@
 #   KILN-INIT: net serving                                (and kiln.net_serve=PORT)
 #   KILN-INIT: vsock connect ok | KILN-INIT: FAIL vsock connect ... (when kiln.vsock_connect=P)
 #   KILN-INIT: vsock listening                            (when kiln.vsock_listen=PORT)
+#   KILN-INIT: vsock bench ready                          (when kiln.vsock_bench=1)
 #   KILN-INIT: type a line
 #   KILN-INIT: got <the line> | KILN-INIT: FAIL no line read within <s>s
 #   KILN-INIT: done
@@ -41,6 +42,11 @@
 #   kiln.vsock_token=T     2, port P, send the line T and expect the line "host-ack T" back
 #   kiln.vsock_listen=PORT echo every connection to vsock port PORT back to its sender (socat
 #                          with cat), for the host to connect to before it types the line
+#   kiln.vsock_bench=1     bench/vsock.py's guest end (needs socat): vsock port 5001 reads each
+#                          connection to its end and discards it, then closes (the host's sign
+#                          that all arrived); port 5002 reads a line "BYTES PORT" and sends BYTES
+#                          zero bytes to the host (CID 2) port PORT on a connection of its own;
+#                          port 5003 echoes each connection through a pipe (fork, no exec)
 # Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
 # order.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -75,6 +81,7 @@ net_port=8000
 vsock_connect=
 vsock_token=
 vsock_listen=
+vsock_bench=
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -93,6 +100,7 @@ for word in $(cat /proc/cmdline); do
 	kiln.vsock_connect=*) vsock_connect=${word#*=} ;;
 	kiln.vsock_token=*) vsock_token=${word#*=} ;;
 	kiln.vsock_listen=*) vsock_listen=${word#*=} ;;
+	kiln.vsock_bench=*) vsock_bench=${word#*=} ;;
 	esac
 done
 
@@ -188,6 +196,20 @@ fi
 if [ -n "$vsock_listen" ]; then
 	socat -t 30 "VSOCK-LISTEN:$vsock_listen,fork" EXEC:cat &
 	say "vsock listening"
+fi
+# -b 65536: socat moves 64 KiB a read, not its default 8 KiB, so the guest's own cost per byte is
+# small beside the device's. Port 5002's helper is a file: socat would split its line at commas.
+if [ "$vsock_bench" = 1 ]; then
+	cat >/tmp/vsock-send <<'SEND'
+#!/bin/sh
+read -r bytes port
+exec socat -u -b 65536 "OPEN:/dev/zero,readbytes=$bytes" "VSOCK-CONNECT:2:$port"
+SEND
+	chmod 0755 /tmp/vsock-send
+	socat -u -b 65536 VSOCK-LISTEN:5001,fork OPEN:/dev/null &
+	socat VSOCK-LISTEN:5002,fork EXEC:/tmp/vsock-send &
+	socat VSOCK-LISTEN:5003,fork PIPE &
+	say "vsock bench ready"
 fi
 
 say "type a line"
