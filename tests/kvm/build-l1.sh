@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the initramfs of the real-KVM tier's first-level guest ("L1", tests/kvm/README.md):
 # Debian's static busybox, the modules that give L1 a /dev/kvm on an emulated AMD SVM CPU
-# (irqbypass, ccp, kvm, kvm-amd) and a view of the host's file system (virtio-pci, 9p,
-# overlayfs), each with what it depends on, in load order, and tests/kvm/l1-init.sh as /init.
+# (irqbypass, ccp, kvm, kvm-amd), a view of the host's file system (virtio-pci, 9p, overlayfs),
+# TAP devices (tun) and vhost-vsock, each with what it depends on, in load order, and
+# tests/kvm/l1-init.sh as /init.
 #
 # usage: build-l1.sh KERNEL_VERSION OUT.cpio
 #   KERNEL_VERSION  a Debian kernel whose modules are in /lib/modules/KERNEL_VERSION
@@ -27,8 +28,10 @@ if ! LC_ALL=C readelf -d "$busybox" 2>&1 | grep -q 'no dynamic section'; then
 fi
 
 # Modules in load order: each one after everything modules.dep says it needs. tun: the network
-# tests' TAP devices.
-modules=$(python3 "$linux/module-specs.py" "$moddir" kvm-amd virtio_pci 9pnet_virtio 9p overlay tun)
+# tests' TAP devices; vhost_vsock: /dev/vhost-vsock and host AF_VSOCK sockets, for QEMU's
+# vhost-vsock-device in bench/vsock.py.
+modules=$(python3 "$linux/module-specs.py" "$moddir" kvm-amd virtio_pci 9pnet_virtio 9p overlay tun \
+	vhost_vsock)
 
 spec=$(mktemp "${TMPDIR:-/tmp}/kiln-l1.XXXXXX")
 trap 'rm -f "$spec"' EXIT
