@@ -96,3 +96,17 @@ bench-net: build
 	@tests/kvm/run-tier.py --build build --out build/bench/kvm-net --timeout 1500 --run '\
 		python3 bench/virtio_net.py --kiln build/kiln --guest build/tests/guests/vio_net.elf \
 			--frames $${FRAMES:-10000} --runs $${RUNS:-3} --json /kiln-out/virtio-net.json'
+
+# virtio-vsock throughput both ways and connection set-up latency, kiln's Unix-socket bridge
+# (--vsock) vs QEMU microvm's vhost-vsock-device, the same Linux guest with socat
+# (bench/vsock.py), inside the real-KVM tier's machine (its L1 loads vhost_vsock). The test
+# kernel is built here first (once, cached): L1 only reads the cache. About 1.5 minutes in L1;
+# MIB, RUNS and CONNS set the transfer size, rounds and connections a round (64, 7, 40); JSON in
+# build/bench/kvm-vsock/.
+.PHONY: bench-vsock
+bench-vsock: build
+	@scripts/deps.sh bench
+	@tests/linux/build-kernel.sh >/dev/null
+	@tests/kvm/run-tier.py --build build --out build/bench/kvm-vsock --timeout 900 --run '\
+		python3 bench/vsock.py --kiln build/kiln --mib $${MIB:-64} --runs $${RUNS:-7} \
+			--conns $${CONNS:-40} --json /kiln-out/vsock.json'

@@ -10,7 +10,8 @@ case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
 test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl libmicrohttpd12 acpica-tools
 	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs) ;;
-bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 libmicrohttpd12 linux-image-amd64 busybox-static) ;;
+bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 libmicrohttpd12 linux-image-amd64 busybox-static
+	socat) ;;
 kvm) pkgs=(python3 qemu-system-x86 linux-image-amd64 busybox-static) ;;
 *) echo "usage: scripts/deps.sh build|test|bench|kvm" >&2; exit 2 ;;
 esac
