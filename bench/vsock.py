@@ -81,7 +81,7 @@ class Guest:
     def __init__(self, name, argv, verbose):
         self.name, self.argv, self.verbose = name, argv, verbose
         self.lines, self.ready = [], threading.Event()
-        self.failed = None
+        self.saw_ready, self.failed = False, None
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, start_new_session=True)
         self.t0 = time.monotonic()
@@ -94,6 +94,7 @@ class Guest:
             if self.verbose:
                 log("%s %6.1fs | %s" % (self.name.split()[0], time.monotonic() - self.t0, text))
             if READY in text:
+                self.saw_ready = True
                 self.ready.set()
             if "KILN-INIT: FAIL" in text and not self.failed:
                 self.failed = text
@@ -255,7 +256,8 @@ def connect_rtts(end, count, timeout):
 def wait_ready(guest, end, deadline):
     """Waits for /init's ready line, then until each server answers (socat starts listening a
     moment after /init says so). Returns None or why not."""
-    if not guest.ready.wait(max(0, deadline - time.monotonic())) or guest.p.poll() is not None:
+    guest.ready.wait(max(0, deadline - time.monotonic()))
+    if not guest.saw_ready or guest.p.poll() is not None:
         return "%s: no '%s' (status %s)\n%s" % (guest.name, READY, guest.p.poll(), guest.tail())
     if guest.failed:
         return "%s: /init: %s" % (guest.name, guest.failed)
