@@ -24,6 +24,10 @@
 /* Packets served per call before the device yields the I/O thread and comes back through its
  * own kick. */
 #define VSOCK_BUDGET 256
+/* Receive chains one read of a connection's socket may fill (Linux posts 4 KiB buffers: one
+ * system call each would cost more than the copy), and the iovecs of one such read. */
+#define VSOCK_RX_BATCH 16
+#define VSOCK_BATCH_IOV 1024
 /* "CONNECT 4294967295\n" and a little slack; a longer first line is refused. */
 #define VSOCK_LINE_MAX 32
 /* How long a host connection may take to send its CONNECT line, and the guest to answer its
@@ -692,6 +696,79 @@ static uint32_t rx_conn(struct virtio_vsock *v, struct vsock_conn *c, const stru
 	return VSOCK_HDR_LEN + len;
 }
 
+/* Data of connection `c` (nothing else pending, data and credit there) into up to `max`
+ * receive chains with one readv(). Returns the packets published; 0 leaves the next packet,
+ * whatever it is (end of file, an error, a bad chain), to the one-chain path. Sets *stalled
+ * when the guest has no receive buffer at all. */
+static unsigned int rx_batch(struct virtio_vsock *v, struct vsock_conn *c, unsigned int max,
+			     bool *stalled)
+{
+	struct virtq *q = &v->t.queues[VIRTIO_VSOCK_RXQ];
+	uint32_t credit = h2g_credit(c), cap[VSOCK_RX_BATCH];
+	unsigned int nr = 0, niov = 0, used = 0;
+	uint64_t total = 0, left;
+	struct virtq_fault f;
+	ssize_t n;
+
+	while (nr < max && nr < VSOCK_RX_BATCH && total < credit && niov < VSOCK_BATCH_IOV) {
+		struct virtq_chain *ch = &v->batch[nr];
+		int r = virtq_pop(q, ch, &f);
+		uint64_t room = credit - total;
+		unsigned int k;
+
+		if (r < 0) {
+			virtq_unpop(q, nr); /* the one-chain path meets the fault and reports it */
+			return 0;
+		}
+		if (r == 0) {
+			*stalled = !nr;
+			break;
+		}
+		if (ch->nr_out || ch->in_len <= VSOCK_HDR_LEN) {
+			virtq_unpop(q, 1); /* the one-chain path refuses it */
+			break;
+		}
+		if (room > ch->in_len - VSOCK_HDR_LEN)
+			room = ch->in_len - VSOCK_HDR_LEN;
+		if (room > VSOCK_MAX_PKT)
+			room = VSOCK_MAX_PKT;
+		k = iov_slice(ch->iov + ch->nr_out, ch->nr_in, VSOCK_HDR_LEN, room,
+			      v->batch_iov + niov, VSOCK_BATCH_IOV - niov);
+		room = 0;
+		for (unsigned int i = 0; i < k; i++)
+			room += v->batch_iov[niov + i].iov_len;
+		cap[nr++] = (uint32_t)room;
+		niov += k;
+		total += room;
+	}
+	if (!nr)
+		return 0;
+	do
+		n = readv(c->fd, v->batch_iov, (int)niov);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		virtq_unpop(q, nr);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			c->readable = false;
+		return 0;
+	}
+	left = (uint64_t)n;
+	for (; used < nr && left; used++) {
+		uint32_t l = left < cap[used] ? (uint32_t)left : cap[used];
+
+		put_hdr(v, &v->batch[used], c->host_port, c->guest_port, VSOCK_OP_RW, l, 0,
+			VSOCK_BUF_ALLOC, c->fwd_cnt);
+		virtq_push(q, v->batch[used].head, VSOCK_HDR_LEN + l);
+		left -= l;
+	}
+	virtq_unpop(q, nr - used); /* the last ones popped, which got nothing */
+	c->fwd_told = c->fwd_cnt;
+	c->h2g_cnt += (uint32_t)n;
+	v->n.rx_bytes += (uint64_t)n;
+	v->n.rx_packets += used;
+	return used;
+}
+
 /* Moves packets to the guest while it has receive buffers. Lock held. */
 static void rx_run(struct virtio_vsock *v)
 {
@@ -705,8 +782,27 @@ static void rx_run(struct virtio_vsock *v)
 		return;
 	v->rx_stalled = false;
 	while ((v->nr_loose_rst || v->work_head) && done < VSOCK_BUDGET) {
+		struct vsock_conn *c = v->work_head;
 		uint32_t written;
-		int r = virtq_pop(q, ch, &f);
+		int r;
+
+		if (!v->nr_loose_rst && !c->pending && can_send_data(c) && h2g_credit(c)) {
+			bool stalled = false;
+			unsigned int k = rx_batch(v, c, VSOCK_BUDGET - done, &stalled);
+
+			if (stalled) {
+				v->rx_stalled = true;
+				break;
+			}
+			if (k) {
+				done += k;
+				pushed = true;
+				work_remove(v, c); /* connections take turns */
+				update_work(v, c);
+				continue;
+			}
+		}
+		r = virtq_pop(q, ch, &f);
 
 		if (r < 0) {
 			virtio_mmio_queue_fault(&v->t, VIRTIO_VSOCK_RXQ, &f);
@@ -1071,7 +1167,11 @@ int virtio_vsock_init(struct virtio_vsock *v, const char *name, uint64_t cid,
 	v->cid = cid;
 	v->next_host_port = VSOCK_HOST_PORT_BASE;
 	strcpy(v->uds_path, uds_path);
-	if (!(v->hash = calloc(VSOCK_HASH_SIZE, sizeof(*v->hash)))) {
+	if (!(v->hash = calloc(VSOCK_HASH_SIZE, sizeof(*v->hash))) ||
+	    !(v->batch = calloc(VSOCK_RX_BATCH, sizeof(*v->batch))) ||
+	    !(v->batch_iov = calloc(VSOCK_BATCH_IOV, sizeof(*v->batch_iov)))) {
+		free(v->hash);
+		free(v->batch);
 		snprintf(err, err_size, "%s: out of memory", name);
 		return -ENOMEM;
 	}
@@ -1109,6 +1209,8 @@ fail:
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
 	free(v->hash);
+	free(v->batch);
+	free(v->batch_iov);
 	memset(v, 0, sizeof(*v));
 	v->listen_fd = v->epfd = v->timer_fd = -1;
 	return e;
@@ -1121,6 +1223,10 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		free(v->hash);
 		v->hash = NULL;
 	}
+	free(v->batch);
+	free(v->batch_iov);
+	v->batch = NULL;
+	v->batch_iov = NULL;
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		if (v->unlink_on_destroy)

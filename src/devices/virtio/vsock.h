@@ -104,6 +104,8 @@ struct virtio_vsock {
 	bool rx_stalled;    /* the guest had no receive buffers: wait for its RX kick */
 	uint32_t next_host_port;
 	struct virtq_chain chain;
+	struct virtq_chain *batch; /* VSOCK_RX_BATCH receive chains filled by one read */
+	struct iovec *batch_iov;   /* their payload areas, VSOCK_BATCH_IOV at most */
 	struct virtio_vsock_counters n;
 };
 
