@@ -15,6 +15,9 @@
 #   KILN-INIT: net ping ok | KILN-INIT: FAIL net ping ... (when kiln.net_ip=... is given)
 #   KILN-INIT: net fetch ok | KILN-INIT: FAIL net fetch ... (and kiln.net_sha=H)
 #   KILN-INIT: net serving                                (and kiln.net_serve=PORT)
+#   KILN-INIT: net bench features=<eth0's negotiated virtio feature bits, bit 0 first>
+#   KILN-INIT: net bench tx R ok | KILN-INIT: FAIL net bench tx R ... (and kiln.net_bench=PORT)
+#   KILN-INIT: net bench rx R ok | KILN-INIT: FAIL net bench rx R ...
 #   KILN-INIT: type a line
 #   KILN-INIT: got <the line> | KILN-INIT: FAIL no line read within <s>s
 #   KILN-INIT: done
@@ -35,6 +38,11 @@
 #   kiln.net_port=PORT     that port (default 8000)
 #   kiln.net_serve=PORT    serve /www/token (the word kiln-guest-token) over HTTP on PORT, for
 #                          the host to fetch before it types the line
+#   kiln.net_bench=PORT    bulk TCP for bench/virtio_net_linux.py, kiln.net_bench_rounds=R times
+#                          (default 1): send kiln.net_bench_mb=M MiB (default 64) of zeros to
+#                          B:PORT, then read B:PORT+1 to its end and drop it. dd does the I/O on
+#                          the socket itself (nc -e), in 64 KiB reads and writes: nc's own copy
+#                          loop moves 1 KiB a system call
 # Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
 # order.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -66,6 +74,9 @@ net_peer=
 net_sha=
 net_serve=
 net_port=8000
+net_bench=
+net_bench_mb=64
+net_bench_rounds=1
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -81,6 +92,9 @@ for word in $(cat /proc/cmdline); do
 	kiln.net_sha=*) net_sha=${word#*=} ;;
 	kiln.net_serve=*) net_serve=${word#*=} ;;
 	kiln.net_port=*) net_port=${word#*=} ;;
+	kiln.net_bench=*) net_bench=${word#*=} ;;
+	kiln.net_bench_mb=*) net_bench_mb=${word#*=} ;;
+	kiln.net_bench_rounds=*) net_bench_rounds=${word#*=} ;;
 	esac
 done
 
@@ -160,6 +174,26 @@ if [ -n "$net_ip" ]; then
 	if [ -n "$net_serve" ]; then
 		mkdir -p /www && echo kiln-guest-token >/www/token
 		httpd -p "$net_serve" -h /www && say "net serving"
+	fi
+	if [ -n "$net_bench" ]; then
+		say "net bench features=$(cat /sys/class/net/eth0/device/features 2>/dev/null)"
+		round=1
+		while [ "$round" -le "$net_bench_rounds" ]; do
+			# The host times both directions; here only whether each ran to its end. dd's record
+			# counts go to /tmp, and to the console only with a failure.
+			if nc "$net_peer" "$net_bench" -e dd if=/dev/zero bs=64k count=$((net_bench_mb * 16)) \
+				2>/tmp/bench.err; then
+				say "net bench tx $round ok"
+			else
+				fail "net bench tx $round: $(tr '\n' ' ' </tmp/bench.err)"
+			fi
+			if nc "$net_peer" $((net_bench + 1)) -e dd of=/dev/null bs=64k 2>/tmp/bench.err; then
+				say "net bench rx $round ok"
+			else
+				fail "net bench rx $round: $(tr '\n' ' ' </tmp/bench.err)"
+			fi
+			round=$((round + 1))
+		done
 	fi
 fi
 
