@@ -105,7 +105,7 @@ bench-net: build
 .PHONY: bench-net-linux
 bench-net-linux: build
 	@scripts/deps.sh bench
-	@tests/kvm/run-tier.py --build build --out build/bench/kvm-net-linux --timeout 900 --run '\
+	@tests/kvm/run-tier.py --build build --out build/bench/kvm-net-linux --timeout 600 --run '\
 		python3 bench/virtio_net_linux.py --kiln build/kiln --rounds $${ROUNDS:-3} \
 			--boots $${BOOTS:-2} --json /kiln-out/virtio-net-linux.json'; \
 	s=$$?; if [ $$s = 77 ]; then echo "bench-net-linux: skipped: nothing measured (the reason is above)"; \
