@@ -110,3 +110,17 @@ bench-vsock: build
 	@tests/kvm/run-tier.py --build build --out build/bench/kvm-vsock --timeout 900 --run '\
 		python3 bench/vsock.py --kiln build/kiln --mib $${MIB:-64} --runs $${RUNS:-7} \
 			--conns $${CONNS:-40} --json /kiln-out/vsock.json'
+
+# virtio-net bulk TCP in Gbit/s and monitor CPU per GB with a Linux guest (Debian's kernel),
+# guest to host and host to guest, kiln vs QEMU microvm on a TAP (bench/virtio_net_linux.py),
+# inside the real-KVM tier's machine: about 2.5 minutes on a quiet host. Relative costs only:
+# the guest runs on an emulated CPU. A skip (77: no tier, or no KVM, root or TUN in it) says why
+# and is not an error.
+.PHONY: bench-net-linux
+bench-net-linux: build
+	@scripts/deps.sh bench
+	@tests/kvm/run-tier.py --build build --out build/bench/kvm-net-linux --timeout 600 --run '\
+		python3 bench/virtio_net_linux.py --kiln build/kiln --rounds $${ROUNDS:-3} \
+			--boots $${BOOTS:-2} --json /kiln-out/virtio-net-linux.json'; \
+	s=$$?; if [ $$s = 77 ]; then echo "bench-net-linux: skipped: nothing measured (the reason is above)"; \
+	exit 0; fi; exit $$s

@@ -18,6 +18,9 @@
 #   KILN-INIT: vsock connect ok | KILN-INIT: FAIL vsock connect ... (when kiln.vsock_connect=P)
 #   KILN-INIT: vsock listening                            (when kiln.vsock_listen=PORT)
 #   KILN-INIT: vsock bench ready                          (when kiln.vsock_bench=1)
+#   KILN-INIT: net bench features=<eth0's negotiated virtio feature bits, bit 0 first>
+#   KILN-INIT: net bench tx R ok | KILN-INIT: FAIL net bench tx R ... (and kiln.net_bench=PORT)
+#   KILN-INIT: net bench rx R ok | KILN-INIT: FAIL net bench rx R ...
 #   KILN-INIT: type a line
 #   KILN-INIT: got <the line> | KILN-INIT: FAIL no line read within <s>s
 #   KILN-INIT: done
@@ -47,6 +50,11 @@
 #                          that all arrived); port 5002 reads a line "BYTES PORT" and sends BYTES
 #                          zero bytes to the host (CID 2) port PORT on a connection of its own;
 #                          port 5003 echoes each connection through a pipe (fork, no exec)
+#   kiln.net_bench=PORT    bulk TCP for bench/virtio_net_linux.py, kiln.net_bench_rounds=R times
+#                          (default 1): send kiln.net_bench_mb=M MiB (default 64) of zeros to
+#                          B:PORT, then read B:PORT+1 to its end and drop it. dd does the I/O on
+#                          the socket itself (nc -e), in 64 KiB reads and writes: nc's own copy
+#                          loop moves 1 KiB a system call
 # Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
 # order.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -82,6 +90,9 @@ vsock_connect=
 vsock_token=
 vsock_listen=
 vsock_bench=
+net_bench=
+net_bench_mb=64
+net_bench_rounds=1
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -101,6 +112,9 @@ for word in $(cat /proc/cmdline); do
 	kiln.vsock_token=*) vsock_token=${word#*=} ;;
 	kiln.vsock_listen=*) vsock_listen=${word#*=} ;;
 	kiln.vsock_bench=*) vsock_bench=${word#*=} ;;
+	kiln.net_bench=*) net_bench=${word#*=} ;;
+	kiln.net_bench_mb=*) net_bench_mb=${word#*=} ;;
+	kiln.net_bench_rounds=*) net_bench_rounds=${word#*=} ;;
 	esac
 done
 
@@ -180,6 +194,26 @@ if [ -n "$net_ip" ]; then
 	if [ -n "$net_serve" ]; then
 		mkdir -p /www && echo kiln-guest-token >/www/token
 		httpd -p "$net_serve" -h /www && say "net serving"
+	fi
+	if [ -n "$net_bench" ]; then
+		say "net bench features=$(cat /sys/class/net/eth0/device/features 2>/dev/null)"
+		round=1
+		while [ "$round" -le "$net_bench_rounds" ]; do
+			# The host times both directions; here only whether each ran to its end. dd's record
+			# counts go to /tmp, and to the console only with a failure.
+			if nc "$net_peer" "$net_bench" -e dd if=/dev/zero bs=64k count=$((net_bench_mb * 16)) \
+				2>/tmp/bench.err; then
+				say "net bench tx $round ok"
+			else
+				fail "net bench tx $round: $(tr '\n' ' ' </tmp/bench.err)"
+			fi
+			if nc "$net_peer" $((net_bench + 1)) -e dd of=/dev/null bs=64k 2>/tmp/bench.err; then
+				say "net bench rx $round ok"
+			else
+				fail "net bench rx $round: $(tr '\n' ' ' </tmp/bench.err)"
+			fi
+			round=$((round + 1))
+		done
 	fi
 fi
 
