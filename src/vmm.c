@@ -294,6 +294,15 @@ int vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *e
 	return -ENOENT;
 }
 
+void vmm_set_disk_rate_limiter(struct vmm *vmm, unsigned int index,
+			       const struct rate_limiter_cfg *cfg, bool set_bandwidth, bool set_ops)
+{
+	for (unsigned int i = 0, n = 0; i < vmm->nr_devices; i++)
+		if (vmm->devices[i].kind == &virtio_blk_kind && n++ == index)
+			rate_limiter_update(virtio_blk_rate_limiter(vmm->devices[i].dev), cfg,
+					    set_bandwidth, set_ops);
+}
+
 int vmm_finish(struct vmm *vmm)
 {
 	int status;

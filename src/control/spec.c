@@ -265,7 +265,8 @@ static int sync_drives(struct vm_spec *s)
 				continue;
 			s->cfg.disks[n++] = (struct vmm_disk){ .path = d->path,
 							       .id = d->serial ? d->id : NULL,
-							       .ro = d->ro, .io = d->io };
+							       .ro = d->ro, .io = d->io,
+							       .rate_limiter = d->rate_limiter };
 		}
 	}
 	s->cfg.nr_disks = n;
@@ -285,6 +286,90 @@ static int sync_drives(struct vm_spec *s)
 	s->cmdline = line;
 	s->cfg.cmdline = line ? line : s->boot_args;
 	return 0;
+}
+
+/* Firecracker's TokenBucket: size and refill_time (ms), one_time_burst optional; non-negative
+ * integers. size or refill_time 0 means no limit, as in Firecracker. */
+static int parse_bucket(const json_t *o, const char *what, struct token_bucket_cfg *b, char *err,
+			size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "size", JF_INT, true },
+		{ "one_time_burst", JF_INT, false },
+		{ "refill_time", JF_INT, true },
+	};
+	long long size, burst, refill;
+
+	if (jcheck(o, what, fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	size = jint(o, "size", 0);
+	burst = jint(o, "one_time_burst", 0);
+	refill = jint(o, "refill_time", 0);
+	if (size < 0 || burst < 0 || refill < 0) {
+		snprintf(err, err_size, "%s: %s %lld must not be negative", what,
+			 size < 0 ? "size" : burst < 0 ? "one_time_burst" : "refill_time",
+			 size < 0 ? size : burst < 0 ? burst : refill);
+		return -EINVAL;
+	}
+	*b = (struct token_bucket_cfg){ .size = (uint64_t)size, .one_time_burst = (uint64_t)burst,
+					.refill_ms = (uint64_t)refill };
+	return 0;
+}
+
+/* Firecracker's RateLimiter {bandwidth, ops} in `body`'s member `key` (absent or null: nothing
+ * changes). *set_bw and *set_ops (may be NULL) say which buckets the object gave. */
+static int parse_limiter(const json_t *body, const char *section, const char *key,
+			 struct rate_limiter_cfg *rl, bool *set_bw, bool *set_ops, char *err,
+			 size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "bandwidth", JF_OBJECT, false },
+		{ "ops", JF_OBJECT, false },
+	};
+	const json_t *o = json_object_get(body, key), *b;
+	char what[96];
+
+	if (set_bw)
+		*set_bw = false;
+	if (set_ops)
+		*set_ops = false;
+	if (!json_is_object(o))
+		return 0;
+	snprintf(what, sizeof(what), "%s: %s", section, key);
+	if (jcheck(o, what, fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	if (json_is_object(b = json_object_get(o, "bandwidth"))) {
+		snprintf(what, sizeof(what), "%s: %s.bandwidth", section, key);
+		if (parse_bucket(b, what, &rl->bandwidth, err, err_size))
+			return -EINVAL;
+		if (set_bw)
+			*set_bw = true;
+	}
+	if (json_is_object(b = json_object_get(o, "ops"))) {
+		snprintf(what, sizeof(what), "%s: %s.ops", section, key);
+		if (parse_bucket(b, what, &rl->ops, err, err_size))
+			return -EINVAL;
+		if (set_ops)
+			*set_ops = true;
+	}
+	return 0;
+}
+
+static json_t *bucket_json(const struct token_bucket_cfg *b)
+{
+	if (!b->size && !b->refill_ms)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b->size, "one_time_burst",
+			 (json_int_t)b->one_time_burst, "refill_time", (json_int_t)b->refill_ms);
+}
+
+/* GET /vm/config's form of a rate limiter: null when it limits nothing. */
+static json_t *limiter_json(const struct rate_limiter_cfg *rl)
+{
+	if (!rl->bandwidth.size && !rl->bandwidth.refill_ms && !rl->ops.size && !rl->ops.refill_ms)
+		return json_null();
+	return json_pack("{s:o, s:o}", "bandwidth", bucket_json(&rl->bandwidth), "ops",
+			 bucket_json(&rl->ops));
 }
 
 static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
@@ -322,6 +407,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		{ "socket", JF_STRING, false },
 	};
 	const char *id, *path, *cache, *engine, *partuuid;
+	struct rate_limiter_cfg limiter = { { 0 }, { 0 } };
 	struct spec_drive *d;
 	bool root, ro;
 	enum disk_io io = DISK_IO_AUTO;
@@ -349,10 +435,8 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		snprintf(err, err_size, "drives: socket: kiln has no vhost-user-blk");
 		return -EINVAL;
 	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
+	if (parse_limiter(body, "drives", "rate_limiter", &limiter, NULL, NULL, err, err_size))
 		return -EINVAL;
-	}
 	if (!path) {
 		snprintf(err, err_size, "drives: missing field 'path_on_host'");
 		return -EINVAL;
@@ -393,6 +477,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	d->root = root;
 	d->ro = ro;
 	d->io = io;
+	d->rate_limiter = limiter;
 	if (sync_drives(s)) {
 		snprintf(err, err_size, "drives: out of memory");
 		return -EINVAL;
@@ -415,17 +500,20 @@ static int drive_index(const struct vm_spec *s, const struct spec_drive *d)
 	return idx;
 }
 
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err, size_t err_size)
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		     struct spec_drive_patch *patch, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "drive_id", JF_STRING, true },
 		{ "path_on_host", JF_STRING, false },
 		{ "rate_limiter", JF_OBJECT, false },
 	};
+	struct rate_limiter_cfg limiter;
 	struct spec_drive *d;
 	const char *path;
 
+	memset(patch, 0, sizeof(*patch));
+	patch->index = -1;
 	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	if (strcmp(jstr(body, "drive_id"), path_id) != 0) {
@@ -433,23 +521,24 @@ int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
 			 jstr(body, "drive_id"), path_id);
 		return -EINVAL;
 	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
-		return -EINVAL;
-	}
 	d = find_drive(s, path_id);
 	if (!d) {
 		snprintf(err, err_size, "drives: no drive '%s'", path_id);
 		return -EINVAL;
 	}
-	path = jstr(body, "path_on_host");
-	*index = -1;
-	if (!path)
-		return 0;
-	if (check_image(path, d->ro, err, err_size))
+	limiter = d->rate_limiter;
+	if (parse_limiter(body, "drives", "rate_limiter", &limiter, &patch->set_bandwidth,
+			  &patch->set_ops, err, err_size))
 		return -EINVAL;
-	*index = drive_index(s, d);
-	set_str(&d->path, path);
+	path = jstr(body, "path_on_host");
+	if (path && check_image(path, d->ro, err, err_size))
+		return -EINVAL;
+	patch->index = drive_index(s, d);
+	patch->path = path;
+	patch->rate_limiter = limiter;
+	d->rate_limiter = limiter;
+	if (path)
+		set_str(&d->path, path);
 	return sync_drives(s) ? -EINVAL : 0;
 }
 
@@ -459,16 +548,17 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
 
 	if (jcheck(body, "entropy", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "entropy: rate_limiter: kiln has no rate limiters yet");
+	struct rate_limiter_cfg limiter = { { 0 }, { 0 } };
+
+	if (parse_limiter(body, "entropy", "rate_limiter", &limiter, NULL, NULL, err, err_size))
 		return -EINVAL;
-	}
 	if (!s->entropy && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
 		snprintf(err, err_size, "entropy: at most %u virtio devices", CONFIG_MAX_VIRTIO);
 		return -EINVAL;
 	}
 	s->entropy = true;
 	s->cfg.rng = true;
+	s->cfg.rng_rate_limiter = limiter;
 	return 0;
 }
 
@@ -837,11 +927,12 @@ json_t *spec_to_json(const struct vm_spec *s)
 		const struct spec_drive *d = &s->drives[i];
 
 		json_array_append_new(drives,
-				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s}", "drive_id", d->id,
-						"path_on_host", d->path, "is_root_device", d->root,
+				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s, s:o}", "drive_id",
+						d->id, "path_on_host", d->path, "is_root_device", d->root,
 						"is_read_only", d->ro, "partuuid",
 						str_or_null(d->partuuid), "cache_type", "Writeback",
-						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async"));
+						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async",
+						"rate_limiter", limiter_json(&d->rate_limiter)));
 	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
@@ -872,7 +963,10 @@ json_t *spec_to_json(const struct vm_spec *s)
 						(json_int_t)s->cfg.vsock.guest_cid, "uds_path",
 						s->cfg.vsock.uds_path)
 				    : json_null());
-	json_object_set_new(doc, "entropy", s->entropy ? json_object() : json_null());
+	json_object_set_new(doc, "entropy",
+			    s->entropy ? json_pack("{s:o}", "rate_limiter",
+						   limiter_json(&s->cfg.rng_rate_limiter))
+				       : json_null());
 	json_object_set_new(doc, "balloon", json_null());
 	json_object_set_new(doc, "mmds-config", json_null());
 	if (s->logger.set)
