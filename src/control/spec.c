@@ -769,11 +769,18 @@ int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size
 
 int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
-	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
+	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false },
+						{ "rate_limiter", JF_OBJECT, false } };
+	struct token_bucket_cfg limit = { 0 };
+	const json_t *rl;
 	const char *path;
 	int fd;
 
 	if (jcheck(body, "serial", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	/* Firecracker's serial rate_limiter is one TokenBucket of bytes, not a RateLimiter. */
+	rl = json_object_get(body, "rate_limiter");
+	if (json_is_object(rl) && parse_bucket(rl, "serial: rate_limiter", &limit, err, err_size))
 		return -EINVAL;
 	path = jstr(body, "serial_out_path");
 	if (path) {
@@ -784,6 +791,7 @@ int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_siz
 	}
 	set_str(&s->serial_out_path, path);
 	s->cfg.serial_out_path = s->serial_out_path;
+	s->cfg.serial_rate_limiter = limit;
 	return 0;
 }
 
@@ -982,7 +990,8 @@ json_t *spec_to_json(const struct vm_spec *s)
 			    s->metrics.set ? json_pack("{s:s}", "metrics_path", s->metrics.path)
 					   : json_null());
 	json_object_set_new(doc, "serial",
-			    json_pack("{s:o}", "serial_out_path", str_or_null(s->serial_out_path)));
+			    json_pack("{s:o, s:o}", "serial_out_path", str_or_null(s->serial_out_path),
+				      "rate_limiter", bucket_json(&s->cfg.serial_rate_limiter)));
 	return doc;
 }
 
