@@ -282,9 +282,17 @@ static void handle_request(void *ctx, struct api_request *req)
 
 		/* PATCH only updates rate limiters, so it needs no pre-boot check. */
 		if (patch) {
-			if (need_body(req) &&
-			    spec_net_patch(&c->spec, id, req->body, req->fault, sizeof(req->fault)))
+			struct spec_net_patch np;
+
+			if (!need_body(req))
+				;
+			else if (spec_net_patch(&c->spec, id, req->body, &np, req->fault,
+						sizeof(req->fault)))
 				req->status = 400;
+			else if (c->vmm)
+				vmm_set_net_rate_limiters(c->vmm, (unsigned int)np.index, &np.rx,
+							  np.rx_bandwidth, np.rx_ops, &np.tx,
+							  np.tx_bandwidth, np.tx_ops);
 		} else if (need_body(req) && pre_boot_only(c, req) &&
 			   spec_net(&c->spec, id, req->body, req->fault, sizeof(req->fault))) {
 			req->status = 400;

@@ -581,10 +581,9 @@ static struct spec_net *find_net(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
-/* iface_id against the path's id and its length, then the rate limiters: both bodies have them. */
+/* iface_id against the path's id and its length: both bodies have it. */
 static int check_net_common(const json_t *body, const char *path_id, char *err, size_t err_size)
 {
-	static const char *const limiters[] = { "rx_rate_limiter", "tx_rate_limiter" };
 	const char *id = jstr(body, "iface_id");
 
 	if (path_id && strcmp(id, path_id) != 0) {
@@ -596,14 +595,6 @@ static int check_net_common(const json_t *body, const char *path_id, char *err, 
 		snprintf(err, err_size, "network-interfaces: iface_id '%s' must be 1 to %u bytes", id,
 			 CONFIG_NET_ID_MAX);
 		return -EINVAL;
-	}
-	/* jcheck() let through only an object or null; Firecracker's RateLimiter is an object. */
-	for (size_t i = 0; i < ARRAY_SIZE(limiters); i++) {
-		if (json_is_object(json_object_get(body, limiters[i]))) {
-			snprintf(err, err_size, "network-interfaces: %s: rate limiters are not "
-				 "supported yet", limiters[i]);
-			return -EINVAL;
-		}
 	}
 	return 0;
 }
@@ -649,6 +640,11 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 		return -EINVAL;
 	}
 	net.mtu = (uint16_t)mtu;
+	if (parse_limiter(body, "network-interfaces", "rx_rate_limiter", &net.rx_rate_limiter, NULL,
+			  NULL, err, err_size) ||
+	    parse_limiter(body, "network-interfaces", "tx_rate_limiter", &net.tx_rate_limiter, NULL,
+			  NULL, err, err_size))
+		return -EINVAL;
 	n = find_net(s, id);
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *m = &s->nets[i];
@@ -695,22 +691,37 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 	return 0;
 }
 
-int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
-		   size_t err_size)
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		   struct spec_net_patch *patch, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "iface_id", JF_STRING, true },
 		{ "rx_rate_limiter", JF_OBJECT, false },
 		{ "tx_rate_limiter", JF_OBJECT, false },
 	};
+	struct spec_net *n;
 
+	memset(patch, 0, sizeof(*patch));
+	patch->index = -1;
 	if (jcheck(body, "network-interfaces", fields, ARRAY_SIZE(fields), err, err_size) ||
 	    check_net_common(body, path_id, err, err_size))
 		return -EINVAL;
-	if (!find_net(s, path_id)) {
+	n = find_net(s, path_id);
+	if (!n) {
 		snprintf(err, err_size, "network-interfaces: no interface '%s'", path_id);
 		return -EINVAL;
 	}
+	patch->rx = n->net.rx_rate_limiter;
+	patch->tx = n->net.tx_rate_limiter;
+	if (parse_limiter(body, "network-interfaces", "rx_rate_limiter", &patch->rx,
+			  &patch->rx_bandwidth, &patch->rx_ops, err, err_size) ||
+	    parse_limiter(body, "network-interfaces", "tx_rate_limiter", &patch->tx,
+			  &patch->tx_bandwidth, &patch->tx_ops, err, err_size))
+		return -EINVAL;
+	n->net.rx_rate_limiter = patch->rx;
+	n->net.tx_rate_limiter = patch->tx;
+	patch->index = (int)(n - s->nets);
+	sync_nets(s);
 	return 0;
 }
 
@@ -950,7 +961,7 @@ json_t *spec_to_json(const struct vm_spec *s)
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *n = &s->nets[i];
 		char mac[CONFIG_MAC_STR];
-		json_t *o;
+		json_t *o, *rl;
 
 		if (n->net.backend != NET_BACKEND_TAP)
 			continue;
@@ -961,6 +972,15 @@ json_t *spec_to_json(const struct vm_spec *s)
 		}
 		if (n->net.mtu)
 			json_object_set_new(o, "mtu", json_integer(n->net.mtu));
+		/* Only the limiters that limit, as Firecracker omits absent ones. */
+		if (!json_is_null(rl = limiter_json(&n->net.rx_rate_limiter)))
+			json_object_set_new(o, "rx_rate_limiter", rl);
+		else
+			json_decref(rl);
+		if (!json_is_null(rl = limiter_json(&n->net.tx_rate_limiter)))
+			json_object_set_new(o, "tx_rate_limiter", rl);
+		else
+			json_decref(rl);
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(doc, "network-interfaces", nets);

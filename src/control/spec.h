@@ -100,11 +100,18 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
  * with a known iface_id replaces that interface, a new one is appended. */
 int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 	     size_t err_size);
+/* What a PATCH /network-interfaces/{id} changed, for the caller to apply to a running VM. */
+struct spec_net_patch {
+	int index;                     /* the interface's virtio-net index */
+	struct rate_limiter_cfg rx, tx; /* its limiters after the patch */
+	bool rx_bandwidth, rx_ops, tx_bandwidth, tx_ops; /* the buckets the body gave */
+};
+
 /* PATCH /network-interfaces/{id}: Firecracker's PartialNetworkInterface only updates rate
- * limiters, so a known interface with absent or null limiters is a success that changes nothing;
- * an unknown interface or a limiter is refused. Before or after boot. */
-int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
-		   size_t err_size);
+ * limiters (absent or null: unchanged); an unknown interface is refused. Before or after boot:
+ * the caller applies *patch to a running VM. */
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		   struct spec_net_patch *patch, char *err, size_t err_size);
 
 /* PUT /vsock: Firecracker's Vsock: guest_cid (required, 3 to 4294967294), uds_path (required,
  * 1 to CONFIG_VSOCK_UDS_MAX bytes; the socket is created when the VM is built), vsock_id

@@ -322,13 +322,15 @@ static int put_net(const char *path_id, const char *text)
 	return r;
 }
 
+static struct spec_net_patch net_patch;
+
 static int patch_net(const char *path_id, const char *text)
 {
 	json_t *v = J(text);
 	int r;
 
 	err[0] = '\0';
-	r = spec_net_patch(&spec, path_id, v, err, sizeof(err));
+	r = spec_net_patch(&spec, path_id, v, &net_patch, err, sizeof(err));
 	json_decref(v);
 	return r;
 }
@@ -392,11 +394,12 @@ Test(spec, net_errors_name_the_field_and_change_nothing)
 		  "mtu 67 is out of range (68 to 65535)" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"mtu\": 65536}",
 		  "mtu 65536" },
-		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": {}}",
-		  "rx_rate_limiter: rate limiters are not supported yet" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": "
+			  "{\"burst\": {}}}",
+		  "network-interfaces: rx_rate_limiter: unknown field 'burst'" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"tx_rate_limiter\": "
-			  "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}",
-		  "tx_rate_limiter: rate limiters are not supported yet" },
+			  "{\"bandwidth\": {\"size\": 1000, \"refill_time\": -100}}}",
+		  "network-interfaces: tx_rate_limiter.bandwidth: refill_time -100 must not be negative" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": 5}",
 		  "field 'rx_rate_limiter' must be an object" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
@@ -466,9 +469,14 @@ Test(spec, net_patch)
 	cr_assert_eq(patch_net("eth9", "{\"iface_id\": \"eth9\"}"), -EINVAL);
 	cr_assert_str_eq(err, "network-interfaces: no interface 'eth9'");
 	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": "
-				       "{\"size\": 1, \"refill_time\": 1}}}"), -EINVAL);
-	cr_assert_str_eq(err, "network-interfaces: tx_rate_limiter: rate limiters are not "
-			      "supported yet");
+				       "{\"size\": 7, \"refill_time\": 1}}}"), 0, "%s", err);
+	cr_assert(net_patch.tx_ops && !net_patch.tx_bandwidth && !net_patch.rx_ops);
+	cr_assert_eq(net_patch.index, 0);
+	cr_assert_eq(spec.cfg.nets[0].tx_rate_limiter.ops.size, 7);
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": "
+				       "{\"size\": 1}}}"), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: tx_rate_limiter.ops: missing field 'refill_time'");
+	cr_assert_eq(spec.cfg.nets[0].tx_rate_limiter.ops.size, 7, "a refused PATCH changes nothing");
 	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth1\"}"), -EINVAL);
 	cr_assert(strstr(err, "does not match the path's 'eth0'"), "%s", err);
 	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}"),
@@ -512,10 +520,10 @@ Test(spec, net_document_errors)
 	json_decref(doc);
 	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"network-interfaces\": "
 		 "[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"rx_rate_limiter\": "
-		 "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}}]}");
+		 "{\"bandwidth\": {\"size\": 1, \"refill_time\": \"x\"}}}]}");
 	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
-	cr_assert_str_eq(err, "network-interfaces: rx_rate_limiter: rate limiters are not supported "
-			      "yet");
+	cr_assert(strstr(err, "network-interfaces: rx_rate_limiter.bandwidth: field 'refill_time'"),
+		  "%s", err);
 	json_decref(doc);
 	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"network-interfaces\": []}");
 	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);
