@@ -78,7 +78,7 @@ def check_rate(what, n, size, rate, elapsed):
 
 def blk(a, tmp, limiter, count, bs, patch=None):
     """vio_bench reads `count` blocks of `bs` bytes from a drive with `limiter`; the clock runs
-    from the host's go-ahead byte to "bench: done"."""
+    from the host's go-ahead byte (after "bench: ring 3, ready") to "bench: done"."""
     image = os.path.join(tmp, "disk.img")
     with open(image, "wb") as f:
         f.truncate(4 << 20)
@@ -90,7 +90,7 @@ def blk(a, tmp, limiter, count, bs, patch=None):
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     buf = [""]
-    read_until(p, "bench: ready", deadline, buf)
+    read_until(p, "ready\n", deadline, buf)
     if patch:
         # PATCH the running VM's limiter before the guest starts: the new buckets apply.
         r = subprocess.run(["curl", "-sS", "--unix-socket", sock, "-X", "PATCH",
