@@ -105,7 +105,7 @@ def blk(a, tmp, limiter, count, bs, patch=None):
     read_until(p, "bench: done", deadline, buf)
     elapsed = time.monotonic() - t0
     p.stdin.write(b"x")
-    p.stdin.close()
+    p.stdin.flush()
     finish(p, deadline)
     return elapsed
 
