@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "util/checked.h"
+#include "util/rate_limiter.h"
 
 #define CONFIG_ERR_MAX 320
 #define CONFIG_DEFAULT_MEM (128ull << 20)
@@ -55,6 +56,7 @@ struct vmm_disk {
 	bool ro;
 	enum disk_cache cache;
 	enum disk_io io;
+	struct rate_limiter_cfg rate_limiter; /* the API's drives[].rate_limiter; zero: none */
 };
 
 /* Network interfaces (virtio-net, devices/virtio/net.c). */
@@ -98,6 +100,8 @@ struct vmm_net {
 	unsigned int user_prefix;
 	struct vmm_hostfwd hostfwd[CONFIG_MAX_HOSTFWD];
 	unsigned int nr_hostfwd;
+	/* The API's rx_rate_limiter (frames to the guest) and tx_rate_limiter (from it); zero: none */
+	struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter;
 };
 
 /* The vsock device (virtio-vsock, docs/vsock.md). A guest-initiated connection to port P goes to
@@ -136,6 +140,8 @@ struct vmm_config {
 	unsigned int nr_disks;
 	bool virtio_console; /* --console virtio: stdin goes to hvc0 */
 	bool rng;            /* --rng */
+	struct rate_limiter_cfg rng_rate_limiter; /* the API's entropy.rate_limiter; zero: none */
+	struct token_bucket_cfg serial_rate_limiter; /* serial.rate_limiter: bytes out; zero: none */
 	struct vmm_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
 	bool has_vsock; /* --vsock, the API's PUT /vsock */

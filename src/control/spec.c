@@ -265,7 +265,8 @@ static int sync_drives(struct vm_spec *s)
 				continue;
 			s->cfg.disks[n++] = (struct vmm_disk){ .path = d->path,
 							       .id = d->serial ? d->id : NULL,
-							       .ro = d->ro, .io = d->io };
+							       .ro = d->ro, .io = d->io,
+							       .rate_limiter = d->rate_limiter };
 		}
 	}
 	s->cfg.nr_disks = n;
@@ -285,6 +286,90 @@ static int sync_drives(struct vm_spec *s)
 	s->cmdline = line;
 	s->cfg.cmdline = line ? line : s->boot_args;
 	return 0;
+}
+
+/* Firecracker's TokenBucket: size and refill_time (ms), one_time_burst optional; non-negative
+ * integers. size or refill_time 0 means no limit, as in Firecracker. */
+static int parse_bucket(const json_t *o, const char *what, struct token_bucket_cfg *b, char *err,
+			size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "size", JF_INT, true },
+		{ "one_time_burst", JF_INT, false },
+		{ "refill_time", JF_INT, true },
+	};
+	long long size, burst, refill;
+
+	if (jcheck(o, what, fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	size = jint(o, "size", 0);
+	burst = jint(o, "one_time_burst", 0);
+	refill = jint(o, "refill_time", 0);
+	if (size < 0 || burst < 0 || refill < 0) {
+		snprintf(err, err_size, "%s: %s %lld must not be negative", what,
+			 size < 0 ? "size" : burst < 0 ? "one_time_burst" : "refill_time",
+			 size < 0 ? size : burst < 0 ? burst : refill);
+		return -EINVAL;
+	}
+	*b = (struct token_bucket_cfg){ .size = (uint64_t)size, .one_time_burst = (uint64_t)burst,
+					.refill_ms = (uint64_t)refill };
+	return 0;
+}
+
+/* Firecracker's RateLimiter {bandwidth, ops} in `body`'s member `key` (absent or null: nothing
+ * changes). *set_bw and *set_ops (may be NULL) say which buckets the object gave. */
+static int parse_limiter(const json_t *body, const char *section, const char *key,
+			 struct rate_limiter_cfg *rl, bool *set_bw, bool *set_ops, char *err,
+			 size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "bandwidth", JF_OBJECT, false },
+		{ "ops", JF_OBJECT, false },
+	};
+	const json_t *o = json_object_get(body, key), *b;
+	char what[96];
+
+	if (set_bw)
+		*set_bw = false;
+	if (set_ops)
+		*set_ops = false;
+	if (!json_is_object(o))
+		return 0;
+	snprintf(what, sizeof(what), "%s: %s", section, key);
+	if (jcheck(o, what, fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	if (json_is_object(b = json_object_get(o, "bandwidth"))) {
+		snprintf(what, sizeof(what), "%s: %s.bandwidth", section, key);
+		if (parse_bucket(b, what, &rl->bandwidth, err, err_size))
+			return -EINVAL;
+		if (set_bw)
+			*set_bw = true;
+	}
+	if (json_is_object(b = json_object_get(o, "ops"))) {
+		snprintf(what, sizeof(what), "%s: %s.ops", section, key);
+		if (parse_bucket(b, what, &rl->ops, err, err_size))
+			return -EINVAL;
+		if (set_ops)
+			*set_ops = true;
+	}
+	return 0;
+}
+
+static json_t *bucket_json(const struct token_bucket_cfg *b)
+{
+	if (!b->size && !b->refill_ms)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b->size, "one_time_burst",
+			 (json_int_t)b->one_time_burst, "refill_time", (json_int_t)b->refill_ms);
+}
+
+/* GET /vm/config's form of a rate limiter: null when it limits nothing. */
+static json_t *limiter_json(const struct rate_limiter_cfg *rl)
+{
+	if (!rl->bandwidth.size && !rl->bandwidth.refill_ms && !rl->ops.size && !rl->ops.refill_ms)
+		return json_null();
+	return json_pack("{s:o, s:o}", "bandwidth", bucket_json(&rl->bandwidth), "ops",
+			 bucket_json(&rl->ops));
 }
 
 static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
@@ -322,6 +407,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		{ "socket", JF_STRING, false },
 	};
 	const char *id, *path, *cache, *engine, *partuuid;
+	struct rate_limiter_cfg limiter = { { 0 }, { 0 } };
 	struct spec_drive *d;
 	bool root, ro;
 	enum disk_io io = DISK_IO_AUTO;
@@ -349,10 +435,8 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		snprintf(err, err_size, "drives: socket: kiln has no vhost-user-blk");
 		return -EINVAL;
 	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
+	if (parse_limiter(body, "drives", "rate_limiter", &limiter, NULL, NULL, err, err_size))
 		return -EINVAL;
-	}
 	if (!path) {
 		snprintf(err, err_size, "drives: missing field 'path_on_host'");
 		return -EINVAL;
@@ -393,6 +477,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	d->root = root;
 	d->ro = ro;
 	d->io = io;
+	d->rate_limiter = limiter;
 	if (sync_drives(s)) {
 		snprintf(err, err_size, "drives: out of memory");
 		return -EINVAL;
@@ -415,17 +500,20 @@ static int drive_index(const struct vm_spec *s, const struct spec_drive *d)
 	return idx;
 }
 
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err, size_t err_size)
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		     struct spec_drive_patch *patch, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "drive_id", JF_STRING, true },
 		{ "path_on_host", JF_STRING, false },
 		{ "rate_limiter", JF_OBJECT, false },
 	};
+	struct rate_limiter_cfg limiter;
 	struct spec_drive *d;
 	const char *path;
 
+	memset(patch, 0, sizeof(*patch));
+	patch->index = -1;
 	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	if (strcmp(jstr(body, "drive_id"), path_id) != 0) {
@@ -433,23 +521,24 @@ int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
 			 jstr(body, "drive_id"), path_id);
 		return -EINVAL;
 	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
-		return -EINVAL;
-	}
 	d = find_drive(s, path_id);
 	if (!d) {
 		snprintf(err, err_size, "drives: no drive '%s'", path_id);
 		return -EINVAL;
 	}
-	path = jstr(body, "path_on_host");
-	*index = -1;
-	if (!path)
-		return 0;
-	if (check_image(path, d->ro, err, err_size))
+	limiter = d->rate_limiter;
+	if (parse_limiter(body, "drives", "rate_limiter", &limiter, &patch->set_bandwidth,
+			  &patch->set_ops, err, err_size))
 		return -EINVAL;
-	*index = drive_index(s, d);
-	set_str(&d->path, path);
+	path = jstr(body, "path_on_host");
+	if (path && check_image(path, d->ro, err, err_size))
+		return -EINVAL;
+	patch->index = drive_index(s, d);
+	patch->path = path;
+	patch->rate_limiter = limiter;
+	d->rate_limiter = limiter;
+	if (path)
+		set_str(&d->path, path);
 	return sync_drives(s) ? -EINVAL : 0;
 }
 
@@ -459,16 +548,17 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
 
 	if (jcheck(body, "entropy", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "entropy: rate_limiter: kiln has no rate limiters yet");
+	struct rate_limiter_cfg limiter = { { 0 }, { 0 } };
+
+	if (parse_limiter(body, "entropy", "rate_limiter", &limiter, NULL, NULL, err, err_size))
 		return -EINVAL;
-	}
 	if (!s->entropy && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
 		snprintf(err, err_size, "entropy: at most %u virtio devices", CONFIG_MAX_VIRTIO);
 		return -EINVAL;
 	}
 	s->entropy = true;
 	s->cfg.rng = true;
+	s->cfg.rng_rate_limiter = limiter;
 	return 0;
 }
 
@@ -491,10 +581,9 @@ static struct spec_net *find_net(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
-/* iface_id against the path's id and its length, then the rate limiters: both bodies have them. */
+/* iface_id against the path's id and its length: both bodies have it. */
 static int check_net_common(const json_t *body, const char *path_id, char *err, size_t err_size)
 {
-	static const char *const limiters[] = { "rx_rate_limiter", "tx_rate_limiter" };
 	const char *id = jstr(body, "iface_id");
 
 	if (path_id && strcmp(id, path_id) != 0) {
@@ -506,14 +595,6 @@ static int check_net_common(const json_t *body, const char *path_id, char *err, 
 		snprintf(err, err_size, "network-interfaces: iface_id '%s' must be 1 to %u bytes", id,
 			 CONFIG_NET_ID_MAX);
 		return -EINVAL;
-	}
-	/* jcheck() let through only an object or null; Firecracker's RateLimiter is an object. */
-	for (size_t i = 0; i < ARRAY_SIZE(limiters); i++) {
-		if (json_is_object(json_object_get(body, limiters[i]))) {
-			snprintf(err, err_size, "network-interfaces: %s: rate limiters are not "
-				 "supported yet", limiters[i]);
-			return -EINVAL;
-		}
 	}
 	return 0;
 }
@@ -559,6 +640,11 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 		return -EINVAL;
 	}
 	net.mtu = (uint16_t)mtu;
+	if (parse_limiter(body, "network-interfaces", "rx_rate_limiter", &net.rx_rate_limiter, NULL,
+			  NULL, err, err_size) ||
+	    parse_limiter(body, "network-interfaces", "tx_rate_limiter", &net.tx_rate_limiter, NULL,
+			  NULL, err, err_size))
+		return -EINVAL;
 	n = find_net(s, id);
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *m = &s->nets[i];
@@ -605,22 +691,37 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 	return 0;
 }
 
-int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
-		   size_t err_size)
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		   struct spec_net_patch *patch, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "iface_id", JF_STRING, true },
 		{ "rx_rate_limiter", JF_OBJECT, false },
 		{ "tx_rate_limiter", JF_OBJECT, false },
 	};
+	struct spec_net *n;
 
+	memset(patch, 0, sizeof(*patch));
+	patch->index = -1;
 	if (jcheck(body, "network-interfaces", fields, ARRAY_SIZE(fields), err, err_size) ||
 	    check_net_common(body, path_id, err, err_size))
 		return -EINVAL;
-	if (!find_net(s, path_id)) {
+	n = find_net(s, path_id);
+	if (!n) {
 		snprintf(err, err_size, "network-interfaces: no interface '%s'", path_id);
 		return -EINVAL;
 	}
+	patch->rx = n->net.rx_rate_limiter;
+	patch->tx = n->net.tx_rate_limiter;
+	if (parse_limiter(body, "network-interfaces", "rx_rate_limiter", &patch->rx,
+			  &patch->rx_bandwidth, &patch->rx_ops, err, err_size) ||
+	    parse_limiter(body, "network-interfaces", "tx_rate_limiter", &patch->tx,
+			  &patch->tx_bandwidth, &patch->tx_ops, err, err_size))
+		return -EINVAL;
+	n->net.rx_rate_limiter = patch->rx;
+	n->net.tx_rate_limiter = patch->tx;
+	patch->index = (int)(n - s->nets);
+	sync_nets(s);
 	return 0;
 }
 
@@ -679,11 +780,18 @@ int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size
 
 int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
-	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
+	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false },
+						{ "rate_limiter", JF_OBJECT, false } };
+	struct token_bucket_cfg limit = { 0 };
+	const json_t *rl;
 	const char *path;
 	int fd;
 
 	if (jcheck(body, "serial", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	/* Firecracker's serial rate_limiter is one TokenBucket of bytes, not a RateLimiter. */
+	rl = json_object_get(body, "rate_limiter");
+	if (json_is_object(rl) && parse_bucket(rl, "serial: rate_limiter", &limit, err, err_size))
 		return -EINVAL;
 	path = jstr(body, "serial_out_path");
 	if (path) {
@@ -694,6 +802,7 @@ int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_siz
 	}
 	set_str(&s->serial_out_path, path);
 	s->cfg.serial_out_path = s->serial_out_path;
+	s->cfg.serial_rate_limiter = limit;
 	return 0;
 }
 
@@ -837,11 +946,12 @@ json_t *spec_to_json(const struct vm_spec *s)
 		const struct spec_drive *d = &s->drives[i];
 
 		json_array_append_new(drives,
-				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s}", "drive_id", d->id,
-						"path_on_host", d->path, "is_root_device", d->root,
+				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s, s:o}", "drive_id",
+						d->id, "path_on_host", d->path, "is_root_device", d->root,
 						"is_read_only", d->ro, "partuuid",
 						str_or_null(d->partuuid), "cache_type", "Writeback",
-						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async"));
+						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async",
+						"rate_limiter", limiter_json(&d->rate_limiter)));
 	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
@@ -851,7 +961,7 @@ json_t *spec_to_json(const struct vm_spec *s)
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *n = &s->nets[i];
 		char mac[CONFIG_MAC_STR];
-		json_t *o;
+		json_t *o, *rl;
 
 		if (n->net.backend != NET_BACKEND_TAP)
 			continue;
@@ -862,6 +972,15 @@ json_t *spec_to_json(const struct vm_spec *s)
 		}
 		if (n->net.mtu)
 			json_object_set_new(o, "mtu", json_integer(n->net.mtu));
+		/* Only the limiters that limit, as Firecracker omits absent ones. */
+		if (!json_is_null(rl = limiter_json(&n->net.rx_rate_limiter)))
+			json_object_set_new(o, "rx_rate_limiter", rl);
+		else
+			json_decref(rl);
+		if (!json_is_null(rl = limiter_json(&n->net.tx_rate_limiter)))
+			json_object_set_new(o, "tx_rate_limiter", rl);
+		else
+			json_decref(rl);
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(doc, "network-interfaces", nets);
@@ -872,7 +991,10 @@ json_t *spec_to_json(const struct vm_spec *s)
 						(json_int_t)s->cfg.vsock.guest_cid, "uds_path",
 						s->cfg.vsock.uds_path)
 				    : json_null());
-	json_object_set_new(doc, "entropy", s->entropy ? json_object() : json_null());
+	json_object_set_new(doc, "entropy",
+			    s->entropy ? json_pack("{s:o}", "rate_limiter",
+						   limiter_json(&s->cfg.rng_rate_limiter))
+				       : json_null());
 	json_object_set_new(doc, "balloon", json_null());
 	json_object_set_new(doc, "mmds-config", json_null());
 	if (s->logger.set)
@@ -888,7 +1010,8 @@ json_t *spec_to_json(const struct vm_spec *s)
 			    s->metrics.set ? json_pack("{s:s}", "metrics_path", s->metrics.path)
 					   : json_null());
 	json_object_set_new(doc, "serial",
-			    json_pack("{s:o}", "serial_out_path", str_or_null(s->serial_out_path)));
+			    json_pack("{s:o, s:o}", "serial_out_path", str_or_null(s->serial_out_path),
+				      "rate_limiter", bucket_json(&s->cfg.serial_rate_limiter)));
 	return doc;
 }
 

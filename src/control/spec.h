@@ -17,6 +17,7 @@ struct spec_drive {
 	bool root, ro;
 	bool serial; /* drive_id is the GET_ID serial (API drives, --disk with id=) */
 	enum disk_io io;
+	struct rate_limiter_cfg rate_limiter;
 };
 
 /* One network interface (PUT /network-interfaces/{id}, or a --net adopted from the command line,
@@ -78,10 +79,18 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err, size_t err_si
  * /entropy. Pre-boot only; a PUT with a known drive_id replaces that drive. */
 int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 	       size_t err_size);
-/* PATCH /drives/{id}: a new path_on_host (before boot, or for a running VM, whose device
- * index is then stored in *index for the caller to swap the image; -1 when nothing changes). */
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err, size_t err_size);
+/* What a PATCH /drives/{id} changed, for the caller to apply to a running VM. */
+struct spec_drive_patch {
+	int index;        /* the drive's virtio-blk index */
+	const char *path; /* a new path_on_host (points into the body), or NULL */
+	struct rate_limiter_cfg rate_limiter; /* the drive's limiter after the patch */
+	bool set_bandwidth, set_ops;          /* which of its buckets the body gave */
+};
+
+/* PATCH /drives/{id}: a new path_on_host and/or rate_limiter (before boot, or for a running VM,
+ * to which the caller applies *patch: swaps the image, replaces the limiter's buckets). */
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		     struct spec_drive_patch *patch, char *err, size_t err_size);
 int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
 /* PUT /network-interfaces/{id} (`path_id` is the id in the path; NULL from the config file): a
@@ -91,11 +100,18 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
  * with a known iface_id replaces that interface, a new one is appended. */
 int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 	     size_t err_size);
+/* What a PATCH /network-interfaces/{id} changed, for the caller to apply to a running VM. */
+struct spec_net_patch {
+	int index;                     /* the interface's virtio-net index */
+	struct rate_limiter_cfg rx, tx; /* its limiters after the patch */
+	bool rx_bandwidth, rx_ops, tx_bandwidth, tx_ops; /* the buckets the body gave */
+};
+
 /* PATCH /network-interfaces/{id}: Firecracker's PartialNetworkInterface only updates rate
- * limiters, so a known interface with absent or null limiters is a success that changes nothing;
- * an unknown interface or a limiter is refused. Before or after boot. */
-int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
-		   size_t err_size);
+ * limiters (absent or null: unchanged); an unknown interface is refused. Before or after boot:
+ * the caller applies *patch to a running VM. */
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		   struct spec_net_patch *patch, char *err, size_t err_size);
 
 /* PUT /vsock: Firecracker's Vsock: guest_cid (required, 3 to 4294967294), uds_path (required,
  * 1 to CONFIG_VSOCK_UDS_MAX bytes; the socket is created when the VM is built), vsock_id

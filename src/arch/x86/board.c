@@ -191,6 +191,7 @@ int arch_attach_devices(struct arch_vm *a, const struct arch_board_io *io, char 
 			  io->wake_opaque);
 	if (e)
 		return e;
+	serial_set_output_limit(a->serial, &a->cfg->serial_rate_limiter);
 	if ((e = bus_attach(pio, SERIAL_COM1_BASE, SERIAL_NR_REGS, "serial", serial_io_read,
 			    serial_io_write, a->serial, err, err_size)))
 		return e;
