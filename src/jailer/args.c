@@ -3,11 +3,12 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
+#include "jailer/errmsg.h"
 
 void jailer_print_help(void)
 {
@@ -38,16 +39,6 @@ void jailer_print_help(void)
 	       "\n"
 	       "Exit status: 2 bad argument; 6 the host refused a step (each failure is one line).\n",
 	       JAILER_DEFAULT_CHROOT_BASE, JAILER_DEFAULT_NOFILE);
-}
-
-__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static int parse_id_number(const char *text, unsigned *out)

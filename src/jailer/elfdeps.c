@@ -4,12 +4,13 @@
 
 #include <fcntl.h>
 #include <gelf.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "jailer/errmsg.h"
 
 /* Where ld.so looks after the object's own run paths on Debian (/etc/ld.so.conf.d's multiarch
  * entries, then the built-in trusted directories). */
@@ -28,16 +29,6 @@ struct dyninfo {
 	size_t n_needed;
 	char runpath[RUNPATH_MAX];
 };
-
-__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void dyninfo_free(struct dyninfo *d)
 {
