@@ -783,6 +783,8 @@ int config_parse_bitmap(const char *s, unsigned int width, struct cpu_bitmap *ou
 		return -EINVAL;
 	if (s[0] == '0' && s[1] == 'b')
 		s += 2;
+	else if (s[0] == '0' && s[1] == 'x')
+		return -EINVAL; /* a hex number, not a bitmap of 0, x, 1 and 0 */
 	for (; *s; s++) {
 		if (*s == '_')
 			continue;

@@ -255,7 +255,8 @@ const char *config_cpu_template_name(const char *name);
 
 /* Parses a Firecracker register bitmap: an optional "0b", then 1 to `width` (32 or 64) of '0',
  * '1' and 'x' (most significant first; missing leading digits are 'x'), with '_' allowed as a
- * separator anywhere after the prefix. Returns 0 or -EINVAL. */
+ * separator anywhere after the prefix. "0x..." is refused (a hex number is no bitmap). Returns 0
+ * or -EINVAL. */
 int __must_check config_parse_bitmap(const char *s, unsigned int width, struct cpu_bitmap *out);
 
 /* Parses a 32-bit number as Firecracker's templates write leaves and addresses: "0x" hex or
