@@ -1100,6 +1100,7 @@ json_t *spec_to_json(const struct vm_spec *s)
 
 int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size)
 {
+	const json_t *cpu_config = NULL;
 	const char *key;
 	json_t *val;
 
@@ -1141,7 +1142,7 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 		} else if (strcmp(key, "vsock") == 0) {
 			e = spec_vsock(s, val, err, err_size);
 		} else if (strcmp(key, "cpu-config") == 0) {
-			e = spec_cpu_config(s, val, err, err_size);
+			cpu_config = val; /* after machine-config, wherever it is (as Firecracker) */
 		} else if (strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0)
 			e = spec_unsupported(key, val, err, err_size);
 		else {
@@ -1150,6 +1151,24 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 		}
 		if (e)
 			return e;
+	}
+	if (cpu_config && json_is_string(cpu_config)) {
+		/* Firecracker's config file may name the template's file instead. */
+		const char *path = json_string_value(cpu_config);
+		json_error_t jerr;
+		json_t *tmpl = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		int e;
+
+		if (!tmpl) {
+			snprintf(err, err_size, "cpu-config: '%s': %s", path, jerr.text);
+			return -EINVAL;
+		}
+		e = spec_cpu_config(s, tmpl, err, err_size);
+		json_decref(tmpl);
+		if (e)
+			return e;
+	} else if (cpu_config && spec_cpu_config(s, cpu_config, err, err_size)) {
+		return -EINVAL;
 	}
 	if (!s->has_boot_source) {
 		snprintf(err, err_size, "boot-source: missing (kernel_image_path is required)");

@@ -1946,16 +1946,24 @@ def t_cpu_config():
                    {"action_type": "InstanceStart"}, pattern=r"CPUID leaf 0x8fffff00 subleaf 0x0 is not in")
         state_is(k, "Not started", "still Not started after the refused template")
 
-    # The config file's cpu-config section.
-    with Kiln() as k:
-        f = write_config(k, {"boot-source": {"kernel_image_path": guest("cpuid_probe.elf"),
-                                             "boot_args": "clear=0x1.0:ecx:0x200000 x2apic=gp"},
-                             "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"},
-                             "cpu-config": HIDE_X2APIC})
-        k.start(["--config-file", f, "--debug-exit"])
-        rc = k.wait(30)
-        check("--config-file with cpu-config: the custom template (after T2) hides x2APIC: exit 33",
-              rc == 33 and "cpuid: 2 checks passed" in k.output(), "status %s, %s" % (rc, k.describe()))
+    # The config file's cpu-config section: inline or, as Firecracker's, the path of a file; applied
+    # after machine-config wherever it is in the file.
+    for form in ("inline", "path"):
+        with Kiln() as k:
+            tmpl = HIDE_X2APIC
+            if form == "path":
+                tmpl = k.path("template.json")
+                with open(tmpl, "w") as fp:
+                    json.dump(HIDE_X2APIC, fp)
+            f = write_config(k, {"cpu-config": tmpl,
+                                 "boot-source": {"kernel_image_path": guest("cpuid_probe.elf"),
+                                                 "boot_args": "clear=0x1.0:ecx:0x200000 x2apic=gp"},
+                                 "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"}})
+            k.start(["--config-file", f, "--debug-exit"])
+            rc = k.wait(30)
+            check("--config-file with cpu-config (%s) before machine-config's T2: the custom template "
+                  "wins and hides x2APIC: exit 33" % form,
+                  rc == 33 and "cpuid: 2 checks passed" in k.output(), "status %s, %s" % (rc, k.describe()))
     with Kiln() as k:
         f = write_config(k, {"boot-source": {"kernel_image_path": guest("cpuid_probe.elf")},
                              "cpu-config": cpu_leaf("0bx2")})

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86/cputemplate.h"
 #include "config.h"
@@ -374,4 +375,46 @@ Test(spec, static_and_custom_templates_last_one_wins)
 	cr_assert_eq(put(&s, "machine-config", "{\"cpu_template\": \"t2\"}", true), -EINVAL);
 	cr_assert_null(s.cfg.cpu_template, "a refused cpu_template changes nothing");
 	spec_free(&s);
+}
+
+Test(spec, config_file_cpu_config_inline_or_path_after_machine_config)
+{
+	static struct vm_spec s;
+	char path[] = "/tmp/kiln-test-template-XXXXXX", doc[512];
+	int fd = mkstemp(path);
+	const char *tmpl = "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0,"
+			   " \"modifiers\": [{\"register\": \"ecx\", \"bitmap\": \"0b0\"}]}]}";
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, tmpl, strlen(tmpl)), (ssize_t)strlen(tmpl));
+	close(fd);
+	for (int form = 0; form < 3; form++) {
+		json_t *j;
+		int e;
+
+		if (form == 0)
+			snprintf(doc, sizeof(doc), "{\"cpu-config\": %s, ", tmpl);
+		else if (form == 1)
+			snprintf(doc, sizeof(doc), "{\"cpu-config\": \"%s\", ", path);
+		else
+			snprintf(doc, sizeof(doc), "{\"cpu-config\": \"/nonexistent/t.json\", ");
+		strcat(doc, "\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"},"
+			    " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}}");
+		j = json_loads(doc, 0, NULL);
+		cr_assert_not_null(j, "%s", doc);
+		spec_init(&s, NULL);
+		err[0] = '\0';
+		e = spec_from_document(&s, j, err, sizeof(err));
+		json_decref(j);
+		if (form < 2) {
+			cr_assert_eq(e, 0, "form %d: %s", form, err);
+			cr_assert(s.cfg.has_cpu_custom && !s.cfg.cpu_template && s.cfg.cpu_custom.nr_cpuid == 1,
+				  "form %d: the custom template wins over a later machine-config", form);
+		} else {
+			cr_assert_eq(e, -EINVAL);
+			cr_assert(strstr(err, "cpu-config: '/nonexistent/t.json'"), "%s", err);
+		}
+		spec_free(&s);
+	}
+	unlink(path);
 }
