@@ -1025,6 +1025,52 @@ json_t *spec_machine_config_json(const struct vm_spec *s)
 			 "cpu_template", s->cfg.cpu_template ? s->cfg.cpu_template : "None");
 }
 
+/* A bitmap as Firecracker writes it: "0b" and `width` digits of 0, 1 and x. */
+static json_t *bitmap_json(const struct cpu_bitmap *b, unsigned int width)
+{
+	char str[2 + 64 + 1] = "0b";
+
+	for (unsigned int i = 0; i < width; i++) {
+		uint64_t bit = 1ull << (width - 1 - i);
+
+		str[2 + i] = !(b->filter & bit) ? 'x' : (b->value & bit) ? '1' : '0';
+	}
+	str[2 + width] = '\0';
+	return json_string(str);
+}
+
+json_t *spec_cpu_config_json(const struct vm_spec *s)
+{
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	const struct cpu_mods *m = &s->cfg.cpu_custom;
+	json_t *cpuid = json_array(), *msr = json_array();
+	char num[16];
+
+	if (!s->cfg.has_cpu_custom) {
+		json_decref(cpuid);
+		json_decref(msr);
+		return json_null();
+	}
+	/* One cpuid_modifiers entry per register modifier: the same template, flattened. */
+	for (unsigned int i = 0; i < m->nr_cpuid && i < CONFIG_MAX_CPUID_MODS; i++) {
+		const struct cpu_cpuid_mod *c = &m->cpuid[i];
+		char sub[16];
+
+		snprintf(num, sizeof(num), "0x%x", c->leaf);
+		snprintf(sub, sizeof(sub), "0x%x", c->subleaf);
+		json_array_append_new(cpuid, json_pack("{s:s, s:s, s:I, s:[{s:s, s:o}]}", "leaf", num,
+						       "subleaf", sub, "flags", (json_int_t)c->flags,
+						       "modifiers", "register", regs[c->reg & 3],
+						       "bitmap", bitmap_json(&c->bits, 32)));
+	}
+	for (unsigned int i = 0; i < m->nr_msr && i < CONFIG_MAX_MSR_MODS; i++) {
+		snprintf(num, sizeof(num), "0x%x", m->msr[i].addr);
+		json_array_append_new(msr, json_pack("{s:s, s:o}", "addr", num, "bitmap",
+						     bitmap_json(&m->msr[i].bits, 64)));
+	}
+	return json_pack("{s:o, s:o}", "cpuid_modifiers", cpuid, "msr_modifiers", msr);
+}
+
 json_t *spec_to_json(const struct vm_spec *s)
 {
 	static const char *const level_names[] = { "Error", "Warning", "Info", "Debug" };
@@ -1051,6 +1097,7 @@ json_t *spec_to_json(const struct vm_spec *s)
 	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
+	json_object_set_new(doc, "cpu-config", spec_cpu_config_json(s));
 	json_t *nets = json_array();
 
 	/* Firecracker's NetworkInterface: a user-mode interface (only from --net) has no form. */

@@ -121,6 +121,9 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 /* Firecracker's configuration document: GET /vm/config. New reference. */
 json_t *spec_to_json(const struct vm_spec *s);
 json_t *spec_machine_config_json(const struct vm_spec *s);
+/* The custom CPU template in Firecracker's format (one cpuid_modifiers entry per register, full
+ * width bitmaps), or JSON null without one. */
+json_t *spec_cpu_config_json(const struct vm_spec *s);
 
 /* Applies a whole Firecracker config-file document (top-level keys are the sections). */
 int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size);

@@ -418,3 +418,42 @@ Test(spec, config_file_cpu_config_inline_or_path_after_machine_config)
 	}
 	unlink(path);
 }
+
+Test(spec, vm_config_reports_the_custom_template_round_trip)
+{
+	static struct vm_spec s;
+	static struct cpu_mods again;
+	json_t *doc;
+
+	spec_init(&s, NULL);
+	doc = spec_to_json(&s);
+	cr_assert(json_is_null(json_object_get(doc, "cpu-config")), "null without a custom template");
+	json_decref(doc);
+	cr_assert_eq(put(&s, "cpu-config",
+			 "{\"cpuid_modifiers\": [{\"leaf\": \"0x7\", \"subleaf\": \"0x1\", \"flags\": 1,"
+			 " \"modifiers\": [{\"register\": \"ebx\", \"bitmap\": \"0b1x0\"},"
+			 " {\"register\": \"edx\", \"bitmap\": \"0b1_0000_0000_0000_0000_0000_0000_0000\"}]}],"
+			 " \"msr_modifiers\": [{\"addr\": \"0x1a0\", \"bitmap\": \"0b11xxxxxxxxxxx\"}]}",
+			 false), 0, "%s", err);
+	doc = spec_to_json(&s);
+	json_t *cc = json_object_get(doc, "cpu-config");
+	cr_assert(json_is_object(cc));
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(
+				 json_array_get(json_object_get(cc, "cpuid_modifiers"), 0), "modifiers"), 0),
+							     "bitmap")),
+			 "0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1x0", "full-width bitmap, MSB first");
+	cr_assert_eq(spec_parse_cpu_template(cc, &again, err, sizeof(err)), 0, "%s", err);
+	const struct cpu_mods *m = &s.cfg.cpu_custom;
+
+	cr_assert(again.nr_cpuid == 2 && m->nr_cpuid == 2 && again.nr_msr == 1 && m->nr_msr == 1);
+	for (unsigned int i = 0; i < 2; i++)
+		cr_assert(again.cpuid[i].leaf == m->cpuid[i].leaf &&
+			  again.cpuid[i].subleaf == m->cpuid[i].subleaf &&
+			  again.cpuid[i].flags == m->cpuid[i].flags && again.cpuid[i].reg == m->cpuid[i].reg &&
+			  again.cpuid[i].bits.filter == m->cpuid[i].bits.filter &&
+			  again.cpuid[i].bits.value == m->cpuid[i].bits.value, "modifier %u parses back", i);
+	cr_assert(again.msr[0].addr == 0x1a0 && again.msr[0].bits.filter == m->msr[0].bits.filter &&
+		  again.msr[0].bits.value == 0x1800 && m->msr[0].bits.value == 0x1800);
+	json_decref(doc);
+	spec_free(&s);
+}
