@@ -305,6 +305,10 @@ static void handle_request(void *ctx, struct api_request *req)
 		if (need_body(req) && pre_boot_only(c, req) &&
 		    spec_vsock(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
+	} else if (put && strcmp(p, "/cpu-config") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_cpu_config(&c->spec, req->body, req->fault, sizeof(req->fault)))
+			req->status = 400;
 	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
 			   strcmp(p, "/snapshot/load") == 0)) {
 		if (need_body(req)) {
@@ -313,8 +317,7 @@ static void handle_request(void *ctx, struct api_request *req)
 		}
 	} else if ((put || patch || strcmp(m, "GET") == 0) &&
 		   (strcmp(p, "/balloon") == 0 || strncmp(p, "/balloon/", 9) == 0 ||
-		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0 ||
-		    strcmp(p, "/cpu-config") == 0)) {
+		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0)) {
 		spec_unsupported(p + 1, NULL, req->fault, sizeof(req->fault));
 		req->status = 400;
 	} else {

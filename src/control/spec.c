@@ -166,9 +166,9 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 			 vcpus);
 		return -EINVAL;
 	}
-	if (tmpl && strcmp(tmpl, "None") != 0) {
-		snprintf(err, err_size, "machine-config: cpu_template '%s' is not supported (only None)",
-			 tmpl);
+	if (tmpl && !config_cpu_template_name(tmpl)) {
+		snprintf(err, err_size, "machine-config: cpu_template '%s' is not a CPU template (%s)",
+			 tmpl, CONFIG_CPU_TEMPLATES);
 		return -EINVAL;
 	}
 	if (huge && strcmp(huge, "None") != 0) {
@@ -180,6 +180,211 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	s->cfg.mem_size = (uint64_t)mib << 20;
 	s->smt = smt;
 	s->track_dirty_pages = jbool(body, "track_dirty_pages", patch ? s->track_dirty_pages : false);
+	if (tmpl) {
+		/* As Firecracker: a static template replaces a custom one set before it. */
+		s->cfg.cpu_template = strcmp(tmpl, "None") ? config_cpu_template_name(tmpl) : NULL;
+		s->cfg.has_cpu_custom = false;
+	}
+	return 0;
+}
+
+/* One bitmap of a custom template, `width` bits; `where` names it in messages. */
+static int parse_bitmap(const json_t *v, unsigned int width, const char *where,
+			struct cpu_bitmap *out, char *err, size_t err_size)
+{
+	const char *str = json_string_value(v);
+
+	if (!str || config_parse_bitmap(str, width, out)) {
+		snprintf(err, err_size,
+			 "cpu-config: %s '%s' is not a bitmap (0b followed by 1 to %u of 0, 1, x or _)",
+			 where, str ? str : "(not a string)", width);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A leaf, subleaf or address string of a custom template. */
+static int parse_u32(const json_t *v, const char *where, uint32_t *out, char *err,
+		     size_t err_size)
+{
+	const char *str = json_string_value(v);
+
+	if (!str || config_parse_u32(str, out)) {
+		snprintf(err, err_size, "cpu-config: %s '%s' is not a 32-bit number (0x... or 0b...)",
+			 where, str ? str : "(not a string)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_cpuid_modifiers(const json_t *arr, struct cpu_mods *m, char *err, size_t err_size)
+{
+	static const struct jfield leaf_fields[] = {
+		{ "leaf", JF_STRING, true }, { "subleaf", JF_STRING, true },
+		{ "flags", JF_INT, true },   { "modifiers", JF_ANY, true },
+	};
+	static const struct jfield reg_fields[] = {
+		{ "register", JF_STRING, true }, { "bitmap", JF_STRING, true },
+	};
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	char where[112];
+	size_t i, j;
+	json_t *leaf, *mod;
+
+	json_array_foreach(arr, i, leaf) {
+		struct cpu_cpuid_mod base = { .has_flags = true };
+		const json_t *mods = json_object_get(leaf, "modifiers");
+		long long flags;
+
+		snprintf(where, sizeof(where), "cpu-config: cpuid_modifiers[%zu]", i);
+		if (jcheck(leaf, where, leaf_fields, ARRAY_SIZE(leaf_fields), err, err_size))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "cpuid_modifiers[%zu].leaf", i);
+		if (parse_u32(json_object_get(leaf, "leaf"), where, &base.leaf, err, err_size))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "cpuid_modifiers[%zu].subleaf", i);
+		if (parse_u32(json_object_get(leaf, "subleaf"), where, &base.subleaf, err, err_size))
+			return -EINVAL;
+		flags = jint(leaf, "flags", 0);
+		/* KVM_CPUID_FLAG_SIGNIFCANT_INDEX, _STATEFUL_FUNC, _STATE_READ_NEXT */
+		if (flags < 0 || flags > 7) {
+			snprintf(err, err_size,
+				 "cpu-config: cpuid_modifiers[%zu].flags %lld is not KVM CPUID flags (0 to 7)",
+				 i, flags);
+			return -EINVAL;
+		}
+		base.flags = (uint32_t)flags;
+		if (!json_is_array(mods)) {
+			snprintf(err, err_size, "cpu-config: cpuid_modifiers[%zu].modifiers: expected an array",
+				 i);
+			return -EINVAL;
+		}
+		json_array_foreach(mods, j, mod) {
+			const char *reg;
+
+			snprintf(where, sizeof(where), "cpu-config: cpuid_modifiers[%zu].modifiers[%zu]", i,
+				 j);
+			if (jcheck(mod, where, reg_fields, ARRAY_SIZE(reg_fields), err, err_size))
+				return -EINVAL;
+			if (m->nr_cpuid >= CONFIG_MAX_CPUID_MODS) {
+				snprintf(err, err_size,
+					 "cpu-config: cpuid_modifiers: more than %u register modifiers",
+					 CONFIG_MAX_CPUID_MODS);
+				return -EINVAL;
+			}
+			struct cpu_cpuid_mod *cm = &m->cpuid[m->nr_cpuid];
+
+			*cm = base;
+			reg = jstr(mod, "register");
+			cm->reg = 4;
+			for (uint8_t r = 0; r < ARRAY_SIZE(regs); r++)
+				if (strcmp(reg, regs[r]) == 0)
+					cm->reg = r;
+			if (cm->reg == 4) {
+				snprintf(err, err_size,
+					 "cpu-config: cpuid_modifiers[%zu].modifiers[%zu].register '%s' is not eax, ebx, ecx or edx",
+					 i, j, reg);
+				return -EINVAL;
+			}
+			snprintf(where, sizeof(where), "cpuid_modifiers[%zu].modifiers[%zu].bitmap", i, j);
+			if (parse_bitmap(json_object_get(mod, "bitmap"), 32, where, &cm->bits, err,
+					 err_size))
+				return -EINVAL;
+			m->nr_cpuid++;
+		}
+	}
+	return 0;
+}
+
+static int parse_msr_modifiers(const json_t *arr, struct cpu_mods *m, char *err, size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "addr", JF_STRING, true }, { "bitmap", JF_STRING, true },
+	};
+	char where[96];
+	size_t i;
+	json_t *mod;
+
+	json_array_foreach(arr, i, mod) {
+		struct cpu_msr_mod *mm;
+
+		snprintf(where, sizeof(where), "cpu-config: msr_modifiers[%zu]", i);
+		if (jcheck(mod, where, fields, ARRAY_SIZE(fields), err, err_size))
+			return -EINVAL;
+		if (m->nr_msr >= CONFIG_MAX_MSR_MODS) {
+			snprintf(err, err_size, "cpu-config: msr_modifiers: more than %u modifiers",
+				 CONFIG_MAX_MSR_MODS);
+			return -EINVAL;
+		}
+		mm = &m->msr[m->nr_msr];
+		snprintf(where, sizeof(where), "msr_modifiers[%zu].addr", i);
+		if (parse_u32(json_object_get(mod, "addr"), where, &mm->addr, err, err_size))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "msr_modifiers[%zu].bitmap", i);
+		if (parse_bitmap(json_object_get(mod, "bitmap"), 64, where, &mm->bits, err, err_size))
+			return -EINVAL;
+		m->nr_msr++;
+	}
+	return 0;
+}
+
+int spec_parse_cpu_template(const json_t *body, struct cpu_mods *out, char *err, size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "kvm_capabilities", JF_ANY, false }, { "cpuid_modifiers", JF_ANY, false },
+		{ "msr_modifiers", JF_ANY, false },    { "vcpu_features", JF_ANY, false },
+		{ "reg_modifiers", JF_ANY, false },
+	};
+	static const char *const arrays[] = { "kvm_capabilities", "cpuid_modifiers", "msr_modifiers",
+					      "vcpu_features", "reg_modifiers" };
+
+	memset(out, 0, sizeof(*out));
+	if (jcheck(body, "cpu-config", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(arrays); i++) {
+		const json_t *a = json_object_get(body, arrays[i]);
+
+		if (a && !json_is_null(a) && !json_is_array(a)) {
+			snprintf(err, err_size, "cpu-config: %s: expected an array", arrays[i]);
+			return -EINVAL;
+		}
+		if (i >= 3 && json_array_size(a)) {
+			snprintf(err, err_size, "cpu-config: %s: only for aarch64 (this is x86-64)",
+				 arrays[i]);
+			return -EINVAL;
+		}
+	}
+	/* kiln checks the KVM capabilities it needs itself and cannot be told to skip one. */
+	if (json_array_size(json_object_get(body, "kvm_capabilities"))) {
+		snprintf(err, err_size,
+			 "cpu-config: kvm_capabilities: not supported by kiln (give an empty list)");
+		return -EINVAL;
+	}
+	if (parse_cpuid_modifiers(json_object_get(body, "cpuid_modifiers"), out, err, err_size) ||
+	    parse_msr_modifiers(json_object_get(body, "msr_modifiers"), out, err, err_size)) {
+		memset(out, 0, sizeof(*out));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int spec_cpu_config(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
+{
+	struct cpu_mods *m = malloc(sizeof(*m));
+
+	if (!m) {
+		snprintf(err, err_size, "cpu-config: out of memory");
+		return -ENOMEM;
+	}
+	if (spec_parse_cpu_template(body, m, err, err_size)) {
+		free(m);
+		return -EINVAL;
+	}
+	/* As Firecracker: a custom template replaces a static one set before it. */
+	s->cfg.cpu_custom = *m;
+	s->cfg.has_cpu_custom = true;
+	s->cfg.cpu_template = NULL;
+	free(m);
 	return 0;
 }
 
@@ -923,9 +1128,56 @@ static json_t *str_or_null(const char *s)
 
 json_t *spec_machine_config_json(const struct vm_spec *s)
 {
-	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
+	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
 			 "mem_size_mib", (json_int_t)(s->cfg.mem_size >> 20), "smt", s->smt,
-			 "track_dirty_pages", s->track_dirty_pages, "huge_pages", "None");
+			 "track_dirty_pages", s->track_dirty_pages, "huge_pages", "None",
+			 "cpu_template", s->cfg.cpu_template ? s->cfg.cpu_template : "None");
+}
+
+/* A bitmap as Firecracker writes it: "0b" and `width` digits of 0, 1 and x. */
+static json_t *bitmap_json(const struct cpu_bitmap *b, unsigned int width)
+{
+	char str[2 + 64 + 1] = "0b";
+
+	for (unsigned int i = 0; i < width; i++) {
+		uint64_t bit = 1ull << (width - 1 - i);
+
+		str[2 + i] = !(b->filter & bit) ? 'x' : (b->value & bit) ? '1' : '0';
+	}
+	str[2 + width] = '\0';
+	return json_string(str);
+}
+
+json_t *spec_cpu_config_json(const struct vm_spec *s)
+{
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	const struct cpu_mods *m = &s->cfg.cpu_custom;
+	json_t *cpuid = json_array(), *msr = json_array();
+	char num[16];
+
+	if (!s->cfg.has_cpu_custom) {
+		json_decref(cpuid);
+		json_decref(msr);
+		return json_null();
+	}
+	/* One cpuid_modifiers entry per register modifier: the same template, flattened. */
+	for (unsigned int i = 0; i < m->nr_cpuid && i < CONFIG_MAX_CPUID_MODS; i++) {
+		const struct cpu_cpuid_mod *c = &m->cpuid[i];
+		char sub[16];
+
+		snprintf(num, sizeof(num), "0x%x", c->leaf);
+		snprintf(sub, sizeof(sub), "0x%x", c->subleaf);
+		json_array_append_new(cpuid, json_pack("{s:s, s:s, s:I, s:[{s:s, s:o}]}", "leaf", num,
+						       "subleaf", sub, "flags", (json_int_t)c->flags,
+						       "modifiers", "register", regs[c->reg & 3],
+						       "bitmap", bitmap_json(&c->bits, 32)));
+	}
+	for (unsigned int i = 0; i < m->nr_msr && i < CONFIG_MAX_MSR_MODS; i++) {
+		snprintf(num, sizeof(num), "0x%x", m->msr[i].addr);
+		json_array_append_new(msr, json_pack("{s:s, s:o}", "addr", num, "bitmap",
+						     bitmap_json(&m->msr[i].bits, 64)));
+	}
+	return json_pack("{s:o, s:o}", "cpuid_modifiers", cpuid, "msr_modifiers", msr);
 }
 
 json_t *spec_to_json(const struct vm_spec *s)
@@ -955,6 +1207,7 @@ json_t *spec_to_json(const struct vm_spec *s)
 	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
+	json_object_set_new(doc, "cpu-config", spec_cpu_config_json(s));
 	json_t *nets = json_array();
 
 	/* Firecracker's NetworkInterface: a user-mode interface (only from --net) has no form. */
@@ -1017,6 +1270,7 @@ json_t *spec_to_json(const struct vm_spec *s)
 
 int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size)
 {
+	const json_t *cpu_config = NULL;
 	const char *key;
 	json_t *val;
 
@@ -1057,8 +1311,9 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 			e = spec_entropy(s, val, err, err_size);
 		} else if (strcmp(key, "vsock") == 0) {
 			e = spec_vsock(s, val, err, err_size);
-		} else if (strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
-			   strcmp(key, "cpu-config") == 0)
+		} else if (strcmp(key, "cpu-config") == 0) {
+			cpu_config = val; /* after machine-config, wherever it is (as Firecracker) */
+		} else if (strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0)
 			e = spec_unsupported(key, val, err, err_size);
 		else {
 			snprintf(err, err_size, "unknown section '%s'", key);
@@ -1066,6 +1321,24 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 		}
 		if (e)
 			return e;
+	}
+	if (cpu_config && json_is_string(cpu_config)) {
+		/* Firecracker's config file may name the template's file instead. */
+		const char *path = json_string_value(cpu_config);
+		json_error_t jerr;
+		json_t *tmpl = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		int e;
+
+		if (!tmpl) {
+			snprintf(err, err_size, "cpu-config: '%s': %s", path, jerr.text);
+			return -EINVAL;
+		}
+		e = spec_cpu_config(s, tmpl, err, err_size);
+		json_decref(tmpl);
+		if (e)
+			return e;
+	} else if (cpu_config && spec_cpu_config(s, cpu_config, err, err_size)) {
+		return -EINVAL;
 	}
 	if (!s->has_boot_source) {
 		snprintf(err, err_size, "boot-source: missing (kernel_image_path is required)");

@@ -119,6 +119,16 @@ int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
  * replaces the first whole, as Firecracker's does. */
 int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
+/* Firecracker's custom CPU template (docs/cpu-templates.md): cpuid_modifiers (leaf, subleaf,
+ * flags, modifiers of register and bitmap), msr_modifiers (addr, bitmap); kvm_capabilities only
+ * empty, the aarch64 vcpu_features and reg_modifiers only empty. Fills *out (cleared on failure).
+ * Returns 0 or -EINVAL with a message naming the field, as cpuid_modifiers[1].modifiers[0].bitmap. */
+int spec_parse_cpu_template(const json_t *body, struct cpu_mods *out, char *err, size_t err_size);
+/* PUT /cpu-config and the config file's cpu-config: spec_parse_cpu_template(), then the custom
+ * template replaces whatever template was set before (as machine-config's cpu_template does).
+ * Pre-boot only. */
+int spec_cpu_config(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
+
 /* Sections naming devices kiln does not have yet (balloon, mmds, snapshots...): the body
  * is checked against Firecracker's fields, then refused with a message saying which device is
  * missing. Always returns -EINVAL. */
@@ -127,6 +137,9 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 /* Firecracker's configuration document: GET /vm/config. New reference. */
 json_t *spec_to_json(const struct vm_spec *s);
 json_t *spec_machine_config_json(const struct vm_spec *s);
+/* The custom CPU template in Firecracker's format (one cpuid_modifiers entry per register, full
+ * width bitmaps), or JSON null without one. */
+json_t *spec_cpu_config_json(const struct vm_spec *s);
 
 /* Applies a whole Firecracker config-file document (top-level keys are the sections). */
 int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size);

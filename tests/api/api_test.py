@@ -395,9 +395,9 @@ def t_machine_config():
                    {"vcpu_count": -1}, pattern="vcpu_count")
         expect_400(k, "PUT /machine-config mem_size_mib 0 -> 400 naming mem_size_mib", "PUT", "/machine-config",
                    {"vcpu_count": 1, "mem_size_mib": 0}, pattern="mem_size_mib")
-        expect_400(k, 'PUT /machine-config cpu_template "T2" -> 400 naming cpu_template', "PUT",
-                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"},
-                   pattern="cpu_template")
+        expect_400(k, 'PUT /machine-config cpu_template "T2S" (not in kiln) -> 400 naming cpu_template', "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2S"},
+                   pattern="cpu_template 'T2S'")
         expect_400(k, 'PUT /machine-config huge_pages "2M" -> 400 naming huge_pages', "PUT",
                    "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"},
                    pattern="huge_pages")
@@ -801,6 +801,8 @@ def t_errors_post_boot():
         hello = guest("hello64.elf")
         expect_400(k, "PUT /machine-config after the start -> 400, not supported after starting", "PUT",
                    "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}, pattern=AFTER_START)
+        expect_400(k, "PUT /cpu-config after the start -> 400, not supported after starting", "PUT",
+                   "/cpu-config", {"cpuid_modifiers": []}, pattern=AFTER_START)
         expect_400(k, "PATCH /machine-config after the start -> 400", "PATCH", "/machine-config",
                    {"mem_size_mib": 64}, pattern=AFTER_START)
         expect_400(k, "PUT /boot-source after the start -> 400", "PUT", "/boot-source",
@@ -1852,6 +1854,125 @@ def t_stress():
         finish_echo_guest(k, "stress")
 
 
+# --- CPU templates (docs/cpu-templates.md) -----------------------------------------------------
+
+# Firecracker's documented example (docs/cpu_templates/cpu-templates.md) without kvm_capabilities.
+FC_CPU_CONFIG = {
+    "cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                         "modifiers": [{"register": "eax", "bitmap": "0bxxxx000000000011xx00011011110010"}]}],
+    "msr_modifiers": [{"addr": "0x10a", "bitmap": "0b" + "0" * 64}],
+}
+# x2APIC hidden (CPUID.1:ECX[21]) and async page faults offered again (KVM leaf, EAX[4]).
+HIDE_X2APIC = {
+    "cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                         "modifiers": [{"register": "ecx", "bitmap": "0b0" + "x" * 21}]},
+                        {"leaf": "0x40000001", "subleaf": "0x0", "flags": 0,
+                         "modifiers": [{"register": "eax", "bitmap": "0b1xxxx"}]}],
+}
+
+
+def cpu_leaf(bitmap="0b0", register="ecx", leaf="0x1", **extra):
+    return {"cpuid_modifiers": [dict({"leaf": leaf, "subleaf": "0x0", "flags": 0,
+                                      "modifiers": [{"register": register, "bitmap": bitmap}]}, **extra)]}
+
+
+def t_cpu_config():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        machine_config_is(k, "GET /machine-config: cpu_template None by default", {"cpu_template": "None"})
+        for name in ("T2", "C3", "None"):
+            expect_204(k, "PUT /machine-config cpu_template %s -> 204" % name, "PUT", "/machine-config",
+                       {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": name})
+            machine_config_is(k, "GET /machine-config shows cpu_template %s" % name, {"cpu_template": name})
+        expect_204(k, "PATCH /machine-config cpu_template C3 -> 204", "PATCH", "/machine-config",
+                   {"cpu_template": "C3"})
+        expect_204(k, "PATCH /machine-config without cpu_template keeps it", "PATCH", "/machine-config",
+                   {"vcpu_count": 2})
+        machine_config_is(k, "cpu_template still C3", {"cpu_template": "C3", "vcpu_count": 2})
+        expect_204(k, "PUT /cpu-config with Firecracker's documented example -> 204", "PUT", "/cpu-config",
+                   FC_CPU_CONFIG)
+        machine_config_is(k, "a custom template replaces the static one (cpu_template None)",
+                          {"cpu_template": "None"})
+        expect_204(k, "PUT /cpu-config with empty lists -> 204", "PUT", "/cpu-config",
+                   {"kvm_capabilities": [], "cpuid_modifiers": [], "msr_modifiers": []})
+        bad = [
+            ("a 33-digit bitmap", cpu_leaf("0b" + "0" * 33), r"cpuid_modifiers\[0\]\.modifiers\[0\]\.bitmap"),
+            ("a bitmap with a 2", cpu_leaf("0b0120"), r"bitmap '0b0120'"),
+            ("register esi", cpu_leaf(register="esi"), r"register 'esi'"),
+            ("leaf 'one'", cpu_leaf(leaf="one"), r"cpuid_modifiers\[0\]\.leaf 'one'"),
+            ("leaf as a JSON number", cpu_leaf(leaf=1), r"leaf"),
+            ("flags 8", cpu_leaf(flags=8), r"flags 8"),
+            ("an unknown field", cpu_leaf(bogus=1), r"bogus"),
+            ("no flags", {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "modifiers": []}]}, r"flags"),
+            ("modifiers not an array", {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                                                             "modifiers": {}}]}, r"modifiers"),
+            ("cpuid_modifiers not an array", {"cpuid_modifiers": {}}, r"cpuid_modifiers"),
+            ("a 65-digit MSR bitmap", {"msr_modifiers": [{"addr": "0x10", "bitmap": "0b" + "1" * 65}]},
+             r"msr_modifiers\[0\]\.bitmap"),
+            ("an MSR address 0x100000000", {"msr_modifiers": [{"addr": "0x100000000", "bitmap": "0b0"}]},
+             r"msr_modifiers\[0\]\.addr"),
+            ("kvm_capabilities [\"!56\"]", {"kvm_capabilities": ["!56"]}, r"kvm_capabilities"),
+            ("aarch64 reg_modifiers", {"reg_modifiers": [{"addr": "0x1", "bitmap": "0b0"}]}, r"reg_modifiers.*aarch64"),
+            ("an unknown top-level field", {"cpuid_modifier": []}, r"cpuid_modifier"),
+        ]
+        for what, body, pattern in bad:
+            expect_400(k, "PUT /cpu-config with %s -> 400 naming it" % what, "PUT", "/cpu-config", body,
+                       pattern=pattern)
+        expect_400(k, "PUT /cpu-config with a JSON array -> 400", "PUT", "/cpu-config", [], pattern="cpu-config")
+        expect_400(k, "GET /cpu-config -> 400 (Firecracker has only PUT)", "GET", "/cpu-config")
+
+    # Booted through the API: the guest sees the custom template, and the MSR modifier is applied.
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("cpuid_probe.elf"),
+                  boot_args="clear=0x1.0:ecx:0x200000 set=0x40000001.0:eax:0x10 x2apic=gp")
+        expect_204(k, "PUT /cpu-config hiding x2APIC", "PUT", "/cpu-config", HIDE_X2APIC)
+        instance_start(k)
+        rc = k.wait(30)
+        out = k.output()
+        check("cpuid_probe under the custom template: exit 33, x2APIC hidden for real",
+              rc == 33 and "cpuid: x2APIC enable raised #GP" in out and "cpuid: 3 checks passed" in out,
+              "status %s, %s" % (rc, k.describe()))
+
+    # A template this host cannot satisfy: 400 at InstanceStart naming the leaf, VM not started.
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("cpuid_probe.elf"), boot_args="x2apic=ok")
+        expect_204(k, "PUT /cpu-config with leaf 0x8fffff00", "PUT", "/cpu-config", cpu_leaf(leaf="0x8fffff00"))
+        expect_400(k, "InstanceStart -> 400 naming the leaf the host lacks", "PUT", "/actions",
+                   {"action_type": "InstanceStart"}, pattern=r"CPUID leaf 0x8fffff00 subleaf 0x0 is not in")
+        state_is(k, "Not started", "still Not started after the refused template")
+
+    # The config file's cpu-config section: inline or, as Firecracker's, the path of a file; applied
+    # after machine-config wherever it is in the file.
+    for form in ("inline", "path"):
+        with Kiln() as k:
+            tmpl = HIDE_X2APIC
+            if form == "path":
+                tmpl = k.path("template.json")
+                with open(tmpl, "w") as fp:
+                    json.dump(HIDE_X2APIC, fp)
+            f = write_config(k, {"cpu-config": tmpl,
+                                 "boot-source": {"kernel_image_path": guest("cpuid_probe.elf"),
+                                                 "boot_args": "clear=0x1.0:ecx:0x200000 x2apic=gp"},
+                                 "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"}})
+            k.start(["--config-file", f, "--debug-exit"])
+            rc = k.wait(30)
+            check("--config-file with cpu-config (%s) before machine-config's T2: the custom template "
+                  "wins and hides x2APIC: exit 33" % form,
+                  rc == 33 and "cpuid: 2 checks passed" in k.output(), "status %s, %s" % (rc, k.describe()))
+    with Kiln() as k:
+        f = write_config(k, {"boot-source": {"kernel_image_path": guest("cpuid_probe.elf")},
+                             "cpu-config": cpu_leaf("0bx2")})
+        k.start(["--config-file", f, "--debug-exit"])
+        rc = k.wait(30)
+        check("--config-file with a bad cpu-config bitmap: exit 2 naming it",
+              rc == 2 and "bitmap '0bx2'" in k.errors(), "status %s, %s" % (rc, k.describe()))
+
+
 GROUPS = {
     "endpoints": [t_info_version, t_machine_config, t_boot_source_and_vm_config, t_states_and_post_boot,
                   t_run_with_api],
@@ -1866,6 +1987,7 @@ GROUPS = {
     "drives": [t_drives, t_drives_boot, t_network_interfaces],
     "vsock": [t_vsock, t_vsock_boot],
     "stress": [t_stress],
+    "cpu-config": [t_cpu_config],
 }
 
 

@@ -87,7 +87,7 @@ Test(spec, machine_config_errors_name_the_field_and_change_nothing)
 		{ "{\"vcpu_count\": 255, \"mem_size_mib\": 256}", "vcpu_count 255 is out of range" },
 		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 0}", "mem_size_mib 0 is out of range" },
 		{ "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}", "must be 1 or even" },
-		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}", "cpu_template 'T2'" },
+		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2S\"}", "cpu_template 'T2S' is not a CPU template (None, T2, C3)" },
 		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": 1}", "field 'smt' must be a boolean" },
 		{ "[1, 2]", "expected a JSON object" },
 	};
