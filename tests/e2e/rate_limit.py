@@ -70,7 +70,7 @@ def finish(p, deadline):
 
 def check_rate(what, n, size, rate, elapsed):
     achieved = (n - size) / elapsed
-    print("%s: %d requests, bucket %d, limit %.1f/s: %.2f s, achieved %.1f/s after the bucket"
+    print("%s: %d tokens, bucket %d, limit %.1f/s: %.2f s, achieved %.1f/s after the bucket"
           % (what, n, size, rate, elapsed, achieved))
     if achieved > rate * 1.001:
         fail("%s: achieved %.1f/s, above the limit of %.1f/s" % (what, achieved, rate))
