@@ -898,6 +898,16 @@ def t_drives():
                    {"drive_id": "data", "path_on_host": a})
         d = vm_config_drives(k)
         check("still two drives, data now at the patched path", len(d) == 2 and d[0]["path_on_host"] == a, repr(d))
+        check("a drive without a rate limiter reports null", d[0].get("rate_limiter", "absent") is None, repr(d))
+        expect_204(k, "PATCH /drives/data with a rate limiter -> 204", "PATCH", "/drives/data",
+                   {"drive_id": "data", "rate_limiter": {"bandwidth": {"size": 1048576, "one_time_burst": 4096,
+                                                                       "refill_time": 100}}})
+        expect_204(k, "PATCH /drives/data with only its ops bucket -> 204", "PATCH", "/drives/data",
+                   {"drive_id": "data", "rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}})
+        got = vm_config_drives(k)[0].get("rate_limiter")
+        check("GET /vm/config shows both buckets: the second PATCH kept the first's",
+              got == {"bandwidth": {"size": 1048576, "one_time_burst": 4096, "refill_time": 100},
+                      "ops": {"size": 100, "one_time_burst": 0, "refill_time": 1000}}, repr(got))
         for name, body, pattern in [
                 ("drive_id not matching the path", {"drive_id": "x", "path_on_host": a, "is_root_device": False},
                  "drive_id"),
@@ -911,8 +921,13 @@ def t_drives():
                                                      "cache_type": "Bogus"}, "cache_type"),
                 ("io_engine not Sync/Async", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
                                               "io_engine": "Turbo"}, "io_engine"),
-                ("a rate limiter", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
-                                    "rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}, "rate_limiter"),
+                ("a rate limiter with a negative size", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
+                                    "rate_limiter": {"bandwidth": {"size": -1, "refill_time": 1}}},
+                 r"drives: rate_limiter\.bandwidth: size -1 must not be negative"),
+                ("a rate limiter bucket without refill_time", {"drive_id": "e", "path_on_host": a,
+                                                              "is_root_device": False,
+                                                              "rate_limiter": {"ops": {"size": 5}}},
+                 r"rate_limiter\.ops: missing field 'refill_time'"),
                 ("a vhost-user socket", {"drive_id": "e", "is_root_device": False, "socket": "/tmp/x"}, "socket"),
                 ("an unknown field", {"drive_id": "e", "path_on_host": a, "is_root_device": False, "bogus": 1},
                  "bogus"),
@@ -924,12 +939,21 @@ def t_drives():
                    {"drive_id": "ghost", "path_on_host": a}, pattern="ghost")
         check("the refused requests changed nothing", len(vm_config_drives(k)) == 2, repr(vm_config_drives(k)))
         check("no entropy device before PUT /entropy", get_json(k, "/vm/config").get("entropy") is None)
-        expect_400(k, "PUT /entropy with a rate limiter -> 400", "PUT", "/entropy",
-                   {"rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}, pattern="rate_limiter")
+        expect_400(k, "PUT /entropy with a bad rate limiter -> 400 naming it", "PUT", "/entropy",
+                   {"rate_limiter": {"ops": {"size": 1, "refill_time": "1"}}}, pattern=r"rate_limiter\.ops")
         expect_400(k, "PUT /entropy with an unknown field -> 400 naming it", "PUT", "/entropy", {"bogus": 1},
                    pattern="bogus")
         expect_204(k, "PUT /entropy {} -> 204", "PUT", "/entropy", {})
-        check("GET /vm/config shows the entropy device", get_json(k, "/vm/config").get("entropy") == {})
+        got = get_json(k, "/vm/config").get("entropy")
+        check("GET /vm/config shows the entropy device, with no rate limiter", got == {"rate_limiter": None},
+              repr(got))
+        expect_204(k, "PUT /entropy with a rate limiter -> 204", "PUT", "/entropy",
+                   {"rate_limiter": {"ops": {"size": 4, "refill_time": 1000}}})
+        got = get_json(k, "/vm/config").get("entropy")
+        check("GET /vm/config shows entropy's rate limiter",
+              got == {"rate_limiter": {"bandwidth": None,
+                                       "ops": {"size": 4, "one_time_burst": 0, "refill_time": 1000}}},
+              repr(got))
 
 
 def t_drives_boot():
@@ -1219,11 +1243,11 @@ CONFIG_ERRORS = [
     ("network-interfaces not an array", {"boot-source": {"kernel_image_path": "@hello"},
                                          "network-interfaces": {"iface_id": "eth0", "host_dev_name": "tap0"}},
      "network-interfaces"),
-    ("a rate limiter on a network interface",
+    ("a bad rate limiter on a network interface",
      {"boot-source": {"kernel_image_path": "@hello"},
       "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
-                              "rx_rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}]},
-     "rx_rate_limiter.*not supported yet"),
+                              "rx_rate_limiter": {"bandwidth": {"size": 1000}}}]},
+     r"rx_rate_limiter\.bandwidth: missing field 'refill_time'"),
     ("vsock guest_cid 2", {"boot-source": {"kernel_image_path": "@hello"},
                            "vsock": {"guest_cid": 2, "uds_path": "/tmp/kiln-test-v.sock"}},
      r"vsock: guest_cid 2 is reserved"),
@@ -1472,7 +1496,7 @@ def vm_config_nets(k):
 
 def t_network_interfaces():
     """PUT/PATCH /network-interfaces/{id} before boot: Firecracker's fields, replacement in place,
-    the order of first PUTs, rate limiters refused, and GET /vm/config reporting the interfaces.
+    the order of first PUTs, bad rate limiters refused, and GET /vm/config reporting the interfaces.
     No VM is started: the TAP devices named here do not exist, and kiln opens them only at
     InstanceStart."""
     with Kiln() as k:
@@ -1505,10 +1529,13 @@ def t_network_interfaces():
             ("a multicast guest_mac", {"iface_id": "eth1", "host_dev_name": "tap3", "guest_mac": "01:00:5E:00:00:01"},
              "guest_mac"),
             ("the host_dev_name of net1", {"iface_id": "eth1", "host_dev_name": "tap1"}, "host_dev_name"),
-            ("an rx_rate_limiter", {"iface_id": "eth1", "host_dev_name": "tap3", "rx_rate_limiter": limiter},
-             "rx_rate_limiter.*not supported yet"),
-            ("a tx_rate_limiter", {"iface_id": "eth1", "host_dev_name": "tap3", "tx_rate_limiter": limiter},
-             "tx_rate_limiter.*not supported yet"),
+            ("an rx_rate_limiter with an unknown bucket",
+             {"iface_id": "eth1", "host_dev_name": "tap3", "rx_rate_limiter": {"iops": {}}},
+             r"rx_rate_limiter: unknown field 'iops'"),
+            ("a tx_rate_limiter with a negative refill_time",
+             {"iface_id": "eth1", "host_dev_name": "tap3",
+              "tx_rate_limiter": {"ops": {"size": 1, "refill_time": -5}}},
+             r"tx_rate_limiter\.ops: refill_time -5 must not be negative"),
             ("an unknown field", {"iface_id": "eth1", "host_dev_name": "tap3", "bogus_field": 1}, "bogus_field"),
         ]:
             expect_400(k, "PUT /network-interfaces/eth1 with %s -> 400 naming it" % what, "PUT",
@@ -1521,10 +1548,16 @@ def t_network_interfaces():
                    "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": None, "tx_rate_limiter": None})
         expect_400(k, "PATCH /network-interfaces/eth9 (no such interface) -> 400 naming it", "PATCH",
                    "/network-interfaces/eth9", {"iface_id": "eth9"}, pattern="eth9")
-        expect_400(k, "PATCH /network-interfaces/eth0 with an rx_rate_limiter -> 400, not supported yet", "PATCH",
-                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": limiter},
-                   pattern="rx_rate_limiter.*not supported yet")
+        expect_400(k, "PATCH /network-interfaces/eth0 with a bad rx_rate_limiter -> 400 naming it", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": {"ops": {}}},
+                   pattern=r"rx_rate_limiter\.ops: missing field")
         check("the PATCHes changed nothing", vm_config_nets(k) == want, repr(vm_config_nets(k)))
+        expect_204(k, "PATCH /network-interfaces/eth0 with an rx_rate_limiter -> 204", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": limiter})
+        got = vm_config_nets(k)[0].get("rx_rate_limiter")
+        check("GET /vm/config shows eth0's rx_rate_limiter",
+              got == {"bandwidth": {"size": 1000, "one_time_burst": 0, "refill_time": 100}, "ops": None},
+              repr(got))
 
 
 # --- the vsock device -----------------------------------------------------------------------------
