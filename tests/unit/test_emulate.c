@@ -892,3 +892,22 @@ Test(insn, ldmxcsr_stmxcsr_through_the_core)
 	expect_gp0(ld, 3); /* reserved bit */
 	cr_expect_eq(fk.mxcsr, 0x9fc0);
 }
+
+Test(insn, stmxcsr_across_pages)
+{
+	static const uint8_t st[] = { 0x0f, 0xae, 0x1f };
+	uint8_t lo[2], hi[2];
+
+	fk.mxcsr = 0x11223344 & 0xffff;
+	regs.rdi = lin_of(DATA_PAGE, 4094); /* two bytes in each page */
+	cr_assert_eq(run(st, 3), 0);
+	memcpy(lo, &fk.mem[DATA_PAGE][4094], 2);
+	memcpy(hi, &fk.mem[DATA_PAGE + 1][0], 2);
+	cr_expect(lo[0] == 0x44 && lo[1] == 0x33 && hi[0] == 0 && hi[1] == 0);
+	regs.rdi = lin_of(RO_PAGE - 1, 4094); /* the second page is read-only: nothing written */
+	memset(fk.mem[RO_PAGE - 1], 0xee, 4096);
+	cr_assert_eq(run(st, 3), 1);
+	cr_expect_eq(fault.vector, 14);
+	cr_expect_eq(fault.cr2, lin_of(RO_PAGE, 0));
+	cr_expect_eq(fk.mem[RO_PAGE - 1][4095], 0xee, "written before the fault");
+}

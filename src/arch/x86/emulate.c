@@ -331,6 +331,31 @@ static int read_linear(const struct x86_emu_ops *ops, void *ctx, uint64_t lin, v
 	return 0;
 }
 
+/* Writes `len` (at most 16) bytes at guest-linear `lin`: every page is checked before any byte
+ * is written, so a fault leaves memory as it was. Returns 0, 1 with a #PF in *f, or -ENOTSUP. */
+static int write_linear(const struct x86_emu_ops *ops, void *ctx, uint64_t lin, const void *src,
+			size_t len, bool user, struct x86_fault *f)
+{
+	size_t first = 0x1000 - (lin & 0xfff) < len ? 0x1000 - (lin & 0xfff) : len;
+	uint32_t pf_error = PF_NOT_RAM;
+	uint8_t *p0, *p1 = NULL;
+
+	if (len > 16)
+		return -ENOTSUP;
+	p0 = ops->map(ctx, lin, first, true, user, &pf_error);
+	if (!p0)
+		return page_fault(f, lin, pf_error);
+	if (first < len) {
+		p1 = ops->map(ctx, lin + first, len - first, true, user, &pf_error);
+		if (!p1)
+			return page_fault(f, lin + first, pf_error);
+	}
+	memcpy(p0, src, first);
+	if (p1)
+		memcpy(p1, (const uint8_t *)src + first, len - first);
+	return 0;
+}
+
 /* A guest CPUID bit: leaf, subleaf, register (0 eax .. 3 edx), mask. A leaf the guest lacks
  * reads as zeros. */
 static bool has_cpuid(const struct x86_emu_ops *ops, void *ctx, uint32_t leaf, uint32_t sub,
@@ -480,7 +505,7 @@ static int do_mxcsr(const struct x86_emu_ops *ops, void *ctx, const uint8_t *ins
 {
 	uint64_t lin;
 	unsigned int ilen;
-	uint32_t v, pf_error = PF_NOT_RAM;
+	uint32_t v;
 	bool store;
 	int e;
 
@@ -492,14 +517,12 @@ static int do_mxcsr(const struct x86_emu_ops *ops, void *ctx, const uint8_t *ins
 	if (!canonical(s, lin))
 		return gp0(f);
 	if (store) {
-		void *p = ops->map(ctx, lin, sizeof(v), true, false, &pf_error);
-
-		if (!p)
-			return page_fault(f, lin, pf_error);
 		e = ops->get_mxcsr(ctx, &v);
 		if (e)
 			return e;
-		memcpy(p, &v, sizeof(v));
+		e = write_linear(ops, ctx, lin, &v, sizeof(v), false, f);
+		if (e)
+			return e;
 	} else {
 		e = read_linear(ops, ctx, lin, &v, sizeof(v), false, f);
 		if (e)
