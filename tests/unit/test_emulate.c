@@ -899,10 +899,10 @@ Test(insn, stmxcsr_across_pages)
 	uint8_t lo[2], hi[2];
 
 	fk.mxcsr = 0x11223344 & 0xffff;
-	regs.rdi = lin_of(DATA_PAGE, 4094); /* two bytes in each page */
+	regs.rdi = lin_of(2, 4094); /* two bytes in pages 2 and 3 */
 	cr_assert_eq(run(st, 3), 0);
-	memcpy(lo, &fk.mem[DATA_PAGE][4094], 2);
-	memcpy(hi, &fk.mem[DATA_PAGE + 1][0], 2);
+	memcpy(lo, &fk.mem[2][4094], 2);
+	memcpy(hi, &fk.mem[3][0], 2);
 	cr_expect(lo[0] == 0x44 && lo[1] == 0x33 && hi[0] == 0 && hi[1] == 0);
 	regs.rdi = lin_of(RO_PAGE - 1, 4094); /* the second page is read-only: nothing written */
 	memset(fk.mem[RO_PAGE - 1], 0xee, 4096);
