@@ -158,7 +158,7 @@ static void test_xgetbv(u32 ecx1)
 	TRY("xorl %%ecx, %%ecx; xgetbv", , "rcx", "rdx");
 	expect_vector(6, 0, "xgetbv with CR4.OSXSAVE clear did not raise #UD");
 	write_cr4(cr4 | CR4_OSXSAVE);
-	serial_puts("insn: xgetbv read XCR0 0x");
+	serial_puts("insn: xgetbv read XCR0 ");
 	serial_put_hex(((u64)hi << 32) | lo);
 	serial_puts(", #GP for XCR 0x55, #UD without CR4.OSXSAVE\n");
 }
