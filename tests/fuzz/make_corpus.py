@@ -6,8 +6,8 @@ ways through REQUEST, RESPONSE, RW, credit and SHUTDOWN, and hostile packets and
 its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz_virtio_net.c
 and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there;
 likewise legacy/ (device register accesses), loader/ (small ELF, multiboot, bzImage and flat
-images) and config/ (Firecracker config documents and API bodies). An argument names the
-directory to write them into."""
+images), config/ (Firecracker config documents and API bodies) and x86_emulate/ (one instruction
+of each kind kiln completes). An argument names the directory to write them into."""
 import os
 import struct
 import sys
@@ -762,11 +762,56 @@ def config_seeds():
         b'"c": {"vcpu_count": 300, "mem_size_mib": 0}}'
 
 
+# fuzz_x86_emulate.c: mode byte, CPUID byte, page bits, registers, instruction, window contents.
+X_LONG, X_CPL3, X_PCIDE, X_OSXSAVE = 0x01, 0x02, 0x04, 0x08
+X_ALL_CPUID = 0x3f  # all but RDPRU
+X_PAGES = bytes([3, 3, 3, 3, 3, 1, 0, 7])  # page 5 read-only, 6 absent, 7 user
+X_IDT, X_DATA = 0x1000, 0x4000
+
+
+def x_seed(insn, mode=X_LONG | X_OSXSAVE, cpuid=X_ALL_CPUID, regs=None, window=b""):
+    r = [0] * 16
+    r[4] = 0x8000 | 0x3ff8  # RSP near the end of page 3
+    r[6] = r[7] = 0x8000 | X_DATA  # RSI, RDI: a data page
+    for i, v in (regs or {}).items():
+        r[i] = v
+    return (bytes([mode, cpuid]) + X_PAGES + struct.pack("<16H", *r) +
+            insn.ljust(15, b"\x90") + window)
+
+
+def x_gate(vector, dpl=0):
+    """A 64-bit interrupt gate at the IDT (window 0x1000) to window 0x40, CS 0x10."""
+    handler = 0xffffffff80000040
+    g = struct.pack("<HHBBHII", handler & 0xffff, 0x10, 0, 0x8e | dpl << 5,
+                    (handler >> 16) & 0xffff, handler >> 32, 0)
+    w = bytearray(X_IDT + 16 * (vector + 1))
+    w[X_IDT + 16 * vector:] = g
+    return bytes(w)
+
+
+def emulate_seeds():
+    yield "int-0x40", x_seed(b"\xcd\x40", window=x_gate(0x40))
+    yield "int3", x_seed(b"\xcc", window=x_gate(3))
+    yield "clac", x_seed(b"\x0f\x01\xca")
+    yield "stac-cpl3", x_seed(b"\x0f\x01\xcb", mode=X_LONG | X_CPL3)
+    yield "xgetbv", x_seed(b"\x0f\x01\xd0")
+    yield "clwb", x_seed(b"\x66\x0f\xae\x37")
+    yield "clwb-r8-disp8", x_seed(b"\x66\x41\x0f\xae\x70\x08", regs={8: 0x8000 | 0x4100})
+    yield "invpcid", x_seed(b"\x66\x0f\x38\x82\x07", mode=X_LONG | X_PCIDE, regs={0: 1})
+    yield "rdpru", x_seed(b"\x0f\x01\xfd")
+    yield "movbe-reg", x_seed(b"\x0f\x38\xf0\xc1", cpuid=0)
+    yield "cmpxchg16b", x_seed(b"\xf0\x48\x0f\xc7\x0e")
+    yield "ldmxcsr", x_seed(b"\x0f\xae\x16", window=bytes(X_DATA) + struct.pack("<I", 0x1f80))
+    yield "stmxcsr-gs", x_seed(b"\x65\x0f\xae\x1c\x25\x00\x10\x00\x00")
+    yield "fwait", x_seed(b"\x9b")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
                         ("virtio_vsock", vsock_seeds), ("legacy", legacy_seeds),
-                        ("loader", loader_seeds), ("config", config_seeds)):
+                        ("loader", loader_seeds), ("config", config_seeds),
+                        ("x86_emulate", emulate_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():
