@@ -82,6 +82,7 @@ struct api_server {
 	unsigned int replying;        /* responses queued and not yet sent */
 	pthread_cond_t replies_sent;
 	unsigned long requests, errors;
+	size_t max_body;
 };
 
 static void fault(struct api_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -205,7 +206,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (call->too_large || call->len + *upload_size > API_MAX_BODY) {
+		if (call->too_large || call->len + *upload_size > api->max_body) {
 			call->too_large = true;
 			call->len += *upload_size; /* keep counting for the message, store nothing */
 		} else {
@@ -227,8 +228,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		fault(&call->req, "out of memory");
 	} else if (call->too_large) {
 		fault(&call->req,
-		      "Request payload with size %zu is larger than the limit of %d allowed by server.",
-		      call->len, API_MAX_BODY);
+		      "Request payload with size %zu is larger than the limit of %zu allowed by server.",
+		      call->len, api->max_body);
 	} else if (call->len) {
 		json_error_t jerr;
 
@@ -269,7 +270,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-int api_open(struct api_server **out, const char *path, bool force, char *err, size_t err_size)
+int api_open(struct api_server **out, const char *path, bool force, size_t max_body, char *err,
+	     size_t err_size)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct api_server *api;
@@ -305,6 +307,7 @@ int api_open(struct api_server **out, const char *path, bool force, char *err, s
 	pthread_mutex_init(&api->lock, NULL);
 	pthread_cond_init(&api->replies_sent, NULL);
 	snprintf(api->path, sizeof(api->path), "%s", path);
+	api->max_body = max_body;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	api->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	api->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -26,9 +26,9 @@ typedef void (*api_handler_fn)(void *ctx, struct api_request *req);
 struct api_server;
 
 /* Creates the socket at `path` (mode 0600; an existing path is an error unless `force`, then it is
- * replaced) and starts serving on a thread of its own. Returns 0 or -errno with one line in err. */
-int __must_check api_open(struct api_server **out, const char *path, bool force, char *err,
-			  size_t err_size);
+ * replaced; a request body over `max_body` bytes gets 400, API_MAX_BODY by default) and starts serving on a thread of its own. Returns 0 or -errno with one line in err. */
+int __must_check api_open(struct api_server **out, const char *path, bool force,
+			  size_t max_body, char *err, size_t err_size);
 
 /* Readable when requests wait for api_process(). */
 int api_fd(const struct api_server *api);

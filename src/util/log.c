@@ -15,6 +15,7 @@ static char log_module[64];
 void log_set_level(enum log_level level) { __atomic_store_n(&log_level, level, __ATOMIC_RELAXED); }
 enum log_level log_get_level(void) { return __atomic_load_n(&log_level, __ATOMIC_RELAXED); }
 void log_set_fd(int fd) { __atomic_store_n(&log_fd, fd, __ATOMIC_RELAXED); }
+int log_get_fd(void) { return __atomic_load_n(&log_fd, __ATOMIC_RELAXED); }
 
 void log_set_format(bool show_level, bool show_origin, const char *module)
 {

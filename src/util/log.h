@@ -13,6 +13,7 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Where lines go (default stderr). The caller keeps the fd open while it is in use. */
 void log_set_fd(int fd);
+int log_get_fd(void);
 /* Line decoration: "[Level] " and "file:line: " prefixes; `module` (may be NULL) keeps only
  * messages whose source path contains it. The string is copied. */
 void log_set_format(bool show_level, bool show_origin, const char *module);
