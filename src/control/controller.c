@@ -46,15 +46,6 @@ static void apply_logger(const struct vm_spec *s)
 		log_set_fd(s->logger.fd);
 }
 
-/* An error that ends kiln: to the log, and to stderr too when the log goes elsewhere (a
- * logger's log_path), so whoever started kiln always sees why it exited. */
-static void fatal(const char *msg)
-{
-	pr_err("%s", msg);
-	if (log_get_fd() != STDERR_FILENO)
-		dprintf(STDERR_FILENO, "kiln: %s\n", msg);
-}
-
 /* --log-path, --level, --show-level, --show-log-origin, --module and --metrics-path: the same
  * checks and opening as PUT /logger and PUT /metrics. Returns 0 or 2 after one line. */
 static int apply_cli_logging(struct controller *c)
@@ -517,7 +508,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	}
 	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force,
 				       opts->max_payload, err, sizeof(err))) {
-		fatal(err);
+		pr_fatal("%s", err);
 		status = KILN_EXIT_USAGE;
 		goto out_sfd;
 	}
@@ -527,7 +518,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {
-			fatal(err);
+			pr_fatal("%s", err);
 			goto out_api;
 		}
 	}
@@ -552,10 +543,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {
-			char line[BUILD_ERR_MAX + 16];
-
-			snprintf(line, sizeof(line), "restart: %s", err);
-			fatal(line);
+			pr_fatal("restart: %s", err);
 			break;
 		}
 	}
