@@ -483,8 +483,6 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	if (opts->config_file && (status = load_config_file(&c, opts->config_file)))
 		goto out_spec;
 	apply_logger(&c.spec);
-	if (opts->no_seccomp)
-		pr_warn("--no-seccomp: running without seccomp filters");
 	if (opts->boot_timer)
 		pr_warn("--boot-timer: kiln has no boot-timer device yet; the flag is ignored");
 
