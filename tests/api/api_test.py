@@ -1852,6 +1852,150 @@ def t_stress():
         finish_echo_guest(k, "stress")
 
 
+# --- issue 15: bad input through the API, Firecracker's command line -------------------------
+
+def responsive(k, name):
+    """The API still answers GET / and kiln is alive (nothing blocked the server)."""
+    st, js, text = k.api("GET", "/", timeout=5)
+    return check("%s: GET / still answers 200" % name, st == 200 and isinstance(js, dict) and k.alive(),
+                 "HTTP %d, body %r, %s" % (st, short(text), k.describe()))
+
+
+def sigterm_ends(k, name):
+    """SIGTERM ends kiln promptly with 128+15."""
+    k.proc.terminate()
+    try:
+        rc = k.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        rc = None
+    return check("%s: SIGTERM ends kiln with 143" % name, rc == 143, "status %r, %s" % (rc, k.describe()))
+
+
+def t_fifo_paths():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts", k.start_api(), k.describe()):
+            return
+        fifo = k.path("fifo")
+        os.mkfifo(fifo)
+        ok_file = ARGS.module
+        expect_400(k, "PUT /boot-source with a FIFO kernel_image_path -> 400", "PUT", "/boot-source",
+                   {"kernel_image_path": fifo}, pattern=r"kernel_image_path '.*fifo' is a FIFO, not a regular file$",
+                   timeout=5)
+        responsive(k, "FIFO kernel")
+        expect_400(k, "PUT /boot-source with a FIFO initrd_path -> 400", "PUT", "/boot-source",
+                   {"kernel_image_path": ok_file, "initrd_path": fifo},
+                   pattern=r"initrd_path '.*fifo' is a FIFO, not a regular file$", timeout=5)
+        expect_400(k, "PUT /boot-source with a directory kernel -> 400", "PUT", "/boot-source",
+                   {"kernel_image_path": k.dir}, pattern=r"is a directory, not a regular file$", timeout=5)
+        expect_400(k, "PUT /drives with a FIFO path_on_host -> 400", "PUT", "/drives/d",
+                   {"drive_id": "d", "path_on_host": fifo, "is_root_device": False, "is_read_only": True},
+                   pattern=r"path_on_host '.*fifo' is a FIFO, not a regular file or block device$", timeout=5)
+        small = k.path("small.img")
+        with open(small, "wb") as f:
+            f.write(b"x" * 100)
+        expect_400(k, "PUT /drives with a 100-byte image -> 400 at PUT", "PUT", "/drives/d",
+                   {"drive_id": "d", "path_on_host": small, "is_root_device": False, "is_read_only": True},
+                   pattern=r"path_on_host '.*small.img' is 100 bytes, smaller than one 512-byte sector$")
+        expect_400(k, "PUT /drives with /proc/self/mem -> 400 at PUT", "PUT", "/drives/d",
+                   {"drive_id": "d", "path_on_host": "/proc/self/mem", "is_root_device": False,
+                    "is_read_only": True}, pattern=r"'/proc/self/mem' is 0 bytes, smaller than one 512-byte sector$")
+        drives = get_json(k, "/vm/config").get("drives")
+        check("rejected drives are not in GET /vm/config", not drives, repr(drives))
+        # Outputs: a FIFO nobody reads is opened read-write and non-blocking (as Firecracker).
+        expect_204(k, "PUT /logger with a FIFO log_path nobody reads -> 204", "PUT", "/logger",
+                   {"log_path": fifo, "level": "Debug"})
+        responsive(k, "FIFO log_path")
+        expect_204(k, "PUT /metrics with a FIFO metrics_path nobody reads -> 204", "PUT", "/metrics",
+                   {"metrics_path": fifo})
+        # Enough flushes to fill the pipe: each must be answered, none may block the server.
+        codes = set()
+        for _ in range(150):
+            st, _, _ = k.api("PUT", "/actions", {"action_type": "FlushMetrics"}, timeout=5)
+            codes.add(st)
+        check("150 FlushMetrics into an unread FIFO are all answered (204, or 400 once it is full)",
+              codes <= {204, 400} and 204 in codes, repr(codes))
+        responsive(k, "full metrics FIFO")
+        expect_204(k, "PUT /serial with a FIFO serial_out_path -> 204", "PUT", "/serial",
+                   {"serial_out_path": fifo})
+        expect_400(k, "PUT /serial with a directory -> 400", "PUT", "/serial",
+                   {"serial_out_path": k.dir}, pattern=r"serial_out_path '.*' cannot be opened for writing: Is a directory$")
+        responsive(k, "after every bad path")
+        sigterm_ends(k, "after every bad path")
+
+
+def read_fifo(fd, want, timeout=5.0):
+    """Reads a non-blocking FIFO until the regex matches; returns the text."""
+    end, text = time.monotonic() + timeout, ""
+    while time.monotonic() < end:
+        try:
+            chunk = os.read(fd, 65536)
+            text += chunk.decode("utf-8", "replace")
+        except BlockingIOError:
+            pass
+        if re.search(want, text, re.M):
+            break
+        time.sleep(0.02)
+    return text
+
+
+def t_firecracker_cli():
+    # firecracker-go-sdk's default command: --api-sock SOCK --id VMID --no-seccomp.
+    with Kiln() as k:
+        k.start(["--api-sock", k.sock, "--id", "vm-0123", "--no-seccomp"])
+        if check("kiln --api-sock S --id vm-0123 --no-seccomp serves the API", k.wait_socket(), k.describe()):
+            js = get_json(k, "/")
+            check("GET / reports id vm-0123", js.get("id") == "vm-0123", repr(js))
+    # Logger and metrics on FIFOs from the command line, and the jailer's start time.
+    with Kiln() as k:
+        log_fifo, met_fifo = k.path("log.fifo"), k.path("metrics.fifo")
+        os.mkfifo(log_fifo)
+        os.mkfifo(met_fifo)
+        fd = os.open(log_fifo, os.O_RDONLY | os.O_NONBLOCK)
+        mfd = os.open(met_fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            start_us = int(time.time() * 1e6)
+            k.start(["--api-sock", k.sock, "--log-path", log_fifo, "--level", "Info", "--show-level",
+                     "--show-log-origin", "--metrics-path", met_fifo, "--start-time-us", str(start_us),
+                     "--start-time-cpu-us", "0", "--parent-cpu-time-us", "10"])
+            if not check("kiln with --log-path/--metrics-path FIFOs serves the API", k.wait_socket(), k.describe()):
+                return
+            text = read_fifo(fd, r"Process startup CPU time")
+            check("--log-path FIFO gets '[Info] file:line: Process startup time is N us' (--show-level, "
+                  "--show-log-origin, --start-time-us)",
+                  re.search(r"^kiln: \[Info\] \S+\.c:\d+: Process startup time is \d+ us", text, re.M), repr(text))
+            check("--start-time-cpu-us/--parent-cpu-time-us: 'Process startup CPU time is N us' logged",
+                  re.search(r"^kiln: \[Info\] \S+: Process startup CPU time is \d+ us", text, re.M), repr(text))
+            check("the start-up line is not on stderr (the log goes to the FIFO)",
+                  "Process startup" not in k.errors(), k.describe())
+            expect_204(k, "FlushMetrics with --metrics-path FIFO -> 204", "PUT", "/actions",
+                       {"action_type": "FlushMetrics"})
+            mtext = read_fifo(mfd, r"utc_timestamp_ms.*\n")
+            try:
+                line_ok = metrics_line_ok(json.loads(mtext.splitlines()[-1]))
+            except (ValueError, IndexError):
+                line_ok = False
+            check("--metrics-path FIFO gets a JSON metrics line", line_ok, short(mtext))
+        finally:
+            os.close(fd)
+            os.close(mfd)
+    # --http-api-max-payload-size.
+    with Kiln() as k:
+        k.start(["--api-sock", k.sock, "--http-api-max-payload-size", "100"])
+        if check("kiln --http-api-max-payload-size 100 serves the API", k.wait_socket(), k.describe()):
+            expect_400(k, "a ~150-byte body -> 400 naming the 100-byte limit", "PUT", "/logger",
+                       raw='{"level": "Info", "module": "%s"}' % ("x" * 118),
+                       pattern=r"size 1[45][0-9] is larger than the limit of 100 allowed")
+            expect_204(k, "a body under the limit -> 204", "PUT", "/logger", {"level": "Info"})
+    # --no-api with a config file: no socket, the VM described by the file (bad kernel: exit 2,
+    # the error on stderr).
+    with Kiln() as k:
+        cfg = write_config(k, {"boot-source": {"kernel_image_path": ARGS.module}})
+        k.start(["--no-api", "--config-file", cfg, "--id", "vm-1"])
+        rc = k.wait(10)
+        check("kiln --no-api --config-file (text kernel) exits 2 with one line on stderr",
+              rc == 2 and one_line(k.errors()) and "module.txt" in k.errors(), "status %r, %s" % (rc, k.describe()))
+
+
 GROUPS = {
     "endpoints": [t_info_version, t_machine_config, t_boot_source_and_vm_config, t_states_and_post_boot,
                   t_run_with_api],
@@ -1866,7 +2010,10 @@ GROUPS = {
     "drives": [t_drives, t_drives_boot, t_network_interfaces],
     "vsock": [t_vsock, t_vsock_boot],
     "stress": [t_stress],
+    "hardening": [t_fifo_paths, t_firecracker_cli],
 }
+# Groups that never start a guest: they run without /dev/kvm.
+NO_KVM_GROUPS = {"hardening"}
 
 
 def main():
@@ -1883,12 +2030,13 @@ def main():
     if shutil.which("curl") is None:
         print("SKIP: curl is not installed")
         return 77
+    groups = sorted(GROUPS) if "all" in ARGS.groups else ARGS.groups
     if not kvm_usable():
-        print("SKIP: /dev/kvm cannot be opened read-write")
-        return 77
+        if not set(groups) <= NO_KVM_GROUPS:
+            print("SKIP: /dev/kvm cannot be opened read-write")
+            return 77
     VERSION = subprocess.run([ARGS.kiln, "--version"], stdout=subprocess.PIPE, timeout=10).stdout.decode().split()[-1]
 
-    groups = sorted(GROUPS) if "all" in ARGS.groups else ARGS.groups
     for g in groups:
         for t in GROUPS[g]:
             try:
