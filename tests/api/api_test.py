@@ -1923,6 +1923,108 @@ def t_fifo_paths():
         sigterm_ends(k, "after every bad path")
 
 
+def raw_http(sock, data, timeout=5.0):
+    """Sends raw bytes on a new connection; returns (status, parsed JSON or None, raw answer,
+    closed) where closed says the server closed the connection after its answer."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    out, closed = b"", False
+    try:
+        s.connect(sock)
+        try:
+            s.sendall(data)
+        except OSError:
+            pass  # the server answered and closed before taking it all (1 MiB header)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True  # reset after the answer: the server closed with our bytes unread
+    finally:
+        s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", head)
+    try:
+        js = json.loads(body) if body else None
+    except ValueError:
+        js = None
+    return (int(m.group(1)) if m else 0), js, out, closed
+
+
+def t_malformed_http():
+    cases = [
+        ("garbage bytes", b"\x00\x01\xff garbage\r\n\r\n", 400, r"malformed request line"),
+        ("garbage without a newline", b"\x16\x03\x01\x02\x00", 400, r"byte 0x16 in the method"),
+        ("Content-Length 2^64-1", b"PUT /logger HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n{}",
+         400, r"Content-Length"),
+        ("Content-Length over the payload limit", b"PUT /logger HTTP/1.1\r\nContent-Length: 51201\r\n\r\n{}",
+         400, r"size 51201 is larger than the limit of 51200"),
+        ("Content-Length not a number", b"PUT /logger HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n{}",
+         400, r"Content-Length: '12abc' is not a number"),
+        ("two different Content-Lengths", b"PUT /logger HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+         400, r"conflicting Content-Length"),
+        ("Transfer-Encoding: gzip", b"PUT /logger HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+         501, r"Transfer-Encoding 'gzip' is not supported"),
+        ("Transfer-Encoding: chunked", b"PUT /logger HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+         501, r"Transfer-Encoding 'chunked' is not supported"),
+        ("a 1 MiB header", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n", 431,
+         r"larger than 8192 bytes"),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\n\r\n", 505, r"HTTP/1.0 or HTTP/1.1"),
+        ("HTTP/1.9", b"GET / HTTP/1.9\r\n\r\n", 505, r"1.9 is not supported"),
+        ("a target without '/'", b"GET http://x/ HTTP/1.1\r\n\r\n", 400, r"must start with '/'"),
+        ("a 2 KiB target", b"GET /" + b"a" * 2048 + b" HTTP/1.1\r\n\r\n", 414, r"longer than 1024"),
+        ("a folded header", b"GET / HTTP/1.1\r\nX-A: 1\r\n  2\r\n\r\n", 400, r"folded"),
+        ("a header without a colon", b"GET / HTTP/1.1\r\nnocolon\r\n\r\n", 400, r"Name: value"),
+        ("a control byte in a header", b"GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", 400, r"control byte 0x01"),
+        ("Expect: something", b"PUT /logger HTTP/1.1\r\nExpect: magic\r\nContent-Length: 2\r\n\r\n{}",
+         417, r"Expect 'magic'"),
+    ]
+    with Kiln() as k:
+        if not check("kiln --api-sock starts", k.start_api(), k.describe()):
+            return
+        for name, data, want, pattern in cases:
+            st, js, out, closed = raw_http(k.sock, data)
+            msg = js.get("fault_message") if isinstance(js, dict) else None
+            check("%s -> %d with a JSON fault_message, then a close" % (name, want),
+                  st == want and isinstance(msg, str) and re.search(pattern, msg) and closed,
+                  "answer %r, closed %s" % (short(out.decode("latin-1"), 300), closed))
+        responsive(k, "after malformed requests")
+        # Valid HTTP that clients send: keep-alive with two pipelined requests, HTTP/1.0,
+        # Expect: 100-continue.
+        st, js, out, closed = raw_http(k.sock, b"GET / HTTP/1.1\r\n\r\nGET /version HTTP/1.1\r\nConnection: close\r\n\r\n")
+        check("two pipelined requests on one connection are both answered",
+              out.count(b"HTTP/1.1 200 OK") == 2 and b"firecracker_version" in out and closed, short(out.decode("latin-1")))
+        st, js, out, closed = raw_http(k.sock, b"GET / HTTP/1.0\r\n\r\n")
+        check("HTTP/1.0 request -> 200, then a close", st == 200 and isinstance(js, dict) and closed, short(out.decode("latin-1")))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        try:
+            s.connect(k.sock)
+            s.sendall(b"PUT /logger HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 17\r\n\r\n")
+            first = s.recv(4096)
+            s.sendall(b'{"level": "Info"}')
+            second = s.recv(4096)
+        except OSError as e:
+            first, second = b"", repr(e).encode()
+        finally:
+            s.close()
+        check("Expect: 100-continue gets '100 Continue', then the answer 204",
+              first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n") and second.startswith(b"HTTP/1.1 204 "),
+              "%r then %r" % (first, second))
+        # A client that stops mid-request holds nothing: others are still answered.
+        stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stalled.connect(k.sock)
+        stalled.sendall(b"PUT /logger HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+        responsive(k, "while another client stalls mid-body")
+        stalled.close()
+        sigterm_ends(k, "after malformed requests")
+
+
 def read_fifo(fd, want, timeout=5.0):
     """Reads a non-blocking FIFO until the regex matches; returns the text."""
     end, text = time.monotonic() + timeout, ""
@@ -2010,7 +2112,7 @@ GROUPS = {
     "drives": [t_drives, t_drives_boot, t_network_interfaces],
     "vsock": [t_vsock, t_vsock_boot],
     "stress": [t_stress],
-    "hardening": [t_fifo_paths, t_firecracker_cli],
+    "hardening": [t_fifo_paths, t_firecracker_cli, t_malformed_http],
 }
 # Groups that never start a guest: they run without /dev/kvm.
 NO_KVM_GROUPS = {"hardening"}
