@@ -194,8 +194,10 @@ static int check_readable(const char *what, const char *field, const char *path,
 	int fd = file_open(path, O_RDONLY, 0, FILE_REG, why, sizeof(why));
 
 	if (fd < 0) {
-		snprintf(err, err_size, "%s: %s '%s' %s%s", what, field, path,
-			 fd == -EINVAL ? "" : "cannot be opened: ", why);
+		if (fd == -EINVAL)
+			snprintf(err, err_size, "%s: %s '%s' %s", what, field, path, why);
+		else
+			snprintf(err, err_size, "%s: cannot open %s '%s': %s", what, field, path, why);
 		return -EINVAL;
 	}
 	close(fd);
@@ -212,9 +214,11 @@ static int open_output(const char *what, const char *field, const char *path, ch
 	int fd = file_open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0644,
 			   FILE_REG | FILE_FIFO | FILE_CHR, why, sizeof(why));
 
-	if (fd < 0)
-		snprintf(err, err_size, "%s: %s '%s' %s%s", what, field, path,
-			 fd == -EINVAL ? "" : "cannot be opened for writing: ", why);
+	if (fd == -EINVAL)
+		snprintf(err, err_size, "%s: %s '%s' %s", what, field, path, why);
+	else if (fd < 0)
+		snprintf(err, err_size, "%s: cannot open %s '%s' for writing: %s", what, field, path,
+			 why);
 	return fd;
 }
 
@@ -309,8 +313,8 @@ static int check_image(const char *path, bool ro, char *err, size_t err_size)
 	int fd = file_open(path, ro ? O_RDONLY : O_RDWR, 0, FILE_REG | FILE_BLK, why, sizeof(why));
 
 	if (fd < 0) {
-		snprintf(err, err_size, "drives: path_on_host '%s' %s%s", path,
-			 fd == -EINVAL ? "" : "cannot be opened: ", why);
+		snprintf(err, err_size, "drives: path_on_host '%s'%s %s", path,
+			 fd == -EINVAL ? "" : ":", why);
 		return -EINVAL;
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))

@@ -904,7 +904,7 @@ def t_drives():
                 ("a path that does not exist", {"drive_id": "e", "path_on_host": k.path("nope"),
                                                 "is_root_device": False}, "nope"),
                 ("a directory as image", {"drive_id": "e", "path_on_host": k.dir, "is_root_device": False},
-                 "not a file"),
+                 "is a directory, not a regular file or block device"),
                 ("cache_type not Unsafe/Writeback", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
                                                      "cache_type": "Bogus"}, "cache_type"),
                 ("io_engine not Sync/Async", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
@@ -1918,7 +1918,7 @@ def t_fifo_paths():
         expect_204(k, "PUT /serial with a FIFO serial_out_path -> 204", "PUT", "/serial",
                    {"serial_out_path": fifo})
         expect_400(k, "PUT /serial with a directory -> 400", "PUT", "/serial",
-                   {"serial_out_path": k.dir}, pattern=r"serial_out_path '.*' cannot be opened for writing: Is a directory$")
+                   {"serial_out_path": k.dir}, pattern=r"cannot open serial_out_path '.*' for writing: Is a directory$")
         responsive(k, "after every bad path")
         sigterm_ends(k, "after every bad path")
 
