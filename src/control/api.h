@@ -1,5 +1,6 @@
-/* api.h: the HTTP/1.1 API server on a Unix socket (libmicrohttpd). Requests are parsed on the
- * server's thread and handed to the VM's owner thread through a queue; nothing here touches the VM. */
+/* api.h: the HTTP/1.1 API server on a Unix socket (kiln's own; control/http.c parses). Requests
+ * are parsed on the server's thread and handed to the VM's owner thread through a queue; nothing
+ * here touches the VM. */
 #ifndef KILN_CONTROL_API_H
 #define KILN_CONTROL_API_H
 

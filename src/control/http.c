@@ -111,12 +111,14 @@ static enum http_result parse_request_line(const char *p, size_t n, struct http_
 		if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f)
 			return fail(req, 400, "malformed request line: byte 0x%02x in the target",
 				    (unsigned char)target[i]);
-	if (vlen != 8 || memcmp(version, "HTTP/1.", 7) != 0 || version[7] < '0' || version[7] > '9')
-		return fail(req, vlen >= 5 && memcmp(version, "HTTP/", 5) == 0 ? 505 : 400,
+	/* A well-formed HTTP/d.d other than 1.0 and 1.1 is 505; anything else is malformed. */
+	if (vlen != 8 || memcmp(version, "HTTP/", 5) != 0 || version[5] < '0' || version[5] > '9' ||
+	    version[6] != '.' || version[7] < '0' || version[7] > '9')
+		return fail(req, 400,
 			    "malformed request line: the version must be HTTP/1.0 or HTTP/1.1");
-	if (version[7] != '0' && version[7] != '1')
-		return fail(req, 505, "HTTP version 1.%c is not supported (HTTP/1.0 or HTTP/1.1)",
-			    version[7]);
+	if (version[5] != '1' || (version[7] != '0' && version[7] != '1'))
+		return fail(req, 505, "HTTP version %.3s is not supported (HTTP/1.0 or HTTP/1.1)",
+			    version + 5);
 	memcpy(req->method, p, mlen);
 	req->method[mlen] = '\0';
 	q = memchr(target, '?', tlen);

@@ -1974,7 +1974,7 @@ def t_malformed_http():
          501, r"Transfer-Encoding 'chunked' is not supported"),
         ("a 1 MiB header", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n", 431,
          r"larger than 8192 bytes"),
-        ("HTTP/2.0", b"GET / HTTP/2.0\r\n\r\n", 505, r"HTTP/1.0 or HTTP/1.1"),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\n\r\n", 505, r"2.0 is not supported \(HTTP/1.0 or HTTP/1.1\)"),
         ("HTTP/1.9", b"GET / HTTP/1.9\r\n\r\n", 505, r"1.9 is not supported"),
         ("a target without '/'", b"GET http://x/ HTTP/1.1\r\n\r\n", 400, r"must start with '/'"),
         ("a 2 KiB target", b"GET /" + b"a" * 2048 + b" HTTP/1.1\r\n\r\n", 414, r"longer than 1024"),
