@@ -68,7 +68,9 @@ static void log_vmsg(enum log_level level, const char *file, int line, bool stde
 	int fd = __atomic_load_n(&log_fd, __ATOMIC_RELAXED);
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (stderr_too && fd != STDERR_FILENO) {
+	/* A fatal error reaches stderr whatever the logger says: written there when the log goes
+	 * elsewhere or its level (Off) would drop it. */
+	if (stderr_too && (fd != STDERR_FILENO || (int)level > log_get_level())) {
 		/* Plain, as errors before any logger: "kiln: <message>". */
 		n = snprintf(buf, sizeof(buf), "kiln: ");
 		n += (int)escape(buf + n, sizeof(buf) - (size_t)n - 1, msg);

@@ -25,7 +25,8 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	__attribute__((format(printf, 4, 5)));
 
 /* An error that ends kiln: logged as pr_err(), and also written to stderr when the log goes
- * elsewhere (a logger's log_path), so whoever started kiln sees why it stopped. */
+ * elsewhere (a logger's log_path) or its level is Off, so whoever started kiln sees why it
+ * stopped. */
 void log_fatal(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define pr_fatal(...) log_fatal(__FILE__, __LINE__, __VA_ARGS__)
