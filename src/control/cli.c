@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control/api.h"
 #include "control/spec.h"
 #include "devices/debug_exit.h"
 #include "version.h"
@@ -20,8 +21,9 @@ void cli_print_help(FILE *f)
 		"       kiln run --help               options of 'run'\n"
 		"       kiln --api-sock PATH [--config-file FILE] [options]\n"
 		"                                     serve the Firecracker-compatible API\n"
-		"       kiln --config-file FILE [options]\n"
+		"       kiln --config-file FILE [--no-api] [options]\n"
 		"                                     boot the VM a Firecracker config file describes\n"
+		"       kiln [--id ID] [options]      serve the API on /run/firecracker.socket\n"
 		"       kiln --help | --version\n"
 		"\n"
 		"Options of the API and config-file forms:\n"
@@ -29,7 +31,21 @@ void cli_print_help(FILE *f)
 		"  --api-sock-force       replace an existing file at PATH\n"
 		"  --config-file FILE     Firecracker-format JSON: boot-source, machine-config, logger,\n"
 		"                         metrics, serial; the VM starts at once\n"
-		"  --id ID                instance id reported by GET / (default anonymous-instance)\n"
+		"  --id ID                instance id reported by GET /: 1 to 64 letters, digits or\n"
+		"                         hyphens (default anonymous-instance)\n"
+		"  --no-api               with --config-file: no API socket\n"
+		"  --log-path PATH        logger output: a file (created), character device or FIFO\n"
+		"                         (FIFOs are opened read-write, non-blocking)\n"
+		"  --level LEVEL          Off, Error, Warning, Info, Debug or Trace\n"
+		"  --show-level, --show-log-origin  prefix log lines with [Level] and file:line\n"
+		"  --module TEXT          log only messages from source paths containing TEXT\n"
+		"  --metrics-path PATH    metrics output (file, character device or FIFO)\n"
+		"  --http-api-max-payload-size N  largest request body in bytes (default 51200)\n"
+		"  --no-seccomp           no seccomp filters\n"
+		"  --boot-timer           accepted for Firecracker's tools (no boot-timer device yet)\n"
+		"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
+		"                         the jailer's launch times: kiln logs its start-up time\n"
+		"                         (Info) when the API is up\n"
 		"  --debug-exit[=PORT], --irqchip=MODE, --stats, --on-reboot=ACTION, -v, -q:\n"
 		"                         as for 'kiln run'\n"
 		"\n"
@@ -100,7 +116,9 @@ void cli_print_run_help(FILE *f)
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
-       OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK };
+       OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_NO_API, OPT_NO_SECCOMP,
+       OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
+       OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -131,6 +149,19 @@ static const struct option run_options[] = {
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
 	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
+	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
+	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
+	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
+	{ "start-time-cpu-us", required_argument, NULL, OPT_START_TIME_CPU },
+	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_TIME },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -182,6 +213,21 @@ static int parse_cpu_template(const char *arg, struct vmm_config *cfg, char *err
 	}
 	cfg->has_cpu_custom = true;
 	cfg->cpu_template = NULL;
+	return 0;
+}
+
+/* A decimal unsigned 64-bit number, as Rust's u64::parse (Firecracker's flags). */
+static int parse_u64(const char *opt, const char *arg, uint64_t *out, char *err, size_t err_size)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno) {
+		snprintf(err, err_size, "--%s: '%s' is not a number (0 to 18446744073709551615)", opt,
+			 arg);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -368,11 +414,73 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			}
 			break;
 		case OPT_ID:
-			if (!*optarg || strlen(optarg) > 64) {
-				snprintf(err, err_size, "--id: '%s' must be 1 to 64 characters", optarg);
+			/* Firecracker's validate_instance_id(): the jailer makes a directory of it. */
+			if (!*optarg || strlen(optarg) > 64 ||
+			    optarg[strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						  "0123456789-")]) {
+				snprintf(err, err_size,
+					 "--id: '%s' must be 1 to 64 letters, digits or hyphens", optarg);
 				return -EINVAL;
 			}
 			opts->id = optarg;
+			break;
+		case OPT_NO_API:
+			opts->no_api = true;
+			break;
+		case OPT_NO_SECCOMP:
+			opts->no_seccomp = true;
+			break;
+		case OPT_LOG_PATH:
+			opts->log_path = optarg;
+			break;
+		case OPT_LEVEL:
+			opts->level = optarg;
+			break;
+		case OPT_SHOW_LEVEL:
+			opts->show_level = true;
+			break;
+		case OPT_SHOW_ORIGIN:
+			opts->show_origin = true;
+			break;
+		case OPT_MODULE:
+			opts->module = optarg;
+			break;
+		case OPT_METRICS_PATH:
+			opts->metrics_path = optarg;
+			break;
+		case OPT_BOOT_TIMER:
+			opts->boot_timer = true;
+			break;
+		case OPT_MAX_PAYLOAD: {
+			uint64_t n;
+
+			if (parse_u64("http-api-max-payload-size", optarg, &n, err, err_size))
+				return -EINVAL;
+			if (n == 0 || n > CLI_MAX_PAYLOAD_LIMIT) {
+				snprintf(err, err_size,
+					 "--http-api-max-payload-size: %s bytes is out of range (1 to %u)",
+					 optarg, CLI_MAX_PAYLOAD_LIMIT);
+				return -EINVAL;
+			}
+			opts->max_payload = (size_t)n;
+			break;
+		}
+		case OPT_START_TIME:
+			if (parse_u64("start-time-us", optarg, &opts->start_time_us, err, err_size))
+				return -EINVAL;
+			opts->has_start_time = true;
+			break;
+		case OPT_START_TIME_CPU:
+			if (parse_u64("start-time-cpu-us", optarg, &opts->start_time_cpu_us, err,
+				      err_size))
+				return -EINVAL;
+			opts->has_start_time_cpu = true;
+			break;
+		case OPT_PARENT_CPU_TIME:
+			if (parse_u64("parent-cpu-time-us", optarg, &opts->parent_cpu_time_us, err,
+				      err_size))
+				return -EINVAL;
+			opts->has_parent_cpu_time = true;
 			break;
 		case 'v':
 			(*verbosity)++;
@@ -410,11 +518,21 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		snprintf(err, err_size, "--api-sock-force: needs --api-sock PATH");
 		return -EINVAL;
 	}
-	if (top_level && !opts->api_sock && !opts->config_file) {
-		snprintf(err, err_size,
-			 "nothing to do: give --api-sock PATH or --config-file FILE (or kiln run -k GUEST)");
+	if (opts->no_api && !opts->config_file) {
+		/* Firecracker's: --no-api requires --config-file. */
+		snprintf(err, err_size, "--no-api: needs --config-file FILE (nothing else describes "
+					"the VM)");
 		return -EINVAL;
 	}
+	if (opts->no_api && opts->api_sock) {
+		snprintf(err, err_size, "--no-api: not with --api-sock %s", opts->api_sock);
+		return -EINVAL;
+	}
+	/* Firecracker serves its API on /run/firecracker.socket unless told otherwise; kiln does
+	 * too when neither a socket nor a config file is given (kiln --config-file FILE alone
+	 * runs without an API, as --no-api). */
+	if (top_level && !opts->api_sock && !opts->config_file)
+		opts->api_sock = CLI_DEFAULT_API_SOCK;
 	*action = top_level ? CLI_SERVE : CLI_RUN;
 	opts->start_now = !top_level || opts->config_file;
 	return 0;
@@ -423,7 +541,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_opts *opts,
 	      enum cli_action *action, int *verbosity, char *err, size_t err_size)
 {
-	*opts = (struct controller_opts){ .id = "anonymous-instance" };
+	*opts = (struct controller_opts){ .id = "anonymous-instance", .max_payload = API_MAX_BODY };
 	*verbosity = 0;
 	if (argc < 2) {
 		snprintf(err, err_size, "no command given (try kiln --help)");

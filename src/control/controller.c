@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder.h"
@@ -43,6 +44,65 @@ static void apply_logger(const struct vm_spec *s)
 	log_set_level(s->logger.level);
 	if (s->logger.fd >= 0)
 		log_set_fd(s->logger.fd);
+}
+
+/* --log-path, --level, --show-level, --show-log-origin, --module and --metrics-path: the same
+ * checks and opening as PUT /logger and PUT /metrics. Returns 0 or 2 after one line. */
+static int apply_cli_logging(struct controller *c)
+{
+	const struct controller_opts *o = c->opts;
+	char err[JSON_ERR_MAX];
+	json_t *body;
+	int e = 0;
+
+	if (o->log_path || o->level || o->show_level || o->show_origin || o->module) {
+		body = json_pack("{s:s?, s:s?, s:b, s:b, s:s?}", "log_path", o->log_path, "level",
+				 o->level, "show_level", o->show_level, "show_log_origin",
+				 o->show_origin, "module", o->module);
+		e = body ? spec_logger(&c->spec, body, err, sizeof(err)) : -ENOMEM;
+		json_decref(body);
+		if (e) {
+			pr_err("--log-path/--level: %s", e == -ENOMEM ? "out of memory" : err);
+			return KILN_EXIT_USAGE;
+		}
+	}
+	if (o->metrics_path) {
+		body = json_pack("{s:s}", "metrics_path", o->metrics_path);
+		e = body ? spec_metrics(&c->spec, body, err, sizeof(err)) : -ENOMEM;
+		json_decref(body);
+		if (e) {
+			pr_err("--metrics-path: %s", e == -ENOMEM ? "out of memory" : err);
+			return KILN_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* The jailer's --start-time-us/--start-time-cpu-us/--parent-cpu-time-us: how long kiln took
+ * from its launch to serving the API, logged at info level as Firecracker does. */
+static void report_start_time(const struct controller_opts *o)
+{
+	struct timespec now, cpu;
+
+	if (!o->has_start_time)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	uint64_t now_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+	uint64_t cpu_us = (uint64_t)cpu.tv_sec * 1000000u + (uint64_t)cpu.tv_nsec / 1000u;
+
+	if (now_us >= o->start_time_us)
+		pr_info("Process startup time is %llu us (%llu ms)",
+			(unsigned long long)(now_us - o->start_time_us),
+			(unsigned long long)((now_us - o->start_time_us) / 1000u));
+	if (o->has_start_time_cpu) {
+		uint64_t total = cpu_us + (o->has_parent_cpu_time ? o->parent_cpu_time_us : 0);
+
+		if (total >= o->start_time_cpu_us)
+			pr_info("Process startup CPU time is %llu us (%llu ms)",
+				(unsigned long long)(total - o->start_time_cpu_us),
+				(unsigned long long)((total - o->start_time_cpu_us) / 1000u));
+	}
 }
 
 static void flush_metrics(struct controller *c)
@@ -433,9 +493,13 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	spec_init(&c.spec, base);
 	if (base->kernel_path && opts->start_now && !opts->config_file)
 		spec_adopt_cli(&c.spec);
+	if ((status = apply_cli_logging(&c)))
+		goto out_spec;
 	if (opts->config_file && (status = load_config_file(&c, opts->config_file)))
 		goto out_spec;
 	apply_logger(&c.spec);
+	if (opts->boot_timer)
+		pr_warn("--boot-timer: kiln has no boot-timer device yet; the flag is ignored");
 
 	/* Signals are handled by this thread through a signalfd; every thread created from here on
 	 * inherits the mask (vCPU threads unblock only their kick signal). */
@@ -455,16 +519,19 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		status = KILN_EXIT_HOST_ERROR;
 		goto out_mask;
 	}
-	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force, err, sizeof(err))) {
-		pr_err("%s", err);
+	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force,
+				       opts->max_payload, err, sizeof(err))) {
+		pr_fatal("%s", err);
 		status = KILN_EXIT_USAGE;
 		goto out_sfd;
 	}
+	if (c.api)
+		report_start_time(opts);
 	if (opts->start_now) {
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {
-			pr_err("%s", err);
+			pr_fatal("%s", err);
 			goto out_api;
 		}
 	}
@@ -489,7 +556,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {
-			pr_err("restart: %s", err);
+			pr_fatal("restart: %s", err);
 			break;
 		}
 	}

@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/checked.h"
+#include "util/file.h"
 
 #define MAX_MEM_MIB (1ll << 24) /* 16 TiB: far beyond any host, still no overflow in bytes */
 
@@ -388,35 +391,39 @@ int spec_cpu_config(struct vm_spec *s, const json_t *body, char *err, size_t err
 	return 0;
 }
 
+/* Opens without blocking (a FIFO named as a kernel must be refused, not waited on). */
 static int check_readable(const char *what, const char *field, const char *path, char *err,
 			  size_t err_size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	char why[128];
+	int fd = file_open(path, O_RDONLY, 0, FILE_REG, why, sizeof(why));
 
 	if (fd < 0) {
-		snprintf(err, err_size, "%s: cannot open %s '%s': %s", what, field, path,
-			 strerror(errno));
-		return -EINVAL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "%s: %s '%s' is not a regular file", what, field, path);
-		close(fd);
+		if (fd == -EINVAL)
+			snprintf(err, err_size, "%s: %s '%s' %s", what, field, path, why);
+		else
+			snprintf(err, err_size, "%s: cannot open %s '%s': %s", what, field, path, why);
 		return -EINVAL;
 	}
 	close(fd);
 	return 0;
 }
 
-/* Opens a file kiln writes to (logs, metrics, serial output), creating it. */
+/* Opens a file kiln writes to (logs, metrics, serial output), creating a regular file when
+ * there is none. A FIFO is opened read-write and non-blocking, as Firecracker opens its log and
+ * metrics FIFOs: nobody reading it must not block kiln (lines are dropped when it is full). */
 static int open_output(const char *what, const char *field, const char *path, char *err,
 		       size_t err_size)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+	char why[128];
+	int fd = file_open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0644,
+			   FILE_REG | FILE_FIFO | FILE_CHR, why, sizeof(why));
 
-	if (fd < 0)
+	if (fd == -EINVAL)
+		snprintf(err, err_size, "%s: %s '%s' %s", what, field, path, why);
+	else if (fd < 0)
 		snprintf(err, err_size, "%s: cannot open %s '%s' for writing: %s", what, field, path,
-			 strerror(errno));
+			 why);
 	return fd;
 }
 
@@ -585,17 +592,30 @@ static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
+/* Validates a drive's image when it is put, as Firecracker does (it opens the file at PUT):
+ * openable with the access the drive needs, without blocking, a regular file or block device,
+ * and at least one 512-byte sector long (this refuses /proc files, whose size is 0). */
 static int check_image(const char *path, bool ro, char *err, size_t err_size)
 {
+	char why[128];
 	struct stat st;
+	uint64_t size = 0;
+	int fd = file_open(path, ro ? O_RDONLY : O_RDWR, 0, FILE_REG | FILE_BLK, why, sizeof(why));
 
-	if (access(path, ro ? R_OK : R_OK | W_OK) || stat(path, &st)) {
-		snprintf(err, err_size, "drives: path_on_host '%s': %s", path, strerror(errno));
+	if (fd < 0) {
+		snprintf(err, err_size, "drives: path_on_host '%s'%s %s", path,
+			 fd == -EINVAL ? "" : ":", why);
 		return -EINVAL;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, err_size, "drives: path_on_host '%s' is not a file or block device",
-			 path);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	else if (ioctl(fd, BLKGETSIZE64, &size))
+		size = 0;
+	close(fd);
+	if (size < 512) {
+		snprintf(err, err_size,
+			 "drives: path_on_host '%s' is %llu bytes, smaller than one 512-byte sector",
+			 path, (unsigned long long)size);
 		return -EINVAL;
 	}
 	return 0;

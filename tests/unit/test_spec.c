@@ -22,6 +22,8 @@ static void setup(void)
 	strcpy(kernel, "/tmp/kiln-test-kernel-XXXXXX");
 	fd = mkstemp(kernel);
 	cr_assert(fd >= 0);
+	/* A drive image too (PUT /drives wants at least one sector). */
+	cr_assert_eq(ftruncate(fd, 4096), 0);
 	close(fd);
 }
 
@@ -124,7 +126,7 @@ Test(spec, boot_source_checks_the_kernel_file)
 	v = J("{\"kernel_image_path\": \"/tmp\"}");
 	cr_assert_eq(spec_boot_source(&spec, v, err, sizeof(err)), -EINVAL,
 		     "a directory is not a kernel");
-	cr_assert(strstr(err, "'/tmp' is not a regular file"), "%s", err);
+	cr_assert(strstr(err, "'/tmp' is a directory, not a regular file"), "%s", err);
 	json_decref(v);
 
 	v = JK("{\"kernel_image_path\": \"KERNEL\", \"boot_args\": \"console=ttyS0\"}");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
+#include "util/file.h"
 
 /* Discard and write-zeroes take one segment of at most this many sectors (1 GiB). */
 #define MAX_RANGE_SECTORS (1u << 21)
@@ -577,13 +578,18 @@ static int setup_uring(struct virtio_blk *b)
 static int open_image(const char *path, bool ro, bool direct, int *fd_buffered, int *fd,
 		      uint64_t *sectors, char *err, size_t err_size)
 {
-	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, e;
+	int flags = (ro ? O_RDONLY : O_RDWR), e;
 	uint64_t size = 0;
 
-	*fd = *fd_buffered = open(path, flags);
+	char why[128];
+
+	/* Type-checked before flock() and without blocking: a FIFO is refused, never waited on. */
+	*fd = *fd_buffered = file_open(path, flags, 0, FILE_REG | FILE_BLK, why, sizeof(why));
 	if (*fd_buffered < 0) {
-		e = -errno;
-		snprintf(err, err_size, "--disk %s: cannot open: %s", path, strerror(errno));
+		e = *fd_buffered;
+		*fd = *fd_buffered = -1;
+		snprintf(err, err_size, "--disk %s: %s%s", path, e == -EINVAL ? "" : "cannot open: ",
+			 why);
 		return e;
 	}
 	/* Two VMs writing one image corrupt it: take the lock QEMU-style tools expect. */
@@ -607,7 +613,7 @@ static int open_image(const char *path, bool ro, bool direct, int *fd_buffered, 
 			path, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
 	*sectors = size / VIRTIO_BLK_SECTOR;
 	if (direct) {
-		*fd = open(path, flags | O_DIRECT);
+		*fd = open(path, flags | O_DIRECT | O_CLOEXEC);
 		if (*fd < 0) {
 			e = -errno;
 			snprintf(err, err_size, "--disk %s: cache=none: cannot open with O_DIRECT: %s",
