@@ -124,9 +124,14 @@ Test(ioapic, id_register_and_select_readback)
 	uint32_t sel = 0;
 
 	ioapic_wr(IOAPIC_REG_ID, 0xffffffff);
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0xff000000,
-		     "only bits 31:24 are the id (8 bits: kiln numbers it after up to 254 vCPUs)");
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), 0xff000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x0f000000, "only bits 27:24 are the id");
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), 0x0f000000);
+	ioapic_wr(IOAPIC_REG_ID, 0x05000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x05000000, "a 4-bit id reads back");
+	ioapic_wr(IOAPIC_REG_ID, 0x30000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0, "bits 31:28 are reserved");
+	ioapic_set_id(io, 17);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x01000000, "the tables' id 17 keeps its low 4 bits");
 	ioapic_mmio_read(io, IOAPIC_REG_SELECT, &sel, 4);
 	cr_assert_eq(sel, IOAPIC_REG_ARB);
 	cr_assert_eq(ioapic_rd(0x03), 0xffffffff, "no register 3");
@@ -846,11 +851,18 @@ Test(legacy, probed_ports_are_named)
 	for (uint16_t port = 0x81; port <= 0x8f; port++)
 		cr_assert_str_eq(x86_absent_port(port, 1), "DMA page register", "port 0x%x", port);
 	cr_assert_str_eq(x86_absent_port(0x8e, 2), "DMA page register");
+	cr_assert_str_eq(x86_absent_port(0x510, 2), "fw_cfg", "the 16-bit selector");
+	cr_assert_str_eq(x86_absent_port(0x511, 1), "fw_cfg", "the data port");
+	cr_assert_str_eq(x86_absent_port(0x514, 4), "fw_cfg DMA");
+	cr_assert_str_eq(x86_absent_port(0x518, 4), "fw_cfg DMA");
+	for (uint16_t port = 0x40; port <= 0x43; port++)
+		cr_assert_str_eq(x86_absent_port(port, 1), "PIT", "port 0x%x", port);
 }
 
 Test(legacy, everything_else_still_warns)
 {
-	static const uint16_t others[] = { 0x2d, 0x30, 0x4d, 0x50, 0x80, 0x90, 0x2f0, 0xf4, 0xffff };
+	static const uint16_t others[] = { 0x2d, 0x30, 0x3f, 0x44, 0x4d, 0x50, 0x80, 0x90,
+					   0x2f0, 0xf4, 0x50f, 0x512, 0x51c, 0xffff };
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(others); i++)
 		cr_assert_null(x86_absent_port(others[i], 1), "port 0x%x", others[i]);
@@ -858,5 +870,7 @@ Test(legacy, everything_else_still_warns)
 	cr_assert_null(x86_absent_port(0x4f, 4), "straddles the end of 0x4e-0x4f");
 	cr_assert_null(x86_absent_port(0x8f, 2), "straddles the end of 0x81-0x8f");
 	cr_assert_null(x86_absent_port(0x80, 2), "starts on the POST port");
+	cr_assert_null(x86_absent_port(0x511, 2), "straddles the end of 0x510-0x511");
+	cr_assert_null(x86_absent_port(0x43, 2), "straddles the end of 0x40-0x43");
 	cr_assert_null(x86_absent_port(0xffff, 4), "no wraparound");
 }
