@@ -13,6 +13,7 @@
 #include "arch/x86/legacy.h"
 #include "arch/x86/memmap.h"
 #include "arch/x86/regs.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
@@ -873,4 +874,48 @@ Test(legacy, everything_else_still_warns)
 	cr_assert_null(x86_absent_port(0x511, 2), "straddles the end of 0x510-0x511");
 	cr_assert_null(x86_absent_port(0x43, 2), "straddles the end of 0x40-0x43");
 	cr_assert_null(x86_absent_port(0xffff, 4), "no wraparound");
+}
+
+/* ---- ACPI PM timer ------------------------------------------------------------------------ */
+
+Test(acpi_pm_timer, counts_at_3_579545_mhz)
+{
+	cr_assert_eq(acpi_pm_timer_count(0, 0), 0);
+	cr_assert_eq(acpi_pm_timer_count(1, 0), 3579545, "one second");
+	cr_assert_eq(acpi_pm_timer_count(0, 500000000), 1789772, "half a second, floored");
+	cr_assert_eq(acpi_pm_timer_count(0, 280), 1, "one tick is 279.4 ns");
+	cr_assert_eq(acpi_pm_timer_count(0, 279), 0);
+	cr_assert_eq(acpi_pm_timer_count(0, 999999999), 3579544);
+	/* 2^32 ticks are 1199.86 s: the count wraps as a 32-bit register does. */
+	cr_assert_eq(acpi_pm_timer_count(1200, 0), (uint32_t)(1200ull * 3579545));
+	/* A host up for 100 years: no overflow, the low 32 bits of the exact count. */
+	cr_assert_eq(acpi_pm_timer_count(3155760000ull, 0),
+		     (uint32_t)(3155760000ull * 3579545ull));
+}
+
+Test(acpi_pm_timer, monotonic_across_second_boundaries)
+{
+	uint32_t prev = acpi_pm_timer_count(41, 999999999);
+
+	for (uint32_t ns = 0; ns < 2000; ns += 7) {
+		uint32_t c = acpi_pm_timer_count(42, ns);
+
+		cr_assert_geq(c, prev, "at 42 s + %u ns", ns);
+		prev = c;
+	}
+}
+
+Test(acpi_pm_timer, byte_and_word_reads)
+{
+	uint32_t a = 0, b = 0, c = 0;
+	uint8_t hi = 0;
+
+	/* The count moves between reads: compare the high bytes, which move every 4.7 s. */
+	acpi_pm_timer_read(NULL, 0, &a, 4);
+	acpi_pm_timer_read(NULL, 2, &b, 2);
+	acpi_pm_timer_read(NULL, 3, &hi, 1);
+	acpi_pm_timer_read(NULL, 0, &c, 4);
+	cr_assert(b == (a >> 16) || b == (c >> 16), "word at offset 2: 0x%x, count 0x%x-0x%x", b, a, c);
+	cr_assert(hi == (a >> 24) || hi == (c >> 24));
+	cr_assert((uint32_t)(c - a) < ACPI_PM_TIMER_HZ, "a second at most between the reads");
 }

@@ -214,6 +214,11 @@ int arch_attach_devices(struct arch_vm *a, const struct arch_board_io *io, char 
 			    acpi_pm_io_write, &a->acpi_pm, err, err_size)))
 		return e;
 
+	/* The ACPI PM timer the FADT describes (read-only: no write handler). */
+	if ((e = bus_attach(pio, X86_ACPI_PM_TIMER_PORT, X86_ACPI_PM_TIMER_LEN, "acpi-pm-timer",
+			    acpi_pm_timer_read, NULL, NULL, err, err_size)))
+		return e;
+
 	/* Port 0x80 (POST codes, and Linux's I/O delay) goes nowhere, as on real boards: claimed
 	 * so it is neither logged nor counted as unclaimed. */
 	if ((e = bus_attach(pio, X86_POST_PORT, 1, "post", NULL, NULL, NULL, err, err_size)))
