@@ -707,7 +707,7 @@ Test(boot_tables, long_mode_gdt_and_identity_map)
 	struct gmem *g;
 
 	cr_assert_eq(gmem_create_from(&g, &r, 1), 0);
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64), 0);
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64, 0), 0);
 	cr_assert_eq(rd64(ram, X86_GDT_ADDR), 0, "null descriptor");
 	cr_assert_eq(rd64(ram, X86_GDT_ADDR + X86_GDT_CODE32), 0x00cf9b000000ffffull);
 	cr_assert_eq(rd64(ram, X86_GDT_ADDR + X86_GDT_CODE64), 0x00af9b000000ffffull);
@@ -731,9 +731,9 @@ Test(boot_tables, too_little_ram)
 	struct gmem *g;
 
 	cr_assert_eq(gmem_create_from(&g, &r, 1), 0);
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_PROT32), 0, "the GDT alone fits");
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64), -EFAULT, "page tables do not");
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_REAL16), 0, "real mode needs nothing");
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_PROT32, 0), 0, "the GDT alone fits");
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64, 0), -EFAULT, "page tables do not");
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_REAL16, 0), 0, "real mode needs nothing");
 	gmem_destroy(g);
 }
 

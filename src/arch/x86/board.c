@@ -120,7 +120,7 @@ int arch_prepare_boot(struct arch_vm *a, const struct gmem *mem, const struct bo
 		snprintf(err, err_size, "guest memory too small for the reset vector");
 		return -ENOSPC;
 	}
-	if (x86_write_boot_tables(mem, entry->mode)) {
+	if (x86_write_boot_tables(mem, entry->mode, entry->gdt_addr)) {
 		snprintf(err, err_size, "guest memory too small for the boot tables");
 		return -ENOSPC;
 	}
