@@ -8,7 +8,7 @@
 #define LOW_WORDS 512
 
 void kmain(u32 magic, const struct multiboot_info *mbi);
-extern char __low_start[], __low_end[];
+extern char __low_start[], __low_end[], __kernel_start[], __kernel_end[];
 extern u32 mb_entry_esp;
 extern struct {
 	u16 limit;
@@ -38,6 +38,7 @@ u32 low_sum(const u32 *p, u32 n)
 static void check_outside(const char *what, u32 addr, u32 len)
 {
 	u32 lo = (u32)(uptr)__low_start, hi = (u32)(uptr)__low_end;
+	u32 klo = (u32)(uptr)__kernel_start, khi = (u32)(uptr)__kernel_end;
 
 	serial_puts(what);
 	serial_puts(" at ");
@@ -45,7 +46,7 @@ static void check_outside(const char *what, u32 addr, u32 len)
 	serial_putc('\n');
 	if (addr < hi && addr + len > lo)
 		guest_fail("kiln's boot information overlaps the low segment");
-	if (addr >= 0x100000 && addr < 0x200000)
+	if (addr < khi && addr + len > klo)
 		guest_fail("kiln's boot information overlaps the kernel");
 }
 
