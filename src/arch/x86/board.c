@@ -121,7 +121,7 @@ int arch_prepare_boot(struct arch_vm *a, const struct gmem *mem, const struct bo
 		snprintf(err, err_size, "guest memory too small for the reset vector");
 		return -ENOSPC;
 	}
-	if (x86_write_boot_tables(mem, entry->mode)) {
+	if (x86_write_boot_tables(mem, entry->mode, entry->gdt_addr)) {
 		snprintf(err, err_size, "guest memory too small for the boot tables");
 		return -ENOSPC;
 	}
@@ -214,6 +214,11 @@ int arch_attach_devices(struct arch_vm *a, const struct arch_board_io *io, char 
 				       .reset_value = X86_ACPI_RESET_VALUE };
 	if ((e = bus_attach(pio, X86_ACPI_SLEEP_CONTROL_PORT, 3, "acpi-pm", acpi_pm_io_read,
 			    acpi_pm_io_write, &a->acpi_pm, err, err_size)))
+		return e;
+
+	/* The ACPI PM timer the FADT describes (read-only: no write handler). */
+	if ((e = bus_attach(pio, X86_ACPI_PM_TIMER_PORT, X86_ACPI_PM_TIMER_LEN, "acpi-pm-timer",
+			    acpi_pm_timer_read, NULL, NULL, err, err_size)))
 		return e;
 
 	/* Port 0x80 (POST codes, and Linux's I/O delay) goes nowhere, as on real boards: claimed
