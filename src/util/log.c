@@ -60,8 +60,9 @@ static size_t escape(char *dst, size_t size, const char *src)
 	return n;
 }
 
-static void log_vmsg(enum log_level level, const char *file, int line, bool stderr_too,
-		     const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void log_vmsg(enum log_level level, const char *file,
+							    int line, bool stderr_too,
+							    const char *fmt, va_list ap)
 {
 	char buf[1024], msg[1024];
 	int n;
