@@ -13,10 +13,10 @@
 static struct jailer_args a;
 static char err[512];
 
-/* Parses a NULL-terminated list after argv[0]. */
+/* Parses a NULL-terminated list after argv[0]; static, since a.extra points into it. */
 #define PARSE(...)                                                                 \
 	({                                                                         \
-		char *argv_[] = { "kiln-jailer", __VA_ARGS__, NULL };             \
+		static char *argv_[] = { "kiln-jailer", __VA_ARGS__, NULL };      \
 		err[0] = '\0';                                                     \
 		jailer_parse_args((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, &a, err, \
 				  sizeof(err));                                    \
