@@ -28,7 +28,8 @@ void cli_print_help(FILE *f)
 		"  --config-file FILE     Firecracker-format JSON: boot-source, machine-config, logger,\n"
 		"                         metrics, serial; the VM starts at once\n"
 		"  --id ID                instance id reported by GET / (default anonymous-instance)\n"
-		"  --debug-exit[=PORT], --irqchip=MODE, --stats, --on-reboot=ACTION, -v, -q:\n"
+		"  --debug-exit[=PORT], --irqchip=MODE, --virtio-discovery=MODE, --stats,\n"
+		"  --on-reboot=ACTION, -v, -q:\n"
 		"                         as for 'kiln run'\n"
 		"\n"
 		"Exit status: 0 guest powered off or reset; (v << 1) | 1 debug-exit write of v;\n"
@@ -74,6 +75,10 @@ void cli_print_run_help(FILE *f)
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
 		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
+		"      --virtio-discovery=MODE  how a Linux guest finds the virtio devices: both\n"
+		"                         (default: the DSDT and virtio_mmio.device= on the command\n"
+		"                         line), acpi (the DSDT only) or cmdline (the command line\n"
+		"                         only)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
@@ -88,7 +93,7 @@ void cli_print_run_help(FILE *f)
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
-       OPT_NET, OPT_VSOCK };
+       OPT_NET, OPT_VSOCK, OPT_VIRTIO_DISCOVERY };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -105,6 +110,7 @@ static const struct option run_options[] = {
 	{ "flat", no_argument, NULL, OPT_FLAT },
 	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "virtio-discovery", required_argument, NULL, OPT_VIRTIO_DISCOVERY },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "kvm-device", required_argument, NULL, OPT_KVM_PATH },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
@@ -263,6 +269,20 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			else {
 				snprintf(err, err_size,
 					 "--irqchip: '%s' is not a mode (split or kernel)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_VIRTIO_DISCOVERY:
+			if (strcmp(optarg, "both") == 0)
+				cfg->virtio_discovery = VIRTIO_DISCOVERY_BOTH;
+			else if (strcmp(optarg, "acpi") == 0)
+				cfg->virtio_discovery = VIRTIO_DISCOVERY_ACPI;
+			else if (strcmp(optarg, "cmdline") == 0)
+				cfg->virtio_discovery = VIRTIO_DISCOVERY_CMDLINE;
+			else {
+				snprintf(err, err_size,
+					 "--virtio-discovery: '%s' is not a mode (both, acpi or cmdline)",
+					 optarg);
 				return -EINVAL;
 			}
 			break;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "acpi/aml.h"
+#include "arch/arch.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/mptable.h"
@@ -291,7 +292,8 @@ static void check_dsdt(const struct tables *t)
 	cr_assert_eq(count_bytes(body, len, pnp0303, sizeof(pnp0303)), 1, "PNP0303");
 	cr_assert_eq(count_bytes(body, len, pnp0b00, sizeof(pnp0b00)), 1, "PNP0B00");
 	cr_assert_eq(count_bytes(body, len, "ACPI0007", 9), plat.nr_vcpus, "processor devices");
-	cr_assert_eq(count_bytes(body, len, "LNRO0005", 9), plat.nr_mmio_devs, "virtio-mmio");
+	cr_assert_eq(count_bytes(body, len, "LNRO0005", 9),
+		     plat.mmio_devs_not_in_dsdt ? 0 : plat.nr_mmio_devs, "virtio-mmio");
 	io_uart[2] = io_uart[4] = (uint8_t)plat.uart_port;
 	io_uart[3] = io_uart[5] = (uint8_t)(plat.uart_port >> 8);
 	io_uart[6] = 1;
@@ -308,6 +310,11 @@ static void check_dsdt(const struct tables *t)
 
 		for (int b = 0; b < 4; b++)
 			irq[5 + b] = (uint8_t)(d->irq >> (8 * b));
+		if (plat.mmio_devs_not_in_dsdt) {
+			cr_assert_eq(count_bytes(body, len, irq, sizeof(irq)), 0,
+				     "device %u interrupt in the DSDT", i);
+			continue;
+		}
 		cr_assert_eq(count_bytes(body, len, irq, sizeof(irq)), 1, "device %u interrupt", i);
 		if (d->addr + d->size <= 4 * GIB) {
 			for (int b = 0; b < 4; b++) {
@@ -387,6 +394,22 @@ Test(acpi, three_virtio_mmio_devices)
 	add_mmio(0xd0001000, 0x200, 6);
 	add_mmio(0x1000000000ull, 0x1000, 17); /* above 4 GiB: QWordMemory */
 	build_and_check();
+}
+
+/* --virtio-discovery=cmdline: the devices are left out of the DSDT (and only there: the rest of
+ * the DSDT is as before, and the MP table still lists their interrupts, below). */
+Test(acpi, virtio_mmio_devices_left_out_of_the_dsdt)
+{
+	struct tables with, without;
+
+	x86_platform_default(&plat, 2);
+	add_mmio(0xd0000000, 0x1000, 5);
+	add_mmio(0xd0001000, 0x1000, 6);
+	with = build_and_check();
+	plat.mmio_devs_not_in_dsdt = true;
+	memset(ram, POISON, RAM_SIZE);
+	without = build_and_check();
+	cr_assert_lt(without.dsdt_len, with.dsdt_len);
 }
 
 Test(acpi, device_ending_at_4gib_uses_memory32)
@@ -964,6 +987,15 @@ Test(mptable, three_virtio_mmio_devices)
 	mp_build_and_check();
 }
 
+Test(mptable, virtio_mmio_devices_left_out_of_the_dsdt_stay)
+{
+	x86_platform_default(&plat, 2);
+	plat.mmio_devs_not_in_dsdt = true;
+	add_mmio(0xd0000000, 0x1000, 5);
+	add_mmio(0xd0001000, 0x1000, 16);
+	mp_build_and_check();
+}
+
 Test(mptable, unaligned_base)
 {
 	x86_platform_default(&plat, 4);
@@ -1047,4 +1079,76 @@ Test(irq, kernel_routes_match_the_tables)
 	for (unsigned int pin = 3; pin < KVM_IOAPIC_NUM_PINS; pin++)
 		cr_assert_eq(ioapic_gsi[pin], pin, "GSI %u on pin %u", pin, pin);
 	cr_assert_eq(ioapic_gsi[1], 1);
+}
+
+/* ---- the Linux command line's virtio_mmio.device= (board.c, --virtio-discovery) ------------ */
+
+/* arch_guest_cmdline() for two disks and the rng under `mode`: the line it gives, or NULL when
+ * the guest gets `cmdline` itself. */
+static char *guest_cmdline(enum virtio_discovery mode, const char *cmdline)
+{
+	static struct vmm_config cfg;
+	struct arch_vm *a = NULL;
+	char err[CONFIG_ERR_MAX], *out = (char *)"unset";
+
+	config_init(&cfg);
+	cfg.nr_disks = 2;
+	cfg.disks[0].path = cfg.disks[1].path = "/dev/null";
+	cfg.rng = true;
+	cfg.virtio_discovery = mode;
+	cr_assert_eq(arch_vm_create(&a, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(arch_guest_cmdline(a, cmdline, &out), 0);
+	arch_vm_destroy(a);
+	return out;
+}
+
+static const char devices[] = " virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6"
+			      " virtio_mmio.device=4K@0xd0002000:7";
+
+Test(guest_cmdline, both_and_cmdline_describe_every_device)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "console=ttyS0%s", devices);
+	for (int i = 0; i < 2; i++) {
+		enum virtio_discovery m = i ? VIRTIO_DISCOVERY_CMDLINE : VIRTIO_DISCOVERY_BOTH;
+		char *line = guest_cmdline(m, "console=ttyS0");
+
+		cr_assert_not_null(line, "mode %d", m);
+		cr_assert_str_eq(line, want, "mode %d", m);
+		free(line);
+	}
+	/* No -p at all: the parameters alone. */
+	{
+		char *line = guest_cmdline(VIRTIO_DISCOVERY_BOTH, NULL);
+
+		cr_assert_not_null(line);
+		cr_assert_str_eq(line, devices);
+		free(line);
+	}
+}
+
+Test(guest_cmdline, acpi_only_with_acpi_off)
+{
+	char *line = guest_cmdline(VIRTIO_DISCOVERY_ACPI, "console=ttyS0");
+
+	cr_assert_null(line, "the DSDT only: the command line is the user's");
+	cr_assert_null(guest_cmdline(VIRTIO_DISCOVERY_ACPI, "xacpi=off acpi=offx"));
+	line = guest_cmdline(VIRTIO_DISCOVERY_ACPI, "acpi=off");
+	cr_assert_not_null(line, "acpi=off: the DSDT is not read");
+	cr_assert_eq(strncmp(line, "acpi=off virtio_mmio.device=", 28), 0, "%s", line);
+	free(line);
+}
+
+Test(guest_cmdline, no_devices_no_parameters)
+{
+	struct vmm_config cfg;
+	struct arch_vm *a = NULL;
+	char err[CONFIG_ERR_MAX], *out = (char *)"unset";
+
+	config_init(&cfg);
+	cr_assert_eq(arch_vm_create(&a, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(arch_guest_cmdline(a, "console=ttyS0", &out), 0);
+	cr_assert_null(out);
+	arch_vm_destroy(a);
 }

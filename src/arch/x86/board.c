@@ -46,6 +46,7 @@ int arch_vm_create(struct arch_vm **out, const struct vmm_config *cfg, char *err
 			.irq = virtio_gsis[i],
 		};
 	a->platform.nr_mmio_devs = n;
+	a->platform.mmio_devs_not_in_dsdt = cfg->virtio_discovery == VIRTIO_DISCOVERY_CMDLINE;
 	*out = a;
 	return 0;
 }
@@ -69,7 +70,11 @@ struct arch_virtio_slot arch_virtio_slot(const struct arch_vm *a, unsigned int i
 	return (struct arch_virtio_slot){ .addr = d->addr, .size = d->size, .gsi = d->irq };
 }
 
-/* With acpi=off a Linux guest learns of virtio-mmio devices only from its command line. */
+/* virtio_mmio.device=<size>@<base>:<irq> for each device (docs/virtio.md), unless
+ * --virtio-discovery=acpi leaves them to the DSDT; with acpi=off the DSDT is not read, so then
+ * always. Linux's virtio_mmio driver registers these platform devices after the ACPI bus scan has
+ * registered the DSDT's LNRO0005 ones: with both, the second device of a transport cannot claim
+ * its registers (they are busy) and is not probed, so each device is found once. */
 int arch_guest_cmdline(const struct arch_vm *a, const char *cmdline, char **out)
 {
 	const char *base = cmdline ? cmdline : "";
@@ -80,7 +85,8 @@ int arch_guest_cmdline(const struct arch_vm *a, const char *cmdline, char **out)
 	for (const char *p = strstr(base, "acpi=off"); p; p = strstr(p + 1, "acpi=off"))
 		if ((p == base || p[-1] == ' ') && (p[8] == ' ' || !p[8]))
 			acpi_off = true;
-	if (!acpi_off || !a->platform.nr_mmio_devs)
+	if (!a->platform.nr_mmio_devs ||
+	    (!acpi_off && a->cfg->virtio_discovery == VIRTIO_DISCOVERY_ACPI))
 		return 0;
 	len += a->platform.nr_mmio_devs * 48;
 	*out = malloc(len);
