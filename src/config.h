@@ -30,12 +30,11 @@ enum irqchip_mode {
 /* How a Linux guest learns where the virtio-mmio devices are (docs/virtio.md). */
 enum virtio_discovery {
 	/* LNRO0005 devices in the DSDT and virtio_mmio.device= on a Linux kernel's command line
-	 * (default): distribution kernels without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES read the
-	 * first, kernels whose ACPI namespace does not load (CONFIG_ACPI without CONFIG_PCI, as
-	 * Firecracker's) the second; Linux probes each device once either way */
+	 * (default): a kernel that uses ACPI reads the first (and refuses the second's copy of each
+	 * device: its registers are taken), one that does not (no CONFIG_ACPI, or acpi=off) the
+	 * second, with the MP table's interrupts; each device is probed once either way */
 	VIRTIO_DISCOVERY_BOTH = 0,
-	VIRTIO_DISCOVERY_ACPI,    /* the DSDT only (the command line too with acpi=off) */
-	VIRTIO_DISCOVERY_CMDLINE, /* the command line only: none in the DSDT */
+	VIRTIO_DISCOVERY_ACPI, /* the DSDT only (the command line too with acpi=off) */
 };
 
 /* How guest RAM is backed (kvm/memory.c). Only anonymous memory today; memfd and file/hugetlbfs

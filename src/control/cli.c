@@ -77,8 +77,8 @@ void cli_print_run_help(FILE *f)
 		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
 		"      --virtio-discovery=MODE  how a Linux guest finds the virtio devices: both\n"
 		"                         (default: the DSDT and virtio_mmio.device= on the command\n"
-		"                         line), acpi (the DSDT only) or cmdline (the command line\n"
-		"                         only)\n"
+		"                         line) or acpi (the DSDT only; the command line too with\n"
+		"                         acpi=off)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
@@ -277,11 +277,9 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 				cfg->virtio_discovery = VIRTIO_DISCOVERY_BOTH;
 			else if (strcmp(optarg, "acpi") == 0)
 				cfg->virtio_discovery = VIRTIO_DISCOVERY_ACPI;
-			else if (strcmp(optarg, "cmdline") == 0)
-				cfg->virtio_discovery = VIRTIO_DISCOVERY_CMDLINE;
 			else {
 				snprintf(err, err_size,
-					 "--virtio-discovery: '%s' is not a mode (both, acpi or cmdline)",
+					 "--virtio-discovery: '%s' is not a mode (both or acpi)",
 					 optarg);
 				return -EINVAL;
 			}

@@ -5,7 +5,7 @@ usage: kiln-boot.py --kiln KILN (--kernel FILE --initrd CPIO | --build|--from-ca
                     [-c N] [-m MIB] [--acpi on|off] [--timeout S] [--log FILE]
                     [--pvm-workarounds auto|on|off] [--clearcpuid LIST] [--irqchip split|kernel]
                     [--net-tap NAME | --net-user | --netconsole NAME] [--vsock]
-                    [--variant nopci] [--virtio-discovery both|acpi|cmdline] [--virtio-once]
+                    [--variant nopci] [--virtio-discovery both|acpi] [--virtio-once]
                     [--halt poweroff|reboot]
        kiln-boot.py --user-level --log FILE
 
@@ -48,8 +48,9 @@ echo server on vsock port 5000, and this script connects to it through kiln's so
 ("CONNECT 5000"), sends 1 MiB of random bytes and wants them back intact (SHA-256).
 
 --variant nopci boots the no-PCI variant of the test kernel (tests/linux/nopci.config over
-microvm.config): its ACPI namespace does not load, so it finds the virtio devices only on the
-command line, cannot power off (no \_S5) and so ends with a reboot (--halt reboot, its default).
+microvm.config): its ACPI namespace does not load, so it boots with --acpi off (the MP table and
+virtio_mmio.device=; docs/linux.md says why) and ends with a reboot (--halt reboot, the default
+there: without ACPI there is no power-off).
 --virtio-once checks that each virtio device was found exactly once: at kernel level one
 "[vdX]" line per disk, at user level /init's count of virtio devices and bound transports
 (kiln.virtio_ids=).
@@ -832,13 +833,13 @@ def main():
     ap.add_argument("--irqchip", choices=("split", "kernel"), help="kiln's --irqchip (default: kiln's)")
     ap.add_argument("--variant", choices=("nopci",),
                     help="a variant of the test kernel (tests/linux/VARIANT.config over microvm.config)")
-    ap.add_argument("--virtio-discovery", choices=("both", "acpi", "cmdline"),
+    ap.add_argument("--virtio-discovery", choices=("both", "acpi"),
                     help="kiln's --virtio-discovery (default: kiln's)")
     ap.add_argument("--virtio-once", action="store_true",
                     help="check that each virtio device was found exactly once")
     ap.add_argument("--halt", choices=("poweroff", "reboot"),
-                    help="how /init ends (default: reboot with --acpi off or --variant nopci, "
-                    "which cannot power off, else poweroff)")
+                    help="how /init ends (default: reboot with --acpi off, which cannot power "
+                    "off, else poweroff)")
     ap.add_argument("--net-tap", metavar="NAME",
                     help="a virtio-net interface on TAP NAME in a new network namespace: the "
                     "guest pings the host, fetches a file over TCP and serves one (needs root)")
@@ -853,7 +854,7 @@ def main():
                     "and the host sends 1 MiB through the guest's echo server (socat)")
     args = ap.parse_args()
     if not args.halt:
-        args.halt = "reboot" if args.acpi == "off" or args.variant == "nopci" else "poweroff"
+        args.halt = "reboot" if args.acpi == "off" else "poweroff"
     if (args.root_disk or args.data_disk or args.vsock) and not (args.build or args.from_cache):
         ap.error("--root-disk, --data-disk and --vsock need --build or --from-cache")
     if args.netconsole and (args.net_tap or args.net_user):

@@ -292,8 +292,7 @@ static void check_dsdt(const struct tables *t)
 	cr_assert_eq(count_bytes(body, len, pnp0303, sizeof(pnp0303)), 1, "PNP0303");
 	cr_assert_eq(count_bytes(body, len, pnp0b00, sizeof(pnp0b00)), 1, "PNP0B00");
 	cr_assert_eq(count_bytes(body, len, "ACPI0007", 9), plat.nr_vcpus, "processor devices");
-	cr_assert_eq(count_bytes(body, len, "LNRO0005", 9),
-		     plat.mmio_devs_not_in_dsdt ? 0 : plat.nr_mmio_devs, "virtio-mmio");
+	cr_assert_eq(count_bytes(body, len, "LNRO0005", 9), plat.nr_mmio_devs, "virtio-mmio");
 	io_uart[2] = io_uart[4] = (uint8_t)plat.uart_port;
 	io_uart[3] = io_uart[5] = (uint8_t)(plat.uart_port >> 8);
 	io_uart[6] = 1;
@@ -310,11 +309,6 @@ static void check_dsdt(const struct tables *t)
 
 		for (int b = 0; b < 4; b++)
 			irq[5 + b] = (uint8_t)(d->irq >> (8 * b));
-		if (plat.mmio_devs_not_in_dsdt) {
-			cr_assert_eq(count_bytes(body, len, irq, sizeof(irq)), 0,
-				     "device %u interrupt in the DSDT", i);
-			continue;
-		}
 		cr_assert_eq(count_bytes(body, len, irq, sizeof(irq)), 1, "device %u interrupt", i);
 		if (d->addr + d->size <= 4 * GIB) {
 			for (int b = 0; b < 4; b++) {
@@ -394,22 +388,6 @@ Test(acpi, three_virtio_mmio_devices)
 	add_mmio(0xd0001000, 0x200, 6);
 	add_mmio(0x1000000000ull, 0x1000, 17); /* above 4 GiB: QWordMemory */
 	build_and_check();
-}
-
-/* --virtio-discovery=cmdline: the devices are left out of the DSDT (and only there: the rest of
- * the DSDT is as before, and the MP table still lists their interrupts, below). */
-Test(acpi, virtio_mmio_devices_left_out_of_the_dsdt)
-{
-	struct tables with, without;
-
-	x86_platform_default(&plat, 2);
-	add_mmio(0xd0000000, 0x1000, 5);
-	add_mmio(0xd0001000, 0x1000, 6);
-	with = build_and_check();
-	plat.mmio_devs_not_in_dsdt = true;
-	memset(ram, POISON, RAM_SIZE);
-	without = build_and_check();
-	cr_assert_lt(without.dsdt_len, with.dsdt_len);
 }
 
 Test(acpi, device_ending_at_4gib_uses_memory32)
@@ -987,15 +965,6 @@ Test(mptable, three_virtio_mmio_devices)
 	mp_build_and_check();
 }
 
-Test(mptable, virtio_mmio_devices_left_out_of_the_dsdt_stay)
-{
-	x86_platform_default(&plat, 2);
-	plat.mmio_devs_not_in_dsdt = true;
-	add_mmio(0xd0000000, 0x1000, 5);
-	add_mmio(0xd0001000, 0x1000, 16);
-	mp_build_and_check();
-}
-
 Test(mptable, unaligned_base)
 {
 	x86_platform_default(&plat, 4);
@@ -1105,27 +1074,20 @@ static char *guest_cmdline(enum virtio_discovery mode, const char *cmdline)
 static const char devices[] = " virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6"
 			      " virtio_mmio.device=4K@0xd0002000:7";
 
-Test(guest_cmdline, both_and_cmdline_describe_every_device)
+Test(guest_cmdline, both_describes_every_device)
 {
 	char want[256];
+	char *line = guest_cmdline(VIRTIO_DISCOVERY_BOTH, "console=ttyS0");
 
 	snprintf(want, sizeof(want), "console=ttyS0%s", devices);
-	for (int i = 0; i < 2; i++) {
-		enum virtio_discovery m = i ? VIRTIO_DISCOVERY_CMDLINE : VIRTIO_DISCOVERY_BOTH;
-		char *line = guest_cmdline(m, "console=ttyS0");
-
-		cr_assert_not_null(line, "mode %d", m);
-		cr_assert_str_eq(line, want, "mode %d", m);
-		free(line);
-	}
+	cr_assert_not_null(line);
+	cr_assert_str_eq(line, want);
+	free(line);
 	/* No -p at all: the parameters alone. */
-	{
-		char *line = guest_cmdline(VIRTIO_DISCOVERY_BOTH, NULL);
-
-		cr_assert_not_null(line);
-		cr_assert_str_eq(line, devices);
-		free(line);
-	}
+	line = guest_cmdline(VIRTIO_DISCOVERY_BOTH, NULL);
+	cr_assert_not_null(line);
+	cr_assert_str_eq(line, devices);
+	free(line);
 }
 
 Test(guest_cmdline, acpi_only_with_acpi_off)

@@ -207,7 +207,7 @@ static void dsdt_body(struct aml *a, const struct x86_platform *p)
 	 * resource and the first IRQ. Edge-triggered, like Firecracker and cloud-hypervisor: kiln
 	 * raises the GSI once per notification (later through an irqfd), and the driver reads and
 	 * acknowledges InterruptStatus in its handler. */
-	for (unsigned int i = 0; i < p->nr_mmio_devs && !p->mmio_devs_not_in_dsdt; i++) {
+	for (unsigned int i = 0; i < p->nr_mmio_devs; i++) {
 		const struct x86_acpi_mmio_dev *d = &p->mmio_devs[i];
 
 		snprintf(name, sizeof(name), "V%03X", i & 0xfff);

@@ -68,7 +68,6 @@ struct x86_platform {
 	uint16_t reset_port;         /* FADT RESET_REG (1 byte) for X86_ACPI_RESET_VALUE, not 0 */
 	struct x86_acpi_mmio_dev mmio_devs[X86_ACPI_MAX_MMIO_DEVS];
 	unsigned int nr_mmio_devs;
-	bool mmio_devs_not_in_dsdt;  /* --virtio-discovery=cmdline: the MP table only */
 };
 
 /* The platform kiln builds today: `nr_vcpus` vCPUs, the IOAPIC and local APIC at their usual

@@ -46,7 +46,6 @@ int arch_vm_create(struct arch_vm **out, const struct vmm_config *cfg, char *err
 			.irq = virtio_gsis[i],
 		};
 	a->platform.nr_mmio_devs = n;
-	a->platform.mmio_devs_not_in_dsdt = cfg->virtio_discovery == VIRTIO_DISCOVERY_CMDLINE;
 	*out = a;
 	return 0;
 }
