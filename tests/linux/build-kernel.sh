@@ -101,8 +101,10 @@ fi
 rm -rf "$root/.tmp-linux-6.1-$key".*
 tmp=$(mktemp -d "$root/.tmp-linux-6.1-$key.XXXXXX")
 child=
+ticker=
 cleanup() {
 	[ -n "$child" ] && kill -TERM -- "-$child" 2>/dev/null
+	[ -n "$ticker" ] && kill "$ticker" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap 'cleanup; [ -z "$merged" ] || rm -f "$merged"' EXIT
@@ -166,7 +168,20 @@ while IFS= read -r line; do
 done <"$config"
 [ $bad -eq 0 ] || { echo "build-kernel.sh: $name does not apply to $src_pkg $version" >&2; exit 1; }
 
-if ! run "${kmake[@]}" -j"$jobs" vmlinux bzImage >>"$log" 2>&1; then
+# Progress on stderr once a minute (a cold build takes 7-25 minutes): objects compiled so far.
+(
+	while sleep 60; do
+		echo "build-kernel.sh: $(grep -c '^  CC ' "$log" 2>/dev/null || echo 0) objects compiled," \
+			"$(elapsed "$start") s" >&2
+	done
+) &
+ticker=$!
+status=0
+run "${kmake[@]}" -j"$jobs" vmlinux bzImage >>"$log" 2>&1 || status=$?
+kill "$ticker" 2>/dev/null
+wait "$ticker" 2>/dev/null
+ticker=
+if [ $status -ne 0 ]; then
 	tail -n 40 "$log" >&2
 	echo "build-kernel.sh: kernel build failed" >&2
 	exit 1

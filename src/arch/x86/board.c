@@ -69,11 +69,12 @@ struct arch_virtio_slot arch_virtio_slot(const struct arch_vm *a, unsigned int i
 	return (struct arch_virtio_slot){ .addr = d->addr, .size = d->size, .gsi = d->irq };
 }
 
-/* virtio_mmio.device=<size>@<base>:<irq> for each device (docs/virtio.md), unless
- * --virtio-discovery=acpi leaves them to the DSDT; with acpi=off the DSDT is not read, so then
- * always. Linux's virtio_mmio driver registers these platform devices after the ACPI bus scan has
- * registered the DSDT's LNRO0005 ones: with both, the second device of a transport cannot claim
- * its registers (they are busy) and is not probed, so each device is found once. */
+/* virtio_mmio.device=<size>@<base>:<irq> for each device (docs/virtio.md), for a kernel that
+ * does not use ACPI (no CONFIG_ACPI, or acpi=off: then always), unless --virtio-discovery=acpi
+ * leaves them to the DSDT. A kernel that does use ACPI registers these platform devices after
+ * the ACPI scan has registered the DSDT's LNRO0005 ones; the DSDT's is bound first and requests
+ * the registers, so the command line's copy fails its probe with -EBUSY and each device is found
+ * once (measured: linux-kvm-vmlinux-acpi-virtio-both). */
 int arch_guest_cmdline(const struct arch_vm *a, const char *cmdline, char **out)
 {
 	const char *base = cmdline ? cmdline : "";
