@@ -226,8 +226,12 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 			fail(KILN_EXIT_HOST_ERROR, "cannot create vcpu%u: %s", i, strerror(-e));
 		vmm->nr_vcpus++;
 		vmm->vcpus[i].stats.enabled = cfg->stats;
-		if (arch_vcpu_setup(vmm->arch, &vmm->vcpus[i], err, err_size))
+		e = arch_vcpu_setup(vmm->arch, &vmm->vcpus[i], err, err_size);
+		if (e) {
+			/* -EINVAL: the CPU template does not fit this host (message in err). */
+			status = e == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST_ERROR;
 			goto out_fail;
+		}
 	}
 	e = arch_boot_vcpu_setup(vmm->arch, &vmm->vcpus[0], &vmm->entry);
 	if (e)

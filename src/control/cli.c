@@ -5,7 +5,9 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "control/spec.h"
 #include "devices/debug_exit.h"
 #include "version.h"
 
@@ -71,6 +73,16 @@ void cli_print_run_help(FILE *f)
 		"      --vsock cid=N,uds=PATH  virtio-vsock: the guest's CID N (3 to 4294967294) and\n"
 		"                         the host's Unix socket PATH (96 bytes at most; guest\n"
 		"                         connections to port P go to PATH_P); one device at most\n"
+		"      --cpu-template NAME|FILE  the CPU model's template: None (default), T2 or C3\n"
+		"                         (Firecracker's feature masks), or FILE, a custom template\n"
+		"                         in Firecracker's JSON (cpuid_modifiers, msr_modifiers);\n"
+		"                         KVM's async page fault features are hidden unless a\n"
+		"                         template or mask offers them; docs/cpu-templates.md\n"
+		"      --cpuid-mask LEAF[.SUBLEAF]:REG=BITMAP | LEAF[.SUBLEAF]:REG.BIT=0|1\n"
+		"                         change CPUID bits after the template (repeatable): REG is\n"
+		"                         eax, ebx, ecx or edx; BITMAP 0b then up to 32 of 0 (clear),\n"
+		"                         1 (set), x (keep), _ (ignored), most significant first,\n"
+		"                         missing leading digits are x; e.g. 0x1:ecx.21=0 hides x2APIC\n"
 		"      --debug-exit[=PORT]  isa-debug-exit device (default port 0xf4): a guest\n"
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
@@ -93,7 +105,7 @@ void cli_print_run_help(FILE *f)
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
-       OPT_NET, OPT_VSOCK, OPT_VIRTIO_DISCOVERY };
+       OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_VIRTIO_DISCOVERY };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -123,6 +135,8 @@ static const struct option run_options[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
+	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -134,7 +148,47 @@ static const struct option run_options[] = {
 static bool vm_option(int c)
 {
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
-	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK;
+	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK ||
+	       c == OPT_CPU_TEMPLATE || c == OPT_CPUID_MASK;
+}
+
+/* --cpu-template NAME|FILE: a static template's name, else a custom template's JSON file. */
+static int parse_cpu_template(const char *arg, struct vmm_config *cfg, char *err, size_t err_size)
+{
+	const char *name = config_cpu_template_name(arg);
+	char why[JSON_ERR_MAX];
+	json_error_t jerr;
+	json_t *doc;
+	int e;
+
+	if (name) {
+		cfg->cpu_template = strcmp(name, "None") ? name : NULL;
+		cfg->has_cpu_custom = false;
+		return 0;
+	}
+	if (!strchr(arg, '/') && !strchr(arg, '.') && access(arg, F_OK) != 0) {
+		snprintf(err, err_size, "--cpu-template: '%s' is neither a CPU template (%s) nor a file",
+			 arg, CONFIG_CPU_TEMPLATES);
+		return -EINVAL;
+	}
+	doc = json_load_file(arg, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		if (jerr.line < 0)
+			snprintf(err, err_size, "--cpu-template %s: %s", arg, jerr.text);
+		else
+			snprintf(err, err_size, "--cpu-template %s: invalid JSON: %s (line %d, column %d)",
+				 arg, jerr.text, jerr.line, jerr.column);
+		return -EINVAL;
+	}
+	e = spec_parse_cpu_template(doc, &cfg->cpu_custom, why, sizeof(why));
+	json_decref(doc);
+	if (e) {
+		snprintf(err, err_size, "--cpu-template %s: %s", arg, why);
+		return -EINVAL;
+	}
+	cfg->has_cpu_custom = true;
+	cfg->cpu_template = NULL;
+	return 0;
 }
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
@@ -202,6 +256,22 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			if (config_parse_vsock(optarg, &cfg->vsock, &vsock_storage, err, err_size))
 				return -EINVAL;
 			cfg->has_vsock = true;
+			break;
+		case OPT_CPU_TEMPLATE:
+			if (parse_cpu_template(optarg, cfg, err, err_size))
+				return -EINVAL;
+			break;
+		case OPT_CPUID_MASK:
+			if (cfg->cpu_masks.nr_cpuid >= CONFIG_MAX_CPUID_MODS) {
+				snprintf(err, err_size, "--cpuid-mask %s: more than %u masks", optarg,
+					 CONFIG_MAX_CPUID_MODS);
+				return -EINVAL;
+			}
+			if (config_parse_cpuid_mask(optarg,
+						    &cfg->cpu_masks.cpuid[cfg->cpu_masks.nr_cpuid],
+						    err, err_size))
+				return -EINVAL;
+			cfg->cpu_masks.nr_cpuid++;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "virtio") && strcmp(optarg, "serial")) {

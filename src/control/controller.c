@@ -99,34 +99,38 @@ static bool pre_boot_only(struct controller *c, struct api_request *req)
 }
 
 /* PATCH /drives/{id}: before boot it edits the configuration; on a running VM it also swaps
- * the device's image (the guest is told its capacity may have changed). */
+ * the device's image (the guest is told its capacity may have changed) and replaces its rate
+ * limiter's buckets. */
 static void patch_drive(struct controller *c, struct api_request *req, const char *id)
 {
+	struct spec_drive_patch patch;
 	char *old_path = NULL;
-	int index = -1;
 
 	if (!need_body(req))
 		return;
 	for (unsigned int i = 0; i < c->spec.nr_drives; i++)
 		if (strcmp(c->spec.drives[i].id, id) == 0)
 			old_path = strdup(c->spec.drives[i].path);
-	if (spec_drive_patch(&c->spec, id, req->body, &index, req->fault, sizeof(req->fault))) {
+	if (spec_drive_patch(&c->spec, id, req->body, &patch, req->fault, sizeof(req->fault))) {
 		req->status = 400;
-	} else if (c->vmm && index >= 0) {
+	} else if (c->vmm && patch.index >= 0) {
 		char err[BUILD_ERR_MAX];
 
-		if (vmm_swap_disk(c->vmm, (unsigned int)index, jstr(req->body, "path_on_host"), err,
-				  sizeof(err))) {
+		if (patch.path && vmm_swap_disk(c->vmm, (unsigned int)patch.index, patch.path, err,
+						sizeof(err))) {
 			/* The VM keeps the old image; so does the configuration. */
 			json_t *undo = json_pack("{s:s, s:s}", "drive_id", id, "path_on_host",
 						 old_path ? old_path : "");
-			int ignored;
+			struct spec_drive_patch ignored;
 
 			if (undo && old_path && spec_drive_patch(&c->spec, id, undo, &ignored, err, sizeof(err)))
 				pr_warn("drives: cannot restore '%s' in the configuration", id);
 			json_decref(undo);
 			snprintf(req->fault, sizeof(req->fault), "drives: %.280s", err);
 			req->status = 400;
+		} else if (patch.set_bandwidth || patch.set_ops) {
+			vmm_set_disk_rate_limiter(c->vmm, (unsigned int)patch.index, &patch.rate_limiter,
+						  patch.set_bandwidth, patch.set_ops);
 		}
 	}
 	free(old_path);
@@ -278,9 +282,17 @@ static void handle_request(void *ctx, struct api_request *req)
 
 		/* PATCH only updates rate limiters, so it needs no pre-boot check. */
 		if (patch) {
-			if (need_body(req) &&
-			    spec_net_patch(&c->spec, id, req->body, req->fault, sizeof(req->fault)))
+			struct spec_net_patch np;
+
+			if (!need_body(req))
+				;
+			else if (spec_net_patch(&c->spec, id, req->body, &np, req->fault,
+						sizeof(req->fault)))
 				req->status = 400;
+			else if (c->vmm)
+				vmm_set_net_rate_limiters(c->vmm, (unsigned int)np.index, &np.rx,
+							  np.rx_bandwidth, np.rx_ops, &np.tx,
+							  np.tx_bandwidth, np.tx_ops);
 		} else if (need_body(req) && pre_boot_only(c, req) &&
 			   spec_net(&c->spec, id, req->body, req->fault, sizeof(req->fault))) {
 			req->status = 400;
@@ -293,6 +305,10 @@ static void handle_request(void *ctx, struct api_request *req)
 		if (need_body(req) && pre_boot_only(c, req) &&
 		    spec_vsock(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
+	} else if (put && strcmp(p, "/cpu-config") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_cpu_config(&c->spec, req->body, req->fault, sizeof(req->fault)))
+			req->status = 400;
 	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
 			   strcmp(p, "/snapshot/load") == 0)) {
 		if (need_body(req)) {
@@ -301,8 +317,7 @@ static void handle_request(void *ctx, struct api_request *req)
 		}
 	} else if ((put || patch || strcmp(m, "GET") == 0) &&
 		   (strcmp(p, "/balloon") == 0 || strncmp(p, "/balloon/", 9) == 0 ||
-		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0 ||
-		    strcmp(p, "/cpu-config") == 0)) {
+		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0)) {
 		spec_unsupported(p + 1, NULL, req->fault, sizeof(req->fault));
 		req->status = 400;
 	} else {

@@ -395,9 +395,9 @@ def t_machine_config():
                    {"vcpu_count": -1}, pattern="vcpu_count")
         expect_400(k, "PUT /machine-config mem_size_mib 0 -> 400 naming mem_size_mib", "PUT", "/machine-config",
                    {"vcpu_count": 1, "mem_size_mib": 0}, pattern="mem_size_mib")
-        expect_400(k, 'PUT /machine-config cpu_template "T2" -> 400 naming cpu_template', "PUT",
-                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"},
-                   pattern="cpu_template")
+        expect_400(k, 'PUT /machine-config cpu_template "T2S" (not in kiln) -> 400 naming cpu_template', "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2S"},
+                   pattern="cpu_template 'T2S'")
         expect_400(k, 'PUT /machine-config huge_pages "2M" -> 400 naming huge_pages', "PUT",
                    "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"},
                    pattern="huge_pages")
@@ -801,6 +801,8 @@ def t_errors_post_boot():
         hello = guest("hello64.elf")
         expect_400(k, "PUT /machine-config after the start -> 400, not supported after starting", "PUT",
                    "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}, pattern=AFTER_START)
+        expect_400(k, "PUT /cpu-config after the start -> 400, not supported after starting", "PUT",
+                   "/cpu-config", {"cpuid_modifiers": []}, pattern=AFTER_START)
         expect_400(k, "PATCH /machine-config after the start -> 400", "PATCH", "/machine-config",
                    {"mem_size_mib": 64}, pattern=AFTER_START)
         expect_400(k, "PUT /boot-source after the start -> 400", "PUT", "/boot-source",
@@ -896,6 +898,16 @@ def t_drives():
                    {"drive_id": "data", "path_on_host": a})
         d = vm_config_drives(k)
         check("still two drives, data now at the patched path", len(d) == 2 and d[0]["path_on_host"] == a, repr(d))
+        check("a drive without a rate limiter reports null", d[0].get("rate_limiter", "absent") is None, repr(d))
+        expect_204(k, "PATCH /drives/data with a rate limiter -> 204", "PATCH", "/drives/data",
+                   {"drive_id": "data", "rate_limiter": {"bandwidth": {"size": 1048576, "one_time_burst": 4096,
+                                                                       "refill_time": 100}}})
+        expect_204(k, "PATCH /drives/data with only its ops bucket -> 204", "PATCH", "/drives/data",
+                   {"drive_id": "data", "rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}})
+        got = vm_config_drives(k)[0].get("rate_limiter")
+        check("GET /vm/config shows both buckets: the second PATCH kept the first's",
+              got == {"bandwidth": {"size": 1048576, "one_time_burst": 4096, "refill_time": 100},
+                      "ops": {"size": 100, "one_time_burst": 0, "refill_time": 1000}}, repr(got))
         for name, body, pattern in [
                 ("drive_id not matching the path", {"drive_id": "x", "path_on_host": a, "is_root_device": False},
                  "drive_id"),
@@ -909,8 +921,13 @@ def t_drives():
                                                      "cache_type": "Bogus"}, "cache_type"),
                 ("io_engine not Sync/Async", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
                                               "io_engine": "Turbo"}, "io_engine"),
-                ("a rate limiter", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
-                                    "rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}, "rate_limiter"),
+                ("a rate limiter with a negative size", {"drive_id": "e", "path_on_host": a, "is_root_device": False,
+                                    "rate_limiter": {"bandwidth": {"size": -1, "refill_time": 1}}},
+                 r"drives: rate_limiter\.bandwidth: size -1 must not be negative"),
+                ("a rate limiter bucket without refill_time", {"drive_id": "e", "path_on_host": a,
+                                                              "is_root_device": False,
+                                                              "rate_limiter": {"ops": {"size": 5}}},
+                 r"rate_limiter\.ops: missing field 'refill_time'"),
                 ("a vhost-user socket", {"drive_id": "e", "is_root_device": False, "socket": "/tmp/x"}, "socket"),
                 ("an unknown field", {"drive_id": "e", "path_on_host": a, "is_root_device": False, "bogus": 1},
                  "bogus"),
@@ -922,12 +939,21 @@ def t_drives():
                    {"drive_id": "ghost", "path_on_host": a}, pattern="ghost")
         check("the refused requests changed nothing", len(vm_config_drives(k)) == 2, repr(vm_config_drives(k)))
         check("no entropy device before PUT /entropy", get_json(k, "/vm/config").get("entropy") is None)
-        expect_400(k, "PUT /entropy with a rate limiter -> 400", "PUT", "/entropy",
-                   {"rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}, pattern="rate_limiter")
+        expect_400(k, "PUT /entropy with a bad rate limiter -> 400 naming it", "PUT", "/entropy",
+                   {"rate_limiter": {"ops": {"size": 1, "refill_time": "1"}}}, pattern=r"rate_limiter\.ops")
         expect_400(k, "PUT /entropy with an unknown field -> 400 naming it", "PUT", "/entropy", {"bogus": 1},
                    pattern="bogus")
         expect_204(k, "PUT /entropy {} -> 204", "PUT", "/entropy", {})
-        check("GET /vm/config shows the entropy device", get_json(k, "/vm/config").get("entropy") == {})
+        got = get_json(k, "/vm/config").get("entropy")
+        check("GET /vm/config shows the entropy device, with no rate limiter", got == {"rate_limiter": None},
+              repr(got))
+        expect_204(k, "PUT /entropy with a rate limiter -> 204", "PUT", "/entropy",
+                   {"rate_limiter": {"ops": {"size": 4, "refill_time": 1000}}})
+        got = get_json(k, "/vm/config").get("entropy")
+        check("GET /vm/config shows entropy's rate limiter",
+              got == {"rate_limiter": {"bandwidth": None,
+                                       "ops": {"size": 4, "one_time_burst": 0, "refill_time": 1000}}},
+              repr(got))
 
 
 def t_drives_boot():
@@ -1217,11 +1243,11 @@ CONFIG_ERRORS = [
     ("network-interfaces not an array", {"boot-source": {"kernel_image_path": "@hello"},
                                          "network-interfaces": {"iface_id": "eth0", "host_dev_name": "tap0"}},
      "network-interfaces"),
-    ("a rate limiter on a network interface",
+    ("a bad rate limiter on a network interface",
      {"boot-source": {"kernel_image_path": "@hello"},
       "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
-                              "rx_rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}]},
-     "rx_rate_limiter.*not supported yet"),
+                              "rx_rate_limiter": {"bandwidth": {"size": 1000}}}]},
+     r"rx_rate_limiter\.bandwidth: missing field 'refill_time'"),
     ("vsock guest_cid 2", {"boot-source": {"kernel_image_path": "@hello"},
                            "vsock": {"guest_cid": 2, "uds_path": "/tmp/kiln-test-v.sock"}},
      r"vsock: guest_cid 2 is reserved"),
@@ -1470,7 +1496,7 @@ def vm_config_nets(k):
 
 def t_network_interfaces():
     """PUT/PATCH /network-interfaces/{id} before boot: Firecracker's fields, replacement in place,
-    the order of first PUTs, rate limiters refused, and GET /vm/config reporting the interfaces.
+    the order of first PUTs, bad rate limiters refused, and GET /vm/config reporting the interfaces.
     No VM is started: the TAP devices named here do not exist, and kiln opens them only at
     InstanceStart."""
     with Kiln() as k:
@@ -1503,10 +1529,13 @@ def t_network_interfaces():
             ("a multicast guest_mac", {"iface_id": "eth1", "host_dev_name": "tap3", "guest_mac": "01:00:5E:00:00:01"},
              "guest_mac"),
             ("the host_dev_name of net1", {"iface_id": "eth1", "host_dev_name": "tap1"}, "host_dev_name"),
-            ("an rx_rate_limiter", {"iface_id": "eth1", "host_dev_name": "tap3", "rx_rate_limiter": limiter},
-             "rx_rate_limiter.*not supported yet"),
-            ("a tx_rate_limiter", {"iface_id": "eth1", "host_dev_name": "tap3", "tx_rate_limiter": limiter},
-             "tx_rate_limiter.*not supported yet"),
+            ("an rx_rate_limiter with an unknown bucket",
+             {"iface_id": "eth1", "host_dev_name": "tap3", "rx_rate_limiter": {"iops": {}}},
+             r"rx_rate_limiter: unknown field 'iops'"),
+            ("a tx_rate_limiter with a negative refill_time",
+             {"iface_id": "eth1", "host_dev_name": "tap3",
+              "tx_rate_limiter": {"ops": {"size": 1, "refill_time": -5}}},
+             r"tx_rate_limiter\.ops: refill_time -5 must not be negative"),
             ("an unknown field", {"iface_id": "eth1", "host_dev_name": "tap3", "bogus_field": 1}, "bogus_field"),
         ]:
             expect_400(k, "PUT /network-interfaces/eth1 with %s -> 400 naming it" % what, "PUT",
@@ -1519,10 +1548,16 @@ def t_network_interfaces():
                    "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": None, "tx_rate_limiter": None})
         expect_400(k, "PATCH /network-interfaces/eth9 (no such interface) -> 400 naming it", "PATCH",
                    "/network-interfaces/eth9", {"iface_id": "eth9"}, pattern="eth9")
-        expect_400(k, "PATCH /network-interfaces/eth0 with an rx_rate_limiter -> 400, not supported yet", "PATCH",
-                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": limiter},
-                   pattern="rx_rate_limiter.*not supported yet")
+        expect_400(k, "PATCH /network-interfaces/eth0 with a bad rx_rate_limiter -> 400 naming it", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": {"ops": {}}},
+                   pattern=r"rx_rate_limiter\.ops: missing field")
         check("the PATCHes changed nothing", vm_config_nets(k) == want, repr(vm_config_nets(k)))
+        expect_204(k, "PATCH /network-interfaces/eth0 with an rx_rate_limiter -> 204", "PATCH",
+                   "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": limiter})
+        got = vm_config_nets(k)[0].get("rx_rate_limiter")
+        check("GET /vm/config shows eth0's rx_rate_limiter",
+              got == {"bandwidth": {"size": 1000, "one_time_burst": 0, "refill_time": 100}, "ops": None},
+              repr(got))
 
 
 # --- the vsock device -----------------------------------------------------------------------------
@@ -1852,6 +1887,125 @@ def t_stress():
         finish_echo_guest(k, "stress")
 
 
+# --- CPU templates (docs/cpu-templates.md) -----------------------------------------------------
+
+# Firecracker's documented example (docs/cpu_templates/cpu-templates.md) without kvm_capabilities.
+FC_CPU_CONFIG = {
+    "cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                         "modifiers": [{"register": "eax", "bitmap": "0bxxxx000000000011xx00011011110010"}]}],
+    "msr_modifiers": [{"addr": "0x10a", "bitmap": "0b" + "0" * 64}],
+}
+# x2APIC hidden (CPUID.1:ECX[21]) and async page faults offered again (KVM leaf, EAX[4]).
+HIDE_X2APIC = {
+    "cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                         "modifiers": [{"register": "ecx", "bitmap": "0b0" + "x" * 21}]},
+                        {"leaf": "0x40000001", "subleaf": "0x0", "flags": 0,
+                         "modifiers": [{"register": "eax", "bitmap": "0b1xxxx"}]}],
+}
+
+
+def cpu_leaf(bitmap="0b0", register="ecx", leaf="0x1", **extra):
+    return {"cpuid_modifiers": [dict({"leaf": leaf, "subleaf": "0x0", "flags": 0,
+                                      "modifiers": [{"register": register, "bitmap": bitmap}]}, **extra)]}
+
+
+def t_cpu_config():
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        machine_config_is(k, "GET /machine-config: cpu_template None by default", {"cpu_template": "None"})
+        for name in ("T2", "C3", "None"):
+            expect_204(k, "PUT /machine-config cpu_template %s -> 204" % name, "PUT", "/machine-config",
+                       {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": name})
+            machine_config_is(k, "GET /machine-config shows cpu_template %s" % name, {"cpu_template": name})
+        expect_204(k, "PATCH /machine-config cpu_template C3 -> 204", "PATCH", "/machine-config",
+                   {"cpu_template": "C3"})
+        expect_204(k, "PATCH /machine-config without cpu_template keeps it", "PATCH", "/machine-config",
+                   {"vcpu_count": 2})
+        machine_config_is(k, "cpu_template still C3", {"cpu_template": "C3", "vcpu_count": 2})
+        expect_204(k, "PUT /cpu-config with Firecracker's documented example -> 204", "PUT", "/cpu-config",
+                   FC_CPU_CONFIG)
+        machine_config_is(k, "a custom template replaces the static one (cpu_template None)",
+                          {"cpu_template": "None"})
+        expect_204(k, "PUT /cpu-config with empty lists -> 204", "PUT", "/cpu-config",
+                   {"kvm_capabilities": [], "cpuid_modifiers": [], "msr_modifiers": []})
+        bad = [
+            ("a 33-digit bitmap", cpu_leaf("0b" + "0" * 33), r"cpuid_modifiers\[0\]\.modifiers\[0\]\.bitmap"),
+            ("a bitmap with a 2", cpu_leaf("0b0120"), r"bitmap '0b0120'"),
+            ("register esi", cpu_leaf(register="esi"), r"register 'esi'"),
+            ("leaf 'one'", cpu_leaf(leaf="one"), r"cpuid_modifiers\[0\]\.leaf 'one'"),
+            ("leaf as a JSON number", cpu_leaf(leaf=1), r"leaf"),
+            ("flags 8", cpu_leaf(flags=8), r"flags 8"),
+            ("an unknown field", cpu_leaf(bogus=1), r"bogus"),
+            ("no flags", {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "modifiers": []}]}, r"flags"),
+            ("modifiers not an array", {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                                                             "modifiers": {}}]}, r"modifiers"),
+            ("cpuid_modifiers not an array", {"cpuid_modifiers": {}}, r"cpuid_modifiers"),
+            ("a 65-digit MSR bitmap", {"msr_modifiers": [{"addr": "0x10", "bitmap": "0b" + "1" * 65}]},
+             r"msr_modifiers\[0\]\.bitmap"),
+            ("an MSR address 0x100000000", {"msr_modifiers": [{"addr": "0x100000000", "bitmap": "0b0"}]},
+             r"msr_modifiers\[0\]\.addr"),
+            ("kvm_capabilities [\"!56\"]", {"kvm_capabilities": ["!56"]}, r"kvm_capabilities"),
+            ("aarch64 reg_modifiers", {"reg_modifiers": [{"addr": "0x1", "bitmap": "0b0"}]}, r"reg_modifiers.*aarch64"),
+            ("an unknown top-level field", {"cpuid_modifier": []}, r"cpuid_modifier"),
+        ]
+        for what, body, pattern in bad:
+            expect_400(k, "PUT /cpu-config with %s -> 400 naming it" % what, "PUT", "/cpu-config", body,
+                       pattern=pattern)
+        expect_400(k, "PUT /cpu-config with a JSON array -> 400", "PUT", "/cpu-config", [], pattern="cpu-config")
+        expect_400(k, "GET /cpu-config -> 400 (Firecracker has only PUT)", "GET", "/cpu-config")
+
+    # Booted through the API: the guest sees the custom template, and the MSR modifier is applied.
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("cpuid_probe.elf"),
+                  boot_args="clear=0x1.0:ecx:0x200000 set=0x40000001.0:eax:0x10 x2apic=gp")
+        expect_204(k, "PUT /cpu-config hiding x2APIC", "PUT", "/cpu-config", HIDE_X2APIC)
+        instance_start(k)
+        rc = k.wait(30)
+        out = k.output()
+        check("cpuid_probe under the custom template: exit 33, x2APIC hidden for real",
+              rc == 33 and "cpuid: x2APIC enable raised #GP" in out and "cpuid: 3 checks passed" in out,
+              "status %s, %s" % (rc, k.describe()))
+
+    # A template this host cannot satisfy: 400 at InstanceStart naming the leaf, VM not started.
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("cpuid_probe.elf"), boot_args="x2apic=ok")
+        expect_204(k, "PUT /cpu-config with leaf 0x8fffff00", "PUT", "/cpu-config", cpu_leaf(leaf="0x8fffff00"))
+        expect_400(k, "InstanceStart -> 400 naming the leaf the host lacks", "PUT", "/actions",
+                   {"action_type": "InstanceStart"}, pattern=r"CPUID leaf 0x8fffff00 subleaf 0x0 is not in")
+        state_is(k, "Not started", "still Not started after the refused template")
+
+    # The config file's cpu-config section: inline or, as Firecracker's, the path of a file; applied
+    # after machine-config wherever it is in the file.
+    for form in ("inline", "path"):
+        with Kiln() as k:
+            tmpl = HIDE_X2APIC
+            if form == "path":
+                tmpl = k.path("template.json")
+                with open(tmpl, "w") as fp:
+                    json.dump(HIDE_X2APIC, fp)
+            f = write_config(k, {"cpu-config": tmpl,
+                                 "boot-source": {"kernel_image_path": guest("cpuid_probe.elf"),
+                                                 "boot_args": "clear=0x1.0:ecx:0x200000 x2apic=gp"},
+                                 "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "T2"}})
+            k.start(["--config-file", f, "--debug-exit"])
+            rc = k.wait(30)
+            check("--config-file with cpu-config (%s) before machine-config's T2: the custom template "
+                  "wins and hides x2APIC: exit 33" % form,
+                  rc == 33 and "cpuid: 2 checks passed" in k.output(), "status %s, %s" % (rc, k.describe()))
+    with Kiln() as k:
+        f = write_config(k, {"boot-source": {"kernel_image_path": guest("cpuid_probe.elf")},
+                             "cpu-config": cpu_leaf("0bx2")})
+        k.start(["--config-file", f, "--debug-exit"])
+        rc = k.wait(30)
+        check("--config-file with a bad cpu-config bitmap: exit 2 naming it",
+              rc == 2 and "bitmap '0bx2'" in k.errors(), "status %s, %s" % (rc, k.describe()))
+
+
 GROUPS = {
     "endpoints": [t_info_version, t_machine_config, t_boot_source_and_vm_config, t_states_and_post_boot,
                   t_run_with_api],
@@ -1866,6 +2020,7 @@ GROUPS = {
     "drives": [t_drives, t_drives_boot, t_network_interfaces],
     "vsock": [t_vsock, t_vsock_boot],
     "stress": [t_stress],
+    "cpu-config": [t_cpu_config],
 }
 
 
