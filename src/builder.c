@@ -146,8 +146,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 		fail(KILN_EXIT_HOST_ERROR, "out of memory for the board");
 	if (arch_guest_cmdline(vmm->arch, cfg->cmdline, &vmm->cmdline))
 		fail(KILN_EXIT_HOST_ERROR, "out of memory for the kernel command line");
-	if (vmm->cmdline)
-		la.cmdline = vmm->cmdline;
+	la.linux_cmdline = vmm->cmdline;
 	if (arch_write_firmware(vmm->arch, vmm->mem, &la.acpi_rsdp, err, err_size)) {
 		status = KILN_EXIT_USAGE;
 		goto out_fail;

@@ -18,6 +18,7 @@ void config_init(struct vmm_config *cfg)
 	cfg->nr_vcpus = 1;
 	cfg->debug_exit_port = CONFIG_DEBUG_EXIT_PORT;
 	cfg->irqchip = IRQCHIP_SPLIT;
+	cfg->virtio_discovery = VIRTIO_DISCOVERY_BOTH;
 }
 
 int config_parse_size(const char *s, uint64_t *out)

@@ -28,6 +28,16 @@ enum irqchip_mode {
 	IRQCHIP_KERNEL,    /* KVM's full in-kernel irqchip (PIC, IOAPIC, LAPIC) plus its PIT */
 };
 
+/* How a Linux guest learns where the virtio-mmio devices are (docs/virtio.md). */
+enum virtio_discovery {
+	/* LNRO0005 devices in the DSDT and virtio_mmio.device= on a Linux kernel's command line
+	 * (default): a kernel that uses ACPI reads the first (and refuses the second's copy of each
+	 * device: its registers are taken), one that does not (no CONFIG_ACPI, or acpi=off) the
+	 * second, with the MP table's interrupts; each device is probed once either way */
+	VIRTIO_DISCOVERY_BOTH = 0,
+	VIRTIO_DISCOVERY_ACPI, /* the DSDT only (the command line too with acpi=off) */
+};
+
 /* How guest RAM is backed (kvm/memory.c). Only anonymous memory today; memfd and file/hugetlbfs
  * backing (needed for snapshots and vhost-user) slot in here without changing any caller. */
 enum mem_backing {
@@ -171,6 +181,7 @@ struct vmm_config {
 	bool stats;
 	bool on_reboot_restart; /* --on-reboot=restart: a guest reboot starts the VM again */
 	enum irqchip_mode irqchip;
+	enum virtio_discovery virtio_discovery; /* --virtio-discovery */
 	const char *kvm_path; /* NULL: /dev/kvm */
 	const char *serial_out_path; /* NULL: stdout */
 	struct vmm_disk disks[CONFIG_MAX_DISKS];

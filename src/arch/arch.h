@@ -65,8 +65,9 @@ void arch_vm_destroy(struct arch_vm *a);
 /* Virtio device `i` (0 .. config_nr_virtio(cfg) - 1, in docs/virtio.md order). */
 struct arch_virtio_slot arch_virtio_slot(const struct arch_vm *a, unsigned int i);
 
-/* The command line the guest gets: `cmdline` itself (*out = NULL), or a new string the caller
- * frees, when the guest can only learn of its devices there. Returns 0 or -ENOMEM. */
+/* The command line a Linux guest gets: `cmdline` itself (*out = NULL), or a new string the caller
+ * frees, with what tells Linux where its devices are (x86: virtio_mmio.device=, as
+ * --virtio-discovery says). Other guests get `cmdline`. Returns 0 or -ENOMEM. */
 int __must_check arch_guest_cmdline(const struct arch_vm *a, const char *cmdline, char **out);
 
 /* Writes the firmware tables into guest RAM before the image is loaded (which may not overlap

@@ -46,7 +46,8 @@ void cli_print_help(FILE *f)
 		"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 		"                         the jailer's launch times: kiln logs its start-up time\n"
 		"                         (Info) when the API is up\n"
-		"  --debug-exit[=PORT], --irqchip=MODE, --stats, --on-reboot=ACTION, -v, -q:\n"
+		"  --debug-exit[=PORT], --irqchip=MODE, --virtio-discovery=MODE, --stats,\n"
+		"  --on-reboot=ACTION, -v, -q:\n"
 		"                         as for 'kiln run'\n"
 		"\n"
 		"Exit status: 0 guest powered off or reset; (v << 1) | 1 debug-exit write of v;\n"
@@ -102,6 +103,10 @@ void cli_print_run_help(FILE *f)
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
 		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
+		"      --virtio-discovery=MODE  how a Linux guest finds the virtio devices: both\n"
+		"                         (default: the DSDT and virtio_mmio.device= on the command\n"
+		"                         line) or acpi (the DSDT only; the command line too with\n"
+		"                         acpi=off)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
@@ -118,7 +123,8 @@ enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
        OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_NO_API, OPT_NO_SECCOMP,
        OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
-       OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME };
+       OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
+       OPT_VIRTIO_DISCOVERY };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -135,6 +141,7 @@ static const struct option run_options[] = {
 	{ "flat", no_argument, NULL, OPT_FLAT },
 	{ "debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "virtio-discovery", required_argument, NULL, OPT_VIRTIO_DISCOVERY },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "kvm-device", required_argument, NULL, OPT_KVM_PATH },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
@@ -379,6 +386,18 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			else {
 				snprintf(err, err_size,
 					 "--irqchip: '%s' is not a mode (split or kernel)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_VIRTIO_DISCOVERY:
+			if (strcmp(optarg, "both") == 0)
+				cfg->virtio_discovery = VIRTIO_DISCOVERY_BOTH;
+			else if (strcmp(optarg, "acpi") == 0)
+				cfg->virtio_discovery = VIRTIO_DISCOVERY_ACPI;
+			else {
+				snprintf(err, err_size,
+					 "--virtio-discovery: '%s' is not a mode (both or acpi)",
+					 optarg);
 				return -EINVAL;
 			}
 			break;

@@ -50,18 +50,22 @@ bool linux_is_bzimage(const struct loader_image *img)
 	return flag == BOOT_FLAG_MAGIC && magic == HDRS_MAGIC;
 }
 
-/* The command line goes to X86_CMDLINE_ADDR; `max` counts the terminating NUL. */
-static int put_cmdline(const struct gmem *gm, const struct loader_args *args, uint64_t max,
-		       char *why, size_t why_size)
+/* The command line goes to X86_CMDLINE_ADDR; `max` counts the terminating NUL. A Linux kernel
+ * (`is_linux`) gets args->linux_cmdline when there is one. */
+static int put_cmdline(const struct gmem *gm, const struct loader_args *args, bool is_linux,
+		       uint64_t max, char *why, size_t why_size)
 {
-	const char *cmd = args->cmdline ? args->cmdline : "";
+	bool added = is_linux && args->linux_cmdline;
+	const char *cmd = added ? args->linux_cmdline : args->cmdline ? args->cmdline : "";
 	size_t len = strlen(cmd);
 
 	if (max > X86_CMDLINE_MAX)
 		max = X86_CMDLINE_MAX;
 	if (len + 1 > max) {
-		snprintf(why, why_size, "%s: command line of %zu bytes is too long (this kernel "
-			 "takes at most %llu)", args->kernel.path, len, (unsigned long long)(max - 1));
+		snprintf(why, why_size, "%s: command line of %zu bytes%s is too long (this kernel "
+			 "takes at most %llu)", args->kernel.path, len,
+			 added ? " (with kiln's virtio_mmio.device= parameters)" : "",
+			 (unsigned long long)(max - 1));
 		return -EINVAL;
 	}
 	if (gmem_write(gm, X86_CMDLINE_ADDR, cmd, len + 1)) {
@@ -122,7 +126,7 @@ static int finish_linux(const struct gmem *gm, const struct loader_args *args,
 	int e;
 
 	/* cmdline_size excludes the NUL (boot.rst); put_cmdline's limit includes it. */
-	e = put_cmdline(gm, args,
+	e = put_cmdline(gm, args, true,
 			bp->hdr.cmdline_size ? (uint64_t)bp->hdr.cmdline_size + 1 : LINUX_CMDLINE_DEFAULT,
 			why, why_size);
 	if (e)
@@ -331,7 +335,7 @@ int loader_load_pvh(const struct gmem *gm, const struct loader_args *args, uint3
 			 args->kernel.path, entry32);
 		return -EINVAL;
 	}
-	e = put_cmdline(gm, args, LINUX_CMDLINE_DEFAULT, why, why_size);
+	e = put_cmdline(gm, args, false, LINUX_CMDLINE_DEFAULT, why, why_size);
 	if (e)
 		return e;
 	e = place_initrd(gm, args, hi, (uint64_t)LINUX_INITRD_MAX_DEFAULT + 1, &rd, why, why_size);

@@ -25,6 +25,8 @@ struct loader_args {
 	struct loader_image kernel;
 	struct loader_image initrd; /* data NULL when absent */
 	const char *cmdline;        /* -p text, may be NULL */
+	const char *linux_cmdline;  /* a Linux kernel's (bzImage, vmlinux) instead, when not NULL:
+				     * cmdline plus what the board adds (arch_guest_cmdline()) */
 	bool flat;                  /* --flat: raw real-mode binary */
 	uint64_t acpi_rsdp;         /* where the platform put the ACPI RSDP, 0 when none */
 };

@@ -10,8 +10,12 @@
 # the cache and the finished entry appears with one rename(), so an interrupted build never
 # leaves a partial entry; a lock serialises concurrent builds of the same key.
 #
-# usage: build-kernel.sh [--dir] [CONFIG_FRAGMENT]
-#   --dir   print the cache directory for this configuration and exit (0 if it is built, 1 if not)
+# usage: build-kernel.sh [--dir] [CONFIG_FRAGMENT [OVERLAY...]]
+#   --dir    print the cache directory for this configuration and exit (0 if it is built, 1 if not)
+#   OVERLAY  a variant's fragment applied on top of the first (e.g. nopci.config): a symbol it
+#            sets replaces the earlier line of that symbol in place, so the merged fragment, not
+#            the files, is what is built, checked and hashed (one fragment alone is hashed as is,
+#            so its key does not change)
 # The last line on stdout is the cache directory; progress goes to stderr.
 # Exit status: 0 built or cached, 1 the build failed, 77 packages are missing and we are not root.
 set -euo pipefail
@@ -26,8 +30,35 @@ src_tar=/usr/src/linux-source-6.1.tar.xz
 
 only_dir=0
 if [ "${1:-}" = "--dir" ]; then only_dir=1; shift; fi
-config=${1:-$here/microvm.config}
-[ -r "$config" ] || { echo "build-kernel.sh: cannot read $config" >&2; exit 1; }
+[ $# -gt 0 ] || set -- "$here/microvm.config"
+for f in "$@"; do
+	[ -r "$f" ] || { echo "build-kernel.sh: cannot read $f" >&2; exit 1; }
+done
+config=$1
+name=$(basename "$config")
+merged=
+if [ $# -gt 1 ]; then
+	# Merge: the last line setting a symbol ("CONFIG_X=..." or "# CONFIG_X is not set") wins,
+	# at the place of the first; comments and blank lines of every file are kept in order.
+	merged=$(mktemp "${TMPDIR:-/tmp}/kiln-fragment.XXXXXX")
+	trap 'rm -f "$merged"' EXIT
+	awk '
+		function sym(line) {
+			if (line ~ /^CONFIG_[A-Za-z0-9_]+=/) { sub(/=.*/, "", line); return line }
+			if (line ~ /^# CONFIG_[A-Za-z0-9_]+ is not set$/) { split(line, w, " "); return w[2] }
+			return ""
+		}
+		{ s = sym($0); n++; text[n] = $0; key[n] = s; if (s != "") last[s] = $0 }
+		END {
+			for (i = 1; i <= n; i++) {
+				if (key[i] == "") { print text[i]; continue }
+				if (done[key[i]]++) continue
+				print last[key[i]]
+			}
+		}' "$@" >"$merged"
+	config=$merged
+	for f in "${@:2}"; do name+="+$(basename "$f")"; done
+fi
 
 # The kernel build's own needs: compiler and make, bc/bison/flex for Kbuild, libelf for objtool,
 # libssl for the certificate tools, xz to unpack the source, cpio/perl for the build scripts.
@@ -70,11 +101,13 @@ fi
 rm -rf "$root/.tmp-linux-6.1-$key".*
 tmp=$(mktemp -d "$root/.tmp-linux-6.1-$key.XXXXXX")
 child=
+ticker=
 cleanup() {
 	[ -n "$child" ] && kill -TERM -- "-$child" 2>/dev/null
+	[ -n "$ticker" ] && kill "$ticker" 2>/dev/null
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
+trap 'cleanup; [ -z "$merged" ] || rm -f "$merged"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
@@ -94,7 +127,7 @@ run() {
 start=$(now_s)
 jobs=$(nproc)
 log=$tmp/build.log
-echo "build-kernel.sh: building Linux ($src_pkg $version) with $(basename "$config") in $tmp" \
+echo "build-kernel.sh: building Linux ($src_pkg $version) with $name in $tmp" \
 	"($jobs jobs; log: $log)" >&2
 
 run tar -xJf "$src_tar" -C "$tmp"
@@ -133,9 +166,22 @@ while IFS= read -r line; do
 		;;
 	esac
 done <"$config"
-[ $bad -eq 0 ] || { echo "build-kernel.sh: $config does not apply to $src_pkg $version" >&2; exit 1; }
+[ $bad -eq 0 ] || { echo "build-kernel.sh: $name does not apply to $src_pkg $version" >&2; exit 1; }
 
-if ! run "${kmake[@]}" -j"$jobs" vmlinux bzImage >>"$log" 2>&1; then
+# Progress on stderr once a minute (a cold build takes 7-25 minutes): objects compiled so far.
+(
+	while sleep 60; do
+		echo "build-kernel.sh: $(grep -c '^  CC ' "$log" 2>/dev/null || echo 0) objects compiled," \
+			"$(elapsed "$start") s" >&2
+	done
+) &
+ticker=$!
+status=0
+run "${kmake[@]}" -j"$jobs" vmlinux bzImage >>"$log" 2>&1 || status=$?
+kill "$ticker" 2>/dev/null
+wait "$ticker" 2>/dev/null
+ticker=
+if [ $status -ne 0 ]; then
 	tail -n 40 "$log" >&2
 	echo "build-kernel.sh: kernel build failed" >&2
 	exit 1
@@ -146,12 +192,13 @@ mkdir "$out"
 cp "$src/vmlinux" "$out/vmlinux"
 cp "$src/arch/x86/boot/bzImage" "$out/bzImage"
 cp "$src/.config" "$out/config"
+cp "$config" "$out/fragment"
 cp "$src/System.map" "$out/System.map"
 cp "$log" "$out/build.log"
 secs=$(elapsed "$start")
 {
 	echo "source=$src_pkg $version"
-	echo "fragment=$(basename "$config") sha256=$(sha256sum "$config" | cut -d' ' -f1)"
+	echo "fragment=$name sha256=$(sha256sum "$config" | cut -d' ' -f1)"
 	echo "release=$(cat "$src/include/config/kernel.release")"
 	echo "compiler=$(gcc --version | head -n1)"
 	echo "build_seconds=$secs jobs=$jobs"

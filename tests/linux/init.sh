@@ -12,6 +12,7 @@
 #   KILN-INIT: disk read ok | KILN-INIT: FAIL disk read ...  (when kiln.disk_sha=H is given)
 #   KILN-INIT: disk write ok                              (when kiln.disk_token=T is given)
 #   KILN-INIT: hwrng ok | KILN-INIT: FAIL hwrng ...       (when kiln.hwrng=1 is given)
+#   KILN-INIT: virtio devices ok: ... | KILN-INIT: FAIL virtio devices ... (kiln.virtio_ids=L)
 #   KILN-INIT: net ping ok | KILN-INIT: FAIL net ping ... (when kiln.net_ip=... is given)
 #   KILN-INIT: net fetch ok | KILN-INIT: FAIL net fetch ... (and kiln.net_sha=H)
 #   KILN-INIT: net serving                                (and kiln.net_serve=PORT)
@@ -35,6 +36,10 @@
 #   kiln.disk_sha=H        (root on a virtio disk) /kiln-check.bin must have SHA-256 H
 #   kiln.disk_token=T      (root on a virtio disk, rw) write T to /kiln-written.txt and sync
 #   kiln.hwrng=1           read 32 bytes from /dev/hwrng (virtio-rng): not all zero
+#   kiln.virtio_ids=L      the virtio device ids in /sys/bus/virtio/devices, sorted, must be
+#                          exactly L (comma-separated decimal, e.g. 2,4: a disk and an rng),
+#                          and as many platform devices bound to the virtio-mmio driver, each
+#                          at another address: every device found once, none twice
 #   kiln.net_ip=A/P        give eth0 (virtio-net) address A/P and bring it up, then ping
 #   kiln.net_peer=B        B three times (the host's end of the TAP)
 #   kiln.net_sha=H         fetch http://B:PORT/blob over TCP: its SHA-256 must be H
@@ -81,6 +86,7 @@ halt=poweroff
 disk_sha=
 disk_token=
 hwrng=
+virtio_ids=
 net_ip=
 net_peer=
 net_sha=
@@ -103,6 +109,7 @@ for word in $(cat /proc/cmdline); do
 	kiln.disk_sha=*) disk_sha=${word#*=} ;;
 	kiln.disk_token=*) disk_token=${word#*=} ;;
 	kiln.hwrng=*) hwrng=${word#*=} ;;
+	kiln.virtio_ids=*) virtio_ids=${word#*=} ;;
 	kiln.net_ip=*) net_ip=${word#*=} ;;
 	kiln.net_peer=*) net_peer=${word#*=} ;;
 	kiln.net_sha=*) net_sha=${word#*=} ;;
@@ -162,6 +169,29 @@ if [ -n "$disk_token" ]; then
 	else
 		fail "disk write: cannot write /kiln-written.txt"
 	fi
+fi
+
+if [ -n "$virtio_ids" ]; then
+	# Each virtio device's id (sysfs: 0x0002), sorted, and the virtio-mmio transports bound:
+	# a transport probed twice would show as a second virtio device and a second binding.
+	# /proc/iomem's lines for them follow, for the log.
+	ids=$(for d in /sys/bus/virtio/devices/*/device; do
+		[ -e "$d" ] && echo $(($(cat "$d")))
+	done | sort -n)
+	bound=$(for d in /sys/bus/platform/drivers/virtio-mmio/*; do
+		[ -e "$d/driver" ] && basename "$d"
+	done | sort)
+	nbound=$(echo "$bound" | wc -w)
+	nids=$(echo "$ids" | wc -w)
+	ids=$(echo "$ids" | tr '\n' ',')
+	ids=${ids%,}
+	bound=$(echo "$bound" | tr '\n' ' ')
+	if [ "$ids" = "$virtio_ids" ] && [ "$nbound" = "$nids" ]; then
+		say "virtio devices ok: ids $ids on $bound"
+	else
+		fail "virtio devices: ids '$ids' (expected '$virtio_ids') on $nbound bound transports: $bound"
+	fi
+	grep 'LNRO0005\|virtio' /proc/iomem | sed 's/^/KILN-INIT: iomem /'
 fi
 
 if [ -n "$hwrng" ]; then

@@ -5,6 +5,8 @@ usage: kiln-boot.py --kiln KILN (--kernel FILE --initrd CPIO | --build|--from-ca
                     [-c N] [-m MIB] [--acpi on|off] [--timeout S] [--log FILE]
                     [--pvm-workarounds auto|on|off] [--clearcpuid LIST] [--irqchip split|kernel]
                     [--net-tap NAME | --net-user | --netconsole NAME] [--vsock]
+                    [--variant nopci] [--virtio-discovery both|acpi] [--virtio-once]
+                    [--halt poweroff|reboot]
        kiln-boot.py --user-level --log FILE
 
 --build takes kiln's test kernel from tests/linux/build-kernel.sh (which builds it once and
@@ -44,6 +46,14 @@ initramfs. /init connects to the host (CID 2) port 6000, which kiln bridges to t
 "<uds>_6000" this script listens on, sends a token and wants it back acknowledged; then it runs an
 echo server on vsock port 5000, and this script connects to it through kiln's socket
 ("CONNECT 5000"), sends 1 MiB of random bytes and wants them back intact (SHA-256).
+
+--variant nopci boots the no-PCI variant of the test kernel (tests/linux/nopci.config over
+microvm.config): its ACPI namespace does not load, so it boots with --acpi off (the MP table and
+virtio_mmio.device=; docs/linux.md says why) and ends with a reboot (--halt reboot, the default
+there: without ACPI there is no power-off).
+--virtio-once checks that each virtio device was found exactly once: at kernel level one
+"[vdX]" line per disk, at user level /init's count of virtio devices and bound transports
+(kiln.virtio_ids=).
 
 PVM workarounds (docs/linux.md, "What a guest needs on a PVM host") go on the command line
 when the host runs KVM under PVM (/sys/module/kvm_pvm), or with --pvm-workarounds on.
@@ -115,8 +125,12 @@ def cmdline_for(args, pvm):
     if args.vsock:
         parts += ["kiln.vsock_connect=%d" % VSOCK_HOST_PORT, "kiln.vsock_token=" + args.vsock_token,
                   "kiln.vsock_listen=%d" % VSOCK_GUEST_PORT]
+    if args.virtio_once:
+        parts.append("kiln.virtio_ids=" + ",".join(str(i) for i in sorted(virtio_ids(args))))
     if args.acpi == "off":
-        parts += ["acpi=off", "kiln.halt=reboot"]
+        parts.append("acpi=off")
+    if args.halt == "reboot":
+        parts.append("kiln.halt=reboot")
     if pvm:
         clear = ",".join(x for x in (args.clearcpuid, args.clearcpuid_more) if x)
         if clear:
@@ -127,6 +141,15 @@ def cmdline_for(args, pvm):
     if args.append:
         parts.append(args.append)
     return " ".join(parts)
+
+
+def virtio_ids(args):
+    """The virtio device ids of the devices boot() gives kiln (docs/virtio.md)."""
+    ids = [2] * ((1 if args.root_disk else 0) + (1 if args.data_disk else 0))
+    ids += [4] if args.rng else []
+    ids += [1] if (args.net_tap or args.netconsole or args.net_user) else []
+    ids += [19] if args.vsock else []
+    return ids
 
 
 def boot(args, pvm):
@@ -145,6 +168,8 @@ def boot(args, pvm):
         cmd += ["--rng"]
     if args.irqchip:
         cmd += ["--irqchip=" + args.irqchip]
+    if args.virtio_discovery:
+        cmd += ["--virtio-discovery=" + args.virtio_discovery]
     if args.net_tap or args.netconsole:
         cmd += ["--net", "tap=" + (args.net_tap or args.netconsole)]
     if args.vsock:
@@ -266,6 +291,16 @@ def kernel_checks(args, status, text, kiln_text, host_start, pvm):
         need(re.search(r"clocksource: acpi_pm: mask: 0xffffff\b", text),
              "acpi_pm clocksource registered (the FADT's PM timer)")
     disk_checks(args, text, host_start, need)
+    if args.virtio_once:
+        disks = virtio_ids(args).count(2)
+        found = re.findall(r"virtio_blk virtio\d+: \[(vd[a-z]+)\]", text)
+        need(sorted(found) == ["vd" + chr(ord("a") + i) for i in range(disks)],
+             "each of the %d virtio disks found once (%s)" % (disks, " ".join(found) or "none"))
+        # Informational: the DSDT's and the command line's device for one transport (both
+        # present with --virtio-discovery=both): the second cannot claim the registers.
+        refused = re.findall(r"probe of (\S+) failed with error (-?\d+)", text)
+        print("info: virtio-mmio transports not probed: %s" % (
+            " ".join("%s (%s)" % r for r in refused) or "none"))
     if args.net_tap or args.net_user:
         net_checks(args, text, need)
     if args.netconsole:
@@ -722,6 +757,7 @@ def user_level(text):
     for param, line in (("kiln.disk_sha=", "KILN-INIT: disk read ok"),
                         ("kiln.disk_token=", "KILN-INIT: disk write ok"),
                         ("kiln.hwrng=1", "KILN-INIT: hwrng ok"),
+                        ("kiln.virtio_ids=", "KILN-INIT: virtio devices ok"),
                         ("kiln.vsock_connect=", "KILN-INIT: vsock connect ok"),
                         ("kiln.vsock_listen=", "KILN-INIT: vsock listening")):
         if param in text:
@@ -740,6 +776,8 @@ def test_kernel(args):
     exit status when that cannot be done, else None."""
     here = os.path.dirname(os.path.abspath(__file__))
     build = [os.path.join(here, "build-kernel.sh")] + (["--dir"] if args.from_cache else [])
+    if args.variant:
+        build += [os.path.join(here, "microvm.config"), os.path.join(here, args.variant + ".config")]
     k = subprocess.run(build, stdout=subprocess.PIPE, text=True)
     if k.returncode == 77:
         print("SKIP: the packages to build the test kernel are missing")
@@ -797,6 +835,15 @@ def main():
                     help="also a 4 MiB read-only virtio-blk data disk, checked unchanged afterwards")
     ap.add_argument("--rng", action="store_true", help="also virtio-rng (/init reads /dev/hwrng)")
     ap.add_argument("--irqchip", choices=("split", "kernel"), help="kiln's --irqchip (default: kiln's)")
+    ap.add_argument("--variant", choices=("nopci",),
+                    help="a variant of the test kernel (tests/linux/VARIANT.config over microvm.config)")
+    ap.add_argument("--virtio-discovery", choices=("both", "acpi"),
+                    help="kiln's --virtio-discovery (default: kiln's)")
+    ap.add_argument("--virtio-once", action="store_true",
+                    help="check that each virtio device was found exactly once")
+    ap.add_argument("--halt", choices=("poweroff", "reboot"),
+                    help="how /init ends (default: reboot with --acpi off, which cannot power "
+                    "off, else poweroff)")
     ap.add_argument("--net-tap", metavar="NAME",
                     help="a virtio-net interface on TAP NAME in a new network namespace: the "
                     "guest pings the host, fetches a file over TCP and serves one (needs root)")
@@ -810,6 +857,8 @@ def main():
                     help="virtio-vsock on a Unix socket: the guest connects to a host listener, "
                     "and the host sends 1 MiB through the guest's echo server (socat)")
     args = ap.parse_args()
+    if not args.halt:
+        args.halt = "reboot" if args.acpi == "off" else "poweroff"
     if (args.root_disk or args.data_disk or args.vsock) and not (args.build or args.from_cache):
         ap.error("--root-disk, --data-disk and --vsock need --build or --from-cache")
     if args.netconsole and (args.net_tap or args.net_user):

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "acpi/aml.h"
+#include "arch/arch.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/mptable.h"
@@ -1058,4 +1059,69 @@ Test(irq, kernel_routes_match_the_tables)
 	for (unsigned int pin = 3; pin < KVM_IOAPIC_NUM_PINS; pin++)
 		cr_assert_eq(ioapic_gsi[pin], pin, "GSI %u on pin %u", pin, pin);
 	cr_assert_eq(ioapic_gsi[1], 1);
+}
+
+/* ---- the Linux command line's virtio_mmio.device= (board.c, --virtio-discovery) ------------ */
+
+/* arch_guest_cmdline() for two disks and the rng under `mode`: the line it gives, or NULL when
+ * the guest gets `cmdline` itself. */
+static char *guest_cmdline(enum virtio_discovery mode, const char *cmdline)
+{
+	static struct vmm_config cfg;
+	struct arch_vm *a = NULL;
+	char err[CONFIG_ERR_MAX], *out = (char *)"unset";
+
+	config_init(&cfg);
+	cfg.nr_disks = 2;
+	cfg.disks[0].path = cfg.disks[1].path = "/dev/null";
+	cfg.rng = true;
+	cfg.virtio_discovery = mode;
+	cr_assert_eq(arch_vm_create(&a, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(arch_guest_cmdline(a, cmdline, &out), 0);
+	arch_vm_destroy(a);
+	return out;
+}
+
+static const char devices[] = " virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6"
+			      " virtio_mmio.device=4K@0xd0002000:7";
+
+Test(guest_cmdline, both_describes_every_device)
+{
+	char want[256];
+	char *line = guest_cmdline(VIRTIO_DISCOVERY_BOTH, "console=ttyS0");
+
+	snprintf(want, sizeof(want), "console=ttyS0%s", devices);
+	cr_assert_not_null(line);
+	cr_assert_str_eq(line, want);
+	free(line);
+	/* No -p at all: the parameters alone. */
+	line = guest_cmdline(VIRTIO_DISCOVERY_BOTH, NULL);
+	cr_assert_not_null(line);
+	cr_assert_str_eq(line, devices);
+	free(line);
+}
+
+Test(guest_cmdline, acpi_only_with_acpi_off)
+{
+	char *line = guest_cmdline(VIRTIO_DISCOVERY_ACPI, "console=ttyS0");
+
+	cr_assert_null(line, "the DSDT only: the command line is the user's");
+	cr_assert_null(guest_cmdline(VIRTIO_DISCOVERY_ACPI, "xacpi=off acpi=offx"));
+	line = guest_cmdline(VIRTIO_DISCOVERY_ACPI, "acpi=off");
+	cr_assert_not_null(line, "acpi=off: the DSDT is not read");
+	cr_assert_eq(strncmp(line, "acpi=off virtio_mmio.device=", 28), 0, "%s", line);
+	free(line);
+}
+
+Test(guest_cmdline, no_devices_no_parameters)
+{
+	struct vmm_config cfg;
+	struct arch_vm *a = NULL;
+	char err[CONFIG_ERR_MAX], *out = (char *)"unset";
+
+	config_init(&cfg);
+	cr_assert_eq(arch_vm_create(&a, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(arch_guest_cmdline(a, "console=ttyS0", &out), 0);
+	cr_assert_null(out);
+	arch_vm_destroy(a);
 }

@@ -439,6 +439,25 @@ Test(cli, bad_irqchip)
 	assert_msg_has("--irqchip");
 }
 
+Test(cli, virtio_discovery)
+{
+	enum cli_action a;
+	const char *names[] = { "both", "acpi" };
+	const enum virtio_discovery modes[] = { VIRTIO_DISCOVERY_BOTH, VIRTIO_DISCOVERY_ACPI };
+
+	cr_assert_eq(PARSE(&a, "run", "-k", "x"), 0, "%s", err);
+	cr_assert_eq(cfg.virtio_discovery, VIRTIO_DISCOVERY_BOTH, "the default");
+	for (int i = 0; i < 2; i++) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "--virtio-discovery=%s", names[i]);
+		cr_assert_eq(PARSE(&a, "run", "-k", "x", opt), 0, "%s", err);
+		cr_assert_eq(cfg.virtio_discovery, modes[i], "%s", opt);
+	}
+	cr_assert_eq(PARSE(&a, "run", "-k", "x", "--virtio-discovery", "cmdline"), -EINVAL);
+	assert_msg_has("--virtio-discovery: 'cmdline' is not a mode (both or acpi)");
+}
+
 Test(cli, bad_debug_exit_port)
 {
 	enum cli_action a;
@@ -548,7 +567,7 @@ Test(cli, help_text_mentions_options)
 	for (const char *const *o = (const char *const[]){ "--kernel", "--initrd", "--cmdline",
 							   "--memory", "--cpus", "--flat",
 							   "--debug-exit", "--irqchip", "--stats",
-							   NULL };
+							   "--virtio-discovery", NULL };
 	     *o; o++)
 		cr_assert_not_null(strstr(buf, *o), "run --help does not mention %s", *o);
 	free(buf);

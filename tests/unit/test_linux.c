@@ -721,6 +721,28 @@ Test(bzimage, command_line_longer_than_cmdline_size)
 	assert_zero_page_untouched();
 }
 
+/* kiln's virtio_mmio.device= parameters (loader_args.linux_cmdline) reach a Linux kernel only;
+ * a line too long with them says so. */
+Test(bzimage, linux_cmdline_replaces_the_users)
+{
+	struct bz z;
+	struct boot_entry e;
+	struct loader_args a;
+
+	build_bz(&z);
+	a = mkargs(z.b, z.size, "console=ttyS0", NULL, 0);
+	a.linux_cmdline = "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5";
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(gstr(CMDLINE), "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5");
+
+	build_bz(&z);
+	H(&z)->cmdline_size = 20;
+	a = mkargs(z.b, z.size, "console=ttyS0", NULL, 0);
+	a.linux_cmdline = "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5";
+	assert_rejected(loader_load(gm, &a, &e, err, sizeof(err)), "is too long");
+	cr_assert_not_null(strstr(err, "virtio_mmio.device="), "%s", err);
+}
+
 /* boot.rst: cmdline_size is "the maximum size of the command line without the terminating
  * zero"; Linux sets it to COMMAND_LINE_SIZE - 1 (0x7ff). A line of exactly that many
  * characters is one the kernel takes. */
@@ -1790,4 +1812,20 @@ Test(linux_detect, wrong_magic_is_not_a_bzimage)
 	H(&z)->header = 0x53726468; /* "hdrS" */
 	assert_rejected(load_bz(&z, NULL, NULL, 0, &e), "unknown format");
 	cr_assert(ram_untouched());
+}
+
+Test(pvh, linux_cmdline_is_not_for_other_kernels)
+{
+	struct elfimg im;
+	struct boot_entry e;
+	struct loader_args a;
+
+	build_elf(&im);
+	add_gnu_note(&im);
+	add_pvh_note(&im, PVH_ENTRY);
+	a = mkargs(im.b, im.size, "console=hvc0", NULL, 0);
+	a.linux_cmdline = "console=hvc0 virtio_mmio.device=4K@0xd0000000:5";
+	cr_assert_eq(loader_load(gm, &a, &e, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(e.format, "PVH");
+	cr_assert_str_eq(gstr(CMDLINE), "console=hvc0");
 }

@@ -70,7 +70,12 @@ struct arch_virtio_slot arch_virtio_slot(const struct arch_vm *a, unsigned int i
 	return (struct arch_virtio_slot){ .addr = d->addr, .size = d->size, .gsi = d->irq };
 }
 
-/* With acpi=off a Linux guest learns of virtio-mmio devices only from its command line. */
+/* virtio_mmio.device=<size>@<base>:<irq> for each device (docs/virtio.md), for a kernel that
+ * does not use ACPI (no CONFIG_ACPI, or acpi=off: then always), unless --virtio-discovery=acpi
+ * leaves them to the DSDT. A kernel that does use ACPI registers these platform devices after
+ * the ACPI scan has registered the DSDT's LNRO0005 ones; the DSDT's is bound first and requests
+ * the registers, so the command line's copy fails its probe with -EBUSY and each device is found
+ * once (measured: linux-kvm-vmlinux-acpi-virtio-both). */
 int arch_guest_cmdline(const struct arch_vm *a, const char *cmdline, char **out)
 {
 	const char *base = cmdline ? cmdline : "";
@@ -81,7 +86,8 @@ int arch_guest_cmdline(const struct arch_vm *a, const char *cmdline, char **out)
 	for (const char *p = strstr(base, "acpi=off"); p; p = strstr(p + 1, "acpi=off"))
 		if ((p == base || p[-1] == ' ') && (p[8] == ' ' || !p[8]))
 			acpi_off = true;
-	if (!acpi_off || !a->platform.nr_mmio_devs)
+	if (!a->platform.nr_mmio_devs ||
+	    (!acpi_off && a->cfg->virtio_discovery == VIRTIO_DISCOVERY_ACPI))
 		return 0;
 	len += a->platform.nr_mmio_devs * 48;
 	*out = malloc(len);
