@@ -147,7 +147,7 @@ static void handle_system_event(struct vcpu *vcpu, const struct exit_env *env)
 void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 {
 	struct kvm_run *run = vcpu->run;
-	bool timed = vcpu->stats.enabled;
+	bool timed = vcpu->stats.enabled, watched = false;
 	char what[160];
 
 	for (;;) {
@@ -155,6 +155,13 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 
 		if (__atomic_load_n(env->stopping, __ATOMIC_ACQUIRE))
 			return;
+		/* The live view's switch: a relaxed load per exit while nobody watches. Turning it on
+		 * asks KVM for the RIP in kvm_run (arch_exit_rip_sync()): no ioctl, here or later. */
+		if (env->watching && __atomic_load_n(env->watching, __ATOMIC_RELAXED) != watched) {
+			watched = !watched;
+			arch_exit_rip_sync(vcpu, watched);
+			timed = vcpu->stats.enabled || watched;
+		}
 		if (env->pausing && __atomic_load_n(env->pausing, __ATOMIC_ACQUIRE)) {
 			env->park(env->park_opaque, vcpu);
 			continue;
@@ -206,5 +213,7 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 			break;
 		}
 		stats_account_reason(&vcpu->stats, run->exit_reason, timed ? now_ns() - t0 : 0);
+		if (watched && vcpu->rip_sync)
+			stats_sample_rip(&vcpu->stats, arch_exit_rip(vcpu), run->exit_reason);
 	}
 }

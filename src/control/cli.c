@@ -20,6 +20,9 @@ void cli_print_help(FILE *f)
 		"                                     serve the Firecracker-compatible API\n"
 		"       kiln --config-file FILE [options]\n"
 		"                                     boot the VM a Firecracker config file describes\n"
+		"       kiln top --api-sock PATH [--symbols FILE] [--json]\n"
+		"                                     live VM-exit view of a running kiln\n"
+		"                                     (kiln top --help)\n"
 		"       kiln --help | --version\n"
 		"\n"
 		"Options of the API and config-file forms:\n"
@@ -366,6 +369,10 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_o
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		*action = CLI_VERSION;
+		return 0;
+	}
+	if (strcmp(argv[1], "top") == 0) {
+		*action = CLI_TOP; /* top_main() parses the rest */
 		return 0;
 	}
 	if (strcmp(argv[1], "run") == 0)
