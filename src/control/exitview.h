@@ -26,7 +26,7 @@ json_t *exitview_snapshot(struct vmm *vmm);
 struct exitview_row {
 	char what[96];    /* "IO", "0x03f8 out serial", "virtio-blk write @0xd0000000", "0x..." */
 	char symbol[96];  /* RIP rows with a symbol table: "func+0x1c", else "" */
-	const char *reason; /* RIP rows: the exit reason sampled most there */
+	const char *reason; /* RIP rows: "IO", "MMIO" or "other": the first exit sampled there */
 	uint64_t addr;    /* the port, MMIO base or RIP */
 	double per_s;     /* exits per second */
 	double avg_ns;    /* kiln's handling time per exit; < 0 when not measured */
@@ -56,7 +56,7 @@ struct exitview {
 
 /* Computes `out` from snapshot `prev` taken before `cur`, naming RIPs with `syms` (may be NULL).
  * Returns 0, or -EINVAL with a one-line reason in err when a snapshot does not have the schema
- * or cur is not later than prev. */
+ * or cur is not later than prev. Uses static scratch space: one thread at a time. */
 int exitview_compute(const json_t *prev, const json_t *cur, const struct symtab *syms,
 		     struct exitview *out, char *err, size_t err_size);
 
