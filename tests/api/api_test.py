@@ -1990,6 +1990,7 @@ def t_exits_live():
             return
         views = [json.loads(l) for l in lines]
         v = views[-1]  # the first interval began as watching started
+        print("INFO: kiln top's last interval: %s" % lines[-1], flush=True)
         io = [r for r in v["vcpus"][0]["reasons"] if r["reason"] == "IO"]
         rate = io[0]["per_s"] if io else 0
         check("IO exits per second on vCPU 0 within 10%% of the guest's %d/s" % PACE_HZ,
