@@ -95,7 +95,7 @@ bench-kvm: build
 bench-exit-view: build
 	@tests/kvm/run-tier.py --build build --out build/bench/kvm-exit-view --timeout 900 --run '\
 		python3 bench/exit_view.py --kiln build/kiln --guests build/tests/guests \
-			--runs $${RUNS:-3} --json /kiln-out/exit-view.json'
+			--rows --runs $${RUNS:-3} --json /kiln-out/exit-view.json'
 
 # virtio-net frame rates and host CPU per frame, kiln vs QEMU microvm on a TAP, with the vio_net
 # guest (bench/virtio_net.py), inside the real-KVM tier's machine (root and KVM needed there).
