@@ -88,6 +88,15 @@ bench-kvm: build
 		python3 bench/pio.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
 			--runs $${RUNS_PIO:-2} --json /kiln-out/pio.json'
 
+# The live exit view's cost on the exit path: PIO round trips per second with `kiln top` watching
+# and without (bench/exit_view.py), inside the real-KVM tier's machine. RUNS sets the boots of
+# each row (3); JSON in build/bench/kvm-exit-view/.
+.PHONY: bench-exit-view
+bench-exit-view: build
+	@tests/kvm/run-tier.py --build build --out build/bench/kvm-exit-view --timeout 900 --run '\
+		python3 bench/exit_view.py --kiln build/kiln --guests build/tests/guests \
+			--rows --runs $${RUNS:-3} --json /kiln-out/exit-view.json'
+
 # virtio-net frame rates and host CPU per frame, kiln vs QEMU microvm on a TAP, with the vio_net
 # guest (bench/virtio_net.py), inside the real-KVM tier's machine (root and KVM needed there).
 .PHONY: bench-net

@@ -248,6 +248,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 		.arch = vmm->arch,
 		.stopping = &vmm->stopping,
 		.pausing = &vmm->pausing,
+		.watching = &vmm->watching,
 		.park = vmm_park,
 		.park_opaque = vmm,
 	};

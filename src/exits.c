@@ -61,13 +61,21 @@ static void handle_internal_error(struct vcpu *vcpu, const struct exit_env *env)
 	report_crash(vcpu, env, what);
 }
 
-static void handle_io(struct vcpu *vcpu, const struct exit_env *env, bool timed)
+/* The port or MMIO device an exit went to, accounted by the loop with the exit's handling time
+ * (one clock read at each end of the exit, shared by the reason and the access). */
+struct exit_access {
+	bool set;
+	enum stats_access kind;
+	uint64_t addr;
+	const char *name;
+};
+
+static void handle_io(struct vcpu *vcpu, const struct exit_env *env, struct exit_access *acc)
 {
 	struct kvm_run *run = vcpu->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
 	unsigned int size = run->io.size;
-	uint64_t t0 = timed ? now_ns() : 0;
 	const struct bus_range *r = NULL;
 
 	/* String I/O (rep ins/outs) arrives as `count` back-to-back items. The data area lies in
@@ -91,15 +99,14 @@ static void handle_io(struct vcpu *vcpu, const struct exit_env *env, bool timed)
 					    out ? "write to" : "read from", run->io.port, size,
 					    size == 1 ? "" : "s", out ? " dropped" : " returned all ones");
 	}
-	if (timed)
-		stats_account_access(&vcpu->stats, out ? STATS_IO_OUT : STATS_IO_IN, run->io.port,
-				     r ? r->name : "unclaimed", now_ns() - t0);
+	*acc = (struct exit_access){ true, out ? STATS_IO_OUT : STATS_IO_IN, run->io.port,
+				     r ? r->name : "unclaimed" };
 }
 
-static void handle_mmio(struct vcpu *vcpu, const struct exit_env *env, bool timed)
+static void handle_mmio(struct vcpu *vcpu, const struct exit_env *env, struct exit_access *acc)
 {
 	struct kvm_run *run = vcpu->run;
-	uint64_t addr = run->mmio.phys_addr, t0 = timed ? now_ns() : 0;
+	uint64_t addr = run->mmio.phys_addr;
 	unsigned int len = run->mmio.len;
 	bool write = run->mmio.is_write;
 	const struct bus_range *r;
@@ -118,9 +125,8 @@ static void handle_mmio(struct vcpu *vcpu, const struct exit_env *env, bool time
 				    gmem_is_ram(env->mem, addr) ? "" : ", not guest RAM",
 				    write ? " dropped" : " returned all ones");
 	}
-	if (timed)
-		stats_account_access(&vcpu->stats, write ? STATS_MMIO_WRITE : STATS_MMIO_READ,
-				     r ? r->base : addr, r ? r->name : "unclaimed", now_ns() - t0);
+	*acc = (struct exit_access){ true, write ? STATS_MMIO_WRITE : STATS_MMIO_READ,
+				     r ? r->base : addr, r ? r->name : "unclaimed" };
 }
 
 static void handle_system_event(struct vcpu *vcpu, const struct exit_env *env)
@@ -147,14 +153,22 @@ static void handle_system_event(struct vcpu *vcpu, const struct exit_env *env)
 void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 {
 	struct kvm_run *run = vcpu->run;
-	bool timed = vcpu->stats.enabled;
+	bool timed = vcpu->stats.enabled, watched = false;
 	char what[160];
 
 	for (;;) {
-		uint64_t t0;
+		struct exit_access acc = { .set = false };
+		uint64_t t0, ns;
 
 		if (__atomic_load_n(env->stopping, __ATOMIC_ACQUIRE))
 			return;
+		/* The live view's switch: a relaxed load per exit while nobody watches. Turning it on
+		 * asks KVM for the RIP in kvm_run (arch_exit_rip_sync()): no ioctl, here or later. */
+		if (env->watching && __atomic_load_n(env->watching, __ATOMIC_RELAXED) != watched) {
+			watched = !watched;
+			arch_exit_rip_sync(vcpu, watched);
+			timed = vcpu->stats.enabled || watched;
+		}
 		if (env->pausing && __atomic_load_n(env->pausing, __ATOMIC_ACQUIRE)) {
 			env->park(env->park_opaque, vcpu);
 			continue;
@@ -172,10 +186,10 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 		stats_inc(&vcpu->stats.runs);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
-			handle_io(vcpu, env, timed);
+			handle_io(vcpu, env, &acc);
 			break;
 		case KVM_EXIT_MMIO:
-			handle_mmio(vcpu, env, timed);
+			handle_mmio(vcpu, env, &acc);
 			break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel local APIC; KVM resumes after the hlt. */
@@ -205,6 +219,11 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 			report_crash(vcpu, env, what);
 			break;
 		}
-		stats_account_reason(&vcpu->stats, run->exit_reason, timed ? now_ns() - t0 : 0);
+		ns = timed ? now_ns() - t0 : 0;
+		stats_account_reason(&vcpu->stats, run->exit_reason, ns);
+		if (timed && acc.set)
+			stats_account_access(&vcpu->stats, acc.kind, acc.addr, acc.name, ns);
+		if (watched && vcpu->rip_sync)
+			stats_sample_rip(&vcpu->stats, arch_exit_rip(vcpu), run->exit_reason);
 	}
 }

@@ -18,6 +18,10 @@ struct exit_env {
 	struct arch_vm *arch;          /* exits only the architecture knows (arch_handle_exit) */
 	const int *stopping;           /* read with acquire semantics before each KVM_RUN */
 	const int *pausing;            /* likewise; when set the loop calls park() */
+	/* Set while the live exit view (kiln top, GET /vm/exits) watches; read relaxed before each
+	 * KVM_RUN; NULL: never. While set, each exit's handling time and port or MMIO device are
+	 * counted as with --stats, and its guest RIP is sampled (stats_sample_rip()). */
+	const int *watching;
 	/* Parks the calling vCPU thread until the pause ends or the VM stops; must clear
 	 * vcpu->run->immediate_exit before returning when the VM is not stopping. */
 	void (*park)(void *opaque, struct vcpu *vcpu);

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "control/cli.h"
 #include "control/controller.h"
+#include "control/top.h"
 #include "util/log.h"
 #include "version.h"
 #include "vmm.h"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 	case CLI_VERSION:
 		printf("kiln %s\n", KILN_VERSION);
 		return 0;
+	case CLI_TOP:
+		return top_main(argc - 1, argv + 1);
 	case CLI_RUN:
 	case CLI_SERVE:
 		break;

@@ -407,6 +407,16 @@ const struct vcpu_stats *vmm_vcpu_stats(const struct vmm *vmm, unsigned int i)
 	return &vmm->vcpus[i].stats;
 }
 
+void vmm_watch_exits(struct vmm *vmm, bool on)
+{
+	__atomic_store_n(&vmm->watching, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+bool vmm_can_sample_rips(const struct vmm *vmm)
+{
+	return vmm->nr_vcpus && vmm->vcpus[0].rip_sync_ok;
+}
+
 void vmm_serial_counters(const struct vmm *vmm, struct serial_counters *out)
 {
 	serial_get_counters(arch_serial(vmm->arch), out);

@@ -87,6 +87,13 @@ unsigned int vmm_nr_vcpus(const struct vmm *vmm);
 /* vCPU `i`'s exit counters: read them with stats_load() while the vCPU runs. */
 const struct vcpu_stats *vmm_vcpu_stats(const struct vmm *vmm, unsigned int i);
 
+/* The live exit view (docs/exits.md): while `on`, vCPUs also count handling time and ports or
+ * MMIO devices per exit and sample each exit's guest RIP. Any thread; takes effect at each
+ * vCPU's next exit. */
+void vmm_watch_exits(struct vmm *vmm, bool on);
+/* Whether KVM can give exit RIPs without a syscall (KVM_CAP_SYNC_REGS). */
+bool vmm_can_sample_rips(const struct vmm *vmm);
+
 /* The console UART's counters. */
 void vmm_serial_counters(const struct vmm *vmm, struct serial_counters *out);
 

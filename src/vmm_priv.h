@@ -56,6 +56,9 @@ struct vmm {
 	int stop_code;
 	int event_fd; /* wakes the event loop: stop requested, or serial FIFO space */
 
+	/* Set while the live exit view watches (vmm_watch_exits()); read relaxed by vCPU loops. */
+	int watching;
+
 	/* Pause state, under stop_lock: vCPUs park while `pausing` is set. */
 	int pausing;
 	unsigned int nr_parked;

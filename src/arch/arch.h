@@ -125,6 +125,14 @@ bool arch_handle_exit(struct arch_vm *a, struct vcpu *vcpu);
  * an unclaimed access there is logged at debug level instead of warned about. */
 const char *arch_absent_port(uint16_t port, unsigned int size);
 
+/* The live exit view (exits.h): asks KVM to write the guest's RIP into the vCPU's kvm_run on
+ * every exit (`on`), or to stop; on `vcpu`'s own thread, between KVM_RUN calls. It costs no
+ * syscall: x86 sets KVM_SYNC_X86_REGS in kvm_run->kvm_valid_regs. Returns false, changing
+ * nothing, where KVM cannot (no KVM_CAP_SYNC_REGS). */
+bool arch_exit_rip_sync(struct vcpu *vcpu, bool on);
+/* The guest RIP at the last exit; only meaningful while arch_exit_rip_sync() is on. */
+uint64_t arch_exit_rip(const struct vcpu *vcpu);
+
 /* Writes the vCPU's registers to the error log, one line each, prefixed "vcpuN:". */
 void arch_dump_regs(const struct vcpu *vcpu);
 

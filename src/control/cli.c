@@ -24,6 +24,9 @@ void cli_print_help(FILE *f)
 		"       kiln --config-file FILE [--no-api] [options]\n"
 		"                                     boot the VM a Firecracker config file describes\n"
 		"       kiln [--id ID] [options]      serve the API on /run/firecracker.socket\n"
+		"       kiln top --api-sock PATH [--symbols FILE] [--json]\n"
+		"                                     live VM-exit view of a running kiln\n"
+		"                                     (kiln top --help)\n"
 		"       kiln --help | --version\n"
 		"\n"
 		"Options of the API and config-file forms:\n"
@@ -573,6 +576,10 @@ int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_o
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		*action = CLI_VERSION;
+		return 0;
+	}
+	if (strcmp(argv[1], "top") == 0) {
+		*action = CLI_TOP; /* top_main() parses the rest */
 		return 0;
 	}
 	if (strcmp(argv[1], "run") == 0)

@@ -19,6 +19,7 @@ enum cli_action {
 	CLI_HELP,     /* kiln --help */
 	CLI_RUN_HELP, /* kiln run --help */
 	CLI_VERSION,
+	CLI_TOP,      /* kiln top: the live exit view of a running kiln (control/top.h) */
 };
 
 /* Fills `cfg` (which must be config_init()ed) and `opts` from argv, and `verbosity` with what

@@ -13,6 +13,7 @@
 
 #include "builder.h"
 #include "control/api.h"
+#include "control/exitview.h"
 #include "control/metrics.h"
 #include "control/spec.h"
 #include "util/log.h"
@@ -29,6 +30,7 @@ struct controller {
 	struct api_server *api;
 	bool signalled;
 	int signal_status;
+	uint64_t watch_until_ns; /* the live exit view watches until then (0: not watching) */
 };
 
 static const char *const not_after_boot =
@@ -301,6 +303,18 @@ static void handle_request(void *ctx, struct api_request *req)
 	} else if (is(req, "GET", "/machine-config")) {
 		req->status = 200;
 		req->reply = spec_machine_config_json(&c->spec);
+	} else if (is(req, "GET", "/vm/exits")) {
+		if (!c->vmm) {
+			snprintf(req->fault, sizeof(req->fault),
+				 "vm/exits: the microVM is not running (InstanceStart it first).");
+			req->status = 400;
+		} else {
+			/* Watching starts now and ends EXITVIEW_WATCH_MS after the last look. */
+			vmm_watch_exits(c->vmm, true);
+			c->watch_until_ns = now_ns() + EXITVIEW_WATCH_MS * 1000000ull;
+			req->status = 200;
+			req->reply = exitview_snapshot(c->vmm);
+		}
 	} else if (is(req, "GET", "/vm/config")) {
 		req->status = 200;
 		req->reply = spec_to_json(&c->spec);
@@ -417,8 +431,8 @@ static void run_loop(struct controller *c, int sfd)
 {
 	for (;;) {
 		struct pollfd pfd[4];
-		int n = 0, i_sig, i_api = -1, i_vmm = -1, i_in = -1;
-		bool in_ready = false;
+		int n = 0, i_sig, i_api = -1, i_vmm = -1, i_in = -1, timeout;
+		bool in_ready = false, watch_first;
 
 		if (c->vmm && vmm_stopping(c->vmm))
 			return;
@@ -436,7 +450,19 @@ static void run_loop(struct controller *c, int sfd)
 				pfd[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
 			}
 		}
-		if (poll(pfd, (nfds_t)n, c->spec.metrics.fd >= 0 ? METRICS_PERIOD_MS : -1) < 0) {
+		timeout = c->spec.metrics.fd >= 0 ? METRICS_PERIOD_MS : -1;
+		watch_first = false;
+		if (c->watch_until_ns) {
+			uint64_t t = now_ns();
+			int left = t >= c->watch_until_ns ? 0
+				   : (int)((c->watch_until_ns - t) / 1000000) + 1;
+
+			if (timeout < 0 || left < timeout) {
+				timeout = left;
+				watch_first = true;
+			}
+		}
+		if (poll(pfd, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("poll: %s", strerror(errno));
@@ -472,7 +498,12 @@ static void run_loop(struct controller *c, int sfd)
 			in_ready = true;
 		if (i_vmm >= 0 && ((pfd[i_vmm].revents & POLLIN) || in_ready))
 			vmm_handle_events(c->vmm, in_ready);
-		if (n && !(pfd[i_sig].revents & POLLIN) && c->spec.metrics.fd >= 0) {
+		if (c->watch_until_ns && now_ns() >= c->watch_until_ns) {
+			c->watch_until_ns = 0;
+			if (c->vmm)
+				vmm_watch_exits(c->vmm, false);
+		}
+		if (n && !(pfd[i_sig].revents & POLLIN) && c->spec.metrics.fd >= 0 && !watch_first) {
 			bool any = false;
 
 			for (int i = 0; i < n; i++)

@@ -10,7 +10,8 @@ void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t n
 	struct exit_stat *e = &st->reason[reason < STATS_MAX_REASONS ? reason : STATS_MAX_REASONS - 1];
 
 	stats_inc(&e->count);
-	e->ns += ns;
+	if (ns)
+		stats_add(&e->ns, ns);
 }
 
 void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_t addr,
@@ -21,8 +22,8 @@ void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_
 	for (unsigned int i = 0; i < st->nr_keys; i++) {
 		k = &st->keys[i];
 		if (k->kind == kind && k->addr == addr && k->name == name) {
-			k->s.count++;
-			k->s.ns += ns;
+			stats_inc(&k->s.count);
+			stats_add(&k->s.ns, ns);
 			return;
 		}
 	}
@@ -30,12 +31,28 @@ void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_
 		struct exit_stat *o = kind == STATS_IO_IN || kind == STATS_IO_OUT ? &st->other_io
 										 : &st->other_mmio;
 
-		o->count++;
-		o->ns += ns;
+		stats_inc(&o->count);
+		stats_add(&o->ns, ns);
 		return;
 	}
-	k = &st->keys[st->nr_keys++];
+	k = &st->keys[st->nr_keys];
 	*k = (struct stats_key){ .kind = kind, .addr = addr, .name = name, .s = { 1, ns } };
+	__atomic_store_n(&st->nr_keys, st->nr_keys + 1, __ATOMIC_RELEASE);
+}
+
+unsigned int stats_read_rips(const struct vcpu_stats *st, struct rip_sample *out, uint64_t *seq)
+{
+	uint64_t n = __atomic_load_n(&st->rip_seq, __ATOMIC_ACQUIRE);
+	unsigned int count = n < STATS_RIP_RING ? (unsigned int)n : STATS_RIP_RING;
+
+	for (unsigned int i = 0; i < count; i++) {
+		const struct rip_sample *s = &st->rips[(n - count + i) & (STATS_RIP_RING - 1)];
+
+		out[i].rip = __atomic_load_n(&s->rip, __ATOMIC_RELAXED);
+		out[i].reason = __atomic_load_n(&s->reason, __ATOMIC_RELAXED);
+	}
+	*seq = n;
+	return count;
 }
 
 static void print_row(FILE *f, const char *what, const char *detail, const struct exit_stat *s)

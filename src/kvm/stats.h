@@ -9,6 +9,8 @@
 
 #define STATS_MAX_REASONS 64
 #define STATS_MAX_KEYS 48
+/* Exits whose guest RIP a watched vCPU remembers (kiln top, GET /vm/exits): a power of two. */
+#define STATS_RIP_RING 256
 
 struct exit_stat {
 	uint64_t count;
@@ -24,10 +26,17 @@ struct stats_key {
 	struct exit_stat s;
 };
 
-/* One per vCPU, written only by its own thread. The exit counts by reason and the unclaimed
- * counters are always kept, with relaxed atomic stores, so metrics can read them (with
- * stats_load()) while the vCPU runs; handling times and the per-port/device table are kept only
- * with --stats (`enabled`) and read after the thread has ended. */
+/* One guest RIP sampled at an exit to kiln, with the exit's reason. */
+struct rip_sample {
+	uint64_t rip;
+	uint32_t reason;
+};
+
+/* One per vCPU, written only by its own thread, with relaxed atomic stores, so that other threads
+ * may read it with stats_load() while the vCPU runs. The exit counts by reason and the unclaimed
+ * counters are always kept; handling times and the per-port/device table are kept with --stats
+ * (`enabled`) or while the live view watches (exits.h); the RIP ring only while it watches.
+ * nr_keys is stored with release semantics after its key is filled in (stats_load_keys()). */
 struct vcpu_stats {
 	bool enabled;
 	uint64_t runs;
@@ -37,6 +46,10 @@ struct vcpu_stats {
 	struct stats_key keys[STATS_MAX_KEYS];
 	unsigned int nr_keys;
 	struct exit_stat other_io, other_mmio; /* accesses past STATS_MAX_KEYS distinct keys */
+	/* The last STATS_RIP_RING sampled exits: sample n is rips[n % STATS_RIP_RING]; rip_seq
+	 * counts the samples ever taken. */
+	uint64_t rip_seq;
+	struct rip_sample rips[STATS_RIP_RING];
 };
 
 /* Single-writer counter bump, readable concurrently with stats_load(). */
@@ -45,10 +58,37 @@ static inline void stats_inc(uint64_t *counter)
 	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
+static inline void stats_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static inline uint64_t stats_load(const uint64_t *counter)
 {
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
+
+/* How many entries of st->keys are filled in, for a reader on another thread. */
+static inline unsigned int stats_load_keys(const struct vcpu_stats *st)
+{
+	return __atomic_load_n(&st->nr_keys, __ATOMIC_ACQUIRE);
+}
+
+/* Remembers the guest RIP of one exit (the vCPU's own thread; no syscall, a few stores). */
+static inline void stats_sample_rip(struct vcpu_stats *st, uint64_t rip, unsigned int reason)
+{
+	uint64_t n = st->rip_seq;
+	struct rip_sample *s = &st->rips[n & (STATS_RIP_RING - 1)];
+
+	__atomic_store_n(&s->rip, rip, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->reason, reason, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->rip_seq, n + 1, __ATOMIC_RELEASE);
+}
+
+/* Copies up to STATS_RIP_RING of the newest samples into `out` (newest last), returns how many;
+ * `seq` gets rip_seq as read first. Samples being overwritten meanwhile may be torn (a RIP with
+ * the reason of the next exit): a sample, not a record. */
+unsigned int stats_read_rips(const struct vcpu_stats *st, struct rip_sample *out, uint64_t *seq);
 
 void stats_account_reason(struct vcpu_stats *st, unsigned int reason, uint64_t ns);
 void stats_account_access(struct vcpu_stats *st, enum stats_access kind, uint64_t addr,

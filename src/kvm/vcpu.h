@@ -20,6 +20,8 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	int run_size;
+	bool rip_sync; /* KVM copies the RIP into run on each exit (arch_exit_rip_sync()) */
+	bool rip_sync_ok; /* KVM can (KVM_CAP_SYNC_REGS); set by arch_vcpu_setup() */
 	struct vcpu_stats stats;
 };
 

@@ -282,6 +282,8 @@ int arch_vcpu_setup(struct arch_vm *a, struct vcpu *vcpu, char *err, size_t err_
 		snprintf(err, err_size, "vcpu%u: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(-e));
 		return e;
 	}
+	/* KVM_CAP_SYNC_REGS answers with the sets kvm_run->s can carry (Linux 4.16). */
+	vcpu->rip_sync_ok = kvm_check_cap(vm_kvm(a->vm), KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS;
 	e = x86_setup_vcpu_state(vcpu->fd, vcpu->id);
 	if (e) {
 		snprintf(err, err_size, "vcpu%u: cannot set MSRs, FPU or LAPIC: %s", vcpu->id,
@@ -295,6 +297,22 @@ int arch_vcpu_setup(struct arch_vm *a, struct vcpu *vcpu, char *err, size_t err_
 				 vcpu->id, strerror(-e));
 	}
 	return e;
+}
+
+bool arch_exit_rip_sync(struct vcpu *vcpu, bool on)
+{
+	if (!vcpu->rip_sync_ok)
+		return false;
+	/* KVM's store_regs() fills run->s.regs at the end of every KVM_RUN while this bit is set;
+	 * kvm_dirty_regs stays 0, so nothing flows back into the vCPU. */
+	vcpu->run->kvm_valid_regs = on ? KVM_SYNC_X86_REGS : 0;
+	vcpu->rip_sync = on;
+	return true;
+}
+
+uint64_t arch_exit_rip(const struct vcpu *vcpu)
+{
+	return vcpu->run->s.regs.regs.rip;
 }
 
 int arch_boot_vcpu_setup(struct arch_vm *a, struct vcpu *vcpu, const struct boot_entry *entry)
