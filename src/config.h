@@ -139,6 +139,8 @@ struct vmm_config {
 	struct vmm_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
 	bool has_vsock; /* --vsock, the API's PUT /vsock */
+	const char *gdb; /* --gdb unix:PATH | tcp:[HOST:]PORT (checked by gdbstub_parse()); NULL */
+	bool gdb_wait;   /* --gdb-wait: vCPUs wait for the debugger before the first instruction */
 	struct vmm_vsock vsock;
 };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/gdbstub.h"
 #include "devices/debug_exit.h"
 #include "version.h"
 
@@ -75,6 +76,12 @@ void cli_print_run_help(FILE *f)
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
 		"                         kiln) or kernel (KVM's in-kernel irqchip and PIT)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
+		"      --gdb unix:PATH | tcp:[HOST:]PORT\n"
+		"                         serve the GDB remote protocol there (tcp: 127.0.0.1\n"
+		"                         unless HOST is given); vCPUs are gdb threads, all-stop;\n"
+		"                         see docs/gdb.md\n"
+		"      --gdb-wait         with --gdb: the vCPUs wait before their first instruction\n"
+		"                         until the debugger continues them\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
 		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
@@ -88,7 +95,7 @@ void cli_print_run_help(FILE *f)
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
-       OPT_NET, OPT_VSOCK };
+       OPT_NET, OPT_VSOCK, OPT_GDB, OPT_GDB_WAIT };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -117,6 +124,8 @@ static const struct option run_options[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -128,7 +137,8 @@ static const struct option run_options[] = {
 static bool vm_option(int c)
 {
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
-	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK;
+	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK ||
+	       c == OPT_GDB || c == OPT_GDB_WAIT;
 }
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
@@ -269,6 +279,17 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		case OPT_STATS:
 			cfg->stats = true;
 			break;
+		case OPT_GDB: {
+			struct gdb_addr a;
+
+			if (gdbstub_parse(optarg, &a, err, err_size))
+				return -EINVAL;
+			cfg->gdb = optarg;
+			break;
+		}
+		case OPT_GDB_WAIT:
+			cfg->gdb_wait = true;
+			break;
 		case OPT_KVM_PATH:
 			cfg->kvm_path = optarg;
 			break;
@@ -334,6 +355,10 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	if (optind < argc) {
 		snprintf(err, err_size, "unexpected argument '%s' (the guest is given with -k)",
 			 argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->gdb_wait && !cfg->gdb) {
+		snprintf(err, err_size, "--gdb-wait: needs --gdb unix:PATH or --gdb tcp:[HOST:]PORT");
 		return -EINVAL;
 	}
 	if (opts->api_sock_force && !opts->api_sock) {
