@@ -40,6 +40,21 @@ static enum gdb_event feed_pkt_n(const char *payload, size_t len)
 	return gdb_rsp_feed(r, buf, n);
 }
 
+/* Sends `payload` framed but not escaped (what a broken or hostile client may send). */
+static void feed_raw(const char *payload)
+{
+	char buf[256];
+	uint8_t sum = 0;
+	int n;
+
+	for (const char *p = payload; *p; p++)
+		sum += (uint8_t)*p;
+	n = snprintf(buf, sizeof(buf), "$%s#%02x", payload, sum);
+	f.out_len = 0;
+	f.out[0] = 0;
+	gdb_rsp_feed(r, (const uint8_t *)buf, (size_t)n);
+}
+
 static enum gdb_event feed_pkt(const char *payload)
 {
 	return feed_pkt_n(payload, strlen(payload));
@@ -226,7 +241,11 @@ Test(gdb_rsp, memory)
 	cr_assert_eq(f.mem[2], 'a');
 	cr_assert_eq(f.mem[3], '#');
 	cr_assert_eq(f.mem[4], '}', "an escaped '}' arrives as '}'");
-	expect_reply("X1002,1:}", "E16"); /* escape at the end */
+	feed_raw("X1002,1:}"); /* escape at the end */
+	cr_assert_str_eq(reply(), "E16");
+	feed_raw("X1002,1:}]"); /* an escaped '}' */
+	cr_assert_str_eq(reply(), "OK");
+	cr_assert_eq(f.mem[2], '}');
 	expect_reply("X1002,2:a", "E16");  /* length mismatch */
 }
 
