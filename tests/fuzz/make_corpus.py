@@ -4,7 +4,7 @@ requests, of fuzz_virtio_net (tests/fuzz/corpus/virtio_net/): frames to send and
 frames to arrive, and of fuzz_virtio_vsock (tests/fuzz/corpus/virtio_vsock/): connections both
 ways through REQUEST, RESPONSE, RW, credit and SHUTDOWN, and hostile packets and lines, each in
 its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz_virtio_net.c
-and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there.
+and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there; and of fuzz_gdb_rsp (tests/fuzz/corpus/gdb_rsp/): a gdb session.
 An argument names the directory to write virtio_blk/, virtio_net/ and virtio_vsock/ into."""
 import os
 import struct
@@ -646,10 +646,27 @@ def vsock_seeds():
         vs_publish(VS_RXQ, 256), VS_IO, vs_notify(VS_RXQ), vs_notify(VS_RXQ), listen(0)))
 
 
+def gdb_packet(payload):
+    """One GDB remote-protocol packet: $payload#checksum (payload already escaped)."""
+    return b"$" + payload + b"#%02x" % (sum(payload) & 0xff)
+
+
+def gdb_seeds():
+    """fuzz_gdb_rsp: byte 0 splits the input into feeds, the rest is what gdb sends."""
+    session = [b"qSupported:multiprocess+;swbreak+;hwbreak+", b"vMustReplyEmpty",
+               b"qXfer:features:read:target.xml:0,ffb", b"?", b"qfThreadInfo", b"qsThreadInfo",
+               b"qC", b"Hg1", b"g", b"p10", b"P10=0010400000000000", b"m1000,40", b"M1000,2:abcd",
+               b"X1000,3:a}]b", b"Z0,1010,1", b"Z2,1020,4", b"z0,1010,1", b"vCont?",
+               b"vCont;s:1;c", b"vCont;c", b"Hc-1", b"c", b"s", b"T2", b"D"]
+    yield "session", b"\x07" + b"+".join(gdb_packet(p) for p in session)
+    yield "interrupt", b"\x01" + gdb_packet(b"vCont;c") + b"\x03" + gdb_packet(b"g") + b"-"
+    yield "bad", b"\x03" + b"$g#00$m#6d$Z9,0,0#00" + gdb_packet(b"G" + b"0" * 63) + gdb_packet(b"k")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
-                        ("virtio_vsock", vsock_seeds)):
+                        ("virtio_vsock", vsock_seeds), ("gdb_rsp", gdb_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# gdb-session.sh KILN GUEST_ELF MODE: Debian's gdb, in batch mode with a command file, debugging
+# a guest through kiln's gdb stub (--gdb, docs/gdb.md). MODE:
+#   unix  --gdb unix:SOCKET --gdb-wait with 2 vCPUs: break at a function, check its argument,
+#         step over a line, watch a global and see it hit, see both vCPUs as threads with their
+#         RIPs, continue to the guest's exit (gdb sees the exit status);
+#   tcp   --gdb tcp:PORT --gdb-wait: kiln says it listens on loopback only; read a register and
+#         memory, detach, and the guest then runs to its end.
+# Exits 77 (SKIP) without gdb or /dev/kvm.
+set -u
+kiln=$1 guest=$2 mode=$3
+command -v gdb >/dev/null || { echo "SKIP: no gdb (apt-get install gdb)"; exit 77; }
+[ -c /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
+{ : <>/dev/kvm; } 2>/dev/null || { echo "SKIP: /dev/kvm is not readable and writable"; exit 77; }
+tmp=$(mktemp -d)
+trap 'kill $kpid 2>/dev/null; rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; echo "--- gdb:"; cat "$tmp/gdb.out"; echo "--- kiln stderr:";
+	cat "$tmp/kiln.err"; echo "--- kiln stdout:"; cat "$tmp/kiln.out"; exit 1; }
+
+if [ "$mode" = unix ]; then
+	"$kiln" run --debug-exit -c 2 -k "$guest" --gdb "unix:$tmp/g.sock" --gdb-wait \
+		>"$tmp/kiln.out" 2>"$tmp/kiln.err" &
+	kpid=$!
+	target="$tmp/g.sock"
+	for _ in $(seq 100); do [ -S "$tmp/g.sock" ] && break; sleep 0.1; done
+	[ -S "$tmp/g.sock" ] || fail "no socket $tmp/g.sock"
+	grep -q "gdb: waiting for a debugger on unix:$tmp/g.sock" "$tmp/kiln.err" ||
+		fail "kiln did not say where the stub listens"
+	cat >"$tmp/cmds" <<-EOF
+	set pagination off
+	set confirm off
+	target remote $target
+	info threads
+	break add_one
+	continue
+	printf "ARG=%d\n", arg
+	next
+	printf "R=%d\n", r
+	watch watched
+	continue
+	printf "WATCHED=%d\n", watched
+	thread 2
+	printf "T2RIP=0x%x\n", \$rip
+	thread 1
+	printf "T1CR0PG=%d\n", (\$cr0 >> 31) & 1
+	delete
+	continue
+	EOF
+	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
+	grep -q "Thread 2 " "$tmp/gdb.out" || fail "gdb does not list 2 threads"
+	grep -q "^Breakpoint 1, add_one (arg=41)" "$tmp/gdb.out" || fail "no stop at add_one(41)"
+	grep -q "^ARG=41$" "$tmp/gdb.out" || fail "arg is not 41"
+	grep -q "^R=42$" "$tmp/gdb.out" || fail "next did not step over r = arg + 1"
+	grep -q "watchpoint 2: watched" "$tmp/gdb.out" || fail "the watchpoint did not hit"
+	grep -q "New value = 142" "$tmp/gdb.out" || fail "the watchpoint did not show 142"
+	grep -q "^WATCHED=142$" "$tmp/gdb.out" || fail "watched is not 142"
+	# vCPU 1 has not been started by the guest (no SIPI): it is at the reset vector.
+	grep -q "^T2RIP=0xfff0$" "$tmp/gdb.out" || fail "thread 2's RIP is not the reset vector"
+	grep -q "^T1CR0PG=1$" "$tmp/gdb.out" || fail "cr0 of thread 1 does not show paging"
+	grep -q "exited with code 041" "$tmp/gdb.out" || fail "gdb did not see the exit status 33"
+	wait $kpid
+	st=$?
+	[ $st = 33 ] || fail "kiln exited $st, not 33"
+	grep -q "^SUCCESS" "$tmp/kiln.out" || fail "the guest did not print SUCCESS"
+else
+	port=$((20000 + RANDOM % 20000))
+	"$kiln" run --debug-exit -k "$guest" --gdb "tcp:$port" --gdb-wait \
+		>"$tmp/kiln.out" 2>"$tmp/kiln.err" &
+	kpid=$!
+	for _ in $(seq 100); do grep -q "gdb: waiting" "$tmp/kiln.err" && break; sleep 0.1; done
+	grep -q "gdb: waiting for a debugger on tcp 127.0.0.1 port $port (loopback only)" \
+		"$tmp/kiln.err" || fail "kiln did not say it listens on loopback"
+	cat >"$tmp/cmds" <<-EOF
+	set pagination off
+	set confirm off
+	target remote 127.0.0.1:$port
+	printf "RIPOK=%d\n", \$rip > 0
+	x/2xb &watched
+	detach
+	EOF
+	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
+	grep -q "^RIPOK=1$" "$tmp/gdb.out" || fail "no RIP read"
+	grep -q "<watched>:" "$tmp/gdb.out" || fail "no memory read at watched"
+	grep -q "Detaching from program" "$tmp/gdb.out" || fail "gdb did not detach"
+	wait $kpid
+	st=$?
+	[ $st = 33 ] || fail "kiln exited $st after the detach, not 33"
+fi
+echo "PASS"
+cat "$tmp/gdb.out"
