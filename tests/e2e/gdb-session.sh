@@ -48,7 +48,7 @@ if [ "$mode" = unix ]; then
 	EOF
 	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
 	grep -q "Thread 2 " "$tmp/gdb.out" || fail "gdb does not list 2 threads"
-	grep -q "^Breakpoint 1, add_one (arg=41)" "$tmp/gdb.out" || fail "no stop at add_one(41)"
+	grep -q "Breakpoint 1, add_one (arg=41)" "$tmp/gdb.out" || fail "no stop at add_one(41)"
 	grep -q "^ARG=41$" "$tmp/gdb.out" || fail "arg is not 41"
 	grep -q "^R=42$" "$tmp/gdb.out" || fail "next did not step over r = arg + 1"
 	grep -q "watchpoint 2: watched" "$tmp/gdb.out" || fail "the watchpoint did not hit"
