@@ -3,9 +3,10 @@
 # a guest through kiln's gdb stub (--gdb, docs/gdb.md). MODE:
 #   unix  --gdb unix:SOCKET --gdb-wait with 2 vCPUs: break at a function, check its argument,
 #         step over a line, watch a global and see it hit, see both vCPUs as threads with their
-#         RIPs, continue to the guest's exit (gdb sees the exit status);
+#         RIPs, interrupt the guest's spin with Ctrl-C (SIGINT to gdb), write the variable that
+#         releases it, continue to the guest's exit (gdb sees the exit status);
 #   tcp   --gdb tcp:PORT --gdb-wait: kiln says it listens on loopback only; read a register and
-#         memory, detach, and the guest then runs to its end.
+#         memory, write the variable that lets the guest end, detach, and it runs to its end.
 # Exits 77 (SKIP) without gdb or /dev/kvm.
 set -u
 kiln=$1 guest=$2 mode=$3
@@ -44,6 +45,10 @@ if [ "$mode" = unix ]; then
 	thread 1
 	printf "T1CR0PG=%d\n", (\$cr0 >> 31) & 1
 	delete
+	shell (sleep 3; kill -INT \$PPID) &
+	continue
+	printf "INTERRUPTED_IN=%s\n", \$_as_string(\$pc)
+	set var release = 1
 	continue
 	EOF
 	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
@@ -57,6 +62,8 @@ if [ "$mode" = unix ]; then
 	# vCPU 1 has not been started by the guest (no SIPI): it is at the reset vector.
 	grep -q "^T2RIP=0xfff0$" "$tmp/gdb.out" || fail "thread 2's RIP is not the reset vector"
 	grep -q "^T1CR0PG=1$" "$tmp/gdb.out" || fail "cr0 of thread 1 does not show paging"
+	grep -q "received signal SIGINT" "$tmp/gdb.out" || fail "Ctrl-C did not stop the guest"
+	grep -q "^INTERRUPTED_IN=.*kmain" "$tmp/gdb.out" || fail "the interrupt did not stop it in kmain's spin"
 	grep -q "exited with code 041" "$tmp/gdb.out" || fail "gdb did not see the exit status 33"
 	wait $kpid
 	st=$?
@@ -76,6 +83,7 @@ else
 	target remote 127.0.0.1:$port
 	printf "RIPOK=%d\n", \$rip > 0
 	x/2xb &watched
+	set var release = 1
 	detach
 	EOF
 	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1

@@ -6,7 +6,8 @@
  *
  * The fake: 2 threads; thread 1 at RIP 0x401000 with CR3 0x1000 and fs_base 0xf5000, thread 2 at
  * 0xfff0; 4 KiB of memory at 0x401000 holding i & 0xff at offset i. A step advances RIP by one;
- * a continue stops at the lowest software breakpoint above RIP, else the target exits with 33. */
+ * a continue stops at the lowest software breakpoint above RIP, else runs until interrupted (the
+ * interrupt stops thread 2) when RAX is 0x1234, else exits with 33. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,7 +139,8 @@ static void resume(void *o, const enum gdb_action *a)
 		if (bps[i] > rip && bps[i] < best)
 			best = bps[i];
 	if (best == UINT64_MAX) {
-		pending = 2;
+		/* no breakpoint ahead: "runs" until interrupted, or exits if RAX says so */
+		pending = get_reg(1, 0) == 0x1234 ? 0 : 2;
 		return;
 	}
 	set_reg(1, REGNO_RIP, best);
@@ -202,6 +204,10 @@ int main(void)
 		if (n <= 0)
 			break;
 		ev = gdb_rsp_feed(r, buf, (size_t)n);
+		if (ev == GDB_EV_INTERRUPT) {
+			stop = (struct gdb_stop){ .thread = 2, .signal = 2 };
+			pending = 1;
+		}
 		if (pending == 1)
 			gdb_rsp_stopped(r, &stop);
 		else if (pending == 2)
