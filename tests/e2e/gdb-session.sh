@@ -14,7 +14,8 @@ command -v gdb >/dev/null || { echo "SKIP: no gdb (apt-get install gdb)"; exit 7
 [ -c /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
 { : <>/dev/kvm; } 2>/dev/null || { echo "SKIP: /dev/kvm is not readable and writable"; exit 77; }
 tmp=$(mktemp -d)
-trap 'kill $kpid 2>/dev/null; rm -rf "$tmp"' EXIT
+kpid=
+trap '[ -n "$kpid" ] && kill $kpid 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; echo "--- gdb:"; cat "$tmp/gdb.out"; echo "--- kiln stderr:";
 	cat "$tmp/kiln.err"; echo "--- kiln stdout:"; cat "$tmp/kiln.out"; exit 1; }
 
@@ -67,6 +68,7 @@ if [ "$mode" = unix ]; then
 	grep -q "exited with code 041" "$tmp/gdb.out" || fail "gdb did not see the exit status 33"
 	wait $kpid
 	st=$?
+	kpid=
 	[ $st = 33 ] || fail "kiln exited $st, not 33"
 	grep -q "^SUCCESS" "$tmp/kiln.out" || fail "the guest did not print SUCCESS"
 else
@@ -92,6 +94,7 @@ else
 	grep -q "Detaching from program" "$tmp/gdb.out" || fail "gdb did not detach"
 	wait $kpid
 	st=$?
+	kpid=
 	[ $st = 33 ] || fail "kiln exited $st after the detach, not 33"
 fi
 echo "PASS"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# gdb-linux.sh KILN: Debian's gdb debugging kiln's test kernel (its cached vmlinux, with symbols)
+# through --gdb --gdb-wait: a hardware breakpoint at start_kernel (before the kernel's page
+# tables map it, so no int3 can be written there), linux_banner read at its guest-virtual
+# address, then a software breakpoint at setup_arch, a function of the init path, and kill.
+# Exits 77 (SKIP) without gdb, /dev/kvm or the cached kernel (tests/linux/build-kernel.sh).
+set -u
+kiln=$1
+here=$(cd "$(dirname "$0")" && pwd)
+command -v gdb >/dev/null || { echo "SKIP: no gdb (apt-get install gdb)"; exit 77; }
+[ -c /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
+{ : <>/dev/kvm; } 2>/dev/null || { echo "SKIP: /dev/kvm is not readable and writable"; exit 77; }
+dir=$("$here/build-kernel.sh" --dir 2>/dev/null | tail -1) && [ -f "$dir/vmlinux" ] ||
+	{ echo "SKIP: the test kernel is not in the cache (tests/linux/build-kernel.sh)"; exit 77; }
+tmp=$(mktemp -d)
+kpid=
+trap '[ -n "$kpid" ] && kill $kpid 2>/dev/null; rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; echo "--- gdb:"; cat "$tmp/gdb.out"; echo "--- kiln stderr:";
+	tail -20 "$tmp/kiln.err"; echo "--- kiln stdout:"; tail -20 "$tmp/kiln.out"; exit 1; }
+
+"$kiln" run -k "$dir/vmlinux" -m 256M -c 2 -p "console=ttyS0 panic=-1" \
+	--gdb "unix:$tmp/g.sock" --gdb-wait >"$tmp/kiln.out" 2>"$tmp/kiln.err" </dev/null &
+kpid=$!
+for _ in $(seq 100); do [ -S "$tmp/g.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/g.sock" ] || fail "no socket"
+cat >"$tmp/cmds" <<EOF
+set pagination off
+set confirm off
+target remote $tmp/g.sock
+hbreak *start_kernel
+continue
+printf "AT=%s\n", \$_as_string(\$pc)
+printf "BANNER=%s\n", (char *)&linux_banner
+delete
+break *setup_arch
+continue
+printf "AT=%s\n", \$_as_string(\$pc)
+info threads
+kill
+EOF
+timeout 500 gdb -nx -batch -x "$tmp/cmds" "$dir/vmlinux" >"$tmp/gdb.out" 2>&1
+grep -q "^AT=.*<start_kernel" "$tmp/gdb.out" || fail "no stop at start_kernel"
+grep -q "^BANNER=Linux version 6\." "$tmp/gdb.out" || fail "linux_banner not read"
+grep -q "^AT=.*<setup_arch" "$tmp/gdb.out" || fail "no stop at setup_arch"
+grep -q "Thread 2 " "$tmp/gdb.out" || fail "no second vCPU thread"
+wait $kpid
+st=$?
+kpid=
+[ $st = 137 ] || fail "kiln exited $st after kill, not 137"
+echo PASS
+cat "$tmp/gdb.out"
