@@ -507,10 +507,13 @@ static bool serve(struct gdbstub *s)
 			continue;
 		if (n <= 0) {
 			pr_info("gdb: the debugger went away: the VM runs on");
-			if (!gdb_rsp_running(s->rsp))
-				t_detach(s);
-			else
-				remove_all(s);
+			/* As a detach; stop first, so no vCPU is left single-stepping or with a
+			 * hardware breakpoint armed that nobody would answer. */
+			if (gdb_rsp_running(s->rsp) && vmm_debug_halt(s->vmm)) {
+				close_conn(s);
+				return false;
+			}
+			t_detach(s);
 			close_conn(s);
 			return true;
 		}
