@@ -25,7 +25,7 @@ start_kiln() { # ARGS...: kiln with the stub on $tmp/g.sock, waiting for gdb
 	"$kiln" run --debug-exit -k "$guest" --gdb "unix:$tmp/g.sock" --gdb-wait "$@" \
 		>"$tmp/kiln.out" 2>"$tmp/kiln.err" &
 	kpid=$!
-	for _ in $(seq 100); do [ -S "$tmp/g.sock" ] && break; sleep 0.1; done
+	for _ in $(seq 100); do grep -q "gdb: waiting" "$tmp/kiln.err" && break; sleep 0.1; done
 	[ -S "$tmp/g.sock" ] || fail "no socket $tmp/g.sock"
 }
 finish() { # kiln must end 33 (the guest's SUCCESS) and gdb must have seen it
