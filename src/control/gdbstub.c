@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -25,6 +26,14 @@
 #include "vmm.h"
 
 #define MAX_SW_BP 64
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 struct sw_bp {
 	uint64_t addr, gpa;
@@ -448,6 +457,28 @@ static void report_debug_stop(struct gdbstub *s)
 	gdb_rsp_stopped(s->rsp, &st);
 }
 
+/* After the exit reply gdb still asks a question or two before it lets go of the target (a
+ * closed socket would make it report a broken pipe instead of the exit): answer them (with
+ * errors) until it disconnects, for LINGER_MS at most. */
+#define LINGER_MS 2000
+static void linger(struct gdbstub *s)
+{
+	uint64_t end = now_ms() + LINGER_MS;
+	uint8_t buf[1024];
+
+	for (uint64_t t = now_ms(); t < end; t = now_ms()) {
+		struct pollfd p = { s->conn_fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, (int)(end - t)) <= 0)
+			return;
+		n = recv(s->conn_fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return;
+		(void)gdb_rsp_feed(s->rsp, buf, (size_t)n);
+	}
+}
+
 static void close_conn(struct gdbstub *s)
 {
 	gdb_rsp_destroy(s->rsp);
@@ -491,6 +522,7 @@ static bool serve(struct gdbstub *s)
 		}
 		if (p[1].revents) {
 			gdb_rsp_exited(s->rsp, s->exit_status);
+			linger(s);
 			close_conn(s);
 			return false;
 		}

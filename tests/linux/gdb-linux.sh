@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gdb-linux.sh KILN MODE: Debian's gdb debugging kiln's test kernel (its cached vmlinux, with
 # symbols) through --gdb --gdb-wait, with 2 vCPUs. MODE:
-#   interrupt  let it boot for 10 s, Ctrl-C (SIGINT to gdb), then: the PC is in the kernel,
+#   interrupt  let it boot for 8 s (without a root file system it panics and waits), Ctrl-C (SIGINT to gdb), then: the PC is in the kernel,
 #              linux_banner read at its guest-virtual address through the kernel's page tables,
 #              both vCPUs as threads, kill (kiln exits 137);
 #   break      a hardware breakpoint at start_kernel (before the kernel's page tables map it, so
@@ -30,7 +30,7 @@ trap '[ -n "$kpid" ] && kill $kpid 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; echo "--- gdb:"; cat "$tmp/gdb.out"; echo "--- kiln stderr:";
 	tail -20 "$tmp/kiln.err"; echo "--- kiln stdout:"; tail -20 "$tmp/kiln.out"; exit 1; }
 
-"$kiln" run -k "$dir/vmlinux" -m 256M -c 2 -p "console=ttyS0 panic=-1" \
+"$kiln" run -k "$dir/vmlinux" -m 256M -c 2 -p "console=ttyS0 panic=0" \
 	--gdb "unix:$tmp/g.sock" --gdb-wait >"$tmp/kiln.out" 2>"$tmp/kiln.err" </dev/null &
 kpid=$!
 for _ in $(seq 100); do [ -S "$tmp/g.sock" ] && break; sleep 0.1; done
@@ -56,7 +56,7 @@ else
 set pagination off
 set confirm off
 target remote $tmp/g.sock
-shell (sleep 10; kill -INT \$PPID) &
+shell (sleep 8; kill -INT \$PPID) &
 continue
 printf "AT=%s\n", \$_as_string(\$pc)
 printf "BANNER=%s\n", (char *)&linux_banner
