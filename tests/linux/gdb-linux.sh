@@ -42,12 +42,13 @@ set confirm off
 target remote $tmp/g.sock
 hbreak *start_kernel
 continue
-printf "AT=%s\n", \$_as_string(\$pc)
+info symbol \$pc
+printf "AT=0x%lx\n", \$pc
 printf "BANNER=%s\n", (char *)&linux_banner
 delete
 break *setup_arch
 continue
-printf "AT=%s\n", \$_as_string(\$pc)
+info symbol \$pc
 info threads
 kill
 EOF
@@ -58,7 +59,8 @@ set confirm off
 target remote $tmp/g.sock
 shell (sleep 8; kill -INT \$PPID) &
 continue
-printf "AT=%s\n", \$_as_string(\$pc)
+info symbol \$pc
+printf "AT=0x%lx\n", \$pc
 printf "BANNER=%s\n", (char *)&linux_banner
 info threads
 kill
@@ -66,8 +68,8 @@ EOF
 fi
 timeout 500 gdb -nx -batch -x "$tmp/cmds" "$dir/vmlinux" >"$tmp/gdb.out" 2>&1
 if [ "$mode" = break ]; then
-	grep -q "^AT=.*<start_kernel" "$tmp/gdb.out" || fail "no stop at start_kernel"
-	grep -q "^AT=.*<setup_arch" "$tmp/gdb.out" || fail "no stop at setup_arch"
+	grep -q "^start_kernel in section" "$tmp/gdb.out" || fail "no stop at start_kernel"
+	grep -q "^setup_arch in section" "$tmp/gdb.out" || fail "no stop at setup_arch"
 else
 	grep -q "received signal SIGINT" "$tmp/gdb.out" || fail "Ctrl-C did not stop the kernel"
 	grep -q "^AT=0xffffffff8" "$tmp/gdb.out" || fail "the PC is not in the kernel's text"
