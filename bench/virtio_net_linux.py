@@ -34,7 +34,7 @@ bench-net-linux` runs it in the real-KVM tier's machine. Where it cannot run it 
 """
 
 import argparse
-import glob
+import importlib.util
 import json
 import os
 import re
@@ -69,17 +69,13 @@ def skip(why):
     return 77
 
 
-def debian_kernel():
-    """(vmlinuz, version) of the newest Debian 6.1 kernel with its modules, or (None, None)."""
-    found = []
-    for path in glob.glob("/boot/vmlinuz-6.1.*"):
-        version = os.path.basename(path)[len("vmlinuz-"):]
-        if os.path.isfile("/lib/modules/%s/modules.dep" % version):
-            found.append((tuple(int(x) for x in re.findall(r"\d+", version)), path, version))
-    if not found:
-        return None, None
-    _, path, version = max(found)
-    return path, version
+def load_tier():
+    """tests/kvm/run-tier.py as a module: its debian_kernel() picks the kernel the tier boots."""
+    spec = importlib.util.spec_from_file_location(
+        "run_tier", os.path.join(REPO, "tests", "kvm", "run-tier.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def kvm_problem():
@@ -384,7 +380,7 @@ def main():
     why = kvm_problem()
     if why:
         return skip(why)
-    kernel, version = debian_kernel()
+    kernel, version = load_tier().debian_kernel()
     if not kernel:
         return skip("no Debian 6.1 kernel with its modules (linux-image-amd64)")
     tmp = tempfile.mkdtemp(prefix="kiln-bench-net-linux-")

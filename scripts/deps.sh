@@ -4,13 +4,13 @@
 # usage: scripts/deps.sh build|test|bench|kvm   (kvm: what the real-KVM tier's machine needs)
 # As root it runs apt-get; otherwise it prints the exact apt-get line and fails.
 set -eu
-build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjansson-dev libmicrohttpd-dev liburing-dev
-	libslirp-dev)
+build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjansson-dev liburing-dev
+	libslirp-dev libelf-dev)
 case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
-test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl libmicrohttpd12 acpica-tools
+test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl acpica-tools
 	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs) ;;
-bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 libmicrohttpd12 linux-image-amd64 busybox-static
+bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 linux-image-amd64 busybox-static
 	socat) ;;
 kvm) pkgs=(python3 qemu-system-x86 linux-image-amd64 busybox-static) ;;
 *) echo "usage: scripts/deps.sh build|test|bench|kvm" >&2; exit 2 ;;

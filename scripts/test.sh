@@ -39,7 +39,7 @@ echo "== build (debugoptimized) and test"
 if build build; then
 	built=1
 	meson test -C build --print-errorlogs --num-processes 2 --suite unit --suite e2e --suite cli \
-		--suite api --suite qemu || rc=1
+		--suite api --suite qemu --suite jailer || rc=1
 	logs+=(build/meson-logs/testlog.json)
 else
 	rc=1

@@ -15,6 +15,7 @@
 #include "devices/virtio/vsock.h"
 #include "devices/virtio/rng.h"
 #include "loader/loader.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vmm_priv.h"
 
@@ -170,12 +171,14 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 	/* 2. Buses and devices, still without KVM: a bad --disk, --serial-out or port range is
 	 * bad input too. Their interrupts and KVM fast paths are connected in step 3. */
 	if (cfg->serial_out_path) {
-		vmm->serial_fd = open(cfg->serial_out_path,
-				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+		/* A FIFO is opened read-write and non-blocking: output nobody reads is dropped
+		 * once the pipe is full, it never stalls the vCPU. */
+		vmm->serial_fd = file_open(cfg->serial_out_path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY,
+					   0644, FILE_REG | FILE_FIFO | FILE_CHR, why, sizeof(why));
 		if (vmm->serial_fd < 0) {
 			vmm->serial_fd = STDOUT_FILENO;
-			fail(KILN_EXIT_USAGE, "serial: cannot open '%s' for writing: %s",
-			     cfg->serial_out_path, strerror(errno));
+			fail(KILN_EXIT_USAGE, "serial: serial_out_path '%s' %s", cfg->serial_out_path,
+			     why);
 		}
 		vmm->serial_fd_owned = true;
 	}
@@ -227,8 +230,12 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 			fail(KILN_EXIT_HOST_ERROR, "cannot create vcpu%u: %s", i, strerror(-e));
 		vmm->nr_vcpus++;
 		vmm->vcpus[i].stats.enabled = cfg->stats;
-		if (arch_vcpu_setup(vmm->arch, &vmm->vcpus[i], err, err_size))
+		e = arch_vcpu_setup(vmm->arch, &vmm->vcpus[i], err, err_size);
+		if (e) {
+			/* -EINVAL: the CPU template does not fit this host (message in err). */
+			status = e == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST_ERROR;
 			goto out_fail;
+		}
 	}
 	e = arch_boot_vcpu_setup(vmm->arch, &vmm->vcpus[0], &vmm->entry);
 	if (e)

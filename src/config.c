@@ -763,3 +763,137 @@ static int validate_vsock(const struct vmm_config *cfg, char *err, size_t err_si
 	}
 	return 0;
 }
+
+const char *config_cpu_template_name(const char *name)
+{
+	static const char *const names[] = { "None", "T2", "C3" };
+
+	for (size_t i = 0; name && i < ARRAY_SIZE(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+int config_parse_bitmap(const char *s, unsigned int width, struct cpu_bitmap *out)
+{
+	unsigned int digits = 0;
+	uint64_t filter = 0, value = 0;
+
+	if (!s || (width != 32 && width != 64))
+		return -EINVAL;
+	if (s[0] == '0' && s[1] == 'b')
+		s += 2;
+	else if (s[0] == '0' && s[1] == 'x')
+		return -EINVAL; /* a hex number, not a bitmap of 0, x, 1 and 0 */
+	for (; *s; s++) {
+		if (*s == '_')
+			continue;
+		if (*s != '0' && *s != '1' && *s != 'x')
+			return -EINVAL;
+		if (++digits > width)
+			return -EINVAL;
+		filter = (filter << 1) | (*s != 'x');
+		value = (value << 1) | (*s == '1');
+	}
+	if (digits == 0)
+		return -EINVAL;
+	out->filter = filter;
+	out->value = value;
+	return 0;
+}
+
+int config_parse_u32(const char *s, uint32_t *out)
+{
+	unsigned long long v;
+	int base = 10;
+	char *end;
+
+	if (!s)
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16, s += 2;
+	else if (s[0] == '0' && s[1] == 'b')
+		base = 2, s += 2;
+	if (!isxdigit((unsigned char)s[0]))
+		return -EINVAL; /* no sign, no space, no empty number */
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static const char *const cpuid_regs[] = { "eax", "ebx", "ecx", "edx" };
+
+int config_parse_cpuid_mask(const char *arg, struct cpu_cpuid_mod *m, char *err, size_t err_size)
+{
+	char buf[160], *leaf, *reg, *val, *dot, *bit = NULL;
+
+	memset(m, 0, sizeof(*m));
+	if (!arg || strlen(arg) >= sizeof(buf)) {
+		snprintf(err, err_size, "--cpuid-mask: '%.40s...' is too long", arg ? arg : "");
+		return -EINVAL;
+	}
+	strcpy(buf, arg);
+	leaf = buf;
+	reg = strchr(buf, ':');
+	val = reg ? strchr(reg, '=') : NULL;
+	if (!reg || !val) {
+		snprintf(err, err_size,
+			 "--cpuid-mask: '%s' is not LEAF[.SUBLEAF]:REG=BITMAP or LEAF[.SUBLEAF]:REG.BIT=0|1",
+			 arg);
+		return -EINVAL;
+	}
+	*reg++ = '\0';
+	*val++ = '\0';
+	if ((dot = strchr(leaf, '.'))) {
+		*dot++ = '\0';
+		if (config_parse_u32(dot, &m->subleaf)) {
+			snprintf(err, err_size, "--cpuid-mask: subleaf '%s' in '%s' is not a number",
+				 dot, arg);
+			return -EINVAL;
+		}
+	}
+	if (config_parse_u32(leaf, &m->leaf)) {
+		snprintf(err, err_size, "--cpuid-mask: leaf '%s' in '%s' is not a number", leaf, arg);
+		return -EINVAL;
+	}
+	if ((dot = strchr(reg, '.'))) {
+		*dot = '\0';
+		bit = dot + 1;
+	}
+	m->reg = 4;
+	for (uint8_t i = 0; i < ARRAY_SIZE(cpuid_regs); i++)
+		if (strcmp(reg, cpuid_regs[i]) == 0)
+			m->reg = i;
+	if (m->reg == 4) {
+		snprintf(err, err_size,
+			 "--cpuid-mask: register '%s' in '%s' is not eax, ebx, ecx or edx", reg, arg);
+		return -EINVAL;
+	}
+	if (bit) {
+		unsigned long b;
+
+		if (config_parse_uint(bit, 0, 31, &b)) {
+			snprintf(err, err_size, "--cpuid-mask: bit '%s' in '%s' is not 0 to 31", bit,
+				 arg);
+			return -EINVAL;
+		}
+		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
+			snprintf(err, err_size, "--cpuid-mask: value '%s' of bit %lu in '%s' is not 0 or 1",
+				 val, b, arg);
+			return -EINVAL;
+		}
+		m->bits.filter = 1ull << b;
+		m->bits.value = val[0] == '1' ? 1ull << b : 0;
+		return 0;
+	}
+	if (config_parse_bitmap(val, 32, &m->bits)) {
+		snprintf(err, err_size,
+			 "--cpuid-mask: bitmap '%s' in '%s' is not 0b followed by 1 to 32 of 0, 1, x or _",
+			 val, arg);
+		return -EINVAL;
+	}
+	return 0;
+}

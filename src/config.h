@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "util/checked.h"
+#include "util/rate_limiter.h"
 
 #define CONFIG_ERR_MAX 320
 #define CONFIG_DEFAULT_MEM (128ull << 20)
@@ -55,6 +56,7 @@ struct vmm_disk {
 	bool ro;
 	enum disk_cache cache;
 	enum disk_io io;
+	struct rate_limiter_cfg rate_limiter; /* the API's drives[].rate_limiter; zero: none */
 };
 
 /* Network interfaces (virtio-net, devices/virtio/net.c). */
@@ -98,6 +100,8 @@ struct vmm_net {
 	unsigned int user_prefix;
 	struct vmm_hostfwd hostfwd[CONFIG_MAX_HOSTFWD];
 	unsigned int nr_hostfwd;
+	/* The API's rx_rate_limiter (frames to the guest) and tx_rate_limiter (from it); zero: none */
+	struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter;
 };
 
 /* The vsock device (virtio-vsock, docs/vsock.md). A guest-initiated connection to port P goes to
@@ -115,6 +119,43 @@ struct vmm_vsock {
 	const char *id;       /* vsock_id (API, optional), else "vsock0" */
 	uint32_t guest_cid;   /* 3 .. 0xfffffffe */
 	const char *uds_path; /* CONFIG_VSOCK_UDS_MAX bytes at most */
+};
+
+/* CPU templates (docs/cpu-templates.md): what the guest's CPU model offers, as Firecracker's
+ * custom CPU templates describe it. The generic core only carries the modifiers; the architecture
+ * applies them (x86: CPUID and MSRs, src/arch/x86/cputemplate.c). */
+
+/* Firecracker's RegisterValueFilter: the bits set in `filter` take their values from `value`; the
+ * others keep the value the host offers. A bitmap string "0b1x0..." (config_parse_bitmap())
+ * gives 1 and 0 as filter bits, x as none. */
+struct cpu_bitmap {
+	uint64_t filter, value;
+};
+
+/* One CPUID register modifier (Firecracker's cpuid_modifiers, one per register): the entry of
+ * `leaf` and `subleaf` (which must exist in the host's supported set), register `reg` (0 eax,
+ * 1 ebx, 2 ecx, 3 edx). With has_flags the entry's KVM flags become `flags`. */
+struct cpu_cpuid_mod {
+	uint32_t leaf, subleaf, flags;
+	bool has_flags;
+	uint8_t reg;
+	struct cpu_bitmap bits;
+};
+
+/* One MSR modifier (Firecracker's msr_modifiers): the vCPU's MSR `addr` at boot. */
+struct cpu_msr_mod {
+	uint32_t addr;
+	struct cpu_bitmap bits;
+};
+
+#define CONFIG_MAX_CPUID_MODS 128
+#define CONFIG_MAX_MSR_MODS 32
+
+/* A list of modifiers, applied in order (a later one wins on the same bits). */
+struct cpu_mods {
+	unsigned int nr_cpuid, nr_msr;
+	struct cpu_cpuid_mod cpuid[CONFIG_MAX_CPUID_MODS];
+	struct cpu_msr_mod msr[CONFIG_MAX_MSR_MODS];
 };
 
 struct vmm_config {
@@ -136,12 +177,21 @@ struct vmm_config {
 	unsigned int nr_disks;
 	bool virtio_console; /* --console virtio: stdin goes to hvc0 */
 	bool rng;            /* --rng */
+	struct rate_limiter_cfg rng_rate_limiter; /* the API's entropy.rate_limiter; zero: none */
+	struct token_bucket_cfg serial_rate_limiter; /* serial.rate_limiter: bytes out; zero: none */
 	struct vmm_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
 	bool has_vsock; /* --vsock, the API's PUT /vsock */
 	const char *gdb; /* --gdb unix:PATH | tcp:[HOST:]PORT (checked by gdbstub_parse()); NULL */
 	bool gdb_wait;   /* --gdb-wait: vCPUs wait for the debugger before the first instruction */
 	struct vmm_vsock vsock;
+	/* The CPU template: a static one by name (config_cpu_template_name(); NULL: None), or a
+	 * custom one (has_cpu_custom: PUT /cpu-config, --cpu-template FILE), whichever was set
+	 * last; then the --cpuid-mask masks on top. */
+	const char *cpu_template;
+	bool has_cpu_custom;
+	struct cpu_mods cpu_custom;
+	struct cpu_mods cpu_masks;
 };
 
 /* Defaults: 128 MiB, 1 vCPU, split irqchip, no debug-exit. */
@@ -202,6 +252,32 @@ const char *config_bad_mac(const uint8_t mac[6]);
 /* Why `name` cannot be a host network device's name (empty, longer than 15 bytes, or a name
  * Linux refuses: '/', ':', whitespace, "." or ".."), or NULL when it can. */
 const char *config_bad_ifname(const char *name);
+
+/* The static CPU templates kiln has (docs/cpu-templates.md), as Firecracker's machine-config
+ * names them: "None", "T2", "C3". */
+#define CONFIG_CPU_TEMPLATES "None, T2, C3"
+
+/* The canonical name of static CPU template `name` (exact, case-sensitive, as Firecracker's),
+ * or NULL when kiln has no such template. "None" gives "None". */
+const char *config_cpu_template_name(const char *name);
+
+/* Parses a Firecracker register bitmap: an optional "0b", then 1 to `width` (32 or 64) of '0',
+ * '1' and 'x' (most significant first; missing leading digits are 'x'), with '_' allowed as a
+ * separator anywhere after the prefix. "0x..." is refused (a hex number is no bitmap). Returns 0
+ * or -EINVAL. */
+int __must_check config_parse_bitmap(const char *s, unsigned int width, struct cpu_bitmap *out);
+
+/* Parses a 32-bit number as Firecracker's templates write leaves and addresses: "0x" hex or
+ * "0b" binary (and, as kiln's CLI also allows, plain decimal). Returns 0 or -EINVAL. */
+int __must_check config_parse_u32(const char *s, uint32_t *out);
+
+/* Parses a --cpuid-mask argument into *m:
+ *   LEAF[.SUBLEAF]:REG=BITMAP   (BITMAP as config_parse_bitmap(), 32 bits)
+ *   LEAF[.SUBLEAF]:REG.BIT=0|1  (one bit, BIT 0 to 31)
+ * LEAF and SUBLEAF as config_parse_u32() (SUBLEAF 0 when absent); REG eax, ebx, ecx or edx.
+ * Returns 0 or -EINVAL with a one-line message naming the bad part in err. */
+int __must_check config_parse_cpuid_mask(const char *arg, struct cpu_cpuid_mod *m, char *err,
+					 size_t err_size);
 
 /* Number of virtio-mmio devices `cfg` asks for. */
 unsigned int config_nr_virtio(const struct vmm_config *cfg);

@@ -14,6 +14,7 @@
 #include "console.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "kvm/stats.h"
 #include "util/log.h"
 #include "vmm_priv.h"
@@ -397,6 +398,25 @@ int vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *e
 			return virtio_blk_swap(vmm->devices[i].dev, path, err, err_size);
 	snprintf(err, err_size, "no disk %u", index);
 	return -ENOENT;
+}
+
+void vmm_set_disk_rate_limiter(struct vmm *vmm, unsigned int index,
+			       const struct rate_limiter_cfg *cfg, bool set_bandwidth, bool set_ops)
+{
+	for (unsigned int i = 0, n = 0; i < vmm->nr_devices; i++)
+		if (vmm->devices[i].kind == &virtio_blk_kind && n++ == index)
+			rate_limiter_update(virtio_blk_rate_limiter(vmm->devices[i].dev), cfg,
+					    set_bandwidth, set_ops);
+}
+
+void vmm_set_net_rate_limiters(struct vmm *vmm, unsigned int index,
+			       const struct rate_limiter_cfg *rx, bool rx_bw, bool rx_ops,
+			       const struct rate_limiter_cfg *tx, bool tx_bw, bool tx_ops)
+{
+	for (unsigned int i = 0, n = 0; i < vmm->nr_devices; i++)
+		if (vmm->devices[i].kind == &virtio_net_kind && n++ == index)
+			virtio_net_set_rate_limiters(vmm->devices[i].dev, rx, rx_bw, rx_ops, tx,
+						     tx_bw, tx_ops);
 }
 
 int vmm_finish(struct vmm *vmm)

@@ -57,6 +57,15 @@ bool vmm_paused(struct vmm *vmm);
  * with a one-line reason in err. */
 int __must_check vmm_swap_disk(struct vmm *vmm, unsigned int index, const char *path, char *err,
 			       size_t err_size);
+/* Replaces the rate limiter buckets of virtio-blk device `index` that set_bandwidth/set_ops
+ * name (PATCH /drives). Any thread; a request waiting for the old buckets retries at once. */
+void vmm_set_disk_rate_limiter(struct vmm *vmm, unsigned int index,
+			       const struct rate_limiter_cfg *cfg, bool set_bandwidth, bool set_ops);
+/* The same for virtio-net device `index`'s receive and transmit limiters (PATCH
+ * /network-interfaces). */
+void vmm_set_net_rate_limiters(struct vmm *vmm, unsigned int index,
+			       const struct rate_limiter_cfg *rx, bool rx_bw, bool rx_ops,
+			       const struct rate_limiter_cfg *tx, bool tx_bw, bool tx_ops);
 
 /* Presses Ctrl-Alt-Del on the i8042 keyboard. */
 void vmm_ctrl_alt_del(struct vmm *vmm);

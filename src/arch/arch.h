@@ -144,8 +144,9 @@ int __must_check arch_check_kvm(const struct kvm *kvm, char *why, size_t why_siz
  * board's devices to `vm`, which must outlive them. Returns 0 or -errno with a message in err. */
 int __must_check arch_vm_setup(struct arch_vm *a, struct vm *vm, char *err, size_t err_size);
 
-/* Step 4, for every vCPU after vcpu_create(): the CPU model and power-on state. Returns 0 or
- * -errno with a message in err. */
+/* Step 4, for every vCPU after vcpu_create(): the CPU model (the CPU template of cfg applied,
+ * docs/cpu-templates.md) and power-on state. Returns 0, -EINVAL when the template does not fit
+ * this host (a bad input: the message names the leaf or MSR), or -errno, with a message in err. */
 int __must_check arch_vcpu_setup(struct arch_vm *a, struct vcpu *vcpu, char *err,
 				 size_t err_size);
 

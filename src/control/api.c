@@ -1,11 +1,13 @@
-/* api.c: libmicrohttpd on a Unix socket, with a request queue drained by the VM's owner thread. */
+/* api.c: the API's HTTP/1.1 server on a Unix socket (one thread, control/http.c's parser), with a
+ * request queue drained by the VM's owner thread. Every answer, malformed requests' included, is
+ * JSON: a Firecracker client parses fault_message whatever went wrong. */
 #include "control/api.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,72 +18,44 @@
 #include <time.h>
 #include <unistd.h>
 
-/* libmicrohttpd is loaded only when the API is used: linked normally it brings GnuTLS and eight
- * more libraries into every kiln process, which cost ~2 ms and ~2.7 MiB at start-up even for a
- * VM started from the command line with no API at all. */
-static struct {
-	void *handle;
-	__typeof__(MHD_start_daemon) *start_daemon;
-	__typeof__(MHD_stop_daemon) *stop_daemon;
-	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
-	__typeof__(MHD_add_response_header) *add_response_header;
-	__typeof__(MHD_queue_response) *queue_response;
-	__typeof__(MHD_destroy_response) *destroy_response;
-} mhd;
+#include "control/http.h"
+#include "util/log.h"
 
-static int mhd_load(char *err, size_t err_size)
-{
-	void *h;
+#define API_MAX_CONNS 32      /* connections served at once; more are answered 503 and closed */
+#define API_IDLE_MS 30000     /* a connection silent this long (mid-request or idle) is closed */
+#define API_SEND_MS 5000      /* a client that does not read its answer this long is dropped */
 
-	if (mhd.handle)
-		return 0;
-	h = dlopen(KILN_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		snprintf(err, err_size, "--api-sock: cannot load %s: %s (install libmicrohttpd12)",
-			 KILN_MHD_SONAME, dlerror());
-		return -ENOENT;
-	}
-#define MHD_SYM(field, name)                                                                   \
-	if (!(*(void **)&mhd.field = dlsym(h, name))) {                                         \
-		snprintf(err, err_size, "--api-sock: %s lacks %s", KILN_MHD_SONAME, name);     \
-		dlclose(h);                                                                     \
-		return -ENOENT;                                                                 \
-	}
-	MHD_SYM(start_daemon, "MHD_start_daemon");
-	MHD_SYM(stop_daemon, "MHD_stop_daemon");
-	MHD_SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
-	MHD_SYM(add_response_header, "MHD_add_response_header");
-	MHD_SYM(queue_response, "MHD_queue_response");
-	MHD_SYM(destroy_response, "MHD_destroy_response");
-#undef MHD_SYM
-	mhd.handle = h;
-	return 0;
-}
-
-/* One HTTP request from first byte to response; lives on the server thread's stack of calls. */
+/* One HTTP request as handed to the owner thread. */
 struct api_call {
 	struct api_request req;
-	char *method, *path;
-	char *data;
-	size_t len;
-	bool too_large;
 	bool done;
-	bool replying; /* response queued, not yet fully sent */
+	bool replying; /* answered by the owner, not yet sent */
 	pthread_cond_t cond;
 	struct api_call *next;
 };
 
+struct api_conn {
+	int fd; /* -1: free slot */
+	char *buf;
+	size_t len;
+	uint64_t last_ns;
+	bool sent_continue;
+};
+
 struct api_server {
-	struct MHD_Daemon *daemon;
 	int listen_fd;
-	int event_fd;
+	int event_fd; /* owner thread: requests wait */
+	int stop_fd;  /* server thread: api_close() */
+	pthread_t thread;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pthread_mutex_t lock;
 	struct api_call *head, *tail; /* waiting for the owner thread */
 	bool closing;
-	unsigned int replying;        /* responses queued and not yet sent */
+	unsigned int replying;        /* responses given and not yet sent */
 	pthread_cond_t replies_sent;
 	unsigned long requests, errors;
+	size_t max_body;
+	struct api_conn conns[API_MAX_CONNS];
 };
 
 static void fault(struct api_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -93,7 +67,7 @@ static void fault(struct api_request *req, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(req->fault, sizeof(req->fault), fmt, ap);
 	va_end(ap);
-	req->status = MHD_HTTP_BAD_REQUEST;
+	req->status = 400;
 }
 
 /* Lock held: the owner is done with `call`. From this moment its response counts as pending, so
@@ -156,120 +130,244 @@ void api_process(struct api_server *api, api_handler_fn handler, void *ctx)
 	}
 }
 
-static enum MHD_Result send_reply(struct api_server *api, struct MHD_Connection *conn,
-				  struct api_request *req)
+/* Sends all of buf on a non-blocking socket, waiting at most API_SEND_MS for a slow reader.
+ * Returns 0 or -1 (the caller closes the connection). */
+static int send_all(int fd, const char *buf, size_t len)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result r;
-	char *text = NULL;
-	unsigned int status = req->status ? (unsigned int)req->status : MHD_HTTP_NO_CONTENT;
+	uint64_t deadline = now_ns() + (uint64_t)API_SEND_MS * 1000000u;
+
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			uint64_t t = now_ns();
+
+			if (t >= deadline || poll(&p, 1, (int)((deadline - t) / 1000000u) + 1) <= 0)
+				return -1;
+			continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends req's answer: status (204 when 0), its JSON reply or {"fault_message": ...}. */
+static int send_reply(struct api_server *api, int fd, struct api_request *req, bool keep_alive)
+{
+	char head[256], *text = NULL;
+	int status = req->status ? req->status : 204, n, e;
 
 	if (status >= 400 && !req->reply)
 		req->reply = json_pack("{s:s}", "fault_message", req->fault[0] ? req->fault : "error");
-	if (req->reply && status != MHD_HTTP_NO_CONTENT)
+	if (req->reply && status != 204)
 		text = json_dumps(req->reply, JSON_COMPACT);
-	resp = mhd.create_response_from_buffer(text ? strlen(text) : 0, text ? text : (char *)"",
-					       MHD_RESPMEM_MUST_COPY);
+	if (status == 204 || !text)
+		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: kiln\r\n%s%s\r\n", status,
+			     http_status_text(status), status == 204 ? "" : "Content-Length: 0\r\n",
+			     keep_alive ? "" : "Connection: close\r\n");
+	else
+		n = snprintf(head, sizeof(head),
+			     "HTTP/1.1 %d %s\r\nServer: kiln\r\nContent-Type: application/json\r\n"
+			     "Content-Length: %zu\r\n%s\r\n",
+			     status, http_status_text(status), strlen(text),
+			     keep_alive ? "" : "Connection: close\r\n");
+	e = send_all(fd, head, (size_t)n);
+	if (!e && text)
+		e = send_all(fd, text, strlen(text));
 	free(text);
-	if (!resp)
-		return MHD_NO;
-	if (status != MHD_HTTP_NO_CONTENT)
-		mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	r = mhd.queue_response(conn, status, resp);
-	mhd.destroy_response(resp);
 	pthread_mutex_lock(&api->lock);
 	api->requests++;
 	if (status >= 400)
 		api->errors++;
 	pthread_mutex_unlock(&api->lock);
-	return r;
+	return e;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+static void conn_close(struct api_conn *c)
 {
-	struct api_server *api = cls;
-	struct api_call *call = *con_cls;
-	enum MHD_Result r;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	*c = (struct api_conn){ .fd = -1 };
+}
 
-	(void)version;
-	if (!call) {
-		call = calloc(1, sizeof(*call));
-		if (!call)
-			return MHD_NO;
-		call->method = strdup(method);
-		call->path = strdup(url);
-		pthread_cond_init(&call->cond, NULL);
-		*con_cls = call;
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		if (call->too_large || call->len + *upload_size > API_MAX_BODY) {
-			call->too_large = true;
-			call->len += *upload_size; /* keep counting for the message, store nothing */
-		} else {
-			char *p = realloc(call->data, call->len + *upload_size + 1);
+/* Answers a malformed request and closes the connection: its framing is lost. */
+static void reject(struct api_server *api, struct api_conn *c, int status, const char *reason)
+{
+	struct api_request req = { .status = status };
 
-			if (!p)
-				return MHD_NO;
-			memcpy(p + call->len, upload, *upload_size);
-			call->data = p;
-			call->len += *upload_size;
-			call->data[call->len] = '\0';
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	call->req.method = call->method;
-	call->req.path = call->path;
-	if (!call->method || !call->path) {
-		fault(&call->req, "out of memory");
-	} else if (call->too_large) {
-		fault(&call->req,
-		      "Request payload with size %zu is larger than the limit of %d allowed by server.",
-		      call->len, API_MAX_BODY);
-	} else if (call->len) {
+	snprintf(req.fault, sizeof(req.fault), "%s", reason);
+	send_reply(api, c->fd, &req, false);
+	json_decref(req.reply);
+	conn_close(c);
+}
+
+/* One parsed request: to the owner thread (unless its body is bad JSON), then the answer.
+ * Returns false when the connection was closed. */
+static bool serve(struct api_server *api, struct api_conn *c, const struct http_req *h)
+{
+	struct api_call call = { .req = { .method = h->method, .path = h->path } };
+	const char *body = c->buf + h->head_len;
+	bool keep = h->keep_alive;
+	int e;
+
+	pthread_cond_init(&call.cond, NULL);
+	if (h->body_len) {
 		json_error_t jerr;
 
-		call->req.body = json_loadb(call->data, call->len, JSON_REJECT_DUPLICATES, &jerr);
-		if (!call->req.body)
-			fault(&call->req, "invalid JSON body: %s (line %d, column %d)", jerr.text,
+		call.req.body = json_loadb(body, h->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!call.req.body)
+			fault(&call.req, "invalid JSON body: %s (line %d, column %d)", jerr.text,
 			      jerr.line, jerr.column);
 	}
-	if (!call->req.status)
-		run_on_owner(api, call);
-	r = send_reply(api, conn, &call->req);
-	return r;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
-{
-	struct api_server *api = cls;
-	struct api_call *call = *con_cls;
-
-	(void)conn;
-	(void)toe;
-	if (!call)
-		return;
-	if (call->replying) {
+	if (!call.req.status)
+		run_on_owner(api, &call);
+	e = send_reply(api, c->fd, &call.req, keep);
+	if (call.replying) {
 		pthread_mutex_lock(&api->lock);
 		api->replying--;
 		pthread_cond_broadcast(&api->replies_sent);
 		pthread_mutex_unlock(&api->lock);
 	}
-	json_decref(call->req.body);
-	json_decref(call->req.reply);
-	pthread_cond_destroy(&call->cond);
-	free(call->method);
-	free(call->path);
-	free(call->data);
-	free(call);
-	*con_cls = NULL;
+	json_decref(call.req.body);
+	json_decref(call.req.reply);
+	pthread_cond_destroy(&call.cond);
+	if (e || !keep) {
+		conn_close(c);
+		return false;
+	}
+	/* Pipelined bytes of the next request stay in the buffer. */
+	c->len -= h->head_len + h->body_len;
+	memmove(c->buf, c->buf + h->head_len + h->body_len, c->len);
+	c->sent_continue = false;
+	return true;
 }
 
-int api_open(struct api_server **out, const char *path, bool force, char *err, size_t err_size)
+/* Parses and serves every whole request in the connection's buffer. */
+static void drain(struct api_server *api, struct api_conn *c)
+{
+	struct http_req h;
+
+	while (c->fd >= 0 && c->len) {
+		switch (http_parse(c->buf, c->len, api->max_body, &h)) {
+		case HTTP_ERROR:
+			reject(api, c, h.status, h.reason);
+			return;
+		case HTTP_NEED_MORE:
+			/* curl and others wait for "100 Continue" before a large body. */
+			if (h.head_len && h.expect_continue && !c->sent_continue) {
+				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+				c->sent_continue = true;
+				if (send_all(c->fd, cont, sizeof(cont) - 1))
+					conn_close(c);
+			}
+			return;
+		case HTTP_DONE:
+			if (!serve(api, c, &h))
+				return;
+			break;
+		}
+	}
+}
+
+static void conn_read(struct api_server *api, struct api_conn *c)
+{
+	/* Room for the largest valid request plus a byte, so an oversized one is seen. */
+	size_t limit = HTTP_MAX_HEAD + api->max_body + 1;
+	ssize_t n;
+
+	if (c->len >= limit) {
+		reject(api, c, 400, "request too large");
+		return;
+	}
+	if (!c->buf) {
+		c->buf = malloc(limit);
+		if (!c->buf) {
+			conn_close(c);
+			return;
+		}
+	}
+	n = recv(c->fd, c->buf + c->len, limit - c->len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c); /* the client closed (or reset) it: nothing to answer */
+		return;
+	}
+	c->len += (size_t)n;
+	c->last_ns = now_ns();
+	drain(api, c);
+}
+
+static void accept_one(struct api_server *api)
+{
+	int fd = accept4(api->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	for (unsigned int i = 0; i < API_MAX_CONNS; i++) {
+		if (api->conns[i].fd < 0) {
+			api->conns[i] = (struct api_conn){ .fd = fd, .last_ns = now_ns() };
+			return;
+		}
+	}
+	struct api_conn busy = { .fd = fd };
+
+	reject(api, &busy, 503, "too many API connections (at most 32 at once)");
+}
+
+static void *server_thread(void *arg)
+{
+	struct api_server *api = arg;
+
+	for (;;) {
+		struct pollfd p[API_MAX_CONNS + 2];
+		int map[API_MAX_CONNS + 2];
+		nfds_t n = 0;
+		uint64_t t;
+
+		p[n++] = (struct pollfd){ .fd = api->stop_fd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = api->listen_fd, .events = POLLIN };
+		for (int i = 0; i < API_MAX_CONNS; i++) {
+			if (api->conns[i].fd >= 0) {
+				map[n] = i;
+				p[n++] = (struct pollfd){ .fd = api->conns[i].fd, .events = POLLIN };
+			}
+		}
+		if (poll(p, n, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents & POLLIN)
+			accept_one(api);
+		t = now_ns();
+		for (nfds_t i = 2; i < n; i++) {
+			struct api_conn *c = &api->conns[map[i]];
+
+			if (c->fd != p[i].fd)
+				continue;
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
+				conn_read(api, c);
+			else if (t - c->last_ns > (uint64_t)API_IDLE_MS * 1000000u)
+				conn_close(c); /* idle or stalled mid-request: a clean close */
+		}
+	}
+	for (int i = 0; i < API_MAX_CONNS; i++)
+		conn_close(&api->conns[i]);
+	return NULL;
+}
+
+int api_open(struct api_server **out, const char *path, bool force, size_t max_body, char *err,
+	     size_t err_size)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct api_server *api;
@@ -296,19 +394,20 @@ int api_open(struct api_server **out, const char *path, bool force, char *err, s
 		}
 		unlink(path);
 	}
-	e = mhd_load(err, err_size);
-	if (e)
-		return e;
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return -ENOMEM;
 	pthread_mutex_init(&api->lock, NULL);
 	pthread_cond_init(&api->replies_sent, NULL);
 	snprintf(api->path, sizeof(api->path), "%s", path);
+	api->max_body = max_body;
+	for (int i = 0; i < API_MAX_CONNS; i++)
+		api->conns[i].fd = -1;
+	api->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	api->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	api->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (api->event_fd < 0 || api->listen_fd < 0) {
+	if (api->event_fd < 0 || api->stop_fd < 0 || api->listen_fd < 0) {
 		e = -errno;
 		snprintf(err, err_size, "--api-sock: cannot create socket: %s", strerror(-e));
 		goto fail;
@@ -322,15 +421,13 @@ int api_open(struct api_server **out, const char *path, bool force, char *err, s
 		snprintf(err, err_size, "--api-sock: cannot listen on '%s': %s", path, strerror(-e));
 		goto fail_unlink;
 	}
-	api->daemon = mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
-				       on_request, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
-				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-				       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
-	if (!api->daemon) {
-		e = -EIO;
-		snprintf(err, err_size, "--api-sock: cannot start the HTTP server on '%s'", path);
+	e = -pthread_create(&api->thread, NULL, server_thread, api);
+	if (e) {
+		snprintf(err, err_size, "--api-sock: cannot start the HTTP server thread: %s",
+			 strerror(-e));
 		goto fail_unlink;
 	}
+	pthread_setname_np(api->thread, "kiln-api");
 	*out = api;
 	return 0;
 
@@ -341,6 +438,8 @@ fail:
 		close(api->listen_fd);
 	if (api->event_fd >= 0)
 		close(api->event_fd);
+	if (api->stop_fd >= 0)
+		close(api->stop_fd);
 	pthread_cond_destroy(&api->replies_sent);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
@@ -388,7 +487,15 @@ void api_close(struct api_server *api)
 		;
 	pthread_mutex_unlock(&api->lock);
 	unlink(api->path);
-	mhd.stop_daemon(api->daemon); /* also closes the listen socket it was given */
+	{
+		uint64_t one = 1;
+
+		if (write(api->stop_fd, &one, sizeof(one)) < 0)
+			(void)0; /* cannot fail on a fresh eventfd */
+	}
+	pthread_join(api->thread, NULL);
+	close(api->listen_fd);
+	close(api->stop_fd);
 	close(api->event_fd);
 	pthread_cond_destroy(&api->replies_sent);
 	pthread_mutex_destroy(&api->lock);

@@ -1,5 +1,6 @@
-/* api.h: the HTTP/1.1 API server on a Unix socket (libmicrohttpd). Requests are parsed on the
- * server's thread and handed to the VM's owner thread through a queue; nothing here touches the VM. */
+/* api.h: the HTTP/1.1 API server on a Unix socket (kiln's own; control/http.c parses). Requests
+ * are parsed on the server's thread and handed to the VM's owner thread through a queue; nothing
+ * here touches the VM. */
 #ifndef KILN_CONTROL_API_H
 #define KILN_CONTROL_API_H
 
@@ -26,9 +27,9 @@ typedef void (*api_handler_fn)(void *ctx, struct api_request *req);
 struct api_server;
 
 /* Creates the socket at `path` (mode 0600; an existing path is an error unless `force`, then it is
- * replaced) and starts serving on a thread of its own. Returns 0 or -errno with one line in err. */
-int __must_check api_open(struct api_server **out, const char *path, bool force, char *err,
-			  size_t err_size);
+ * replaced; a request body over `max_body` bytes gets 400, API_MAX_BODY by default) and starts serving on a thread of its own. Returns 0 or -errno with one line in err. */
+int __must_check api_open(struct api_server **out, const char *path, bool force,
+			  size_t max_body, char *err, size_t err_size);
 
 /* Readable when requests wait for api_process(). */
 int api_fd(const struct api_server *api);

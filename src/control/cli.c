@@ -5,8 +5,11 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "control/api.h"
 #include "control/gdbstub.h"
+#include "control/spec.h"
 #include "devices/debug_exit.h"
 #include "version.h"
 
@@ -19,8 +22,9 @@ void cli_print_help(FILE *f)
 		"       kiln run --help               options of 'run'\n"
 		"       kiln --api-sock PATH [--config-file FILE] [options]\n"
 		"                                     serve the Firecracker-compatible API\n"
-		"       kiln --config-file FILE [options]\n"
+		"       kiln --config-file FILE [--no-api] [options]\n"
 		"                                     boot the VM a Firecracker config file describes\n"
+		"       kiln [--id ID] [options]      serve the API on /run/firecracker.socket\n"
 		"       kiln --help | --version\n"
 		"\n"
 		"Options of the API and config-file forms:\n"
@@ -28,7 +32,21 @@ void cli_print_help(FILE *f)
 		"  --api-sock-force       replace an existing file at PATH\n"
 		"  --config-file FILE     Firecracker-format JSON: boot-source, machine-config, logger,\n"
 		"                         metrics, serial; the VM starts at once\n"
-		"  --id ID                instance id reported by GET / (default anonymous-instance)\n"
+		"  --id ID                instance id reported by GET /: 1 to 64 letters, digits or\n"
+		"                         hyphens (default anonymous-instance)\n"
+		"  --no-api               with --config-file: no API socket\n"
+		"  --log-path PATH        logger output: a file (created), character device or FIFO\n"
+		"                         (FIFOs are opened read-write, non-blocking)\n"
+		"  --level LEVEL          Off, Error, Warning, Info, Debug or Trace\n"
+		"  --show-level, --show-log-origin  prefix log lines with [Level] and file:line\n"
+		"  --module TEXT          log only messages from source paths containing TEXT\n"
+		"  --metrics-path PATH    metrics output (file, character device or FIFO)\n"
+		"  --http-api-max-payload-size N  largest request body in bytes (default 51200)\n"
+		"  --no-seccomp           no seccomp filters\n"
+		"  --boot-timer           accepted for Firecracker's tools (no boot-timer device yet)\n"
+		"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
+		"                         the jailer's launch times: kiln logs its start-up time\n"
+		"                         (Info) when the API is up\n"
 		"  --debug-exit[=PORT], --irqchip=MODE, --stats, --on-reboot=ACTION, -v, -q:\n"
 		"                         as for 'kiln run'\n"
 		"\n"
@@ -71,6 +89,16 @@ void cli_print_run_help(FILE *f)
 		"      --vsock cid=N,uds=PATH  virtio-vsock: the guest's CID N (3 to 4294967294) and\n"
 		"                         the host's Unix socket PATH (96 bytes at most; guest\n"
 		"                         connections to port P go to PATH_P); one device at most\n"
+		"      --cpu-template NAME|FILE  the CPU model's template: None (default), T2 or C3\n"
+		"                         (Firecracker's feature masks), or FILE, a custom template\n"
+		"                         in Firecracker's JSON (cpuid_modifiers, msr_modifiers);\n"
+		"                         KVM's async page fault features are hidden unless a\n"
+		"                         template or mask offers them; docs/cpu-templates.md\n"
+		"      --cpuid-mask LEAF[.SUBLEAF]:REG=BITMAP | LEAF[.SUBLEAF]:REG.BIT=0|1\n"
+		"                         change CPUID bits after the template (repeatable): REG is\n"
+		"                         eax, ebx, ecx or edx; BITMAP 0b then up to 32 of 0 (clear),\n"
+		"                         1 (set), x (keep), _ (ignored), most significant first,\n"
+		"                         missing leading digits are x; e.g. 0x1:ecx.21=0 hides x2APIC\n"
 		"      --debug-exit[=PORT]  isa-debug-exit device (default port 0xf4): a guest\n"
 		"                         write of v ends kiln with status (v << 1) | 1\n"
 		"      --irqchip=MODE     split (default: local APICs in KVM, IOAPIC and PIC in\n"
@@ -95,7 +123,10 @@ void cli_print_run_help(FILE *f)
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
-       OPT_NET, OPT_VSOCK, OPT_GDB, OPT_GDB_WAIT };
+       OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_NO_API, OPT_NO_SECCOMP,
+       OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
+       OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
+       OPT_GDB, OPT_GDB_WAIT };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -126,6 +157,21 @@ static const struct option run_options[] = {
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
+	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
+	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
+	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
+	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
+	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
+	{ "start-time-cpu-us", required_argument, NULL, OPT_START_TIME_CPU },
+	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_TIME },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -138,7 +184,62 @@ static bool vm_option(int c)
 {
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
 	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK ||
+	       c == OPT_CPU_TEMPLATE || c == OPT_CPUID_MASK ||
 	       c == OPT_GDB || c == OPT_GDB_WAIT;
+}
+
+/* --cpu-template NAME|FILE: a static template's name, else a custom template's JSON file. */
+static int parse_cpu_template(const char *arg, struct vmm_config *cfg, char *err, size_t err_size)
+{
+	const char *name = config_cpu_template_name(arg);
+	char why[JSON_ERR_MAX];
+	json_error_t jerr;
+	json_t *doc;
+	int e;
+
+	if (name) {
+		cfg->cpu_template = strcmp(name, "None") ? name : NULL;
+		cfg->has_cpu_custom = false;
+		return 0;
+	}
+	if (!strchr(arg, '/') && !strchr(arg, '.') && access(arg, F_OK) != 0) {
+		snprintf(err, err_size, "--cpu-template: '%s' is neither a CPU template (%s) nor a file",
+			 arg, CONFIG_CPU_TEMPLATES);
+		return -EINVAL;
+	}
+	doc = json_load_file(arg, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		if (jerr.line < 0)
+			snprintf(err, err_size, "--cpu-template %s: %s", arg, jerr.text);
+		else
+			snprintf(err, err_size, "--cpu-template %s: invalid JSON: %s (line %d, column %d)",
+				 arg, jerr.text, jerr.line, jerr.column);
+		return -EINVAL;
+	}
+	e = spec_parse_cpu_template(doc, &cfg->cpu_custom, why, sizeof(why));
+	json_decref(doc);
+	if (e) {
+		snprintf(err, err_size, "--cpu-template %s: %s", arg, why);
+		return -EINVAL;
+	}
+	cfg->has_cpu_custom = true;
+	cfg->cpu_template = NULL;
+	return 0;
+}
+
+/* A decimal unsigned 64-bit number, as Rust's u64::parse (Firecracker's flags). */
+static int parse_u64(const char *opt, const char *arg, uint64_t *out, char *err, size_t err_size)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno) {
+		snprintf(err, err_size, "--%s: '%s' is not a number (0 to 18446744073709551615)", opt,
+			 arg);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Parses `kiln run ARGS` (top_level false) or `kiln --api-sock ... ARGS` (top_level true). */
@@ -206,6 +307,22 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			if (config_parse_vsock(optarg, &cfg->vsock, &vsock_storage, err, err_size))
 				return -EINVAL;
 			cfg->has_vsock = true;
+			break;
+		case OPT_CPU_TEMPLATE:
+			if (parse_cpu_template(optarg, cfg, err, err_size))
+				return -EINVAL;
+			break;
+		case OPT_CPUID_MASK:
+			if (cfg->cpu_masks.nr_cpuid >= CONFIG_MAX_CPUID_MODS) {
+				snprintf(err, err_size, "--cpuid-mask %s: more than %u masks", optarg,
+					 CONFIG_MAX_CPUID_MODS);
+				return -EINVAL;
+			}
+			if (config_parse_cpuid_mask(optarg,
+						    &cfg->cpu_masks.cpuid[cfg->cpu_masks.nr_cpuid],
+						    err, err_size))
+				return -EINVAL;
+			cfg->cpu_masks.nr_cpuid++;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "virtio") && strcmp(optarg, "serial")) {
@@ -319,11 +436,73 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			}
 			break;
 		case OPT_ID:
-			if (!*optarg || strlen(optarg) > 64) {
-				snprintf(err, err_size, "--id: '%s' must be 1 to 64 characters", optarg);
+			/* Firecracker's validate_instance_id(): the jailer makes a directory of it. */
+			if (!*optarg || strlen(optarg) > 64 ||
+			    optarg[strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						  "0123456789-")]) {
+				snprintf(err, err_size,
+					 "--id: '%s' must be 1 to 64 letters, digits or hyphens", optarg);
 				return -EINVAL;
 			}
 			opts->id = optarg;
+			break;
+		case OPT_NO_API:
+			opts->no_api = true;
+			break;
+		case OPT_NO_SECCOMP:
+			opts->no_seccomp = true;
+			break;
+		case OPT_LOG_PATH:
+			opts->log_path = optarg;
+			break;
+		case OPT_LEVEL:
+			opts->level = optarg;
+			break;
+		case OPT_SHOW_LEVEL:
+			opts->show_level = true;
+			break;
+		case OPT_SHOW_ORIGIN:
+			opts->show_origin = true;
+			break;
+		case OPT_MODULE:
+			opts->module = optarg;
+			break;
+		case OPT_METRICS_PATH:
+			opts->metrics_path = optarg;
+			break;
+		case OPT_BOOT_TIMER:
+			opts->boot_timer = true;
+			break;
+		case OPT_MAX_PAYLOAD: {
+			uint64_t n;
+
+			if (parse_u64("http-api-max-payload-size", optarg, &n, err, err_size))
+				return -EINVAL;
+			if (n == 0 || n > CLI_MAX_PAYLOAD_LIMIT) {
+				snprintf(err, err_size,
+					 "--http-api-max-payload-size: %s bytes is out of range (1 to %u)",
+					 optarg, CLI_MAX_PAYLOAD_LIMIT);
+				return -EINVAL;
+			}
+			opts->max_payload = (size_t)n;
+			break;
+		}
+		case OPT_START_TIME:
+			if (parse_u64("start-time-us", optarg, &opts->start_time_us, err, err_size))
+				return -EINVAL;
+			opts->has_start_time = true;
+			break;
+		case OPT_START_TIME_CPU:
+			if (parse_u64("start-time-cpu-us", optarg, &opts->start_time_cpu_us, err,
+				      err_size))
+				return -EINVAL;
+			opts->has_start_time_cpu = true;
+			break;
+		case OPT_PARENT_CPU_TIME:
+			if (parse_u64("parent-cpu-time-us", optarg, &opts->parent_cpu_time_us, err,
+				      err_size))
+				return -EINVAL;
+			opts->has_parent_cpu_time = true;
 			break;
 		case 'v':
 			(*verbosity)++;
@@ -365,11 +544,21 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		snprintf(err, err_size, "--api-sock-force: needs --api-sock PATH");
 		return -EINVAL;
 	}
-	if (top_level && !opts->api_sock && !opts->config_file) {
-		snprintf(err, err_size,
-			 "nothing to do: give --api-sock PATH or --config-file FILE (or kiln run -k GUEST)");
+	if (opts->no_api && !opts->config_file) {
+		/* Firecracker's: --no-api requires --config-file. */
+		snprintf(err, err_size, "--no-api: needs --config-file FILE (nothing else describes "
+					"the VM)");
 		return -EINVAL;
 	}
+	if (opts->no_api && opts->api_sock) {
+		snprintf(err, err_size, "--no-api: not with --api-sock %s", opts->api_sock);
+		return -EINVAL;
+	}
+	/* Firecracker serves its API on /run/firecracker.socket unless told otherwise; kiln does
+	 * too when neither a socket nor a config file is given (kiln --config-file FILE alone
+	 * runs without an API, as --no-api). */
+	if (top_level && !opts->api_sock && !opts->config_file)
+		opts->api_sock = CLI_DEFAULT_API_SOCK;
 	*action = top_level ? CLI_SERVE : CLI_RUN;
 	opts->start_now = !top_level || opts->config_file;
 	return 0;
@@ -378,7 +567,7 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 int cli_parse(int argc, char **argv, struct vmm_config *cfg, struct controller_opts *opts,
 	      enum cli_action *action, int *verbosity, char *err, size_t err_size)
 {
-	*opts = (struct controller_opts){ .id = "anonymous-instance" };
+	*opts = (struct controller_opts){ .id = "anonymous-instance", .max_payload = API_MAX_BODY };
 	*verbosity = 0;
 	if (argc < 2) {
 		snprintf(err, err_size, "no command given (try kiln --help)");

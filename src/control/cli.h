@@ -7,6 +7,12 @@
 #include "config.h"
 #include "control/controller.h"
 
+/* Firecracker's default API socket: `kiln [--id ID ...]` with neither --api-sock nor
+ * --config-file serves it, as `firecracker` does. */
+#define CLI_DEFAULT_API_SOCK "/run/firecracker.socket"
+/* The largest --http-api-max-payload-size (bytes): bodies are held in memory. */
+#define CLI_MAX_PAYLOAD_LIMIT (64u << 20)
+
 enum cli_action {
 	CLI_RUN,      /* kiln run: build and start the VM the command line describes */
 	CLI_SERVE,    /* kiln --api-sock / --config-file: the API and/or config file describe it */

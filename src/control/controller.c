@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder.h"
@@ -45,6 +46,65 @@ static void apply_logger(const struct vm_spec *s)
 	log_set_level(s->logger.level);
 	if (s->logger.fd >= 0)
 		log_set_fd(s->logger.fd);
+}
+
+/* --log-path, --level, --show-level, --show-log-origin, --module and --metrics-path: the same
+ * checks and opening as PUT /logger and PUT /metrics. Returns 0 or 2 after one line. */
+static int apply_cli_logging(struct controller *c)
+{
+	const struct controller_opts *o = c->opts;
+	char err[JSON_ERR_MAX];
+	json_t *body;
+	int e = 0;
+
+	if (o->log_path || o->level || o->show_level || o->show_origin || o->module) {
+		body = json_pack("{s:s?, s:s?, s:b, s:b, s:s?}", "log_path", o->log_path, "level",
+				 o->level, "show_level", o->show_level, "show_log_origin",
+				 o->show_origin, "module", o->module);
+		e = body ? spec_logger(&c->spec, body, err, sizeof(err)) : -ENOMEM;
+		json_decref(body);
+		if (e) {
+			pr_err("--log-path/--level: %s", e == -ENOMEM ? "out of memory" : err);
+			return KILN_EXIT_USAGE;
+		}
+	}
+	if (o->metrics_path) {
+		body = json_pack("{s:s}", "metrics_path", o->metrics_path);
+		e = body ? spec_metrics(&c->spec, body, err, sizeof(err)) : -ENOMEM;
+		json_decref(body);
+		if (e) {
+			pr_err("--metrics-path: %s", e == -ENOMEM ? "out of memory" : err);
+			return KILN_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* The jailer's --start-time-us/--start-time-cpu-us/--parent-cpu-time-us: how long kiln took
+ * from its launch to serving the API, logged at info level as Firecracker does. */
+static void report_start_time(const struct controller_opts *o)
+{
+	struct timespec now, cpu;
+
+	if (!o->has_start_time)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	uint64_t now_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+	uint64_t cpu_us = (uint64_t)cpu.tv_sec * 1000000u + (uint64_t)cpu.tv_nsec / 1000u;
+
+	if (now_us >= o->start_time_us)
+		pr_info("Process startup time is %llu us (%llu ms)",
+			(unsigned long long)(now_us - o->start_time_us),
+			(unsigned long long)((now_us - o->start_time_us) / 1000u));
+	if (o->has_start_time_cpu) {
+		uint64_t total = cpu_us + (o->has_parent_cpu_time ? o->parent_cpu_time_us : 0);
+
+		if (total >= o->start_time_cpu_us)
+			pr_info("Process startup CPU time is %llu us (%llu ms)",
+				(unsigned long long)(total - o->start_time_cpu_us),
+				(unsigned long long)((total - o->start_time_cpu_us) / 1000u));
+	}
 }
 
 static void flush_metrics(struct controller *c)
@@ -107,34 +167,38 @@ static bool pre_boot_only(struct controller *c, struct api_request *req)
 }
 
 /* PATCH /drives/{id}: before boot it edits the configuration; on a running VM it also swaps
- * the device's image (the guest is told its capacity may have changed). */
+ * the device's image (the guest is told its capacity may have changed) and replaces its rate
+ * limiter's buckets. */
 static void patch_drive(struct controller *c, struct api_request *req, const char *id)
 {
+	struct spec_drive_patch patch;
 	char *old_path = NULL;
-	int index = -1;
 
 	if (!need_body(req))
 		return;
 	for (unsigned int i = 0; i < c->spec.nr_drives; i++)
 		if (strcmp(c->spec.drives[i].id, id) == 0)
 			old_path = strdup(c->spec.drives[i].path);
-	if (spec_drive_patch(&c->spec, id, req->body, &index, req->fault, sizeof(req->fault))) {
+	if (spec_drive_patch(&c->spec, id, req->body, &patch, req->fault, sizeof(req->fault))) {
 		req->status = 400;
-	} else if (c->vmm && index >= 0) {
+	} else if (c->vmm && patch.index >= 0) {
 		char err[BUILD_ERR_MAX];
 
-		if (vmm_swap_disk(c->vmm, (unsigned int)index, jstr(req->body, "path_on_host"), err,
-				  sizeof(err))) {
+		if (patch.path && vmm_swap_disk(c->vmm, (unsigned int)patch.index, patch.path, err,
+						sizeof(err))) {
 			/* The VM keeps the old image; so does the configuration. */
 			json_t *undo = json_pack("{s:s, s:s}", "drive_id", id, "path_on_host",
 						 old_path ? old_path : "");
-			int ignored;
+			struct spec_drive_patch ignored;
 
 			if (undo && old_path && spec_drive_patch(&c->spec, id, undo, &ignored, err, sizeof(err)))
 				pr_warn("drives: cannot restore '%s' in the configuration", id);
 			json_decref(undo);
 			snprintf(req->fault, sizeof(req->fault), "drives: %.280s", err);
 			req->status = 400;
+		} else if (patch.set_bandwidth || patch.set_ops) {
+			vmm_set_disk_rate_limiter(c->vmm, (unsigned int)patch.index, &patch.rate_limiter,
+						  patch.set_bandwidth, patch.set_ops);
 		}
 	}
 	free(old_path);
@@ -286,9 +350,17 @@ static void handle_request(void *ctx, struct api_request *req)
 
 		/* PATCH only updates rate limiters, so it needs no pre-boot check. */
 		if (patch) {
-			if (need_body(req) &&
-			    spec_net_patch(&c->spec, id, req->body, req->fault, sizeof(req->fault)))
+			struct spec_net_patch np;
+
+			if (!need_body(req))
+				;
+			else if (spec_net_patch(&c->spec, id, req->body, &np, req->fault,
+						sizeof(req->fault)))
 				req->status = 400;
+			else if (c->vmm)
+				vmm_set_net_rate_limiters(c->vmm, (unsigned int)np.index, &np.rx,
+							  np.rx_bandwidth, np.rx_ops, &np.tx,
+							  np.tx_bandwidth, np.tx_ops);
 		} else if (need_body(req) && pre_boot_only(c, req) &&
 			   spec_net(&c->spec, id, req->body, req->fault, sizeof(req->fault))) {
 			req->status = 400;
@@ -301,6 +373,10 @@ static void handle_request(void *ctx, struct api_request *req)
 		if (need_body(req) && pre_boot_only(c, req) &&
 		    spec_vsock(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
+	} else if (put && strcmp(p, "/cpu-config") == 0) {
+		if (need_body(req) && pre_boot_only(c, req) &&
+		    spec_cpu_config(&c->spec, req->body, req->fault, sizeof(req->fault)))
+			req->status = 400;
 	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
 			   strcmp(p, "/snapshot/load") == 0)) {
 		if (need_body(req)) {
@@ -309,8 +385,7 @@ static void handle_request(void *ctx, struct api_request *req)
 		}
 	} else if ((put || patch || strcmp(m, "GET") == 0) &&
 		   (strcmp(p, "/balloon") == 0 || strncmp(p, "/balloon/", 9) == 0 ||
-		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0 ||
-		    strcmp(p, "/cpu-config") == 0)) {
+		    strcmp(p, "/mmds") == 0 || strcmp(p, "/mmds/config") == 0)) {
 		spec_unsupported(p + 1, NULL, req->fault, sizeof(req->fault));
 		req->status = 400;
 	} else {
@@ -426,9 +501,13 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	spec_init(&c.spec, base);
 	if (base->kernel_path && opts->start_now && !opts->config_file)
 		spec_adopt_cli(&c.spec);
+	if ((status = apply_cli_logging(&c)))
+		goto out_spec;
 	if (opts->config_file && (status = load_config_file(&c, opts->config_file)))
 		goto out_spec;
 	apply_logger(&c.spec);
+	if (opts->boot_timer)
+		pr_warn("--boot-timer: kiln has no boot-timer device yet; the flag is ignored");
 
 	/* Signals are handled by this thread through a signalfd; every thread created from here on
 	 * inherits the mask (vCPU threads unblock only their kick signal). */
@@ -448,16 +527,19 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		status = KILN_EXIT_HOST_ERROR;
 		goto out_mask;
 	}
-	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force, err, sizeof(err))) {
-		pr_err("%s", err);
+	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force,
+				       opts->max_payload, err, sizeof(err))) {
+		pr_fatal("%s", err);
 		status = KILN_EXIT_USAGE;
 		goto out_sfd;
 	}
+	if (c.api)
+		report_start_time(opts);
 	if (opts->start_now) {
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {
-			pr_err("%s", err);
+			pr_fatal("%s", err);
 			goto out_api;
 		}
 	}
@@ -484,7 +566,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {
-			pr_err("restart: %s", err);
+			pr_fatal("restart: %s", err);
 			break;
 		}
 	}

@@ -5,6 +5,8 @@
 #define KILN_CONTROL_CONTROLLER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -14,6 +16,21 @@ struct controller_opts {
 	const char *config_file; /* Firecracker-format JSON; NULL: none */
 	const char *id;          /* instance id reported by GET / */
 	bool start_now;          /* build and start at once (CLI run, config file) */
+	/* Firecracker's command line (README.md, "Firecracker's command line"). */
+	bool no_api;             /* --no-api: the config file alone describes the VM */
+	bool no_seccomp;         /* --no-seccomp */
+	const char *log_path;    /* --log-path: the logger's file or FIFO; NULL: stderr */
+	const char *level;       /* --level: Off, Error, Warning, Info, Debug, Trace; NULL: unset */
+	bool show_level;         /* --show-level */
+	bool show_origin;        /* --show-log-origin */
+	const char *module;      /* --module: only messages from source paths containing it */
+	const char *metrics_path; /* --metrics-path: the metrics file or FIFO */
+	bool boot_timer;         /* --boot-timer */
+	size_t max_payload;      /* --http-api-max-payload-size: largest request body, bytes */
+	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us (the jailer's): when it
+	 * started kiln, for the start-up time kiln logs when the API is up. */
+	bool has_start_time, has_start_time_cpu, has_parent_cpu_time;
+	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
 };
 
 /* Runs kiln: `base` is the CLI's configuration (kernel and all, when start_now without a config

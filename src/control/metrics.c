@@ -120,13 +120,15 @@ int metrics_write(int fd, struct vmm *vmm, const struct api_server *api)
 		}
 		vmm_serial_counters(vmm, &sc);
 		json_object_set_new(m, "serial",
-				    json_pack("{s:I, s:I, s:I}", "bytes_out", (json_int_t)sc.bytes_out,
-					      "bytes_in", (json_int_t)sc.bytes_in, "overruns",
-					      (json_int_t)sc.overruns));
+				    json_pack("{s:I, s:I, s:I, s:I}", "bytes_out",
+					      (json_int_t)sc.bytes_out, "bytes_in", (json_int_t)sc.bytes_in,
+					      "overruns", (json_int_t)sc.overruns,
+					      "rate_limiter_dropped_bytes", (json_int_t)sc.dropped_bytes));
 	} else {
 		/* Before boot every counter is zero; the keys are there all the same. */
-		json_object_set_new(m, "serial", json_pack("{s:i, s:i, s:i}", "bytes_out", 0,
-							   "bytes_in", 0, "overruns", 0));
+		json_object_set_new(m, "serial", json_pack("{s:i, s:i, s:i, s:i}", "bytes_out", 0,
+							   "bytes_in", 0, "overruns", 0,
+							   "rate_limiter_dropped_bytes", 0));
 	}
 	devices_json(m, vmm);
 	json_object_set_new(m, "vcpu", total);

@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/checked.h"
+#include "util/file.h"
 
 #define MAX_MEM_MIB (1ll << 24) /* 16 TiB: far beyond any host, still no overflow in bytes */
 
@@ -166,9 +169,9 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 			 vcpus);
 		return -EINVAL;
 	}
-	if (tmpl && strcmp(tmpl, "None") != 0) {
-		snprintf(err, err_size, "machine-config: cpu_template '%s' is not supported (only None)",
-			 tmpl);
+	if (tmpl && !config_cpu_template_name(tmpl)) {
+		snprintf(err, err_size, "machine-config: cpu_template '%s' is not a CPU template (%s)",
+			 tmpl, CONFIG_CPU_TEMPLATES);
 		return -EINVAL;
 	}
 	if (huge && strcmp(huge, "None") != 0) {
@@ -180,38 +183,247 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	s->cfg.mem_size = (uint64_t)mib << 20;
 	s->smt = smt;
 	s->track_dirty_pages = jbool(body, "track_dirty_pages", patch ? s->track_dirty_pages : false);
+	if (tmpl) {
+		/* As Firecracker: a static template replaces a custom one set before it. */
+		s->cfg.cpu_template = strcmp(tmpl, "None") ? config_cpu_template_name(tmpl) : NULL;
+		s->cfg.has_cpu_custom = false;
+	}
 	return 0;
 }
 
+/* One bitmap of a custom template, `width` bits; `where` names it in messages. */
+static int parse_bitmap(const json_t *v, unsigned int width, const char *where,
+			struct cpu_bitmap *out, char *err, size_t err_size)
+{
+	const char *str = json_string_value(v);
+
+	if (!str || config_parse_bitmap(str, width, out)) {
+		snprintf(err, err_size,
+			 "cpu-config: %s '%s' is not a bitmap (0b followed by 1 to %u of 0, 1, x or _)",
+			 where, str ? str : "(not a string)", width);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A leaf, subleaf or address string of a custom template. */
+static int parse_u32(const json_t *v, const char *where, uint32_t *out, char *err,
+		     size_t err_size)
+{
+	const char *str = json_string_value(v);
+
+	if (!str || config_parse_u32(str, out)) {
+		snprintf(err, err_size, "cpu-config: %s '%s' is not a 32-bit number (0x... or 0b...)",
+			 where, str ? str : "(not a string)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_cpuid_modifiers(const json_t *arr, struct cpu_mods *m, char *err, size_t err_size)
+{
+	static const struct jfield leaf_fields[] = {
+		{ "leaf", JF_STRING, true }, { "subleaf", JF_STRING, true },
+		{ "flags", JF_INT, true },   { "modifiers", JF_ANY, true },
+	};
+	static const struct jfield reg_fields[] = {
+		{ "register", JF_STRING, true }, { "bitmap", JF_STRING, true },
+	};
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	char where[112];
+	size_t i, j;
+	json_t *leaf, *mod;
+
+	json_array_foreach(arr, i, leaf) {
+		struct cpu_cpuid_mod base = { .has_flags = true };
+		const json_t *mods = json_object_get(leaf, "modifiers");
+		long long flags;
+
+		snprintf(where, sizeof(where), "cpu-config: cpuid_modifiers[%zu]", i);
+		if (jcheck(leaf, where, leaf_fields, ARRAY_SIZE(leaf_fields), err, err_size))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "cpuid_modifiers[%zu].leaf", i);
+		if (parse_u32(json_object_get(leaf, "leaf"), where, &base.leaf, err, err_size))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "cpuid_modifiers[%zu].subleaf", i);
+		if (parse_u32(json_object_get(leaf, "subleaf"), where, &base.subleaf, err, err_size))
+			return -EINVAL;
+		flags = jint(leaf, "flags", 0);
+		/* KVM_CPUID_FLAG_SIGNIFCANT_INDEX, _STATEFUL_FUNC, _STATE_READ_NEXT */
+		if (flags < 0 || flags > 7) {
+			snprintf(err, err_size,
+				 "cpu-config: cpuid_modifiers[%zu].flags %lld is not KVM CPUID flags (0 to 7)",
+				 i, flags);
+			return -EINVAL;
+		}
+		base.flags = (uint32_t)flags;
+		if (!json_is_array(mods)) {
+			snprintf(err, err_size, "cpu-config: cpuid_modifiers[%zu].modifiers: expected an array",
+				 i);
+			return -EINVAL;
+		}
+		json_array_foreach(mods, j, mod) {
+			const char *reg;
+
+			snprintf(where, sizeof(where), "cpu-config: cpuid_modifiers[%zu].modifiers[%zu]", i,
+				 j);
+			if (jcheck(mod, where, reg_fields, ARRAY_SIZE(reg_fields), err, err_size))
+				return -EINVAL;
+			if (m->nr_cpuid >= CONFIG_MAX_CPUID_MODS) {
+				snprintf(err, err_size,
+					 "cpu-config: cpuid_modifiers: more than %u register modifiers",
+					 CONFIG_MAX_CPUID_MODS);
+				return -EINVAL;
+			}
+			struct cpu_cpuid_mod *cm = &m->cpuid[m->nr_cpuid];
+
+			*cm = base;
+			reg = jstr(mod, "register");
+			cm->reg = 4;
+			for (uint8_t r = 0; r < ARRAY_SIZE(regs); r++)
+				if (strcmp(reg, regs[r]) == 0)
+					cm->reg = r;
+			if (cm->reg == 4) {
+				snprintf(err, err_size,
+					 "cpu-config: cpuid_modifiers[%zu].modifiers[%zu].register '%s' is not eax, ebx, ecx or edx",
+					 i, j, reg);
+				return -EINVAL;
+			}
+			snprintf(where, sizeof(where), "cpuid_modifiers[%zu].modifiers[%zu].bitmap", i, j);
+			if (parse_bitmap(json_object_get(mod, "bitmap"), 32, where, &cm->bits, err,
+					 err_size))
+				return -EINVAL;
+			m->nr_cpuid++;
+		}
+	}
+	return 0;
+}
+
+static int parse_msr_modifiers(const json_t *arr, struct cpu_mods *m, char *err, size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "addr", JF_STRING, true }, { "bitmap", JF_STRING, true },
+	};
+	char where[96];
+	size_t i;
+	json_t *mod;
+
+	json_array_foreach(arr, i, mod) {
+		struct cpu_msr_mod *mm;
+
+		snprintf(where, sizeof(where), "cpu-config: msr_modifiers[%zu]", i);
+		if (jcheck(mod, where, fields, ARRAY_SIZE(fields), err, err_size))
+			return -EINVAL;
+		if (m->nr_msr >= CONFIG_MAX_MSR_MODS) {
+			snprintf(err, err_size, "cpu-config: msr_modifiers: more than %u modifiers",
+				 CONFIG_MAX_MSR_MODS);
+			return -EINVAL;
+		}
+		mm = &m->msr[m->nr_msr];
+		snprintf(where, sizeof(where), "msr_modifiers[%zu].addr", i);
+		if (parse_u32(json_object_get(mod, "addr"), where, &mm->addr, err, err_size))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "msr_modifiers[%zu].bitmap", i);
+		if (parse_bitmap(json_object_get(mod, "bitmap"), 64, where, &mm->bits, err, err_size))
+			return -EINVAL;
+		m->nr_msr++;
+	}
+	return 0;
+}
+
+int spec_parse_cpu_template(const json_t *body, struct cpu_mods *out, char *err, size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "kvm_capabilities", JF_ANY, false }, { "cpuid_modifiers", JF_ANY, false },
+		{ "msr_modifiers", JF_ANY, false },    { "vcpu_features", JF_ANY, false },
+		{ "reg_modifiers", JF_ANY, false },
+	};
+	static const char *const arrays[] = { "kvm_capabilities", "cpuid_modifiers", "msr_modifiers",
+					      "vcpu_features", "reg_modifiers" };
+
+	memset(out, 0, sizeof(*out));
+	if (jcheck(body, "cpu-config", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(arrays); i++) {
+		const json_t *a = json_object_get(body, arrays[i]);
+
+		if (a && !json_is_null(a) && !json_is_array(a)) {
+			snprintf(err, err_size, "cpu-config: %s: expected an array", arrays[i]);
+			return -EINVAL;
+		}
+		if (i >= 3 && json_array_size(a)) {
+			snprintf(err, err_size, "cpu-config: %s: only for aarch64 (this is x86-64)",
+				 arrays[i]);
+			return -EINVAL;
+		}
+	}
+	/* kiln checks the KVM capabilities it needs itself and cannot be told to skip one. */
+	if (json_array_size(json_object_get(body, "kvm_capabilities"))) {
+		snprintf(err, err_size,
+			 "cpu-config: kvm_capabilities: not supported by kiln (give an empty list)");
+		return -EINVAL;
+	}
+	if (parse_cpuid_modifiers(json_object_get(body, "cpuid_modifiers"), out, err, err_size) ||
+	    parse_msr_modifiers(json_object_get(body, "msr_modifiers"), out, err, err_size)) {
+		memset(out, 0, sizeof(*out));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int spec_cpu_config(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
+{
+	struct cpu_mods *m = malloc(sizeof(*m));
+
+	if (!m) {
+		snprintf(err, err_size, "cpu-config: out of memory");
+		return -ENOMEM;
+	}
+	if (spec_parse_cpu_template(body, m, err, err_size)) {
+		free(m);
+		return -EINVAL;
+	}
+	/* As Firecracker: a custom template replaces a static one set before it. */
+	s->cfg.cpu_custom = *m;
+	s->cfg.has_cpu_custom = true;
+	s->cfg.cpu_template = NULL;
+	free(m);
+	return 0;
+}
+
+/* Opens without blocking (a FIFO named as a kernel must be refused, not waited on). */
 static int check_readable(const char *what, const char *field, const char *path, char *err,
 			  size_t err_size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	char why[128];
+	int fd = file_open(path, O_RDONLY, 0, FILE_REG, why, sizeof(why));
 
 	if (fd < 0) {
-		snprintf(err, err_size, "%s: cannot open %s '%s': %s", what, field, path,
-			 strerror(errno));
-		return -EINVAL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "%s: %s '%s' is not a regular file", what, field, path);
-		close(fd);
+		if (fd == -EINVAL)
+			snprintf(err, err_size, "%s: %s '%s' %s", what, field, path, why);
+		else
+			snprintf(err, err_size, "%s: cannot open %s '%s': %s", what, field, path, why);
 		return -EINVAL;
 	}
 	close(fd);
 	return 0;
 }
 
-/* Opens a file kiln writes to (logs, metrics, serial output), creating it. */
+/* Opens a file kiln writes to (logs, metrics, serial output), creating a regular file when
+ * there is none. A FIFO is opened read-write and non-blocking, as Firecracker opens its log and
+ * metrics FIFOs: nobody reading it must not block kiln (lines are dropped when it is full). */
 static int open_output(const char *what, const char *field, const char *path, char *err,
 		       size_t err_size)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+	char why[128];
+	int fd = file_open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0644,
+			   FILE_REG | FILE_FIFO | FILE_CHR, why, sizeof(why));
 
-	if (fd < 0)
+	if (fd == -EINVAL)
+		snprintf(err, err_size, "%s: %s '%s' %s", what, field, path, why);
+	else if (fd < 0)
 		snprintf(err, err_size, "%s: cannot open %s '%s' for writing: %s", what, field, path,
-			 strerror(errno));
+			 why);
 	return fd;
 }
 
@@ -265,7 +477,8 @@ static int sync_drives(struct vm_spec *s)
 				continue;
 			s->cfg.disks[n++] = (struct vmm_disk){ .path = d->path,
 							       .id = d->serial ? d->id : NULL,
-							       .ro = d->ro, .io = d->io };
+							       .ro = d->ro, .io = d->io,
+							       .rate_limiter = d->rate_limiter };
 		}
 	}
 	s->cfg.nr_disks = n;
@@ -287,6 +500,90 @@ static int sync_drives(struct vm_spec *s)
 	return 0;
 }
 
+/* Firecracker's TokenBucket: size and refill_time (ms), one_time_burst optional; non-negative
+ * integers. size or refill_time 0 means no limit, as in Firecracker. */
+static int parse_bucket(const json_t *o, const char *what, struct token_bucket_cfg *b, char *err,
+			size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "size", JF_INT, true },
+		{ "one_time_burst", JF_INT, false },
+		{ "refill_time", JF_INT, true },
+	};
+	long long size, burst, refill;
+
+	if (jcheck(o, what, fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	size = jint(o, "size", 0);
+	burst = jint(o, "one_time_burst", 0);
+	refill = jint(o, "refill_time", 0);
+	if (size < 0 || burst < 0 || refill < 0) {
+		snprintf(err, err_size, "%s: %s %lld must not be negative", what,
+			 size < 0 ? "size" : burst < 0 ? "one_time_burst" : "refill_time",
+			 size < 0 ? size : burst < 0 ? burst : refill);
+		return -EINVAL;
+	}
+	*b = (struct token_bucket_cfg){ .size = (uint64_t)size, .one_time_burst = (uint64_t)burst,
+					.refill_ms = (uint64_t)refill };
+	return 0;
+}
+
+/* Firecracker's RateLimiter {bandwidth, ops} in `body`'s member `key` (absent or null: nothing
+ * changes). *set_bw and *set_ops (may be NULL) say which buckets the object gave. */
+static int parse_limiter(const json_t *body, const char *section, const char *key,
+			 struct rate_limiter_cfg *rl, bool *set_bw, bool *set_ops, char *err,
+			 size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "bandwidth", JF_OBJECT, false },
+		{ "ops", JF_OBJECT, false },
+	};
+	const json_t *o = json_object_get(body, key), *b;
+	char what[96];
+
+	if (set_bw)
+		*set_bw = false;
+	if (set_ops)
+		*set_ops = false;
+	if (!json_is_object(o))
+		return 0;
+	snprintf(what, sizeof(what), "%s: %s", section, key);
+	if (jcheck(o, what, fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	if (json_is_object(b = json_object_get(o, "bandwidth"))) {
+		snprintf(what, sizeof(what), "%s: %s.bandwidth", section, key);
+		if (parse_bucket(b, what, &rl->bandwidth, err, err_size))
+			return -EINVAL;
+		if (set_bw)
+			*set_bw = true;
+	}
+	if (json_is_object(b = json_object_get(o, "ops"))) {
+		snprintf(what, sizeof(what), "%s: %s.ops", section, key);
+		if (parse_bucket(b, what, &rl->ops, err, err_size))
+			return -EINVAL;
+		if (set_ops)
+			*set_ops = true;
+	}
+	return 0;
+}
+
+static json_t *bucket_json(const struct token_bucket_cfg *b)
+{
+	if (!b->size && !b->refill_ms)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b->size, "one_time_burst",
+			 (json_int_t)b->one_time_burst, "refill_time", (json_int_t)b->refill_ms);
+}
+
+/* GET /vm/config's form of a rate limiter: null when it limits nothing. */
+static json_t *limiter_json(const struct rate_limiter_cfg *rl)
+{
+	if (!rl->bandwidth.size && !rl->bandwidth.refill_ms && !rl->ops.size && !rl->ops.refill_ms)
+		return json_null();
+	return json_pack("{s:o, s:o}", "bandwidth", bucket_json(&rl->bandwidth), "ops",
+			 bucket_json(&rl->ops));
+}
+
 static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
 {
 	for (unsigned int i = 0; i < s->nr_drives; i++)
@@ -295,17 +592,30 @@ static struct spec_drive *find_drive(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
+/* Validates a drive's image when it is put, as Firecracker does (it opens the file at PUT):
+ * openable with the access the drive needs, without blocking, a regular file or block device,
+ * and at least one 512-byte sector long (this refuses /proc files, whose size is 0). */
 static int check_image(const char *path, bool ro, char *err, size_t err_size)
 {
+	char why[128];
 	struct stat st;
+	uint64_t size = 0;
+	int fd = file_open(path, ro ? O_RDONLY : O_RDWR, 0, FILE_REG | FILE_BLK, why, sizeof(why));
 
-	if (access(path, ro ? R_OK : R_OK | W_OK) || stat(path, &st)) {
-		snprintf(err, err_size, "drives: path_on_host '%s': %s", path, strerror(errno));
+	if (fd < 0) {
+		snprintf(err, err_size, "drives: path_on_host '%s'%s %s", path,
+			 fd == -EINVAL ? "" : ":", why);
 		return -EINVAL;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, err_size, "drives: path_on_host '%s' is not a file or block device",
-			 path);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	else if (ioctl(fd, BLKGETSIZE64, &size))
+		size = 0;
+	close(fd);
+	if (size < 512) {
+		snprintf(err, err_size,
+			 "drives: path_on_host '%s' is %llu bytes, smaller than one 512-byte sector",
+			 path, (unsigned long long)size);
 		return -EINVAL;
 	}
 	return 0;
@@ -322,6 +632,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		{ "socket", JF_STRING, false },
 	};
 	const char *id, *path, *cache, *engine, *partuuid;
+	struct rate_limiter_cfg limiter = { { 0 }, { 0 } };
 	struct spec_drive *d;
 	bool root, ro;
 	enum disk_io io = DISK_IO_AUTO;
@@ -349,10 +660,8 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 		snprintf(err, err_size, "drives: socket: kiln has no vhost-user-blk");
 		return -EINVAL;
 	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
+	if (parse_limiter(body, "drives", "rate_limiter", &limiter, NULL, NULL, err, err_size))
 		return -EINVAL;
-	}
 	if (!path) {
 		snprintf(err, err_size, "drives: missing field 'path_on_host'");
 		return -EINVAL;
@@ -393,6 +702,7 @@ int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char 
 	d->root = root;
 	d->ro = ro;
 	d->io = io;
+	d->rate_limiter = limiter;
 	if (sync_drives(s)) {
 		snprintf(err, err_size, "drives: out of memory");
 		return -EINVAL;
@@ -415,17 +725,20 @@ static int drive_index(const struct vm_spec *s, const struct spec_drive *d)
 	return idx;
 }
 
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err, size_t err_size)
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		     struct spec_drive_patch *patch, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "drive_id", JF_STRING, true },
 		{ "path_on_host", JF_STRING, false },
 		{ "rate_limiter", JF_OBJECT, false },
 	};
+	struct rate_limiter_cfg limiter;
 	struct spec_drive *d;
 	const char *path;
 
+	memset(patch, 0, sizeof(*patch));
+	patch->index = -1;
 	if (jcheck(body, "drives", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	if (strcmp(jstr(body, "drive_id"), path_id) != 0) {
@@ -433,23 +746,24 @@ int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
 			 jstr(body, "drive_id"), path_id);
 		return -EINVAL;
 	}
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "drives: rate_limiter: kiln has no rate limiters yet");
-		return -EINVAL;
-	}
 	d = find_drive(s, path_id);
 	if (!d) {
 		snprintf(err, err_size, "drives: no drive '%s'", path_id);
 		return -EINVAL;
 	}
-	path = jstr(body, "path_on_host");
-	*index = -1;
-	if (!path)
-		return 0;
-	if (check_image(path, d->ro, err, err_size))
+	limiter = d->rate_limiter;
+	if (parse_limiter(body, "drives", "rate_limiter", &limiter, &patch->set_bandwidth,
+			  &patch->set_ops, err, err_size))
 		return -EINVAL;
-	*index = drive_index(s, d);
-	set_str(&d->path, path);
+	path = jstr(body, "path_on_host");
+	if (path && check_image(path, d->ro, err, err_size))
+		return -EINVAL;
+	patch->index = drive_index(s, d);
+	patch->path = path;
+	patch->rate_limiter = limiter;
+	d->rate_limiter = limiter;
+	if (path)
+		set_str(&d->path, path);
 	return sync_drives(s) ? -EINVAL : 0;
 }
 
@@ -459,16 +773,17 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
 
 	if (jcheck(body, "entropy", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
-	if (json_is_object(json_object_get(body, "rate_limiter"))) {
-		snprintf(err, err_size, "entropy: rate_limiter: kiln has no rate limiters yet");
+	struct rate_limiter_cfg limiter = { { 0 }, { 0 } };
+
+	if (parse_limiter(body, "entropy", "rate_limiter", &limiter, NULL, NULL, err, err_size))
 		return -EINVAL;
-	}
 	if (!s->entropy && config_nr_virtio(&s->cfg) >= CONFIG_MAX_VIRTIO) {
 		snprintf(err, err_size, "entropy: at most %u virtio devices", CONFIG_MAX_VIRTIO);
 		return -EINVAL;
 	}
 	s->entropy = true;
 	s->cfg.rng = true;
+	s->cfg.rng_rate_limiter = limiter;
 	return 0;
 }
 
@@ -491,10 +806,9 @@ static struct spec_net *find_net(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
-/* iface_id against the path's id and its length, then the rate limiters: both bodies have them. */
+/* iface_id against the path's id and its length: both bodies have it. */
 static int check_net_common(const json_t *body, const char *path_id, char *err, size_t err_size)
 {
-	static const char *const limiters[] = { "rx_rate_limiter", "tx_rate_limiter" };
 	const char *id = jstr(body, "iface_id");
 
 	if (path_id && strcmp(id, path_id) != 0) {
@@ -506,14 +820,6 @@ static int check_net_common(const json_t *body, const char *path_id, char *err, 
 		snprintf(err, err_size, "network-interfaces: iface_id '%s' must be 1 to %u bytes", id,
 			 CONFIG_NET_ID_MAX);
 		return -EINVAL;
-	}
-	/* jcheck() let through only an object or null; Firecracker's RateLimiter is an object. */
-	for (size_t i = 0; i < ARRAY_SIZE(limiters); i++) {
-		if (json_is_object(json_object_get(body, limiters[i]))) {
-			snprintf(err, err_size, "network-interfaces: %s: rate limiters are not "
-				 "supported yet", limiters[i]);
-			return -EINVAL;
-		}
 	}
 	return 0;
 }
@@ -559,6 +865,11 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 		return -EINVAL;
 	}
 	net.mtu = (uint16_t)mtu;
+	if (parse_limiter(body, "network-interfaces", "rx_rate_limiter", &net.rx_rate_limiter, NULL,
+			  NULL, err, err_size) ||
+	    parse_limiter(body, "network-interfaces", "tx_rate_limiter", &net.tx_rate_limiter, NULL,
+			  NULL, err, err_size))
+		return -EINVAL;
 	n = find_net(s, id);
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *m = &s->nets[i];
@@ -605,22 +916,37 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 	return 0;
 }
 
-int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
-		   size_t err_size)
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		   struct spec_net_patch *patch, char *err, size_t err_size)
 {
 	static const struct jfield fields[] = {
 		{ "iface_id", JF_STRING, true },
 		{ "rx_rate_limiter", JF_OBJECT, false },
 		{ "tx_rate_limiter", JF_OBJECT, false },
 	};
+	struct spec_net *n;
 
+	memset(patch, 0, sizeof(*patch));
+	patch->index = -1;
 	if (jcheck(body, "network-interfaces", fields, ARRAY_SIZE(fields), err, err_size) ||
 	    check_net_common(body, path_id, err, err_size))
 		return -EINVAL;
-	if (!find_net(s, path_id)) {
+	n = find_net(s, path_id);
+	if (!n) {
 		snprintf(err, err_size, "network-interfaces: no interface '%s'", path_id);
 		return -EINVAL;
 	}
+	patch->rx = n->net.rx_rate_limiter;
+	patch->tx = n->net.tx_rate_limiter;
+	if (parse_limiter(body, "network-interfaces", "rx_rate_limiter", &patch->rx,
+			  &patch->rx_bandwidth, &patch->rx_ops, err, err_size) ||
+	    parse_limiter(body, "network-interfaces", "tx_rate_limiter", &patch->tx,
+			  &patch->tx_bandwidth, &patch->tx_ops, err, err_size))
+		return -EINVAL;
+	n->net.rx_rate_limiter = patch->rx;
+	n->net.tx_rate_limiter = patch->tx;
+	patch->index = (int)(n - s->nets);
+	sync_nets(s);
 	return 0;
 }
 
@@ -679,11 +1005,18 @@ int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size
 
 int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_size)
 {
-	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false } };
+	static const struct jfield fields[] = { { "serial_out_path", JF_STRING, false },
+						{ "rate_limiter", JF_OBJECT, false } };
+	struct token_bucket_cfg limit = { 0 };
+	const json_t *rl;
 	const char *path;
 	int fd;
 
 	if (jcheck(body, "serial", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	/* Firecracker's serial rate_limiter is one TokenBucket of bytes, not a RateLimiter. */
+	rl = json_object_get(body, "rate_limiter");
+	if (json_is_object(rl) && parse_bucket(rl, "serial: rate_limiter", &limit, err, err_size))
 		return -EINVAL;
 	path = jstr(body, "serial_out_path");
 	if (path) {
@@ -694,6 +1027,7 @@ int spec_serial(struct vm_spec *s, const json_t *body, char *err, size_t err_siz
 	}
 	set_str(&s->serial_out_path, path);
 	s->cfg.serial_out_path = s->serial_out_path;
+	s->cfg.serial_rate_limiter = limit;
 	return 0;
 }
 
@@ -814,9 +1148,56 @@ static json_t *str_or_null(const char *s)
 
 json_t *spec_machine_config_json(const struct vm_spec *s)
 {
-	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
+	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
 			 "mem_size_mib", (json_int_t)(s->cfg.mem_size >> 20), "smt", s->smt,
-			 "track_dirty_pages", s->track_dirty_pages, "huge_pages", "None");
+			 "track_dirty_pages", s->track_dirty_pages, "huge_pages", "None",
+			 "cpu_template", s->cfg.cpu_template ? s->cfg.cpu_template : "None");
+}
+
+/* A bitmap as Firecracker writes it: "0b" and `width` digits of 0, 1 and x. */
+static json_t *bitmap_json(const struct cpu_bitmap *b, unsigned int width)
+{
+	char str[2 + 64 + 1] = "0b";
+
+	for (unsigned int i = 0; i < width; i++) {
+		uint64_t bit = 1ull << (width - 1 - i);
+
+		str[2 + i] = !(b->filter & bit) ? 'x' : (b->value & bit) ? '1' : '0';
+	}
+	str[2 + width] = '\0';
+	return json_string(str);
+}
+
+json_t *spec_cpu_config_json(const struct vm_spec *s)
+{
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	const struct cpu_mods *m = &s->cfg.cpu_custom;
+	json_t *cpuid = json_array(), *msr = json_array();
+	char num[16];
+
+	if (!s->cfg.has_cpu_custom) {
+		json_decref(cpuid);
+		json_decref(msr);
+		return json_null();
+	}
+	/* One cpuid_modifiers entry per register modifier: the same template, flattened. */
+	for (unsigned int i = 0; i < m->nr_cpuid && i < CONFIG_MAX_CPUID_MODS; i++) {
+		const struct cpu_cpuid_mod *c = &m->cpuid[i];
+		char sub[16];
+
+		snprintf(num, sizeof(num), "0x%x", c->leaf);
+		snprintf(sub, sizeof(sub), "0x%x", c->subleaf);
+		json_array_append_new(cpuid, json_pack("{s:s, s:s, s:I, s:[{s:s, s:o}]}", "leaf", num,
+						       "subleaf", sub, "flags", (json_int_t)c->flags,
+						       "modifiers", "register", regs[c->reg & 3],
+						       "bitmap", bitmap_json(&c->bits, 32)));
+	}
+	for (unsigned int i = 0; i < m->nr_msr && i < CONFIG_MAX_MSR_MODS; i++) {
+		snprintf(num, sizeof(num), "0x%x", m->msr[i].addr);
+		json_array_append_new(msr, json_pack("{s:s, s:o}", "addr", num, "bitmap",
+						     bitmap_json(&m->msr[i].bits, 64)));
+	}
+	return json_pack("{s:o, s:o}", "cpuid_modifiers", cpuid, "msr_modifiers", msr);
 }
 
 json_t *spec_to_json(const struct vm_spec *s)
@@ -837,21 +1218,23 @@ json_t *spec_to_json(const struct vm_spec *s)
 		const struct spec_drive *d = &s->drives[i];
 
 		json_array_append_new(drives,
-				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s}", "drive_id", d->id,
-						"path_on_host", d->path, "is_root_device", d->root,
+				      json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s, s:o}", "drive_id",
+						d->id, "path_on_host", d->path, "is_root_device", d->root,
 						"is_read_only", d->ro, "partuuid",
 						str_or_null(d->partuuid), "cache_type", "Writeback",
-						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async"));
+						"io_engine", d->io == DISK_IO_SYNC ? "Sync" : "Async",
+						"rate_limiter", limiter_json(&d->rate_limiter)));
 	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "machine-config", spec_machine_config_json(s));
+	json_object_set_new(doc, "cpu-config", spec_cpu_config_json(s));
 	json_t *nets = json_array();
 
 	/* Firecracker's NetworkInterface: a user-mode interface (only from --net) has no form. */
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *n = &s->nets[i];
 		char mac[CONFIG_MAC_STR];
-		json_t *o;
+		json_t *o, *rl;
 
 		if (n->net.backend != NET_BACKEND_TAP)
 			continue;
@@ -862,6 +1245,15 @@ json_t *spec_to_json(const struct vm_spec *s)
 		}
 		if (n->net.mtu)
 			json_object_set_new(o, "mtu", json_integer(n->net.mtu));
+		/* Only the limiters that limit, as Firecracker omits absent ones. */
+		if (!json_is_null(rl = limiter_json(&n->net.rx_rate_limiter)))
+			json_object_set_new(o, "rx_rate_limiter", rl);
+		else
+			json_decref(rl);
+		if (!json_is_null(rl = limiter_json(&n->net.tx_rate_limiter)))
+			json_object_set_new(o, "tx_rate_limiter", rl);
+		else
+			json_decref(rl);
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(doc, "network-interfaces", nets);
@@ -872,7 +1264,10 @@ json_t *spec_to_json(const struct vm_spec *s)
 						(json_int_t)s->cfg.vsock.guest_cid, "uds_path",
 						s->cfg.vsock.uds_path)
 				    : json_null());
-	json_object_set_new(doc, "entropy", s->entropy ? json_object() : json_null());
+	json_object_set_new(doc, "entropy",
+			    s->entropy ? json_pack("{s:o}", "rate_limiter",
+						   limiter_json(&s->cfg.rng_rate_limiter))
+				       : json_null());
 	json_object_set_new(doc, "balloon", json_null());
 	json_object_set_new(doc, "mmds-config", json_null());
 	if (s->logger.set)
@@ -888,12 +1283,14 @@ json_t *spec_to_json(const struct vm_spec *s)
 			    s->metrics.set ? json_pack("{s:s}", "metrics_path", s->metrics.path)
 					   : json_null());
 	json_object_set_new(doc, "serial",
-			    json_pack("{s:o}", "serial_out_path", str_or_null(s->serial_out_path)));
+			    json_pack("{s:o, s:o}", "serial_out_path", str_or_null(s->serial_out_path),
+				      "rate_limiter", bucket_json(&s->cfg.serial_rate_limiter)));
 	return doc;
 }
 
 int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size)
 {
+	const json_t *cpu_config = NULL;
 	const char *key;
 	json_t *val;
 
@@ -934,8 +1331,9 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 			e = spec_entropy(s, val, err, err_size);
 		} else if (strcmp(key, "vsock") == 0) {
 			e = spec_vsock(s, val, err, err_size);
-		} else if (strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0 ||
-			   strcmp(key, "cpu-config") == 0)
+		} else if (strcmp(key, "cpu-config") == 0) {
+			cpu_config = val; /* after machine-config, wherever it is (as Firecracker) */
+		} else if (strcmp(key, "balloon") == 0 || strcmp(key, "mmds-config") == 0)
 			e = spec_unsupported(key, val, err, err_size);
 		else {
 			snprintf(err, err_size, "unknown section '%s'", key);
@@ -943,6 +1341,24 @@ int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t e
 		}
 		if (e)
 			return e;
+	}
+	if (cpu_config && json_is_string(cpu_config)) {
+		/* Firecracker's config file may name the template's file instead. */
+		const char *path = json_string_value(cpu_config);
+		json_error_t jerr;
+		json_t *tmpl = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		int e;
+
+		if (!tmpl) {
+			snprintf(err, err_size, "cpu-config: '%s': %s", path, jerr.text);
+			return -EINVAL;
+		}
+		e = spec_cpu_config(s, tmpl, err, err_size);
+		json_decref(tmpl);
+		if (e)
+			return e;
+	} else if (cpu_config && spec_cpu_config(s, cpu_config, err, err_size)) {
+		return -EINVAL;
 	}
 	if (!s->has_boot_source) {
 		snprintf(err, err_size, "boot-source: missing (kernel_image_path is required)");

@@ -17,6 +17,7 @@ struct spec_drive {
 	bool root, ro;
 	bool serial; /* drive_id is the GET_ID serial (API drives, --disk with id=) */
 	enum disk_io io;
+	struct rate_limiter_cfg rate_limiter;
 };
 
 /* One network interface (PUT /network-interfaces/{id}, or a --net adopted from the command line,
@@ -78,10 +79,18 @@ int spec_metrics(struct vm_spec *s, const json_t *body, char *err, size_t err_si
  * /entropy. Pre-boot only; a PUT with a known drive_id replaces that drive. */
 int spec_drive(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 	       size_t err_size);
-/* PATCH /drives/{id}: a new path_on_host (before boot, or for a running VM, whose device
- * index is then stored in *index for the caller to swap the image; -1 when nothing changes). */
-int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body, int *index,
-		     char *err, size_t err_size);
+/* What a PATCH /drives/{id} changed, for the caller to apply to a running VM. */
+struct spec_drive_patch {
+	int index;        /* the drive's virtio-blk index */
+	const char *path; /* a new path_on_host (points into the body), or NULL */
+	struct rate_limiter_cfg rate_limiter; /* the drive's limiter after the patch */
+	bool set_bandwidth, set_ops;          /* which of its buckets the body gave */
+};
+
+/* PATCH /drives/{id}: a new path_on_host and/or rate_limiter (before boot, or for a running VM,
+ * to which the caller applies *patch: swaps the image, replaces the limiter's buckets). */
+int spec_drive_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		     struct spec_drive_patch *patch, char *err, size_t err_size);
 int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
 /* PUT /network-interfaces/{id} (`path_id` is the id in the path; NULL from the config file): a
@@ -91,17 +100,34 @@ int spec_entropy(struct vm_spec *s, const json_t *body, char *err, size_t err_si
  * with a known iface_id replaces that interface, a new one is appended. */
 int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 	     size_t err_size);
+/* What a PATCH /network-interfaces/{id} changed, for the caller to apply to a running VM. */
+struct spec_net_patch {
+	int index;                     /* the interface's virtio-net index */
+	struct rate_limiter_cfg rx, tx; /* its limiters after the patch */
+	bool rx_bandwidth, rx_ops, tx_bandwidth, tx_ops; /* the buckets the body gave */
+};
+
 /* PATCH /network-interfaces/{id}: Firecracker's PartialNetworkInterface only updates rate
- * limiters, so a known interface with absent or null limiters is a success that changes nothing;
- * an unknown interface or a limiter is refused. Before or after boot. */
-int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
-		   size_t err_size);
+ * limiters (absent or null: unchanged); an unknown interface is refused. Before or after boot:
+ * the caller applies *patch to a running VM. */
+int spec_net_patch(struct vm_spec *s, const char *path_id, const json_t *body,
+		   struct spec_net_patch *patch, char *err, size_t err_size);
 
 /* PUT /vsock: Firecracker's Vsock: guest_cid (required, 3 to 4294967294), uds_path (required,
  * 1 to CONFIG_VSOCK_UDS_MAX bytes; the socket is created when the VM is built), vsock_id
  * (deprecated by Firecracker; 1 to 64 bytes, else "vsock0"). Pre-boot only; a second PUT
  * replaces the first whole, as Firecracker's does. */
 int spec_vsock(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
+
+/* Firecracker's custom CPU template (docs/cpu-templates.md): cpuid_modifiers (leaf, subleaf,
+ * flags, modifiers of register and bitmap), msr_modifiers (addr, bitmap); kvm_capabilities only
+ * empty, the aarch64 vcpu_features and reg_modifiers only empty. Fills *out (cleared on failure).
+ * Returns 0 or -EINVAL with a message naming the field, as cpuid_modifiers[1].modifiers[0].bitmap. */
+int spec_parse_cpu_template(const json_t *body, struct cpu_mods *out, char *err, size_t err_size);
+/* PUT /cpu-config and the config file's cpu-config: spec_parse_cpu_template(), then the custom
+ * template replaces whatever template was set before (as machine-config's cpu_template does).
+ * Pre-boot only. */
+int spec_cpu_config(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
 /* Sections naming devices kiln does not have yet (balloon, mmds, snapshots...): the body
  * is checked against Firecracker's fields, then refused with a message saying which device is
@@ -111,6 +137,9 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 /* Firecracker's configuration document: GET /vm/config. New reference. */
 json_t *spec_to_json(const struct vm_spec *s);
 json_t *spec_machine_config_json(const struct vm_spec *s);
+/* The custom CPU template in Firecracker's format (one cpuid_modifiers entry per register, full
+ * width bitmaps), or JSON null without one. */
+json_t *spec_cpu_config_json(const struct vm_spec *s);
 
 /* Applies a whole Firecracker config-file document (top-level keys are the sections). */
 int spec_from_document(struct vm_spec *s, const json_t *doc, char *err, size_t err_size);

@@ -22,4 +22,18 @@ struct acpi_pm {
 void acpi_pm_io_read(void *opaque, uint64_t offset, void *data, unsigned int size);
 void acpi_pm_io_write(void *opaque, uint64_t offset, const void *data, unsigned int size);
 
+/* The ACPI power-management timer (ACPI 6.5, 4.8.3.3): a read-only, free-running count at
+ * ACPI_PM_TIMER_HZ, 32 bits wide (the FADT sets TMR_VAL_EXT). kiln derives it from the host's
+ * CLOCK_MONOTONIC on each read (clock_gettime() through the vDSO: no system call), so it runs
+ * while the VM is paused and a guest sees it advance at the host clock's rate. */
+#define ACPI_PM_TIMER_HZ 3579545u
+
+/* The count at host monotonic time sec.nsec: floor((sec + nsec / 1e9) * ACPI_PM_TIMER_HZ)
+ * modulo 2^32, without overflow for any time a clock can give. */
+uint32_t acpi_pm_timer_count(uint64_t sec, uint32_t nsec);
+
+/* Four ports, opaque unused: a read of 1, 2 or 4 bytes at `offset` gives those bytes of the
+ * count; writes are dropped (the register is read-only). */
+void acpi_pm_timer_read(void *opaque, uint64_t offset, void *data, unsigned int size);
+
 #endif

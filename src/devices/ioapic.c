@@ -50,7 +50,9 @@ const struct irq_sink *ioapic_irq_sink(struct ioapic *io) { return &io->sink; }
 void ioapic_set_id(struct ioapic *io, uint8_t id)
 {
 	pthread_mutex_lock(&io->lock);
-	io->st.id = (uint32_t)id << 24;
+	/* Only four bits exist: from 16 vCPUs on the register holds the low four bits of the ID
+	 * the tables give (KVM's in-kernel IOAPIC does the same). */
+	io->st.id = ((uint32_t)id << 24) & IOAPIC_ID_MASK;
 	pthread_mutex_unlock(&io->lock);
 }
 
@@ -158,7 +160,7 @@ static void ioapic_reg_write(struct ioapic *io, uint32_t v)
 	uint64_t rte, old;
 
 	if (reg == IOAPIC_REG_ID) {
-		io->st.id = v & 0xff000000;
+		io->st.id = v & IOAPIC_ID_MASK;
 		return;
 	}
 	if (reg < IOAPIC_REG_REDTBL || reg >= IOAPIC_REG_REDTBL + 2 * IOAPIC_NR_PINS)
@@ -231,6 +233,7 @@ int ioapic_load(struct ioapic *io, const struct ioapic_state *st)
 {
 	pthread_mutex_lock(&io->lock);
 	io->st = *st;
+	io->st.id &= IOAPIC_ID_MASK;
 	for (unsigned int pin = 0; pin < IOAPIC_NR_PINS; pin++)
 		ioapic_update_route(io, pin);
 	pthread_mutex_unlock(&io->lock);

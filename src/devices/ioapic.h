@@ -15,6 +15,9 @@
 #define IOAPIC_REG_SELECT 0x00 /* IOREGSEL (MMIO offset) */
 #define IOAPIC_REG_WINDOW 0x10 /* IOWIN (MMIO offset) */
 #define IOAPIC_REG_ID 0x00
+/* The ID register's writable field: bits 27:24, the 4-bit APIC ID (82093AA datasheet 3.2.1;
+ * KVM's in-kernel IOAPIC keeps the same four bits). */
+#define IOAPIC_ID_MASK 0x0f000000u
 #define IOAPIC_REG_VERSION 0x01
 #define IOAPIC_REG_ARB 0x02
 #define IOAPIC_REG_REDTBL 0x10 /* two registers per pin */
@@ -54,7 +57,8 @@ struct ioapic;
 int __must_check ioapic_create(struct ioapic **out, const struct ioapic_backend *backend);
 void ioapic_destroy(struct ioapic *io);
 
-/* Sets the IOAPIC's APIC id (the one the MADT and MP table give). */
+/* Sets the IOAPIC's APIC id (the one the MADT and MP table give); the register keeps its low four
+ * bits (IOAPIC_ID_MASK), as a guest's write does. */
 void ioapic_set_id(struct ioapic *io, uint8_t id);
 
 /* MMIO handlers (32-bit accesses to IOREGSEL/IOWIN; others read as zero and are ignored). */

@@ -7,11 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/log.h"
+#include "util/rate_limiter.h"
+
 struct serial {
 	pthread_mutex_t lock;
 	struct serial_state st;
 	struct serial_counters counters;
 	int out_fd;
+	struct token_bucket out_limit; /* serial.rate_limiter: bytes over it are dropped */
 	struct irq_line irq;
 	void (*rx_space)(void *opaque);
 	void *rx_opaque;
@@ -35,6 +39,13 @@ int serial_create(struct serial **out, int out_fd, struct irq_line irq,
 	s->st.dll = 0x0c; /* 9600 baud */
 	*out = s;
 	return 0;
+}
+
+void serial_set_output_limit(struct serial *s, const struct token_bucket_cfg *cfg)
+{
+	pthread_mutex_lock(&s->lock);
+	token_bucket_init(&s->out_limit, cfg, now_ns());
+	pthread_mutex_unlock(&s->lock);
 }
 
 void serial_destroy(struct serial *s)
@@ -189,7 +200,12 @@ static void serial_transmit(struct serial *s, uint8_t b)
 	if (st->mcr & UART_MCR_LOOP) {
 		if (!rx_push_byte(st, b))
 			s->counters.overruns++;
+	} else if (s->out_fd >= 0 && token_bucket_limited(&s->out_limit) &&
+		   token_bucket_wait(&s->out_limit, 1, now_ns())) {
+		/* Over the limit: dropped and counted, as Firecracker does; the guest is not slowed. */
+		s->counters.dropped_bytes++;
 	} else if (s->out_fd >= 0) {
+		token_bucket_consume(&s->out_limit, 1);
 		s->counters.bytes_out++;
 		/* A full pipe blocks this vCPU, as a slow line would; nothing is dropped. */
 		while (write(s->out_fd, &b, 1) < 0 && errno == EINTR)

@@ -79,6 +79,7 @@ struct serial_state {
 /* Traffic counters for metrics (not device state). */
 struct serial_counters {
 	uint64_t bytes_out, bytes_in, overruns;
+	uint64_t dropped_bytes; /* output over the rate limit */
 };
 
 struct serial;
@@ -99,6 +100,10 @@ size_t serial_rx_space(struct serial *s);
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 
 void serial_get_counters(struct serial *s, struct serial_counters *c);
+/* Limits output to a token bucket of bytes (NULL or size 0: no limit); bytes over it are
+ * dropped and counted (dropped_bytes), as Firecracker's serial.rate_limiter does. */
+struct token_bucket_cfg;
+void serial_set_output_limit(struct serial *s, const struct token_bucket_cfg *cfg);
 
 /* Snapshot hooks: copy the register state out / in. */
 void serial_save(struct serial *s, struct serial_state *st);

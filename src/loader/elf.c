@@ -7,7 +7,7 @@
 #include "arch/x86/layout.h"
 #include "loader/loader.h"
 
-#define ELF_MAX_PHDRS 128
+#define ELF_MAX_PHDRS ELF_MAX_LOADS
 
 /* A program header of either class, copied out of the image once. */
 struct elf_seg {
@@ -218,6 +218,21 @@ int elf_load_segments(const struct gmem *gm, const struct loader_image *img, uin
 	*lo = low;
 	*hi = high;
 	return 0;
+}
+
+unsigned int elf_load_ranges(const struct loader_image *img, struct elf_range *r, unsigned int max)
+{
+	struct elf_seg segs[ELF_MAX_PHDRS];
+	unsigned int n, k = 0;
+	uint64_t entry;
+	char why[8];
+
+	if (elf_parse(img, segs, &n, &entry, why, sizeof(why)))
+		return 0;
+	for (unsigned int i = 0; i < n && k < max; i++)
+		if (segs[i].type == PT_LOAD && segs[i].memsz)
+			r[k++] = (struct elf_range){ segs[i].paddr, segs[i].paddr + segs[i].memsz };
+	return k;
 }
 
 int loader_load_elf64(const struct gmem *gm, const struct loader_args *args,

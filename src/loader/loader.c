@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
+
 int loader_map_file(struct loader_image *img, const char *path, char *why, size_t why_size)
 {
 	struct stat st;
@@ -17,22 +19,20 @@ int loader_map_file(struct loader_image *img, const char *path, char *why, size_
 
 	memset(img, 0, sizeof(*img));
 	img->path = path;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: a FIFO given as the kernel must be refused, not waited on. */
+	fd = file_open(path, O_RDONLY, 0, FILE_REG, why, why_size);
 	if (fd < 0) {
-		e = -errno;
-		snprintf(why, why_size, "%s: cannot open: %s", path, strerror(-e));
-		return e;
+		char reason[128];
+
+		snprintf(reason, sizeof(reason), "%s", why);
+		snprintf(why, why_size, "%s: %s%s", path, fd == -EINVAL ? "" : "cannot open: ", reason);
+		return fd;
 	}
 	if (fstat(fd, &st) < 0) {
 		e = -errno;
 		snprintf(why, why_size, "%s: cannot stat: %s", path, strerror(-e));
 		close(fd);
 		return e;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, why_size, "%s: not a regular file", path);
-		close(fd);
-		return -EINVAL;
 	}
 	if (st.st_size == 0) {
 		snprintf(why, why_size, "%s: empty file", path);

@@ -81,6 +81,14 @@ int __must_check elf_load_segments(const struct gmem *gm, const struct loader_im
 				   uint64_t min_addr, uint64_t *lo, uint64_t *hi, uint64_t *entry,
 				   char *why, size_t why_size);
 bool elf_is_elf(const struct loader_image *img);
+/* The guest-physical ranges [start, end) an ELF's PT_LOAD segments take, for an image that
+ * elf_load_segments() accepted: at most `max`; returns how many (0 when the image does not
+ * parse). */
+#define ELF_MAX_LOADS 128
+struct elf_range {
+	uint64_t start, end;
+};
+unsigned int elf_load_ranges(const struct loader_image *img, struct elf_range *r, unsigned int max);
 /* ELFCLASS32 or ELFCLASS64, 0 when unknown. */
 int elf_class(const struct loader_image *img);
 

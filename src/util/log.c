@@ -15,6 +15,7 @@ static char log_module[64];
 void log_set_level(enum log_level level) { __atomic_store_n(&log_level, level, __ATOMIC_RELAXED); }
 enum log_level log_get_level(void) { return __atomic_load_n(&log_level, __ATOMIC_RELAXED); }
 void log_set_fd(int fd) { __atomic_store_n(&log_fd, fd, __ATOMIC_RELAXED); }
+int log_get_fd(void) { return __atomic_load_n(&log_fd, __ATOMIC_RELAXED); }
 
 void log_set_format(bool show_level, bool show_origin, const char *module)
 {
@@ -37,12 +38,48 @@ static const char *const level_name[] = {
 	[LOG_DEBUG] = "Debug",
 };
 
-void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
+/* Copies `src` into dst (`size` bytes, NUL-terminated, truncated to fit) with control bytes
+ * written as \xNN: messages quote file contents and user values, which must not reach a
+ * terminal as escape sequences or split one line into two. Returns the length written. */
+static size_t escape(char *dst, size_t size, const char *src)
 {
-	char buf[1024];
-	int n, m;
-	va_list ap;
+	size_t n = 0;
 
+	for (; *src && n + 1 < size; src++) {
+		unsigned char ch = (unsigned char)*src;
+
+		if (ch < 0x20 || ch == 0x7f) {
+			if (n + 5 >= size)
+				break;
+			n += (size_t)snprintf(dst + n, size - n, "\\x%02x", ch);
+		} else {
+			dst[n++] = (char)ch;
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+__attribute__((format(printf, 5, 0))) static void log_vmsg(enum log_level level, const char *file,
+							    int line, bool stderr_too,
+							    const char *fmt, va_list ap)
+{
+	char buf[1024], msg[1024];
+	int n;
+	int fd = __atomic_load_n(&log_fd, __ATOMIC_RELAXED);
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A fatal error reaches stderr whatever the logger says: written there when the log goes
+	 * elsewhere or its level (Off) would drop it. */
+	if (stderr_too && (fd != STDERR_FILENO || (int)level > log_get_level())) {
+		/* Plain, as errors before any logger: "kiln: <message>". */
+		n = snprintf(buf, sizeof(buf), "kiln: ");
+		n += (int)escape(buf + n, sizeof(buf) - (size_t)n - 1, msg);
+		buf[n++] = '\n';
+		if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
+			/* nothing more to do */
+		}
+	}
 	if ((int)level > log_get_level())
 		return;
 	if (log_module[0] && !strstr(file, log_module))
@@ -53,18 +90,31 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 		n = snprintf(buf, sizeof(buf), "kiln: %s", level_prefix[level]);
 	if (__atomic_load_n(&log_show_origin, __ATOMIC_RELAXED))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s:%d: ", file, line);
-	va_start(ap, fmt);
-	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (m < 0)
-		m = 0;
-	n += m;
 	if ((size_t)n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
+	n += (int)escape(buf + n, sizeof(buf) - (size_t)n - 1, msg);
 	buf[n++] = '\n';
 	/* One write so lines from several threads never interleave. */
-	if (write(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), buf, (size_t)n) < 0)
+	if (write(fd, buf, (size_t)n) < 0)
 		return;
+}
+
+void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, file, line, false, fmt, ap);
+	va_end(ap);
+}
+
+void log_fatal(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, file, line, true, fmt, ap);
+	va_end(ap);
 }
 
 uint64_t now_ns(void)

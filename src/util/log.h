@@ -13,15 +13,23 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Where lines go (default stderr). The caller keeps the fd open while it is in use. */
 void log_set_fd(int fd);
+int log_get_fd(void);
 /* Line decoration: "[Level] " and "file:line: " prefixes; `module` (may be NULL) keeps only
  * messages whose source path contains it. The string is copied. */
 void log_set_format(bool show_level, bool show_origin, const char *module);
 
 /* Writes one line "kiln: <prefix><message>\n" in a single write(2), so lines from concurrent
- * threads never interleave. Never fails (write errors are ignored). */
+ * threads never interleave; control bytes in the message (user values, file contents) are
+ * written as \xNN. Never fails (write errors are ignored). */
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* An error that ends kiln: logged as pr_err(), and also written to stderr when the log goes
+ * elsewhere (a logger's log_path) or its level is Off, so whoever started kiln sees why it
+ * stopped. */
+void log_fatal(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define pr_fatal(...) log_fatal(__FILE__, __LINE__, __VA_ARGS__)
 #define pr_err(...) log_msg(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define pr_warn(...) log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)

@@ -28,6 +28,27 @@ def elf64(segments, entry, machine=62, etype=2):
     return ehdr + phdrs + blobs
 
 
+EHDR32 = "<16sHHIIIIIHHHHHH"
+PHDR32 = "<IIIIIIII"
+
+
+def multiboot32(segments, entry):
+    """A minimal ELF32 multiboot kernel: segments are (paddr, data, memsz); the multiboot header
+    (flags 0: load by the ELF headers) sits right after the program headers."""
+    mb = struct.pack("<III", 0x1BADB002, 0, (-0x1BADB002) & 0xFFFFFFFF)
+    phoff = 52
+    data_off = phoff + 32 * len(segments) + len(mb)
+    phdrs, blobs = b"", b""
+    for paddr, data, memsz in segments:
+        phdrs += struct.pack(PHDR32, PT_LOAD, data_off + len(blobs), paddr, paddr, len(data),
+                             memsz, 7, 0x1000)
+        blobs += data
+    ident = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
+    ehdr = struct.pack(EHDR32, ident, 2, 3, 1, entry, phoff, 0, 0, 52, 32, len(segments), 40,
+                       0, 0)
+    return ehdr + phdrs + mb + blobs
+
+
 def main():
     out, hello64, mb_hello = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)
@@ -43,6 +64,12 @@ def main():
         "boot-area": elf64([(0x8000, code, 0x1000)], 0x8000),
         "entry-outside": elf64([(0x100000, code, 0x1000)], 0x300000),
         "wrong-machine": elf64([(0x100000, code, 0x1000)], 0x100000, machine=40),
+        # Multiboot images that may load low (issue 17) but leave kiln no room at all: all of
+        # conventional memory and, with 2 MiB of RAM, everything after the image. And one over
+        # the BIOS area, where the ACPI tables are: both true conflicts.
+        "multiboot-no-room": multiboot32([(0x1000, code, 0x9E000), (0x100000, code, 0xFC000)],
+                                         0x100000),
+        "multiboot-bios-area": multiboot32([(0xE0000, code, 0x1000)], 0xE0000),
     }
     mb = bytearray(mb_hello.read_bytes())
     magic = struct.pack("<I", 0x1BADB002)

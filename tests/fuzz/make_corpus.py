@@ -4,8 +4,10 @@ requests, of fuzz_virtio_net (tests/fuzz/corpus/virtio_net/): frames to send and
 frames to arrive, and of fuzz_virtio_vsock (tests/fuzz/corpus/virtio_vsock/): connections both
 ways through REQUEST, RESPONSE, RW, credit and SHUTDOWN, and hostile packets and lines, each in
 its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz_virtio_net.c
-and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there; and of fuzz_gdb_rsp (tests/fuzz/corpus/gdb_rsp/): a gdb session.
-An argument names the directory to write virtio_blk/, virtio_net/ and virtio_vsock/ into."""
+and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there;
+likewise legacy/ (device register accesses), loader/ (small ELF, multiboot, bzImage and flat
+images), config/ (Firecracker config documents and API bodies) and x86_emulate/ (one instruction
+of each kind kiln completes), and gdb_rsp/ (a gdb session, for fuzz_gdb_rsp). An argument names the directory to write them into."""
 import os
 import struct
 import sys
@@ -663,10 +665,170 @@ def gdb_seeds():
     yield "bad", b"\x03" + b"$g#00$m#6d$Z9,0,0#00" + gdb_packet(b"G" + b"0" * 63) + gdb_packet(b"k")
 
 
+# ---- fuzz_legacy: 6-byte operations (device, offset, flags, value) --------------------------
+
+def legacy_op(dev, off, write, size_log, value):
+    flags = (0x80 if write else 0) | size_log
+    return bytes([dev, off, flags]) + struct.pack("<I", value)[:3]
+
+
+def legacy_seeds():
+    SER, IOA, PIC, ELCR, KD, KC, RTC, PM, IRQ, EOI = range(10)
+    yield "uart-init-and-send", b"".join([
+        legacy_op(SER, 3, 1, 0, 0x80), legacy_op(SER, 0, 1, 0, 0x01), legacy_op(SER, 1, 1, 0, 0),
+        legacy_op(SER, 3, 1, 0, 0x03), legacy_op(SER, 1, 1, 0, 0x0f), legacy_op(SER, 4, 1, 0, 0x1f),
+        legacy_op(SER, 0, 1, 0, 0x41), legacy_op(SER, 0, 0, 0, 0), legacy_op(SER, 5, 0, 0, 0),
+        legacy_op(SER, 2, 0, 0, 0)])
+    # IOAPIC: select the ID register and each redirection entry, write and read them back, then
+    # raise and lower lines and EOI.
+    ops = [legacy_op(IOA, 0x00, 1, 2, 0x00), legacy_op(IOA, 0x10, 1, 2, 0x0f000000),
+           legacy_op(IOA, 0x10, 0, 2, 0)]
+    for pin in range(4):
+        ops += [legacy_op(IOA, 0x00, 1, 2, 0x10 + 2 * pin), legacy_op(IOA, 0x10, 1, 2, 0x8030 + pin),
+                legacy_op(IOA, 0x00, 1, 2, 0x11 + 2 * pin), legacy_op(IOA, 0x10, 1, 2, 0),
+                legacy_op(IRQ, pin, 0, 1, 0), legacy_op(EOI, 0x30 + pin, 0, 0, 0),
+                legacy_op(IRQ, pin, 0, 0, 0)]
+    yield "ioapic-routes", b"".join(ops)
+    yield "pic-init", b"".join([
+        legacy_op(PIC, 0, 1, 0, 0x11), legacy_op(PIC, 1, 1, 0, 0x20), legacy_op(PIC, 1, 1, 0, 4),
+        legacy_op(PIC, 1, 1, 0, 1), legacy_op(PIC, 0x80, 1, 0, 0x11), legacy_op(PIC, 0x81, 1, 0, 0x28),
+        legacy_op(PIC, 0x81, 1, 0, 2), legacy_op(PIC, 0x81, 1, 0, 1), legacy_op(PIC, 0, 1, 0, 0x0b),
+        legacy_op(PIC, 0, 0, 0, 0), legacy_op(ELCR, 0, 1, 0, 0x20), legacy_op(ELCR, 1, 0, 0, 0)])
+    yield "i8042-and-rtc", b"".join([
+        legacy_op(KC, 0, 1, 0, 0x20), legacy_op(KD, 0, 0, 0, 0), legacy_op(KC, 0, 1, 0, 0x60),
+        legacy_op(KD, 0, 1, 0, 0x47), legacy_op(KD, 0, 1, 0, 0xf4), legacy_op(KC, 0, 0, 0, 0),
+        legacy_op(RTC, 0, 1, 0, 0x0a), legacy_op(RTC, 1, 0, 0, 0), legacy_op(RTC, 0, 1, 0, 0x0b),
+        legacy_op(RTC, 1, 1, 0, 0x06), legacy_op(RTC, 0, 1, 0, 0x00), legacy_op(RTC, 1, 0, 0, 0),
+        legacy_op(PM, 1, 0, 0, 0), legacy_op(PM, 2, 1, 0, 0x05)])
+
+
+# ---- fuzz_loader: a mode byte (1 flat, 2 initrd, 4 command line, 8 RSDP), then an image ------
+
+def elf64(entry, segs):
+    """A 64-bit little-endian x86-64 ELF with one PT_LOAD per (paddr, bytes)."""
+    phoff, n = 64, len(segs)
+    data_off = phoff + 56 * n
+    hdr = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    hdr += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, entry, phoff, 0, 0, 64, 56, n, 64, 0, 0)
+    ph, body = b"", b""
+    for paddr, blob in segs:
+        ph += struct.pack("<IIQQQQQQ", 1, 5, data_off + len(body), paddr, paddr, len(blob),
+                          len(blob) + 16, 0x1000)
+        body += blob
+    return hdr + ph + body
+
+
+def multiboot(load_addr, entry, code, flags=0x10003):
+    """A multiboot v1 image with the a.out kludge (address fields) at offset 0."""
+    magic = 0x1BADB002
+    hdr = struct.pack("<IIIIIIII", magic, flags, (-(magic + flags)) & 0xffffffff, load_addr,
+                      load_addr, 0, 0, entry)
+    return hdr + code
+
+
+def bzimage():
+    """A setup sector and header a bzImage detector accepts, with a tiny protected-mode part."""
+    setup_sects = 1
+    img = bytearray(512 * (setup_sects + 1) + 512)
+    img[0x1f1] = setup_sects
+    img[0x1fe:0x200] = b"\x55\xaa"
+    img[0x202:0x206] = b"HdrS"
+    img[0x206:0x208] = struct.pack("<H", 0x020f)
+    img[0x211] = 0x01  # LOADED_HIGH
+    img[0x230:0x234] = struct.pack("<I", 0x200000)  # kernel_alignment
+    img[0x234] = 1  # relocatable
+    img[0x236:0x238] = struct.pack("<H", 0x3)  # xloadflags: 64-bit entry, above 4G
+    img[0x238:0x23c] = struct.pack("<I", 255)  # cmdline_size
+    img[0x260:0x264] = struct.pack("<I", 0x100000)  # init_size
+    return bytes(img)
+
+
+def loader_seeds():
+    hlt = b"\xf4\xeb\xfd"
+    yield "elf64", bytes([0]) + elf64(0x100000, [(0x100000, hlt)])
+    yield "elf64-two-segments", bytes([6]) + elf64(0x100000, [(0x100000, hlt), (0x200000, b"data")])
+    yield "multiboot-aout", bytes([6]) + multiboot(0x100000, 0x100020, hlt)
+    yield "multiboot-low", bytes([0]) + multiboot(0x8000, 0x8020, hlt)
+    yield "bzimage", bytes([14]) + bzimage()
+    yield "flat", bytes([1]) + b"\xfa\xf4" * 16
+
+
+# ---- fuzz_config: Firecracker config documents --------------------------------------------
+
+def config_seeds():
+    import json
+    yield "full", json.dumps({
+        "boot-source": {"kernel_image_path": "/dev/null", "boot_args": "console=ttyS0",
+                        "initrd_path": None},
+        "machine-config": {"vcpu_count": 2, "mem_size_mib": 256, "smt": False,
+                           "track_dirty_pages": False},
+        "drives": [{"drive_id": "rootfs", "path_on_host": "/dev/null", "is_root_device": True,
+                    "is_read_only": True, "rate_limiter": {
+                        "bandwidth": {"size": 1048576, "one_time_burst": 0, "refill_time": 100},
+                        "ops": {"size": 100, "refill_time": 1000}}}],
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
+                                "guest_mac": "aa:fc:00:00:00:01",
+                                "rx_rate_limiter": {"ops": {"size": 10, "refill_time": 10}}}],
+        "vsock": {"guest_cid": 3, "uds_path": "/tmp/v.sock"},
+        "entropy": {"rate_limiter": {"bandwidth": {"size": 100, "refill_time": 100}}},
+    }).encode()
+    yield "bad-types", b'{"machine-config": {"vcpu_count": "2", "mem_size_mib": -1}, ' \
+        b'"drives": [{"drive_id": 5}], "network-interfaces": {}}'
+    yield "patches", b'{"a": {"drive_id": "d0", "path_on_host": "/nonexistent"}, ' \
+        b'"b": {"iface_id": "eth0", "tx_rate_limiter": {"bandwidth": {"size": 1}}}, ' \
+        b'"c": {"vcpu_count": 300, "mem_size_mib": 0}}'
+
+
+# fuzz_x86_emulate.c: mode byte, CPUID byte, page bits, registers, instruction, window contents.
+X_LONG, X_CPL3, X_PCIDE, X_OSXSAVE = 0x01, 0x02, 0x04, 0x08
+X_ALL_CPUID = 0x3f  # all but RDPRU
+X_PAGES = bytes([3, 3, 3, 3, 3, 1, 0, 7])  # page 5 read-only, 6 absent, 7 user
+X_IDT, X_DATA = 0x1000, 0x4000
+
+
+def x_seed(insn, mode=X_LONG | X_OSXSAVE, cpuid=X_ALL_CPUID, regs=None, window=b""):
+    r = [0] * 16
+    r[4] = 0x8000 | 0x3ff8  # RSP near the end of page 3
+    r[6] = r[7] = 0x8000 | X_DATA  # RSI, RDI: a data page
+    for i, v in (regs or {}).items():
+        r[i] = v
+    return (bytes([mode, cpuid]) + X_PAGES + struct.pack("<16H", *r) +
+            insn.ljust(15, b"\x90") + window)
+
+
+def x_gate(vector, dpl=0):
+    """A 64-bit interrupt gate at the IDT (window 0x1000) to window 0x40, CS 0x10."""
+    handler = 0xffffffff80000040
+    g = struct.pack("<HHBBHII", handler & 0xffff, 0x10, 0, 0x8e | dpl << 5,
+                    (handler >> 16) & 0xffff, handler >> 32, 0)
+    w = bytearray(X_IDT + 16 * (vector + 1))
+    w[X_IDT + 16 * vector:] = g
+    return bytes(w)
+
+
+def emulate_seeds():
+    yield "int-0x40", x_seed(b"\xcd\x40", window=x_gate(0x40))
+    yield "int3", x_seed(b"\xcc", window=x_gate(3))
+    yield "clac", x_seed(b"\x0f\x01\xca")
+    yield "stac-cpl3", x_seed(b"\x0f\x01\xcb", mode=X_LONG | X_CPL3)
+    yield "xgetbv", x_seed(b"\x0f\x01\xd0")
+    yield "clwb", x_seed(b"\x66\x0f\xae\x37")
+    yield "clwb-r8-disp8", x_seed(b"\x66\x41\x0f\xae\x70\x08", regs={8: 0x8000 | 0x4100})
+    yield "invpcid", x_seed(b"\x66\x0f\x38\x82\x07", mode=X_LONG | X_PCIDE, regs={0: 1})
+    yield "rdpru", x_seed(b"\x0f\x01\xfd")
+    yield "movbe-reg", x_seed(b"\x0f\x38\xf0\xc1", cpuid=0)
+    yield "cmpxchg16b", x_seed(b"\xf0\x48\x0f\xc7\x0e")
+    yield "ldmxcsr", x_seed(b"\x0f\xae\x16", window=bytes(X_DATA) + struct.pack("<I", 0x1f80))
+    yield "stmxcsr-gs", x_seed(b"\x65\x0f\xae\x1c\x25\x00\x10\x00\x00")
+    yield "fwait", x_seed(b"\x9b")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
-                        ("virtio_vsock", vsock_seeds), ("gdb_rsp", gdb_seeds)):
+                        ("virtio_vsock", vsock_seeds), ("legacy", legacy_seeds),
+                        ("loader", loader_seeds), ("config", config_seeds),
+                        ("x86_emulate", emulate_seeds), ("gdb_rsp", gdb_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():

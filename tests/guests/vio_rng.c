@@ -1,8 +1,10 @@
 /*
  * vio_rng: multiboot ELF32; reads entropy from virtio-rng (device id 4) through common/virtio.c:
- * two 64-byte reads, each must return at least one byte, not all zero, and differ.
+ * two 64-byte reads, each must return at least one byte, not all zero, and differ. With
+ * reads=N it makes N reads (tests/e2e/rate_limit.py: a rate limiter holds them back, so each
+ * read then waits up to 2^31 spins instead of 2 million).
  *
- * Command line: virtio=BASE,STRIDE,COUNT
+ * Command line: virtio=BASE,STRIDE,COUNT [reads=N]
  */
 #include "exit.h"
 #include "kstring.h"
@@ -15,6 +17,7 @@ void kmain(u32 magic, const struct multiboot_info *mbi);
 #define BYTES 64
 
 static u8 buf[2][BYTES];
+static u32 spins = SPINS;
 
 /* One read into b; returns the length the device wrote. */
 static u32 read_entropy(struct vq *q, u8 *b)
@@ -26,7 +29,7 @@ static u32 read_entropy(struct vq *q, u8 *b)
 		guest_fail("vq_post refused the buffer");
 	vq_kick(q);
 	u32 len = 0;
-	int id = vq_wait_used(q, &len, NULL, SPINS);
+	int id = vq_wait_used(q, &len, NULL, spins);
 	if (id == -1) {
 		vio_dump(q->dev, "timeout");
 		guest_fail("no used buffer from virtio-rng");
@@ -56,7 +59,13 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	static struct vio_bus bus;
 	static struct vio_dev d;
 	static struct vq q;
-	(void)vio_boot(magic, mbi, &bus);
+	const char *cmdline = vio_boot(magic, mbi, &bus);
+	const char *r = cmdline_find(cmdline, "reads=");
+	int ok = 0;
+	u32 reads = r ? parse_dec(r, &ok) : 0;
+
+	if (r && (!ok || reads < 2))
+		guest_fail("reads=N needs N >= 2");
 	if (vio_find(&bus, VIRTIO_ID_RNG, 0, &d) != 0)
 		guest_fail("no virtio-rng device");
 	if (vio_init(&d, VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0)
@@ -70,6 +79,11 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	serial_put_hex(d.features);
 	serial_putc('\n');
 
+	if (r) {
+		spins = 0x80000000u;
+		for (u32 i = 2; i < reads; i++)
+			(void)read_entropy(&q, buf[0]);
+	}
 	u32 a = read_entropy(&q, buf[0]);
 	u32 b = read_entropy(&q, buf[1]);
 	u32 n = a < b ? a : b, same = 1;

@@ -261,6 +261,10 @@ def kernel_checks(args, status, text, kiln_text, host_start, pvm):
          "serial port probed as a 16550A")
     need(re.search(r"serio: i8042 KBD port at 0x60,0x64 irq \d+", text), "i8042 probed")
     need(RUN_INIT in text, "kernel reached Run /init")
+    if args.acpi == "on":
+        # The FADT's PM timer (docs/linux.md): Linux checks it counts and offers it.
+        need(re.search(r"clocksource: acpi_pm: mask: 0xffffff\b", text),
+             "acpi_pm clocksource registered (the FADT's PM timer)")
     disk_checks(args, text, host_start, need)
     if args.net_tap or args.net_user:
         net_checks(args, text, need)

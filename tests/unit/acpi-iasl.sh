@@ -130,7 +130,11 @@ expect facp.dsl 'Sleep Status Register : \[Generic Address Structure\]' 'Sleep S
 expect facp.dsl 'Address : 00000000000003C0' 'sleep control port 0x3c0'
 expect facp.dsl 'Address : 00000000000003C1' 'sleep status port 0x3c1'
 expect facp.dsl 'Address : 00000000000003C2' 'reset port 0x3c2'
-expect facp.dsl 'Space ID : 01 \[SystemIO\]' 'System I/O registers' 3
+expect facp.dsl 'Space ID : 01 \[SystemIO\]' 'System I/O registers' 4
+expect facp.dsl 'PM Timer Block Address : 00000608' 'PM timer port 0x608'
+expect facp.dsl 'PM Timer Block Length : 04' 'PM timer length 4'
+expect facp.dsl 'Address : 0000000000000608' 'X_PM_TMR_BLK port 0x608'
+expect facp.dsl '32-bit PM Timer \(V1\) : 1' 'TMR_VAL_EXT flag'
 expect facp.dsl 'Value to cause reset : 01' 'reset value 1'
 expect facp.dsl "DSDT Address : 0*$(hex16 "$dsdt" | sed 's/^0*//')\$" 'DSDT addresses (32- and 64-bit)' 2
 expect apic.dsl 'Subtable Type : 00 \[Processor Local APIC\]' 'processor local APICs' 2

@@ -205,9 +205,20 @@ static void check_fadt(const struct tables *t)
 	cr_assert_not(boot & ACPI_IAPC_CMOS_RTC_NOT_PRESENT, "the DSDT describes an RTC");
 	cr_assert_eq(rd16(t->fadt + ACPI_FADT_SCI_INT), 0, "no SCI on a HW-reduced platform");
 	cr_assert_eq(rd32(t->fadt + 36), 0, "no FACS");
-	for (uint64_t off = 56; off < 96; off++) /* PM1/PM2/PM timer/GPE blocks and lengths */
-		cr_assert_eq(rd8(t->fadt + off), 0, "legacy PM field at %llu",
-			     (unsigned long long)off);
+	/* PM1/PM2/GPE blocks and lengths: none; the PM timer (76-79, length at 91) is kept. */
+	for (uint64_t off = 56; off < 96; off++)
+		if ((off < ACPI_FADT_PM_TMR_BLK || off >= ACPI_FADT_PM_TMR_BLK + 4) &&
+		    off != ACPI_FADT_PM_TMR_LEN)
+			cr_assert_eq(rd8(t->fadt + off), 0, "legacy PM field at %llu",
+				     (unsigned long long)off);
+	cr_assert_eq(rd32(t->fadt + ACPI_FADT_PM_TMR_BLK), plat.pm_timer_port);
+	cr_assert_eq(rd8(t->fadt + ACPI_FADT_PM_TMR_LEN), 4, "PM_TMR_LEN");
+	cr_assert(flags & ACPI_FADT_F_TMR_VAL_EXT, "a 32-bit PM timer");
+	cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK), ACPI_GAS_SPACE_SYSTEM_IO);
+	cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK + 1), 32, "bit width");
+	cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK + 3), ACPI_GAS_ACCESS_DWORD);
+	cr_assert_eq(rd64(t->fadt + ACPI_FADT_X_PM_TMR_BLK + 4), plat.pm_timer_port);
+	cr_assert_eq(plat.pm_timer_port, X86_ACPI_PM_TIMER_PORT);
 	check_gas_io8(t->fadt + ACPI_FADT_RESET_REG, plat.reset_port);
 	cr_assert_eq(rd8(t->fadt + ACPI_FADT_RESET_VALUE), X86_ACPI_RESET_VALUE);
 	check_gas_io8(t->fadt + ACPI_FADT_SLEEP_CONTROL_REG, plat.sleep_control_port);

@@ -13,6 +13,7 @@
 #include "arch/x86/legacy.h"
 #include "arch/x86/memmap.h"
 #include "arch/x86/regs.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
@@ -124,13 +125,18 @@ Test(ioapic, id_register_and_select_readback)
 	uint32_t sel = 0;
 
 	ioapic_wr(IOAPIC_REG_ID, 0xffffffff);
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0xff000000,
-		     "only bits 31:24 are the id (8 bits: kiln numbers it after up to 254 vCPUs)");
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), 0xff000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x0f000000, "only bits 27:24 are the id");
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), 0x0f000000);
 	ioapic_mmio_read(io, IOAPIC_REG_SELECT, &sel, 4);
 	cr_assert_eq(sel, IOAPIC_REG_ARB);
 	cr_assert_eq(ioapic_rd(0x03), 0xffffffff, "no register 3");
 	cr_assert_eq(ioapic_rd(IOAPIC_REG_REDTBL + 2 * IOAPIC_NR_PINS), 0xffffffff, "past pin 23");
+	ioapic_wr(IOAPIC_REG_ID, 0x05000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x05000000, "a 4-bit id reads back");
+	ioapic_wr(IOAPIC_REG_ID, 0x30000000);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0, "bits 31:28 are reserved");
+	ioapic_set_id(io, 17);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x01000000, "the tables' id 17 keeps its low 4 bits");
 }
 
 Test(ioapic, rte_to_msi_encoding)
@@ -701,7 +707,7 @@ Test(boot_tables, long_mode_gdt_and_identity_map)
 	struct gmem *g;
 
 	cr_assert_eq(gmem_create_from(&g, &r, 1), 0);
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64), 0);
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64, 0), 0);
 	cr_assert_eq(rd64(ram, X86_GDT_ADDR), 0, "null descriptor");
 	cr_assert_eq(rd64(ram, X86_GDT_ADDR + X86_GDT_CODE32), 0x00cf9b000000ffffull);
 	cr_assert_eq(rd64(ram, X86_GDT_ADDR + X86_GDT_CODE64), 0x00af9b000000ffffull);
@@ -725,9 +731,9 @@ Test(boot_tables, too_little_ram)
 	struct gmem *g;
 
 	cr_assert_eq(gmem_create_from(&g, &r, 1), 0);
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_PROT32), 0, "the GDT alone fits");
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64), -EFAULT, "page tables do not");
-	cr_assert_eq(x86_write_boot_tables(g, BOOT_REAL16), 0, "real mode needs nothing");
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_PROT32, 0), 0, "the GDT alone fits");
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_LONG64, 0), -EFAULT, "page tables do not");
+	cr_assert_eq(x86_write_boot_tables(g, BOOT_REAL16, 0), 0, "real mode needs nothing");
 	gmem_destroy(g);
 }
 
@@ -846,11 +852,18 @@ Test(legacy, probed_ports_are_named)
 	for (uint16_t port = 0x81; port <= 0x8f; port++)
 		cr_assert_str_eq(x86_absent_port(port, 1), "DMA page register", "port 0x%x", port);
 	cr_assert_str_eq(x86_absent_port(0x8e, 2), "DMA page register");
+	cr_assert_str_eq(x86_absent_port(0x510, 2), "fw_cfg", "the 16-bit selector");
+	cr_assert_str_eq(x86_absent_port(0x511, 1), "fw_cfg", "the data port");
+	cr_assert_str_eq(x86_absent_port(0x514, 4), "fw_cfg DMA");
+	cr_assert_str_eq(x86_absent_port(0x518, 4), "fw_cfg DMA");
+	for (uint16_t port = 0x40; port <= 0x43; port++)
+		cr_assert_str_eq(x86_absent_port(port, 1), "PIT", "port 0x%x", port);
 }
 
 Test(legacy, everything_else_still_warns)
 {
-	static const uint16_t others[] = { 0x2d, 0x30, 0x4d, 0x50, 0x80, 0x90, 0x2f0, 0xf4, 0xffff };
+	static const uint16_t others[] = { 0x2d, 0x30, 0x3f, 0x44, 0x4d, 0x50, 0x80, 0x90,
+					   0x2f0, 0xf4, 0x50f, 0x512, 0x51c, 0xffff };
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(others); i++)
 		cr_assert_null(x86_absent_port(others[i], 1), "port 0x%x", others[i]);
@@ -858,5 +871,51 @@ Test(legacy, everything_else_still_warns)
 	cr_assert_null(x86_absent_port(0x4f, 4), "straddles the end of 0x4e-0x4f");
 	cr_assert_null(x86_absent_port(0x8f, 2), "straddles the end of 0x81-0x8f");
 	cr_assert_null(x86_absent_port(0x80, 2), "starts on the POST port");
+	cr_assert_null(x86_absent_port(0x511, 2), "straddles the end of 0x510-0x511");
+	cr_assert_null(x86_absent_port(0x43, 2), "straddles the end of 0x40-0x43");
 	cr_assert_null(x86_absent_port(0xffff, 4), "no wraparound");
+}
+
+/* ---- ACPI PM timer ------------------------------------------------------------------------ */
+
+Test(acpi_pm_timer, counts_at_3_579545_mhz)
+{
+	cr_assert_eq(acpi_pm_timer_count(0, 0), 0);
+	cr_assert_eq(acpi_pm_timer_count(1, 0), 3579545, "one second");
+	cr_assert_eq(acpi_pm_timer_count(0, 500000000), 1789772, "half a second, floored");
+	cr_assert_eq(acpi_pm_timer_count(0, 280), 1, "one tick is 279.4 ns");
+	cr_assert_eq(acpi_pm_timer_count(0, 279), 0);
+	cr_assert_eq(acpi_pm_timer_count(0, 999999999), 3579544);
+	/* 2^32 ticks are 1199.86 s: the count wraps as a 32-bit register does. */
+	cr_assert_eq(acpi_pm_timer_count(1200, 0), (uint32_t)(1200ull * 3579545));
+	/* A host up for 100 years: no overflow, the low 32 bits of the exact count. */
+	cr_assert_eq(acpi_pm_timer_count(3155760000ull, 0),
+		     (uint32_t)(3155760000ull * 3579545ull));
+}
+
+Test(acpi_pm_timer, monotonic_across_second_boundaries)
+{
+	uint32_t prev = acpi_pm_timer_count(41, 999999999);
+
+	for (uint32_t ns = 0; ns < 2000; ns += 7) {
+		uint32_t c = acpi_pm_timer_count(42, ns);
+
+		cr_assert_geq(c, prev, "at 42 s + %u ns", ns);
+		prev = c;
+	}
+}
+
+Test(acpi_pm_timer, byte_and_word_reads)
+{
+	uint32_t a = 0, b = 0, c = 0;
+	uint8_t hi = 0;
+
+	/* The count moves between reads: compare the high bytes, which move every 4.7 s. */
+	acpi_pm_timer_read(NULL, 0, &a, 4);
+	acpi_pm_timer_read(NULL, 2, &b, 2);
+	acpi_pm_timer_read(NULL, 3, &hi, 1);
+	acpi_pm_timer_read(NULL, 0, &c, 4);
+	cr_assert(b == (a >> 16) || b == (c >> 16), "word at offset 2: 0x%x, count 0x%x-0x%x", b, a, c);
+	cr_assert(hi == (a >> 24) || hi == (c >> 24));
+	cr_assert((uint32_t)(c - a) < ACPI_PM_TIMER_HZ, "a second at most between the reads");
 }

@@ -988,14 +988,58 @@ Test(multiboot, neither_elf_nor_aout)
 	cr_assert(ram_untouched());
 }
 
+/* Issue 17: a segment at 0x8000 (a real-mode trampoline) moves kiln's boot information to the
+ * lowest free 32 KiB block (0xa000: GDT, information page, command line, strings, stack). */
+Test(multiboot, low_segment_moves_boot_information)
+{
+	const struct seg segs[] = { { PT_LOAD, 0x100000, 0x1000, 0x300, 0x1800, 0x40 },
+				    { PT_LOAD, 0x8000, 0x1400, 0x100, 0x1800, 0x5a } };
+	struct image im;
+	struct boot_entry e;
+
+	build_elf32(&im, MB_ENTRY, segs, 2);
+	put_mb_header(&im, 0x1000, 0x3, NULL);
+	cr_assert_eq(load_with_initrd(&im, "module", 6, "x", false, &e), 0, "%s", err);
+	cr_assert_eq(e.gdt_addr, 0xa000);
+	cr_assert_eq(e.ebx, 0xb000, "the information page follows the GDT page");
+	cr_assert_eq(e.rsp, 0x12000, "a 16 KiB stack on top of the block");
+	cr_assert_eq(memcmp(ram + 0x8000, im.b + 0x1400, 0x100), 0, "the low segment is intact");
+	cr_assert(ram_is(0x8100, 0, 0x1700), "its bss zeroed, not boot information");
+	cr_assert_eq(rd32(0xb000 + 16), 0xc000, "command line");
+	cr_assert_not_null(strstr(gstr(0xc000), " x"));
+	cr_assert_eq(rd32(0xb000 + 48), 0xb100, "memory map in the information page");
+	cr_assert_eq(rd32(0xb000 + 20), 1, "one module");
+	cr_assert_eq(rd32(0xb000 + 24), 0xb400, "module list in the information page");
+	cr_assert_eq(rd32(0xb400), 0x102000, "module on the page after the kernel");
+	cr_assert_str_eq(gstr(rd32(0xb400 + 8)), INITRD_PATH);
+	cr_assert_geq(rd32(0xb000 + 64), 0xd000, "loader name in the strings page");
+	cr_assert_lt(rd32(0xb000 + 64), 0xe000);
+}
+
+/* The image needs all of conventional memory and RAM ends right after it: no room, one line. */
+Test(multiboot, no_room_for_boot_information)
+{
+	const struct seg segs[] = { { PT_LOAD, 0x100000, 0x1000, 0x300, RAM_SIZE - 0x104000, 0x40 },
+				    { PT_LOAD, 0x1000, 0x1400, 0x100, 0x9e000, 0x5a } };
+	struct image im;
+	struct boot_entry e;
+
+	build_elf32(&im, MB_ENTRY, segs, 2);
+	put_mb_header(&im, 0x1000, 0x3, NULL);
+	assert_rejected(load_image(&im, NULL, false, &e),
+			"no room for kiln's multiboot boot information (32 KiB)");
+	cr_assert_not_null(strstr(err, "takes [0x1000-0xffc000)"), "%s", err);
+	cr_assert_null(strchr(err, '\n'), "one line");
+}
+
 Test(multiboot, hostile_elf_segment_refused)
 {
 	struct image im;
 	struct boot_entry e;
 
 	build_mb_elf(&im, 0);
-	ph32(&im, 0)->p_paddr = 0x8000; /* over kiln's boot information */
-	assert_rejected(load_image(&im, NULL, false, &e), "boot area");
+	ph32(&im, 0)->p_paddr = 0xe0000; /* over the ACPI tables: a true conflict */
+	assert_rejected(load_image(&im, NULL, false, &e), "overlaps the legacy BIOS area");
 	cr_assert(ram_untouched());
 	build_mb_elf(&im, 0);
 	ph32(&im, 0)->p_filesz = 0x1000; /* past the end of the file (0x1300 bytes) */
@@ -1152,8 +1196,11 @@ Test(aout, below_boot_area)
 	f.bss_end_addr = 0x12000;
 	f.entry_addr = 0x10040;
 	build_aout(&im, &f, AOUT_FILE);
-	assert_rejected(load_image(&im, NULL, false, &e), "boot area");
-	cr_assert(ram_untouched());
+	cr_assert_eq(load_image(&im, NULL, false, &e), 0, "%s", err);
+	cr_assert_eq(e.gdt_addr, 0x1000, "boot information in the first free block, below the image");
+	cr_assert_eq(e.ebx, 0x2000);
+	cr_assert_eq(e.rsp, 0x9000);
+	cr_assert_eq(memcmp(ram + 0x10000, im.b, 0x300), 0);
 }
 
 Test(aout, outside_ram)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "devices/serial.h"
+#include "util/rate_limiter.h"
 
 #define GSI 4
 
@@ -128,6 +129,28 @@ Test(uart, out_fd_minus_one_drops_output)
 	serial_io_read(s, UART_LSR, &lsr, 1);
 	cr_assert_eq(lsr & UART_LSR_THRE, UART_LSR_THRE);
 	serial_destroy(s);
+}
+
+Test(uart, rate_limiter_drops_output_over_the_limit_and_counts_it)
+{
+	/* 10 bytes, refilled over an hour: the rest of a burst of 100 is dropped. */
+	struct token_bucket_cfg limit = { .size = 10, .refill_ms = 3600 * 1000 };
+	struct serial_counters c;
+	char buf[128];
+
+	serial_set_output_limit(uart, &limit);
+	for (int i = 0; i < 100; i++)
+		out(UART_THR, (uint8_t)('a' + i % 26));
+	cr_assert_eq(transmitted(buf, sizeof(buf)), 10);
+	cr_assert_eq(memcmp(buf, "abcdefghij", 10), 0, "the first bytes go, the rest are dropped");
+	serial_get_counters(uart, &c);
+	cr_assert_eq(c.bytes_out, 10);
+	cr_assert_eq(c.dropped_bytes, 90);
+	cr_assert_eq(in(UART_LSR) & UART_LSR_THRE, UART_LSR_THRE, "the guest is never held up");
+	/* No limit again. */
+	serial_set_output_limit(uart, NULL);
+	out(UART_THR, '!');
+	cr_assert_eq(transmitted(buf, sizeof(buf)), 1);
 }
 
 /* ---- divisor latch, scratch, IER ---------------------------------------------------------- */

@@ -22,6 +22,8 @@ static void setup(void)
 	strcpy(kernel, "/tmp/kiln-test-kernel-XXXXXX");
 	fd = mkstemp(kernel);
 	cr_assert(fd >= 0);
+	/* A drive image too (PUT /drives wants at least one sector). */
+	cr_assert_eq(ftruncate(fd, 4096), 0);
 	close(fd);
 }
 
@@ -87,7 +89,7 @@ Test(spec, machine_config_errors_name_the_field_and_change_nothing)
 		{ "{\"vcpu_count\": 255, \"mem_size_mib\": 256}", "vcpu_count 255 is out of range" },
 		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 0}", "mem_size_mib 0 is out of range" },
 		{ "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}", "must be 1 or even" },
-		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}", "cpu_template 'T2'" },
+		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2S\"}", "cpu_template 'T2S' is not a CPU template (None, T2, C3)" },
 		{ "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": 1}", "field 'smt' must be a boolean" },
 		{ "[1, 2]", "expected a JSON object" },
 	};
@@ -124,7 +126,7 @@ Test(spec, boot_source_checks_the_kernel_file)
 	v = J("{\"kernel_image_path\": \"/tmp\"}");
 	cr_assert_eq(spec_boot_source(&spec, v, err, sizeof(err)), -EINVAL,
 		     "a directory is not a kernel");
-	cr_assert(strstr(err, "'/tmp' is not a regular file"), "%s", err);
+	cr_assert(strstr(err, "'/tmp' is a directory, not a regular file"), "%s", err);
 	json_decref(v);
 
 	v = JK("{\"kernel_image_path\": \"KERNEL\", \"boot_args\": \"console=ttyS0\"}");
@@ -196,7 +198,16 @@ Test(spec, drive_errors_name_the_field)
 		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
 		  "\"io_engine\": \"Fast\"}", "io_engine" },
 		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
-		  "\"rate_limiter\": {}}", "rate_limiter" },
+		  "\"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}",
+		  "drives: rate_limiter.bandwidth: size -1 must not be negative" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
+		  "\"rate_limiter\": {\"ops\": {\"size\": 10}}}",
+		  "drives: rate_limiter.ops: missing field 'refill_time'" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
+		  "\"rate_limiter\": {\"iops\": {}}}", "drives: rate_limiter: unknown field 'iops'" },
+		{ "{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": false, "
+		  "\"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": \"1s\"}}}",
+		  "drives: rate_limiter.ops: field 'refill_time'" },
 		{ "{\"drive_id\": \"d\", \"is_root_device\": false, \"socket\": \"/s\"}", "socket" },
 	};
 
@@ -209,6 +220,68 @@ Test(spec, drive_errors_name_the_field)
 		json_decref(v);
 	}
 	cr_assert_eq(spec.nr_drives, 0, "no refused drive was added");
+}
+
+/* ---- rate limiters ------------------------------------------------------------------------ */
+
+Test(spec, drive_rate_limiter_put_patch_and_report)
+{
+	json_t *v = JK("{\"drive_id\": \"d\", \"path_on_host\": \"KERNEL\", \"is_root_device\": true, "
+		       "\"rate_limiter\": {\"bandwidth\": {\"size\": 1048576, \"one_time_burst\": 4096, "
+		       "\"refill_time\": 1000}}}");
+	struct spec_drive_patch patch;
+	json_t *out, *rl;
+
+	cr_assert_eq(spec_drive(&spec, "d", v, err, sizeof(err)), 0, "%s", err);
+	json_decref(v);
+	cr_assert_eq(spec.cfg.disks[0].rate_limiter.bandwidth.size, 1048576);
+	cr_assert_eq(spec.cfg.disks[0].rate_limiter.bandwidth.one_time_burst, 4096);
+	cr_assert_eq(spec.cfg.disks[0].rate_limiter.bandwidth.refill_ms, 1000);
+	cr_assert_eq(spec.cfg.disks[0].rate_limiter.ops.size, 0, "no ops bucket given: none");
+
+	/* PATCH the ops bucket alone: the bandwidth bucket stays. */
+	v = J("{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 10}}}");
+	cr_assert_eq(spec_drive_patch(&spec, "d", v, &patch, err, sizeof(err)), 0, "%s", err);
+	json_decref(v);
+	cr_assert(patch.set_ops && !patch.set_bandwidth && !patch.path);
+	cr_assert_eq(patch.index, 0);
+	cr_assert_eq(patch.rate_limiter.ops.size, 100);
+	cr_assert_eq(patch.rate_limiter.bandwidth.size, 1048576);
+	cr_assert_eq(spec.cfg.disks[0].rate_limiter.ops.refill_ms, 10);
+
+	/* A refused PATCH changes nothing. */
+	v = J("{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": -1}}}");
+	cr_assert_eq(spec_drive_patch(&spec, "d", v, &patch, err, sizeof(err)), -EINVAL);
+	json_decref(v);
+	cr_assert(strstr(err, "rate_limiter.ops: refill_time -1 must not be negative"), "%s", err);
+	cr_assert_eq(spec.cfg.disks[0].rate_limiter.ops.size, 100);
+
+	out = spec_to_json(&spec);
+	rl = json_object_get(json_array_get(json_object_get(out, "drives"), 0), "rate_limiter");
+	cr_assert_eq(jint(json_object_get(rl, "bandwidth"), "size", 0), 1048576);
+	cr_assert_eq(jint(json_object_get(rl, "bandwidth"), "one_time_burst", 0), 4096);
+	cr_assert_eq(jint(json_object_get(rl, "ops"), "refill_time", 0), 10);
+	json_decref(out);
+}
+
+Test(spec, entropy_rate_limiter)
+{
+	json_t *v = J("{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}, "
+		      "\"ops\": {\"size\": 5, \"refill_time\": 1000}}}"), *out;
+
+	cr_assert_eq(spec_entropy(&spec, v, err, sizeof(err)), 0, "%s", err);
+	json_decref(v);
+	cr_assert(spec.cfg.rng);
+	cr_assert_eq(spec.cfg.rng_rate_limiter.bandwidth.size, 1000);
+	cr_assert_eq(spec.cfg.rng_rate_limiter.ops.refill_ms, 1000);
+	out = spec_to_json(&spec);
+	cr_assert_eq(jint(json_object_get(json_object_get(json_object_get(out, "entropy"), "rate_limiter"),
+					 "ops"), "size", 0), 5);
+	json_decref(out);
+	v = J("{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000}}}");
+	cr_assert_eq(spec_entropy(&spec, v, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "entropy: rate_limiter.bandwidth: missing field 'refill_time'"), "%s", err);
+	json_decref(v);
 }
 
 Test(spec, document_round_trip)
@@ -251,13 +324,15 @@ static int put_net(const char *path_id, const char *text)
 	return r;
 }
 
+static struct spec_net_patch net_patch;
+
 static int patch_net(const char *path_id, const char *text)
 {
 	json_t *v = J(text);
 	int r;
 
 	err[0] = '\0';
-	r = spec_net_patch(&spec, path_id, v, err, sizeof(err));
+	r = spec_net_patch(&spec, path_id, v, &net_patch, err, sizeof(err));
 	json_decref(v);
 	return r;
 }
@@ -321,11 +396,12 @@ Test(spec, net_errors_name_the_field_and_change_nothing)
 		  "mtu 67 is out of range (68 to 65535)" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"mtu\": 65536}",
 		  "mtu 65536" },
-		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": {}}",
-		  "rx_rate_limiter: rate limiters are not supported yet" },
+		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": "
+			  "{\"burst\": {}}}",
+		  "network-interfaces: rx_rate_limiter: unknown field 'burst'" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"tx_rate_limiter\": "
-			  "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}",
-		  "tx_rate_limiter: rate limiters are not supported yet" },
+			  "{\"bandwidth\": {\"size\": 1000, \"refill_time\": -100}}}",
+		  "network-interfaces: tx_rate_limiter.bandwidth: refill_time -100 must not be negative" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"rx_rate_limiter\": 5}",
 		  "field 'rx_rate_limiter' must be an object" },
 		{ "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
@@ -395,9 +471,14 @@ Test(spec, net_patch)
 	cr_assert_eq(patch_net("eth9", "{\"iface_id\": \"eth9\"}"), -EINVAL);
 	cr_assert_str_eq(err, "network-interfaces: no interface 'eth9'");
 	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": "
-				       "{\"size\": 1, \"refill_time\": 1}}}"), -EINVAL);
-	cr_assert_str_eq(err, "network-interfaces: tx_rate_limiter: rate limiters are not "
-			      "supported yet");
+				       "{\"size\": 7, \"refill_time\": 1}}}"), 0, "%s", err);
+	cr_assert(net_patch.tx_ops && !net_patch.tx_bandwidth && !net_patch.rx_ops);
+	cr_assert_eq(net_patch.index, 0);
+	cr_assert_eq(spec.cfg.nets[0].tx_rate_limiter.ops.size, 7);
+	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": "
+				       "{\"size\": 1}}}"), -EINVAL);
+	cr_assert_str_eq(err, "network-interfaces: tx_rate_limiter.ops: missing field 'refill_time'");
+	cr_assert_eq(spec.cfg.nets[0].tx_rate_limiter.ops.size, 7, "a refused PATCH changes nothing");
 	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth1\"}"), -EINVAL);
 	cr_assert(strstr(err, "does not match the path's 'eth0'"), "%s", err);
 	cr_assert_eq(patch_net("eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}"),
@@ -441,10 +522,10 @@ Test(spec, net_document_errors)
 	json_decref(doc);
 	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"network-interfaces\": "
 		 "[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"rx_rate_limiter\": "
-		 "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}}]}");
+		 "{\"bandwidth\": {\"size\": 1, \"refill_time\": \"x\"}}}]}");
 	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), -EINVAL);
-	cr_assert_str_eq(err, "network-interfaces: rx_rate_limiter: rate limiters are not supported "
-			      "yet");
+	cr_assert(strstr(err, "network-interfaces: rx_rate_limiter.bandwidth: field 'refill_time'"),
+		  "%s", err);
 	json_decref(doc);
 	doc = JK("{\"boot-source\": {\"kernel_image_path\": \"KERNEL\"}, \"network-interfaces\": []}");
 	cr_assert_eq(spec_from_document(&spec, doc, err, sizeof(err)), 0, "%s", err);

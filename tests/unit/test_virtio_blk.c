@@ -910,7 +910,7 @@ Test(blk_init, not_a_file)
 	cr_assert_eq(virtio_blk_init(&b, "virtio-blk0", &o, ram.gm, BASE, GSI,
 				     (struct irq_line){ 0 }, err, sizeof(err)),
 		     -EINVAL);
-	cr_assert_str_eq(err, "--disk /tmp: not a regular file or block device");
+	cr_assert_str_eq(err, "--disk /tmp: is a directory, not a regular file or block device");
 }
 
 Test(blk_init, image_locked_by_another_user)

@@ -31,7 +31,7 @@ static void rng_setup(void)
 {
 	fake_ram_create(&ram);
 	drv_queue_init(&dq, &ram, 16);
-	cr_assert_eq(virtio_rng_init(&rng, "virtio-rng0", ram.gm, BASE, GSI, irq_rec_line(&irq, GSI)),
+	cr_assert_eq(virtio_rng_init(&rng, "virtio-rng0", NULL, ram.gm, BASE, GSI, irq_rec_line(&irq, GSI)),
 		     0);
 	t = &rng.t;
 	log_capture();
@@ -474,7 +474,7 @@ Test(mmio, save_load_round_trip)
 	cr_assert_eq(s.transport.queues[0].next_used, 1);
 	cr_assert_eq(s.transport.interrupt_status, VIRTIO_INT_USED_RING);
 
-	cr_assert_eq(virtio_rng_init(&other, "virtio-rng1", ram.gm, BASE, GSI,
+	cr_assert_eq(virtio_rng_init(&other, "virtio-rng1", NULL, ram.gm, BASE, GSI,
 				     irq_rec_line(&irq2, GSI)), 0);
 	cr_assert_eq(virtio_rng_load(&other, &s), 0);
 	virtio_rng_save(&other, &s2);

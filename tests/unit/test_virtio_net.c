@@ -430,6 +430,47 @@ Test(net, rx_before_driver_ok_leaves_frames_in_the_backend)
 	cr_assert_eq(drv_used_idx(&rxq), 1, "the frame waited for the driver");
 }
 
+/* tx_rate_limiter and rx_rate_limiter: a frame over the limit waits (on the ring, or held in
+ * kiln), nothing is dropped, and it goes once the limiter lets it (here: a PATCH lifts it). */
+Test(net, rate_limiters_hold_frames_until_allowed)
+{
+	struct rate_limiter_cfg two = { .ops = { .size = 2, .refill_ms = 3600 * 1000 } };
+	struct rate_limiter_cfg one = { .ops = { .size = 1, .refill_ms = 3600 * 1000 } };
+	struct rate_limiter_cfg none = { { 0 }, { 0 } };
+	uint8_t f[2048], got[2048];
+	struct virtio_net_counters c;
+	uint64_t faults;
+
+	virtio_net_set_rate_limiters(&net, &one, true, true, &two, true, true);
+	start(0);
+	for (int i = 0; i < 4; i++)
+		post_tx(f, make_frame(f, 100, (uint8_t)i), TX_BUF + (uint64_t)i * 0x1000);
+	drv_notify(t, TXQ);
+	cr_assert_eq(drv_used_idx(&txq), 2, "two frames pass the transmit limit, two wait");
+	cr_assert(net.tx_rl.blocked);
+	virtio_net_set_rate_limiters(&net, NULL, false, false, &none, true, true);
+	rate_limiter_timer_event(&net.tx_rl);
+	drv_notify(t, TXQ);
+	cr_assert_eq(drv_used_idx(&txq), 4, "the waiting frames go once the limit is lifted");
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(peer_read(got, sizeof(got)), NET_HDR_LEN + 100, "frame %d", i);
+
+	post_rx(4, 2048);
+	drv_notify(t, RXQ);
+	peer_send(f, make_frame(f, 200, 1));
+	peer_send(f, make_frame(f, 300, 2));
+	virtio_net_rx_ready(&net, 0);
+	cr_assert_eq(drv_used_idx(&rxq), 1, "one frame passes the receive limit, one is held");
+	virtio_net_set_rate_limiters(&net, &none, true, true, NULL, false, false);
+	rate_limiter_timer_event(&net.rx_rl);
+	virtio_net_rx_ready(&net, 0);
+	cr_assert_eq(drv_used_idx(&rxq), 2);
+	virtio_net_get_counters(&net, &c, &faults);
+	cr_assert_eq(c.rx_packets, 2);
+	cr_assert_eq(c.tx_packets, 4);
+	cr_assert_eq(c.rx_fails + c.tx_fails + c.tx_malformed + faults, 0, "nothing dropped");
+}
+
 Test(net, save_and_load)
 {
 	struct virtio_net_state s;

@@ -51,6 +51,7 @@ void x86_platform_default(struct x86_platform *p, unsigned int nr_vcpus)
 		.sleep_control_port = X86_ACPI_SLEEP_CONTROL_PORT,
 		.sleep_status_port = X86_ACPI_SLEEP_STATUS_PORT,
 		.reset_port = X86_ACPI_RESET_PORT,
+		.pm_timer_port = X86_ACPI_PM_TIMER_PORT,
 	};
 }
 
@@ -150,6 +151,16 @@ static void gas_io8(uint8_t *t, size_t off, uint16_t port)
 	aml_put8(t, off + 1, 8); /* register bit width */
 	aml_put8(t, off + 2, 0); /* bit offset */
 	aml_put8(t, off + 3, ACPI_GAS_ACCESS_BYTE);
+	aml_put64(t, off + 4, port);
+}
+
+/* A 32-bit I/O register (the PM timer: read with `inl`). */
+static void gas_io32(uint8_t *t, size_t off, uint16_t port)
+{
+	aml_put8(t, off, ACPI_GAS_SPACE_SYSTEM_IO);
+	aml_put8(t, off + 1, 32);
+	aml_put8(t, off + 2, 0);
+	aml_put8(t, off + 3, ACPI_GAS_ACCESS_DWORD);
 	aml_put64(t, off + 4, port);
 }
 
@@ -289,8 +300,18 @@ static void build_fadt(uint8_t *t, const struct x86_platform *p, uint64_t dsdt)
 	aml_put16(t, ACPI_FADT_IAPC_BOOT_ARCH,
 	      ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_8042 | ACPI_IAPC_VGA_NOT_PRESENT);
 	aml_put32(t, ACPI_FADT_FLAGS,
-	      ACPI_FADT_F_WBINVD | ACPI_FADT_F_PWR_BUTTON | ACPI_FADT_F_SLP_BUTTON |
-		      ACPI_FADT_F_RESET_REG_SUP | ACPI_FADT_F_HW_REDUCED_ACPI);
+		  ACPI_FADT_F_WBINVD | ACPI_FADT_F_PWR_BUTTON | ACPI_FADT_F_SLP_BUTTON |
+			  ACPI_FADT_F_RESET_REG_SUP | ACPI_FADT_F_HW_REDUCED_ACPI |
+			  (p->pm_timer_port ? ACPI_FADT_F_TMR_VAL_EXT : 0));
+	/* The PM timer, the one fixed-hardware register kept on this HW-reduced platform: ACPI
+	 * says an OSPM ignores PM_TMR_BLK when HW_REDUCED_ACPI is set, but Linux on x86 reads
+	 * X_PM_TMR_BLK whatever the flag (arch/x86/kernel/acpi/boot.c acpi_parse_fadt()) and offers
+	 * acpi_pm as a clocksource; guests timing with it find it here. docs/devices.md says why. */
+	if (p->pm_timer_port) {
+		aml_put32(t, ACPI_FADT_PM_TMR_BLK, p->pm_timer_port);
+		aml_put8(t, ACPI_FADT_PM_TMR_LEN, X86_ACPI_PM_TIMER_LEN);
+		gas_io32(t, ACPI_FADT_X_PM_TMR_BLK, p->pm_timer_port);
+	}
 	gas_io8(t, ACPI_FADT_RESET_REG, p->reset_port);
 	aml_put8(t, ACPI_FADT_RESET_VALUE, X86_ACPI_RESET_VALUE);
 	aml_put8(t, ACPI_FADT_MINOR_REVISION, ACPI_FADT_MINOR);

@@ -31,6 +31,10 @@
 #define X86_ACPI_SLEEP_CONTROL_SLP_TYP_SHIFT 2
 #define X86_ACPI_SLEEP_CONTROL_SLP_TYP_MASK (7u << 2)
 #define X86_ACPI_SLEEP_STATUS_WAK_STS (1u << 7)
+/* The ACPI power-management timer (4.8.3.3): a free-running 32-bit count at 3.579545 MHz, read
+ * with `inl` (docs/devices.md "ACPI PM timer"). Port 0x608 is where QEMU's q35 board has it. */
+#define X86_ACPI_PM_TIMER_PORT 0x608
+#define X86_ACPI_PM_TIMER_LEN 4
 
 /* APIC ids 0..253 for vCPUs; 255 is the xAPIC broadcast id and the IOAPIC takes nr_vcpus. */
 #define X86_ACPI_MAX_VCPUS 254
@@ -66,6 +70,7 @@ struct x86_platform {
 	uint16_t sleep_control_port; /* HW-reduced sleep control register (1 byte), not 0 */
 	uint16_t sleep_status_port;  /* sleep status register (1 byte), not 0 */
 	uint16_t reset_port;         /* FADT RESET_REG (1 byte) for X86_ACPI_RESET_VALUE, not 0 */
+	uint16_t pm_timer_port;      /* FADT PM_TMR_BLK/X_PM_TMR_BLK (4 bytes, 32-bit); 0: none */
 	struct x86_acpi_mmio_dev mmio_devs[X86_ACPI_MAX_MMIO_DEVS];
 	unsigned int nr_mmio_devs;
 };
@@ -118,12 +123,15 @@ int __must_check x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t s
 #define ACPI_FADT_DSDT 40
 #define ACPI_FADT_PM_PROFILE 45
 #define ACPI_FADT_SCI_INT 46
+#define ACPI_FADT_PM_TMR_BLK 76
+#define ACPI_FADT_PM_TMR_LEN 91
 #define ACPI_FADT_IAPC_BOOT_ARCH 109
 #define ACPI_FADT_FLAGS 112
 #define ACPI_FADT_RESET_REG 116
 #define ACPI_FADT_RESET_VALUE 128
 #define ACPI_FADT_MINOR_REVISION 131
 #define ACPI_FADT_X_DSDT 140
+#define ACPI_FADT_X_PM_TMR_BLK 208
 #define ACPI_FADT_SLEEP_CONTROL_REG 244
 #define ACPI_FADT_SLEEP_STATUS_REG 256
 #define ACPI_FADT_HYPERVISOR_ID 268
@@ -131,6 +139,7 @@ int __must_check x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t s
 #define ACPI_FADT_F_WBINVD (1u << 0)
 #define ACPI_FADT_F_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
 #define ACPI_FADT_F_SLP_BUTTON (1u << 5) /* no fixed-feature sleep button */
+#define ACPI_FADT_F_TMR_VAL_EXT (1u << 8) /* the PM timer counts 32 bits, not 24 */
 #define ACPI_FADT_F_RESET_REG_SUP (1u << 10)
 #define ACPI_FADT_F_HW_REDUCED_ACPI (1u << 20)
 
@@ -148,6 +157,7 @@ int __must_check x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t s
 #define ACPI_GAS_LEN 12
 #define ACPI_GAS_SPACE_SYSTEM_IO 1
 #define ACPI_GAS_ACCESS_BYTE 1
+#define ACPI_GAS_ACCESS_DWORD 3
 
 /* MADT (5.2.12) flags and entry types. */
 #define ACPI_MADT_PCAT_COMPAT (1u << 0)

@@ -9,6 +9,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
+#include "arch/x86/cputemplate.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/legacy.h"
 #include "arch/x86/mptable.h"
@@ -120,7 +121,7 @@ int arch_prepare_boot(struct arch_vm *a, const struct gmem *mem, const struct bo
 		snprintf(err, err_size, "guest memory too small for the reset vector");
 		return -ENOSPC;
 	}
-	if (x86_write_boot_tables(mem, entry->mode)) {
+	if (x86_write_boot_tables(mem, entry->mode, entry->gdt_addr)) {
 		snprintf(err, err_size, "guest memory too small for the boot tables");
 		return -ENOSPC;
 	}
@@ -191,6 +192,7 @@ int arch_attach_devices(struct arch_vm *a, const struct arch_board_io *io, char 
 			  io->wake_opaque);
 	if (e)
 		return e;
+	serial_set_output_limit(a->serial, &a->cfg->serial_rate_limiter);
 	if ((e = bus_attach(pio, SERIAL_COM1_BASE, SERIAL_NR_REGS, "serial", serial_io_read,
 			    serial_io_write, a->serial, err, err_size)))
 		return e;
@@ -212,6 +214,11 @@ int arch_attach_devices(struct arch_vm *a, const struct arch_board_io *io, char 
 				       .reset_value = X86_ACPI_RESET_VALUE };
 	if ((e = bus_attach(pio, X86_ACPI_SLEEP_CONTROL_PORT, 3, "acpi-pm", acpi_pm_io_read,
 			    acpi_pm_io_write, &a->acpi_pm, err, err_size)))
+		return e;
+
+	/* The ACPI PM timer the FADT describes (read-only: no write handler). */
+	if ((e = bus_attach(pio, X86_ACPI_PM_TIMER_PORT, X86_ACPI_PM_TIMER_LEN, "acpi-pm-timer",
+			    acpi_pm_timer_read, NULL, NULL, err, err_size)))
 		return e;
 
 	/* Port 0x80 (POST codes, and Linux's I/O delay) goes nowhere, as on real boards: claimed
@@ -250,9 +257,19 @@ int arch_vcpu_setup(struct arch_vm *a, struct vcpu *vcpu, char *err, size_t err_
 {
 	int e;
 
-	if (!a->cpuid && !(a->cpuid = x86_supported_cpuid(vm_kvm(a->vm)))) {
-		snprintf(err, err_size, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
-		return -errno;
+	if (!a->cpuid) {
+		struct kvm_cpuid2 *supported = x86_supported_cpuid(vm_kvm(a->vm));
+
+		if (!supported) {
+			snprintf(err, err_size, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+			return -errno;
+		}
+		/* The template's view, once for all vCPUs (-EINVAL: it does not fit this host). */
+		a->cpuid = x86_cpuid_for_config(supported, a->cfg, err, err_size);
+		e = a->cpuid ? 0 : -errno;
+		free(supported);
+		if (e)
+			return e;
 	}
 	e = x86_setup_cpuid(vcpu->fd, a->cpuid, vcpu->id, a->cfg->nr_vcpus);
 	if (e) {
@@ -260,9 +277,17 @@ int arch_vcpu_setup(struct arch_vm *a, struct vcpu *vcpu, char *err, size_t err_
 		return e;
 	}
 	e = x86_setup_vcpu_state(vcpu->fd, vcpu->id);
-	if (e)
+	if (e) {
 		snprintf(err, err_size, "vcpu%u: cannot set MSRs, FPU or LAPIC: %s", vcpu->id,
 			 strerror(-e));
+		return e;
+	}
+	if (a->cfg->has_cpu_custom) {
+		e = x86_apply_msr_mods(vcpu->fd, &a->cfg->cpu_custom, "cpu-config", err, err_size);
+		if (e && e != -EINVAL)
+			snprintf(err, err_size, "vcpu%u: cpu-config: cannot set the MSRs: %s",
+				 vcpu->id, strerror(-e));
+	}
 	return e;
 }
 

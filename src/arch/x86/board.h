@@ -18,7 +18,7 @@ struct arch_vm {
 	const struct vmm_config *cfg;
 	struct x86_platform platform; /* what the MP and ACPI tables describe */
 	struct vm *vm;                /* from arch_vm_setup() on */
-	struct kvm_cpuid2 *cpuid;     /* KVM's supported set, fetched for the first vCPU */
+	struct kvm_cpuid2 *cpuid;     /* x86_cpuid_for_config(), made for the first vCPU */
 
 	struct serial *serial;  /* COM1 */
 	struct ioapic *ioapic;  /* split irqchip only */

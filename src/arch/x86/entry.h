@@ -23,6 +23,7 @@ struct boot_entry {
 	uint64_t rsi;      /* Linux 64-bit boot protocol: address of boot_params (the zero page) */
 	bool linux_guest;  /* a Linux kernel: the platform must look like one Linux expects */
 	uint64_t image_start, image_end; /* guest-physical span the image occupies */
+	uint64_t gdt_addr; /* protected/long mode: where kiln's boot GDT goes; 0: X86_GDT_ADDR */
 };
 
 #endif

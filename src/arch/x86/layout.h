@@ -48,6 +48,12 @@
 #define X86_SUPERIO_ALT_PORT 0x4e /* the other pair: index 0x4e, data 0x4f */
 #define X86_DMA_PAGE_PORT 0x81    /* 8237 DMA page registers 0x81-0x8f (0x80 is POST) */
 #define X86_DMA_PAGE_PORTS 15
+#define X86_PIT_PORT 0x40         /* 8254 PIT counters 0x40-0x42, mode 0x43 (split irqchip: none) */
+#define X86_PIT_PORTS 4
+#define X86_FW_CFG_PORT 0x510     /* QEMU's fw_cfg selector (16-bit) and data port 0x511 */
+#define X86_FW_CFG_PORTS 2
+#define X86_FW_CFG_DMA_PORT 0x514 /* fw_cfg DMA address, 0x514-0x51b */
+#define X86_FW_CFG_DMA_PORTS 8
 /* The ACPI sleep control, sleep status and reset ports, and the MP/ACPI table areas, are in
  * arch/x86/acpi.h. */
 

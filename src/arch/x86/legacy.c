@@ -17,6 +17,14 @@ static const struct {
 	{ X86_SUPERIO_ALT_PORT, 2, "Super I/O configuration" },
 	/* The DMA page registers of ISA DMA (the floppy's, among others). */
 	{ X86_DMA_PAGE_PORT, X86_DMA_PAGE_PORTS, "DMA page register" },
+	/* QEMU's firmware configuration interface, probed by guests written for QEMU (SeaBIOS-style
+	 * code selects key 0 and reads the signature "QEMU"): all ones answer "no fw_cfg". */
+	{ X86_FW_CFG_PORT, X86_FW_CFG_PORTS, "fw_cfg" },
+	{ X86_FW_CFG_DMA_PORT, X86_FW_CFG_DMA_PORTS, "fw_cfg DMA" },
+	/* The 8254 PIT. With the split irqchip there is none (Linux uses the local APIC timer and
+	 * the TSC); reads give all ones, as on a board without one. The in-kernel irqchip has KVM's
+	 * PIT, which answers these ports in the kernel before they get here. */
+	{ X86_PIT_PORT, X86_PIT_PORTS, "PIT" },
 };
 
 const char *x86_absent_port(uint16_t port, unsigned int size)

@@ -55,13 +55,14 @@ int x86_write_reset_vector(const struct gmem *gm)
 	return gmem_write(gm, X86_RESET_VECTOR, stub, sizeof(stub));
 }
 
-int x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode)
+int x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode, uint64_t gdt_addr)
 {
 	uint64_t pml4[512] = { 0 }, pdpt[512] = { 0 }, pd[512];
 
 	if (mode == BOOT_REAL16)
 		return 0;
-	if (gmem_write(gm, X86_GDT_ADDR, boot_gdt(), X86_GDT_ENTRIES * sizeof(uint64_t)))
+	if (gmem_write(gm, gdt_addr ? gdt_addr : X86_GDT_ADDR, boot_gdt(),
+		       X86_GDT_ENTRIES * sizeof(uint64_t)))
 		return -EFAULT;
 	if (mode != BOOT_LONG64)
 		return 0;
@@ -105,7 +106,7 @@ int x86_setup_boot_vcpu(int vcpu_fd, const struct boot_entry *entry)
 		break;
 	case BOOT_PROT32:
 	case BOOT_LONG64:
-		sregs.gdt.base = X86_GDT_ADDR;
+		sregs.gdt.base = entry->gdt_addr ? entry->gdt_addr : X86_GDT_ADDR;
 		sregs.gdt.limit = X86_GDT_ENTRIES * 8 - 1;
 		sregs.idt.base = 0;
 		sregs.idt.limit = 0;

@@ -38,9 +38,11 @@ uint64_t x86_gdt_entry(uint16_t flags, uint32_t base, uint32_t limit);
 /* The kvm_segment KVM_SET_SREGS needs for that same descriptor at `selector`. */
 struct kvm_segment x86_gdt_to_segment(uint64_t desc, uint16_t selector);
 
-/* Writes the boot GDT and, for long mode, the identity page tables into guest RAM (the areas
+/* Writes the boot GDT at `gdt_addr` (0: X86_GDT_ADDR; the multiboot loader may move it, see
+ * boot_entry.gdt_addr) and, for long mode, the identity page tables into guest RAM (the areas
  * layout.h reserves). Returns 0 or -EFAULT when RAM is too small. */
-int __must_check x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode);
+int __must_check x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode,
+				       uint64_t gdt_addr);
 
 /* Writes a reset stub at the real-mode reset vector (f000:fff0 = 0xffff0): Linux's reboot on a
  * HW-reduced ACPI platform with EFI support ends with a jump there, where a BIOS would be.

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
+#include "util/file.h"
 
 /* Discard and write-zeroes take one segment of at most this many sectors (1 GiB). */
 #define MAX_RANGE_SECTORS (1u << 21)
@@ -355,26 +356,54 @@ static int submit_uring(struct virtio_blk *b, struct virtio_blk_req *r)
 	return 0;
 }
 
-/* Takes every available request (as long as request slots last) and runs or queues it.
- * Returns whether the used ring changed. */
+/* What a request costs its rate limiter: its data bytes (reads and writes), and one operation
+ * (all but GET_ID, which only reads the serial). */
+static uint64_t limit_bytes(const struct virtio_blk_req *r)
+{
+	return r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->data_len : 0;
+}
+
+static uint64_t limit_ops(const struct virtio_blk_req *r)
+{
+	return r->type == VIRTIO_BLK_T_GET_ID ? 0 : 1;
+}
+
+/* Takes every available request (as long as request slots last) and runs or queues it. A
+ * request the rate limiter holds back waits in b->throttled, and nothing after it is taken,
+ * until the limiter's timer fires (blk_rate_timer). Returns whether the used ring changed. */
 static bool process(struct virtio_blk *b)
 {
 	struct virtq *q = &b->t.queues[0];
 	struct virtq_fault f;
 	bool pushed = false, queued = false;
 
-	while (b->free_reqs) {
-		struct virtio_blk_req *r = b->free_reqs;
-		int n = virtq_pop(q, &r->chain, &f), st;
+	while (b->free_reqs || b->throttled) {
+		struct virtio_blk_req *r = b->throttled;
+		int st = VIRTIO_BLK_S_OK;
 
-		if (n <= 0) {
-			if (n < 0)
-				virtio_mmio_queue_fault(&b->t, 0, &f);
-			break;
+		if (r) {
+			if (!rate_limiter_consume(&b->rl, limit_bytes(r), limit_ops(r)))
+				break;
+			b->throttled = NULL;
+		} else {
+			int n;
+
+			r = b->free_reqs;
+			n = virtq_pop(q, &r->chain, &f);
+			if (n <= 0) {
+				if (n < 0)
+					virtio_mmio_queue_fault(&b->t, 0, &f);
+				break;
+			}
+			b->free_reqs = r->next_free;
+			r->generation = b->generation;
+			st = parse(b, r);
+			if (st == VIRTIO_BLK_S_OK &&
+			    !rate_limiter_consume(&b->rl, limit_bytes(r), limit_ops(r))) {
+				b->throttled = r;
+				break;
+			}
 		}
-		b->free_reqs = r->next_free;
-		r->generation = b->generation;
-		st = parse(b, r);
 		if (st == VIRTIO_BLK_S_OK && b->backend == DISK_IO_URING &&
 		    !submit_uring(b, r)) {
 			queued = true;
@@ -471,8 +500,31 @@ static void blk_reset(void *dev)
 	struct virtio_blk *b = dev;
 
 	/* Requests in flight finish into guest memory the driver gave up, but are not returned
-	 * on the new rings. */
+	 * on the new rings; a throttled one has not started and is dropped. */
 	b->generation++;
+	if (b->throttled) {
+		b->throttled->next_free = b->free_reqs;
+		b->free_reqs = b->throttled;
+		b->throttled = NULL;
+	}
+}
+
+/* The rate limiter's timer: the throttled request may go now (I/O thread). */
+void virtio_blk_rate_timer(void *opaque, uint32_t events)
+{
+	struct virtio_blk *b = opaque;
+
+	(void)events;
+	rate_limiter_timer_event(&b->rl);
+	pthread_mutex_lock(&b->t.lock);
+	if (virtio_mmio_running(&b->t) && b->t.queues[0].desc && process(b))
+		virtio_mmio_used(&b->t, 0);
+	pthread_mutex_unlock(&b->t.lock);
+}
+
+struct rate_limiter *virtio_blk_rate_limiter(struct virtio_blk *b)
+{
+	return &b->rl;
 }
 
 static const struct virtio_device_ops blk_ops = {
@@ -526,13 +578,18 @@ static int setup_uring(struct virtio_blk *b)
 static int open_image(const char *path, bool ro, bool direct, int *fd_buffered, int *fd,
 		      uint64_t *sectors, char *err, size_t err_size)
 {
-	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, e;
+	int flags = (ro ? O_RDONLY : O_RDWR), e;
 	uint64_t size = 0;
 
-	*fd = *fd_buffered = open(path, flags);
+	char why[128];
+
+	/* Type-checked before flock() and without blocking: a FIFO is refused, never waited on. */
+	*fd = *fd_buffered = file_open(path, flags, 0, FILE_REG | FILE_BLK, why, sizeof(why));
 	if (*fd_buffered < 0) {
-		e = -errno;
-		snprintf(err, err_size, "--disk %s: cannot open: %s", path, strerror(errno));
+		e = *fd_buffered;
+		*fd = *fd_buffered = -1;
+		snprintf(err, err_size, "--disk %s: %s%s", path, e == -EINVAL ? "" : "cannot open: ",
+			 why);
 		return e;
 	}
 	/* Two VMs writing one image corrupt it: take the lock QEMU-style tools expect. */
@@ -556,7 +613,7 @@ static int open_image(const char *path, bool ro, bool direct, int *fd_buffered, 
 			path, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
 	*sectors = size / VIRTIO_BLK_SECTOR;
 	if (direct) {
-		*fd = open(path, flags | O_DIRECT);
+		*fd = open(path, flags | O_DIRECT | O_CLOEXEC);
 		if (*fd < 0) {
 			e = -errno;
 			snprintf(err, err_size, "--disk %s: cache=none: cannot open with O_DIRECT: %s",
@@ -579,7 +636,7 @@ int virtio_blk_init(struct virtio_blk *b, const char *name, const struct virtio_
 	int e;
 
 	memset(b, 0, sizeof(*b));
-	b->fd = b->fd_buffered = b->ring_fd = -1;
+	b->fd = b->fd_buffered = b->ring_fd = b->rl.timer_fd = -1;
 	b->ro = o->ro;
 	b->direct = o->direct;
 	if (o->id) /* 20 bytes, NUL-padded only when shorter (5.2.6) */
@@ -590,6 +647,11 @@ int virtio_blk_init(struct virtio_blk *b, const char *name, const struct virtio_
 	if (e)
 		goto fail;
 
+	e = rate_limiter_init(&b->rl, o->rate_limiter);
+	if (e) {
+		snprintf(err, err_size, "--disk %s: rate limiter timer: %s", o->path, strerror(-e));
+		goto fail;
+	}
 	b->reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*b->reqs));
 	if (!b->reqs) {
 		e = -ENOMEM;
@@ -653,7 +715,8 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		close(b->fd_buffered);
 	b->fd = b->fd_buffered = b->ring_fd = -1;
 	free(b->reqs);
-	b->reqs = b->free_reqs = NULL;
+	b->reqs = b->free_reqs = b->throttled = NULL;
+	rate_limiter_destroy(&b->rl);
 }
 
 int virtio_blk_swap(struct virtio_blk *b, const char *path, char *err, size_t err_size)
@@ -737,9 +800,22 @@ static int blk_init(void *dev, const struct virtio_dev_env *env, char *err, size
 {
 	const struct vmm_disk *d = &env->cfg->disks[env->index];
 	struct virtio_blk_opts o = { .path = d->path, .id = d->id, .ro = d->ro,
-				     .direct = d->cache == DISK_CACHE_NONE, .backend = d->io };
-	int e = virtio_blk_init(dev, env->name, &o, env->mem, env->base, env->gsi, env->line, err,
+				     .direct = d->cache == DISK_CACHE_NONE, .backend = d->io,
+				     .rate_limiter = &d->rate_limiter };
+	struct virtio_blk *b = dev;
+	int e = virtio_blk_init(b, env->name, &o, env->mem, env->base, env->gsi, env->line, err,
 				err_size);
+
+	/* The limiter's timer is watched even without a limit: PATCH /drives can add one. */
+	if (e == 0 && env->io) {
+		e = io_thread_add(env->io, b->rl.timer_fd, virtio_blk_rate_timer, b);
+		if (e) {
+			snprintf(err, err_size, "%s: watching its rate limiter: %s", env->name,
+				 strerror(-e));
+			virtio_blk_destroy(b);
+			return e;
+		}
+	}
 
 	/* Anything but running out of memory or fds is the image's or the option's fault. */
 	return e == 0 || e == -ENOMEM || e == -EMFILE || e == -ENFILE ? e : -EINVAL;

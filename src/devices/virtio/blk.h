@@ -42,6 +42,7 @@ struct virtio_blk_opts {
 	bool ro;
 	bool direct;          /* cache=none: O_DIRECT */
 	enum disk_io backend; /* config.h */
+	const struct rate_limiter_cfg *rate_limiter; /* NULL: none */
 };
 
 struct virtio_blk_req;
@@ -66,6 +67,8 @@ struct virtio_blk {
 	struct virtio_blk_req *reqs, *free_reqs;
 	uint64_t generation; /* bumped by a reset: completions of older requests are dropped */
 	struct virtio_blk_counters n;
+	struct rate_limiter rl;
+	struct virtio_blk_req *throttled; /* popped, waiting for the rate limiter */
 };
 
 /* Snapshot shape. Requests in flight are completed (drained) before saving. */
@@ -101,5 +104,10 @@ int __must_check virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_s
 
 /* The builder's table row for --disk (kind.h). */
 extern const struct virtio_kind virtio_blk_kind;
+
+/* The rate limiter's timerfd handler (opaque: the device), which the I/O thread must watch. */
+void virtio_blk_rate_timer(void *opaque, uint32_t events);
+/* The device's rate limiter, for PATCH /drives (rate_limiter_update()). */
+struct rate_limiter *virtio_blk_rate_limiter(struct virtio_blk *b);
 
 #endif

@@ -120,6 +120,12 @@ static void tx(struct virtio_net *n)
 	int r = 0;
 
 	while (done < NET_BUDGET && (r = virtq_pop(q, c, &f)) > 0) {
+		if (c->out_len >= NET_HDR_LEN &&
+		    !rate_limiter_consume(&n->tx_rl, c->out_len - NET_HDR_LEN, 1)) {
+			/* Over tx_rate_limiter: the frame stays on the ring for the timer. */
+			virtq_unpop(q, 1);
+			break;
+		}
 		if (!tx_frame_ok(n, c)) {
 			n->n.tx_malformed++;
 		} else if (n->be->ops->send(n->be, c->iov, c->nr_out)) {
@@ -245,6 +251,10 @@ static void rx(struct virtio_net *n)
 			}
 			n->frame_len = (size_t)len;
 		}
+		/* Over rx_rate_limiter: the frame waits in n->frame, and the backend is not read
+		 * again, until the limiter's timer fires. */
+		if (!rate_limiter_consume(&n->rx_rl, n->frame_len - NET_HDR_LEN, 1))
+			break;
 		d = deliver(n);
 		if (d == NO_BUFFERS) {
 			n->n.no_rx_avail_buffer++;
@@ -277,6 +287,40 @@ void virtio_net_rx_ready(void *opaque, uint32_t events)
 	pthread_mutex_lock(&n->t.lock);
 	rx(n);
 	pthread_mutex_unlock(&n->t.lock);
+}
+
+/* The rate limiters' timers (I/O thread): the held frame or ring may go on. */
+static void tx_rate_timer(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	(void)events;
+	rate_limiter_timer_event(&n->tx_rl);
+	pthread_mutex_lock(&n->t.lock);
+	if (virtio_mmio_running(&n->t) && n->t.queues[VIRTIO_NET_TXQ].desc)
+		tx(n);
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+static void rx_rate_timer(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	(void)events;
+	rate_limiter_timer_event(&n->rx_rl);
+	pthread_mutex_lock(&n->t.lock);
+	rx(n);
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+void virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_cfg *rx_cfg,
+				  bool rx_bw, bool rx_ops, const struct rate_limiter_cfg *tx_cfg,
+				  bool tx_bw, bool tx_ops)
+{
+	if (rx_cfg)
+		rate_limiter_update(&n->rx_rl, rx_cfg, rx_bw, rx_ops);
+	if (tx_cfg)
+		rate_limiter_update(&n->tx_rl, tx_cfg, tx_bw, tx_ops);
 }
 
 static void net_queue_notify(void *dev, unsigned int q)
@@ -343,9 +387,12 @@ int virtio_net_init(struct virtio_net *n, const char *name, struct net_backend *
 	int e;
 
 	memset(n, 0, sizeof(*n));
+	n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
 	n->be = be;
 	memcpy(n->mac, mac, 6);
 	n->mtu = mtu;
+	if ((e = rate_limiter_init(&n->rx_rl, NULL)) || (e = rate_limiter_init(&n->tx_rl, NULL)))
+		goto fail;
 	if (be->offloads)
 		features |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
 			    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
@@ -358,7 +405,9 @@ int virtio_net_init(struct virtio_net *n, const char *name, struct net_backend *
 	e = virtio_mmio_init(&n->t, name, &net_ops, n, features, gm, base, gsi, line);
 	if (e)
 		goto fail;
-	if (io && (e = io_thread_add_edge(io, be->rx_fd, virtio_net_rx_ready, n))) {
+	if (io && ((e = io_thread_add_edge(io, be->rx_fd, virtio_net_rx_ready, n)) ||
+		   (e = io_thread_add(io, n->rx_rl.timer_fd, rx_rate_timer, n)) ||
+		   (e = io_thread_add(io, n->tx_rl.timer_fd, tx_rate_timer, n)))) {
 		virtio_mmio_destroy(&n->t);
 		goto fail;
 	}
@@ -366,7 +415,10 @@ int virtio_net_init(struct virtio_net *n, const char *name, struct net_backend *
 fail:
 	free(n->frame);
 	be->ops->destroy(be);
+	rate_limiter_destroy(&n->rx_rl);
+	rate_limiter_destroy(&n->tx_rl);
 	memset(n, 0, sizeof(*n));
+	n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
 	return e;
 }
 
@@ -378,6 +430,8 @@ void virtio_net_destroy(struct virtio_net *n)
 	n->be = NULL;
 	free(n->frame);
 	n->frame = NULL;
+	rate_limiter_destroy(&n->rx_rl);
+	rate_limiter_destroy(&n->tx_rl);
 }
 
 void virtio_net_get_counters(struct virtio_net *n, struct virtio_net_counters *out,
@@ -440,6 +494,9 @@ static int net_init(void *dev, const struct virtio_dev_env *env, char *err, size
 	if (e)
 		snprintf(err, err_size, "%s (%s): cannot create: %s", env->name, c->id,
 			 strerror(-e));
+	else
+		virtio_net_set_rate_limiters(dev, &c->rx_rate_limiter, true, true,
+					     &c->tx_rate_limiter, true, true);
 	return e;
 }
 

@@ -73,6 +73,7 @@ struct virtio_net {
 	size_t frame_len;          /* 0: none waiting */
 	bool rx_stalled;           /* the guest had no buffers: wait for its RX kick */
 	struct virtio_net_counters n;
+	struct rate_limiter rx_rl, tx_rl; /* the API's rx_rate_limiter and tx_rate_limiter */
 };
 
 /* Snapshot shape. */
@@ -106,5 +107,11 @@ int __must_check virtio_net_load(struct virtio_net *n, const struct virtio_net_s
 
 /* The builder's table row for --net and the API's network-interfaces (kind.h). */
 extern const struct virtio_kind virtio_net_kind;
+
+/* Replaces the buckets of the receive and transmit rate limiters that the flags name (NULL
+ * config: that direction unchanged). Any thread (PATCH /network-interfaces). */
+void virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_cfg *rx_cfg,
+				  bool rx_bw, bool rx_ops, const struct rate_limiter_cfg *tx_cfg,
+				  bool tx_bw, bool tx_ops);
 
 #endif

@@ -31,18 +31,34 @@ static uint64_t fill(void *p, uint64_t len)
 	return done;
 }
 
-static void rng_queue_notify(void *dev, unsigned int qi)
+/* Bytes a request asks for: its writable buffers, up to VIRTIO_RNG_MAX_REQUEST. */
+static uint64_t request_bytes(const struct virtq_chain *c)
 {
-	struct virtio_rng *r = dev;
+	uint64_t want = 0;
+
+	for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in; i++)
+		want += c->iov[i].iov_len;
+	return want < VIRTIO_RNG_MAX_REQUEST ? want : VIRTIO_RNG_MAX_REQUEST;
+}
+
+/* Serves requests until the queue is empty or the rate limiter holds one back (kept in
+ * r->chain, r->held, until the limiter's timer fires). Lock held. */
+static void serve(struct virtio_rng *r, unsigned int qi)
+{
 	struct virtq *q = &r->t.queues[qi];
 	struct virtq_fault f;
 	bool pushed = false;
-	int n;
+	int n = 0;
 
-	while ((n = virtq_pop(q, &r->chain, &f)) > 0) {
+	while (r->held || (n = virtq_pop(q, &r->chain, &f)) > 0) {
 		const struct virtq_chain *c = &r->chain;
-		uint64_t budget = VIRTIO_RNG_MAX_REQUEST, written = 0;
+		uint64_t budget = request_bytes(c), written = 0;
 
+		if (!rate_limiter_consume(&r->rl, budget, 1)) {
+			r->held = true;
+			break;
+		}
+		r->held = false;
 		if (c->nr_out)
 			virtio_mmio_guest_error(&r->t, "request %u has device-readable buffers",
 						c->head);
@@ -65,6 +81,30 @@ static void rng_queue_notify(void *dev, unsigned int qi)
 		virtio_mmio_used(&r->t, qi);
 }
 
+static void rng_queue_notify(void *dev, unsigned int qi)
+{
+	serve(dev, qi);
+}
+
+static void rng_reset(void *dev)
+{
+	struct virtio_rng *r = dev;
+
+	r->held = false; /* its buffers belong to the rings the driver gave up */
+}
+
+void virtio_rng_rate_timer(void *opaque, uint32_t events)
+{
+	struct virtio_rng *r = opaque;
+
+	(void)events;
+	rate_limiter_timer_event(&r->rl);
+	pthread_mutex_lock(&r->t.lock);
+	if (virtio_mmio_running(&r->t) && r->t.queues[0].desc)
+		serve(r, 0);
+	pthread_mutex_unlock(&r->t.lock);
+}
+
 static const struct virtio_device_ops rng_ops = {
 	.kind = "rng",
 	.device_id = VIRTIO_ID_RNG,
@@ -72,18 +112,28 @@ static const struct virtio_device_ops rng_ops = {
 	.config_size = 0,
 	.config_read = rng_config_read,
 	.queue_notify = rng_queue_notify,
+	.reset = rng_reset,
 };
 
-int virtio_rng_init(struct virtio_rng *r, const char *name, const struct gmem *gm, uint64_t base,
-		    unsigned int gsi, struct irq_line line)
+int virtio_rng_init(struct virtio_rng *r, const char *name, const struct rate_limiter_cfg *limit,
+		    const struct gmem *gm, uint64_t base, unsigned int gsi, struct irq_line line)
 {
+	int e;
+
 	memset(r, 0, sizeof(*r));
-	return virtio_mmio_init(&r->t, name, &rng_ops, r, 0, gm, base, gsi, line);
+	e = rate_limiter_init(&r->rl, limit);
+	if (e)
+		return e;
+	e = virtio_mmio_init(&r->t, name, &rng_ops, r, 0, gm, base, gsi, line);
+	if (e)
+		rate_limiter_destroy(&r->rl);
+	return e;
 }
 
 void virtio_rng_destroy(struct virtio_rng *r)
 {
 	virtio_mmio_destroy(&r->t);
+	rate_limiter_destroy(&r->rl);
 }
 
 void virtio_rng_get_counters(struct virtio_rng *r, uint64_t *bytes, uint64_t *guest_errors)
@@ -113,8 +163,15 @@ static unsigned int rng_count(const struct vmm_config *cfg)
 
 static int rng_init(void *dev, const struct virtio_dev_env *env, char *err, size_t err_size)
 {
-	int e = virtio_rng_init(dev, env->name, env->mem, env->base, env->gsi, env->line);
+	struct virtio_rng *r = dev;
+	int e = virtio_rng_init(r, env->name, &env->cfg->rng_rate_limiter, env->mem, env->base,
+				env->gsi, env->line);
 
+	if (e == 0 && env->io) {
+		e = io_thread_add(env->io, r->rl.timer_fd, virtio_rng_rate_timer, r);
+		if (e)
+			virtio_rng_destroy(r);
+	}
 	if (e)
 		snprintf(err, err_size, "%s: cannot create: %s", env->name, strerror(-e));
 	return e;

@@ -11,8 +11,10 @@
 
 struct virtio_rng {
 	struct virtio_mmio t;
-	struct virtq_chain chain; /* scratch for the request being served */
+	struct virtq_chain chain; /* the request being served, or held back */
+	bool held;                /* chain waits for the rate limiter */
 	uint64_t bytes;           /* entropy handed out */
+	struct rate_limiter rl;   /* the API's entropy.rate_limiter: bytes and requests */
 };
 
 /* Snapshot shape: the transport's state; the device itself keeps nothing. */
@@ -20,8 +22,12 @@ struct virtio_rng_state {
 	struct virtio_mmio_state transport;
 };
 
-int __must_check virtio_rng_init(struct virtio_rng *r, const char *name, const struct gmem *gm,
+/* `limit` may be NULL (no rate limit). Returns 0 or -errno. */
+int __must_check virtio_rng_init(struct virtio_rng *r, const char *name,
+				 const struct rate_limiter_cfg *limit, const struct gmem *gm,
 				 uint64_t base, unsigned int gsi, struct irq_line line);
+/* The rate limiter's timerfd handler (opaque: the device), which the I/O thread must watch. */
+void virtio_rng_rate_timer(void *opaque, uint32_t events);
 void virtio_rng_destroy(struct virtio_rng *r);
 /* Bytes handed out and guest errors counted. Any thread. */
 void virtio_rng_get_counters(struct virtio_rng *r, uint64_t *bytes, uint64_t *guest_errors);

@@ -36,6 +36,8 @@ mb_header:
 _start:
 	cli
 	cld
+	movl %esp, mb_entry_esp	/* what the loader gave, for guests that check it (mb_low) */
+	sgdt mb_entry_gdtr
 	lgdt gdt_desc
 	ljmp $0x08, $1f
 1:	movw $0x10, %cx		/* keep eax (magic) and ebx (info) intact */
@@ -70,5 +72,10 @@ gdt_desc:
 	.balign 16
 	.skip 8192
 stack_top:
+	.globl mb_entry_esp, mb_entry_gdtr
+mb_entry_esp:
+	.long 0
+mb_entry_gdtr:
+	.skip 6
 
 	.section .note.GNU-stack, "", @progbits
