@@ -26,7 +26,9 @@ import sys
 LAYERS = [
     # Ground floor: util/, the stop protocol and config.{c,h}, the plain-data description of a VM
     # (and the vocabulary enums every layer shares: irqchip mode, memory backing, disk I/O).
-    (0, "ground", ["util/", "stop.h", "version.h", "config.h", "config.c"]),
+    (0, "ground", ["util/", "stop.h", "version.h", "config.h", "config.c",
+                   # the GDB remote protocol, pure (the stub that drives a VM is control/)
+                   "gdb/"]),
     # KVM mechanism only: fds, memory slots, vCPU create/kick, exit counters, buses.
     (1, "kvm", ["kvm/"]),
     # arch/ (arch.h, the interface, and arch/x86/, its implementation), acpi/ (the AML encoder)

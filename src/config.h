@@ -193,6 +193,8 @@ struct vmm_config {
 	struct vmm_net nets[CONFIG_MAX_NETS];
 	unsigned int nr_nets;
 	bool has_vsock; /* --vsock, the API's PUT /vsock */
+	const char *gdb; /* --gdb unix:PATH | tcp:[HOST:]PORT (checked by gdbstub_parse()); NULL */
+	bool gdb_wait;   /* --gdb-wait: vCPUs wait for the debugger before the first instruction */
 	struct vmm_vsock vsock;
 	/* The CPU template: a static one by name (config_cpu_template_name(); NULL: None), or a
 	 * custom one (has_cpu_custom: PUT /cpu-config, --cpu-template FILE), whichever was set

@@ -211,6 +211,15 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 		case KVM_EXIT_INTERNAL_ERROR:
 			handle_internal_error(vcpu, env);
 			break;
+		case KVM_EXIT_DEBUG:
+			if (env->debug) {
+				env->debug(env->park_opaque, vcpu);
+				break;
+			}
+			if (arch_handle_exit(env->arch, vcpu))
+				break;
+			report_crash(vcpu, env, "unexpected debug exit (KVM_EXIT_DEBUG)");
+			break;
 		default:
 			if (arch_handle_exit(env->arch, vcpu))
 				break;

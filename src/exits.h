@@ -26,6 +26,10 @@ struct exit_env {
 	 * vcpu->run->immediate_exit before returning when the VM is not stopping. */
 	void (*park)(void *opaque, struct vcpu *vcpu);
 	void *park_opaque;
+	/* KVM_EXIT_DEBUG (a breakpoint, watchpoint or step the gdb stub asked for), on the vCPU's
+	 * thread with park_opaque; it stops the VM (sets *pausing), so the loop parks next. NULL:
+	 * the exit is left to the architecture (an unhandled exit). */
+	void (*debug)(void *opaque, struct vcpu *vcpu);
 };
 
 /* Runs the vCPU until the VM is told to stop (env->stopping) or this vCPU ends it: a guest

@@ -65,7 +65,9 @@ void vmm_park(void *opaque, struct vcpu *vcpu)
 	pthread_mutex_lock(&vmm->stop_lock);
 	vmm->nr_parked++;
 	pthread_cond_broadcast(&vmm->parked_cond);
-	while (__atomic_load_n(&vmm->pausing, __ATOMIC_ACQUIRE) && !vmm_stopping(vmm))
+	while ((__atomic_load_n(&vmm->pausing, __ATOMIC_ACQUIRE) ||
+		(vmm->dbg_held && vmm->dbg_held[vcpu->id])) &&
+	       !vmm_stopping(vmm))
 		pthread_cond_wait(&vmm->resume_cond, &vmm->stop_lock);
 	vmm->nr_parked--;
 	/* Clear the kick only now, and before the loop re-checks the flags: a stop or pause
@@ -80,7 +82,7 @@ int vmm_pause(struct vmm *vmm)
 	int err = 0;
 
 	pthread_mutex_lock(&vmm->stop_lock);
-	__atomic_store_n(&vmm->pausing, 1, __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&vmm->pausing, VMM_PAUSE_API, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&vmm->stop_lock);
 	for (unsigned int i = 0; i < vmm->nr_threads; i++)
 		vcpu_kick(&vmm->vcpus[i], (unsigned long)vmm->threads[i]);
@@ -96,14 +98,116 @@ int vmm_pause(struct vmm *vmm)
 void vmm_resume(struct vmm *vmm)
 {
 	pthread_mutex_lock(&vmm->stop_lock);
-	__atomic_store_n(&vmm->pausing, 0, __ATOMIC_SEQ_CST);
+	__atomic_and_fetch(&vmm->pausing, ~VMM_PAUSE_API, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vmm->resume_cond);
 	pthread_mutex_unlock(&vmm->stop_lock);
 }
 
 bool vmm_paused(struct vmm *vmm)
 {
-	return __atomic_load_n(&vmm->pausing, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&vmm->pausing, __ATOMIC_ACQUIRE) & VMM_PAUSE_API;
+}
+
+/* ---- the gdb stub's hold on the vCPUs (all-stop) ------------------------------------------- */
+
+static void kick_all(struct vmm *vmm)
+{
+	for (unsigned int i = 0; i < vmm->nr_threads; i++)
+		vcpu_kick(&vmm->vcpus[i], (unsigned long)vmm->threads[i]);
+}
+
+/* exit_env.debug, on the vCPU's thread: record the first debug exit and stop every vCPU. */
+static void vmm_debug_exit(void *opaque, struct vcpu *vcpu)
+{
+	struct vmm *vmm = opaque;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	if (!vmm->dbg_pending) {
+		vmm->dbg_pending = true;
+		vmm->dbg_vcpu = vcpu->id;
+		vmm->dbg_info = vcpu->run->debug.arch;
+	}
+	__atomic_or_fetch(&vmm->pausing, VMM_PAUSE_DEBUG, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vmm->stop_lock);
+	kick_all(vmm);
+	if (write(vmm->dbg_event_fd, &one, sizeof(one)) < 0)
+		return; /* saturated: the stub is awake anyway */
+}
+
+int vmm_debug_enable(struct vmm *vmm, bool hold)
+{
+	vmm->dbg_held = calloc(vmm->nr_vcpus, 1);
+	if (!vmm->dbg_held)
+		return -ENOMEM;
+	vmm->dbg_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vmm->dbg_event_fd < 0) {
+		free(vmm->dbg_held);
+		vmm->dbg_held = NULL;
+		return -errno;
+	}
+	vmm->env.debug = vmm_debug_exit;
+	if (hold)
+		vmm->pausing |= VMM_PAUSE_DEBUG;
+	return 0;
+}
+
+int vmm_debug_event_fd(const struct vmm *vmm)
+{
+	return vmm->dbg_event_fd;
+}
+
+int vmm_debug_halt(struct vmm *vmm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	__atomic_or_fetch(&vmm->pausing, VMM_PAUSE_DEBUG, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vmm->stop_lock);
+	kick_all(vmm);
+	pthread_mutex_lock(&vmm->stop_lock);
+	while (vmm->nr_parked < vmm->nr_threads && !vmm_stopping(vmm))
+		pthread_cond_wait(&vmm->parked_cond, &vmm->stop_lock);
+	if (vmm_stopping(vmm))
+		err = -ESHUTDOWN;
+	pthread_mutex_unlock(&vmm->stop_lock);
+	return err;
+}
+
+bool vmm_debug_take(struct vmm *vmm, unsigned int *vcpu, struct kvm_debug_exit_arch *info)
+{
+	bool r;
+
+	pthread_mutex_lock(&vmm->stop_lock);
+	r = vmm->dbg_pending;
+	if (r) {
+		*vcpu = vmm->dbg_vcpu;
+		*info = vmm->dbg_info;
+		vmm->dbg_pending = false;
+	}
+	pthread_mutex_unlock(&vmm->stop_lock);
+	return r;
+}
+
+void vmm_debug_resume(struct vmm *vmm, const bool *run)
+{
+	pthread_mutex_lock(&vmm->stop_lock);
+	for (unsigned int i = 0; i < vmm->nr_vcpus; i++)
+		vmm->dbg_held[i] = !run[i];
+	vmm->dbg_pending = false;
+	__atomic_and_fetch(&vmm->pausing, ~VMM_PAUSE_DEBUG, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vmm->resume_cond);
+	pthread_mutex_unlock(&vmm->stop_lock);
+}
+
+const struct vcpu *vmm_debug_vcpu(const struct vmm *vmm, unsigned int i)
+{
+	return &vmm->vcpus[i];
+}
+
+const struct gmem *vmm_gmem(const struct vmm *vmm)
+{
+	return vmm->mem;
 }
 
 void vmm_ctrl_alt_del(struct vmm *vmm)
@@ -158,6 +262,7 @@ int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 	vmm->cfg = *cfg;
 	vmm->kvm.fd = -1;
 	vmm->serial_fd = STDOUT_FILENO;
+	vmm->dbg_event_fd = -1;
 	pthread_mutex_init(&vmm->stop_lock, NULL);
 	pthread_cond_init(&vmm->parked_cond, NULL);
 	pthread_cond_init(&vmm->resume_cond, NULL);
@@ -380,6 +485,9 @@ void vmm_destroy(struct vmm *vmm)
 	if (vmm->serial_fd_owned)
 		close(vmm->serial_fd);
 	close(vmm->event_fd);
+	if (vmm->dbg_event_fd >= 0)
+		close(vmm->dbg_event_fd);
+	free(vmm->dbg_held);
 	console_destroy(vmm->console);
 	pthread_cond_destroy(&vmm->parked_cond);
 	pthread_cond_destroy(&vmm->resume_cond);

@@ -8,7 +8,9 @@
 #include "config.h"
 #include "devices/serial.h"
 #include "devices/virtio/kind.h"
+#include "kvm/memory.h"
 #include "kvm/stats.h"
+#include "kvm/vcpu.h"
 #include "stop.h"
 #include "util/checked.h"
 
@@ -77,6 +79,27 @@ void vmm_wake(void *opaque);
 
 /* Frees the VM in the reverse order of building; safe on a partly built VM and on NULL. */
 void vmm_destroy(struct vmm *vmm);
+
+/* ---- the gdb stub's hold on the vCPUs (src/control/gdbstub.c); all-stop --------------------
+ * After builder_build() and before vmm_start(): vmm_debug_enable(). Then, on the stub's thread:
+ * vmm_debug_halt() stops every vCPU; a debug exit (breakpoint, watchpoint, step) stops them all
+ * by itself and makes vmm_debug_event_fd() readable, vmm_debug_take() then tells which vCPU and
+ * why; vmm_debug_resume() lets the chosen vCPUs run again, together. */
+
+/* Routes KVM_EXIT_DEBUG to the stub; `hold`: the vCPUs stay stopped before their first
+ * instruction until vmm_debug_resume(). Returns 0 or -errno. */
+int __must_check vmm_debug_enable(struct vmm *vmm, bool hold);
+int vmm_debug_event_fd(const struct vmm *vmm);
+/* Stops every vCPU outside KVM_RUN and returns when all are. Returns 0 or -ESHUTDOWN (the VM is
+ * stopping). */
+int vmm_debug_halt(struct vmm *vmm);
+/* The first debug exit since the last resume, if any: its vCPU and KVM's report. */
+bool vmm_debug_take(struct vmm *vmm, unsigned int *vcpu, struct kvm_debug_exit_arch *info);
+/* Resumes the vCPUs with run[i] set; the others stay stopped. Also ends a vmm_debug_halt(). */
+void vmm_debug_resume(struct vmm *vmm, const bool *run);
+/* vCPU i, for register access while it is stopped. */
+const struct vcpu *vmm_debug_vcpu(const struct vmm *vmm, unsigned int i);
+const struct gmem *vmm_gmem(const struct vmm *vmm);
 
 /* ---- what the control layer reads (metrics, API); any thread while the VM runs ------------- */
 

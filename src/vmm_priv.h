@@ -59,15 +59,27 @@ struct vmm {
 	/* Set while the live exit view watches (vmm_watch_exits()); read relaxed by vCPU loops. */
 	int watching;
 
-	/* Pause state, under stop_lock: vCPUs park while `pausing` is set. */
+	/* Pause state, under stop_lock: vCPUs park while `pausing` is non-zero: VMM_PAUSE_API
+	 * (vmm_pause()) or VMM_PAUSE_DEBUG (the gdb stub stopped the VM), or while the debugger
+	 * holds them (dbg_held). */
 	int pausing;
 	unsigned int nr_parked;
 	pthread_cond_t parked_cond, resume_cond;
+
+	/* gdb stub (vmm_debug_*()), under stop_lock; dbg_held is NULL without --gdb. */
+	uint8_t *dbg_held;           /* per vCPU: stays parked when the debugger resumes */
+	int dbg_event_fd;            /* a vCPU took a debug exit */
+	bool dbg_pending;            /* the first debug exit since the last resume: */
+	unsigned int dbg_vcpu;       /*   on this vCPU, */
+	struct kvm_debug_exit_arch dbg_info; /* with KVM's report */
 
 	int serial_fd; /* UART output: stdout, or the --serial-out / PUT /serial file */
 	bool serial_fd_owned;
 	struct console *console; /* stdin into the UART or hvc0 (console.c) */
 };
+
+#define VMM_PAUSE_API 1
+#define VMM_PAUSE_DEBUG 2
 
 /* exit_env.park: a vCPU thread waits here while the VM is paused. */
 void vmm_park(void *opaque, struct vcpu *vcpu);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "control/api.h"
+#include "control/gdbstub.h"
 #include "control/spec.h"
 #include "devices/debug_exit.h"
 #include "version.h"
@@ -111,6 +112,12 @@ void cli_print_run_help(FILE *f)
 		"                         line) or acpi (the DSDT only; the command line too with\n"
 		"                         acpi=off)\n"
 		"      --stats            print VM-exit statistics per vCPU when the guest stops\n"
+		"      --gdb unix:PATH | tcp:[HOST:]PORT\n"
+		"                         serve the GDB remote protocol there (tcp: 127.0.0.1\n"
+		"                         unless HOST is given); vCPUs are gdb threads, all-stop;\n"
+		"                         see docs/gdb.md\n"
+		"      --gdb-wait         with --gdb: the vCPUs wait before their first instruction\n"
+		"                         until the debugger continues them\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
 		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
@@ -127,7 +134,7 @@ enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT
        OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_NO_API, OPT_NO_SECCOMP,
        OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
        OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
-       OPT_VIRTIO_DISCOVERY };
+       OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -157,6 +164,8 @@ static const struct option run_options[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
 	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
@@ -184,7 +193,8 @@ static bool vm_option(int c)
 {
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
 	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK ||
-	       c == OPT_CPU_TEMPLATE || c == OPT_CPUID_MASK;
+	       c == OPT_CPU_TEMPLATE || c == OPT_CPUID_MASK ||
+	       c == OPT_GDB || c == OPT_GDB_WAIT;
 }
 
 /* --cpu-template NAME|FILE: a static template's name, else a custom template's JSON file. */
@@ -407,6 +417,17 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		case OPT_STATS:
 			cfg->stats = true;
 			break;
+		case OPT_GDB: {
+			struct gdb_addr a;
+
+			if (gdbstub_parse(optarg, &a, err, err_size))
+				return -EINVAL;
+			cfg->gdb = optarg;
+			break;
+		}
+		case OPT_GDB_WAIT:
+			cfg->gdb_wait = true;
+			break;
 		case OPT_KVM_PATH:
 			cfg->kvm_path = optarg;
 			break;
@@ -534,6 +555,10 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	if (optind < argc) {
 		snprintf(err, err_size, "unexpected argument '%s' (the guest is given with -k)",
 			 argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->gdb_wait && !cfg->gdb) {
+		snprintf(err, err_size, "--gdb-wait: needs --gdb unix:PATH or --gdb tcp:[HOST:]PORT");
 		return -EINVAL;
 	}
 	if (opts->api_sock_force && !opts->api_sock) {

@@ -14,6 +14,7 @@
 #include "builder.h"
 #include "control/api.h"
 #include "control/exitview.h"
+#include "control/gdbstub.h"
 #include "control/metrics.h"
 #include "control/spec.h"
 #include "util/log.h"
@@ -28,6 +29,7 @@ struct controller {
 	struct vm_spec spec;
 	struct vmm *vmm;
 	struct api_server *api;
+	struct gdbstub *gdb; /* --gdb */
 	bool signalled;
 	int signal_status;
 	uint64_t watch_until_ns; /* the live exit view watches until then (0: not watching) */
@@ -124,6 +126,12 @@ static int start_vm(struct controller *c, char *err, size_t err_size)
 
 	if (status)
 		return status;
+	if (c->spec.cfg.gdb &&
+	    gdbstub_start(&c->gdb, c->vmm, c->spec.cfg.gdb, c->spec.cfg.gdb_wait, err, err_size)) {
+		vmm_destroy(c->vmm);
+		c->vmm = NULL;
+		return KILN_EXIT_USAGE;
+	}
 	if (vmm_start(c->vmm))
 		snprintf(err, BUILD_ERR_MAX, "cannot start the vCPU threads");
 	return 0;
@@ -574,6 +582,8 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 			break;
 		}
 		status = vmm_finish(c.vmm);
+		gdbstub_stop(c.gdb, status); /* tells the debugger how the VM ended */
+		c.gdb = NULL;
 		if (c.signalled) {
 			status = c.signal_status;
 			break;

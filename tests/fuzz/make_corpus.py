@@ -7,7 +7,7 @@ its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz
 and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there;
 likewise legacy/ (device register accesses), loader/ (small ELF, multiboot, bzImage and flat
 images), config/ (Firecracker config documents and API bodies) and x86_emulate/ (one instruction
-of each kind kiln completes). An argument names the directory to write them into."""
+of each kind kiln completes), and gdb_rsp/ (a gdb session, for fuzz_gdb_rsp). An argument names the directory to write them into."""
 import os
 import struct
 import sys
@@ -648,6 +648,23 @@ def vsock_seeds():
         vs_publish(VS_RXQ, 256), VS_IO, vs_notify(VS_RXQ), vs_notify(VS_RXQ), listen(0)))
 
 
+def gdb_packet(payload):
+    """One GDB remote-protocol packet: $payload#checksum (payload already escaped)."""
+    return b"$" + payload + b"#%02x" % (sum(payload) & 0xff)
+
+
+def gdb_seeds():
+    """fuzz_gdb_rsp: byte 0 splits the input into feeds, the rest is what gdb sends."""
+    session = [b"qSupported:multiprocess+;swbreak+;hwbreak+", b"vMustReplyEmpty",
+               b"qXfer:features:read:target.xml:0,ffb", b"?", b"qfThreadInfo", b"qsThreadInfo",
+               b"qC", b"Hg1", b"g", b"p10", b"P10=0010400000000000", b"m1000,40", b"M1000,2:abcd",
+               b"X1000,3:a}]b", b"Z0,1010,1", b"Z2,1020,4", b"z0,1010,1", b"vCont?",
+               b"vCont;s:1;c", b"vCont;c", b"Hc-1", b"c", b"s", b"T2", b"D"]
+    yield "session", b"\x07" + b"+".join(gdb_packet(p) for p in session)
+    yield "interrupt", b"\x01" + gdb_packet(b"vCont;c") + b"\x03" + gdb_packet(b"g") + b"-"
+    yield "bad", b"\x03" + b"$g#00$m#6d$Z9,0,0#00" + gdb_packet(b"G" + b"0" * 63) + gdb_packet(b"k")
+
+
 # ---- fuzz_legacy: 6-byte operations (device, offset, flags, value) --------------------------
 
 def legacy_op(dev, off, write, size_log, value):
@@ -811,7 +828,7 @@ def main():
     for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
                         ("virtio_vsock", vsock_seeds), ("legacy", legacy_seeds),
                         ("loader", loader_seeds), ("config", config_seeds),
-                        ("x86_emulate", emulate_seeds)):
+                        ("x86_emulate", emulate_seeds), ("gdb_rsp", gdb_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():
