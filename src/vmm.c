@@ -77,15 +77,18 @@ void vmm_park(void *opaque, struct vcpu *vcpu)
 	pthread_mutex_unlock(&vmm->stop_lock);
 }
 
-int vmm_pause(struct vmm *vmm)
+static void kick_all(struct vmm *vmm);
+
+/* Sets `why` (VMM_PAUSE_API or VMM_PAUSE_DEBUG) in `pausing`, kicks every vCPU out of KVM_RUN
+ * and waits until all are parked. Returns 0, or -ESHUTDOWN when the VM stops meanwhile. */
+static int park_all(struct vmm *vmm, int why)
 {
 	int err = 0;
 
 	pthread_mutex_lock(&vmm->stop_lock);
-	__atomic_or_fetch(&vmm->pausing, VMM_PAUSE_API, __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&vmm->pausing, why, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&vmm->stop_lock);
-	for (unsigned int i = 0; i < vmm->nr_threads; i++)
-		vcpu_kick(&vmm->vcpus[i], (unsigned long)vmm->threads[i]);
+	kick_all(vmm);
 	pthread_mutex_lock(&vmm->stop_lock);
 	while (vmm->nr_parked < vmm->nr_threads && !vmm_stopping(vmm))
 		pthread_cond_wait(&vmm->parked_cond, &vmm->stop_lock);
@@ -93,6 +96,11 @@ int vmm_pause(struct vmm *vmm)
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&vmm->stop_lock);
 	return err;
+}
+
+int vmm_pause(struct vmm *vmm)
+{
+	return park_all(vmm, VMM_PAUSE_API);
 }
 
 void vmm_resume(struct vmm *vmm)
@@ -159,19 +167,7 @@ int vmm_debug_event_fd(const struct vmm *vmm)
 
 int vmm_debug_halt(struct vmm *vmm)
 {
-	int err = 0;
-
-	pthread_mutex_lock(&vmm->stop_lock);
-	__atomic_or_fetch(&vmm->pausing, VMM_PAUSE_DEBUG, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&vmm->stop_lock);
-	kick_all(vmm);
-	pthread_mutex_lock(&vmm->stop_lock);
-	while (vmm->nr_parked < vmm->nr_threads && !vmm_stopping(vmm))
-		pthread_cond_wait(&vmm->parked_cond, &vmm->stop_lock);
-	if (vmm_stopping(vmm))
-		err = -ESHUTDOWN;
-	pthread_mutex_unlock(&vmm->stop_lock);
-	return err;
+	return park_all(vmm, VMM_PAUSE_DEBUG);
 }
 
 bool vmm_debug_take(struct vmm *vmm, unsigned int *vcpu, struct kvm_debug_exit_arch *info)

@@ -25,49 +25,6 @@
 #include "arch/x86/entry.h"
 #else
 #error "kiln has only an x86-64 architecture so far (src/arch/x86)"
-/* ---- debugging: the gdb stub (src/control/gdbstub.c, docs/gdb.md) ------------------------- */
-
-/* gdb's target description (target.xml) for this architecture, and the `g` packet layout:
- * register `regno` (target.xml order) lies at [*off, *off + *len) of arch_gdb_read_regs()'s
- * buffer. arch_gdb_reg_location() returns 0 or -ENOENT. */
-extern const char arch_gdb_target_xml[];
-int arch_gdb_reg_location(unsigned int regno, size_t *off, size_t *len);
-
-/* Reads the vCPU's registers into buf in the `g` layout; returns the length or -errno (-ENOSPC
- * when size is too small). The vCPU must be outside KVM_RUN. */
-int arch_gdb_read_regs(const struct vcpu *vcpu, uint8_t *buf, size_t size);
-/* Writes them back from a full `g` buffer of `len` bytes (-EINVAL on another length). Segment
- * selectors are read-only (a change is -EINVAL); the rest is written as given. */
-int arch_gdb_write_regs(const struct vcpu *vcpu, const uint8_t *buf, size_t len);
-
-/* Guest-virtual to guest-physical through the vCPU's page tables (KVM_TRANSLATE). Returns 0, or
- * -EFAULT when not mapped. Translations are valid within one ARCH_GDB_PAGE page. */
-#define ARCH_GDB_PAGE 4096u
-int arch_gdb_translate(const struct vcpu *vcpu, uint64_t gva, uint64_t *gpa);
-
-/* The software breakpoint instruction (x86: int3). */
-extern const uint8_t arch_gdb_sw_bp[];
-extern const size_t arch_gdb_sw_bp_len;
-
-/* Hardware breakpoints and watchpoints: at most ARCH_GDB_MAX_HW at once. */
-#define ARCH_GDB_MAX_HW 4
-enum arch_gdb_hw_kind { ARCH_GDB_HW_EXEC, ARCH_GDB_HW_WRITE, ARCH_GDB_HW_ACCESS };
-struct arch_gdb_hw {
-	uint64_t addr;
-	uint64_t len;
-	enum arch_gdb_hw_kind kind;
-};
-/* Whether the hardware can watch [addr, addr+len) as one slot of `kind`. */
-bool arch_gdb_hw_ok(enum arch_gdb_hw_kind kind, uint64_t addr, uint64_t len);
-/* KVM_SET_GUEST_DEBUG: software breakpoints trap to kiln, the `nr` hardware slots are armed,
- * and the vCPU single-steps when `step`. `enable` false turns guest debugging off. Returns 0 or
- * -errno. */
-int arch_gdb_set_debug(const struct vcpu *vcpu, bool enable, bool step,
-		       const struct arch_gdb_hw *hw, unsigned int nr);
-/* After KVM_EXIT_DEBUG, from a copy of run->debug.arch: the hardware slot that fired (0 ..
- * ARCH_GDB_MAX_HW-1), or -1 for a software breakpoint or a single step. */
-int arch_gdb_hw_hit(const struct kvm_debug_exit_arch *d);
-
 #endif
 
 /* The architecture's part of one VM: the board (its platform devices, interrupt controllers and
