@@ -1245,15 +1245,14 @@ json_t *spec_to_json(const struct vm_spec *s)
 		}
 		if (n->net.mtu)
 			json_object_set_new(o, "mtu", json_integer(n->net.mtu));
-		/* Only the limiters that limit, as Firecracker omits absent ones. */
-		if (!json_is_null(rl = limiter_json(&n->net.rx_rate_limiter)))
+		/* Only the limiters that limit, as Firecracker omits absent ones. (json_is_null() is
+		 * a macro that evaluates its argument twice: call limiter_json() outside it.) */
+		rl = limiter_json(&n->net.rx_rate_limiter);
+		if (!json_is_null(rl))
 			json_object_set_new(o, "rx_rate_limiter", rl);
-		else
-			json_decref(rl);
-		if (!json_is_null(rl = limiter_json(&n->net.tx_rate_limiter)))
+		rl = limiter_json(&n->net.tx_rate_limiter);
+		if (!json_is_null(rl))
 			json_object_set_new(o, "tx_rate_limiter", rl);
-		else
-			json_decref(rl);
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(doc, "network-interfaces", nets);
