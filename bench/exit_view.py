@@ -46,8 +46,8 @@ def median(xs):
     return None if n == 0 else (s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2)
 
 
-def http(sock, method, path, body=None, timeout=10):
-    """One request over the Unix socket: the status code."""
+def exchange(sock, method, path, body=None, timeout=10):
+    """One request over the Unix socket: (status code, reply body)."""
     data = b"" if body is None else json.dumps(body).encode()
     req = ("%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n"
            "Content-Length: %d\r\n\r\n" % (method, path, len(data))).encode() + data
@@ -64,7 +64,12 @@ def http(sock, method, path, body=None, timeout=10):
             reply += chunk
     finally:
         s.close()
-    return int(reply.split(b" ", 2)[1])
+    return int(reply.split(b" ", 2)[1]), reply.split(b"\r\n\r\n", 1)[1]
+
+
+def http(sock, method, path, body=None, timeout=10):
+    """One request over the Unix socket: the status code."""
+    return exchange(sock, method, path, body, timeout)[0]
 
 
 def wait_socket(path, proc, timeout=10.0):
@@ -87,20 +92,7 @@ WATCH_GETS = 1  # a GET at second 0 of a cycle: watching stays on until about 3 
 
 def get_exits(sock):
     """GET /vm/exits, reply read whole and parsed (what kiln top does each interval)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    try:
-        s.connect(sock)
-        s.sendall(b"GET /vm/exits HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        reply = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-    finally:
-        s.close()
-    json.loads(reply.split(b"\r\n\r\n", 1)[1])
+    json.loads(exchange(sock, "GET", "/vm/exits")[1])
 
 
 def boot(kiln, guest, d):

@@ -81,6 +81,7 @@ int rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_cfg *cf
 	pthread_mutex_init(&rl->lock, NULL);
 	token_bucket_init(&rl->bandwidth, cfg ? &cfg->bandwidth : NULL, now);
 	token_bucket_init(&rl->ops, cfg ? &cfg->ops : NULL, now);
+	atomic_init(&rl->limited, token_bucket_limited(&rl->bandwidth) || token_bucket_limited(&rl->ops));
 	return 0;
 }
 
@@ -104,6 +105,9 @@ void rate_limiter_update(struct rate_limiter *rl, const struct rate_limiter_cfg 
 		token_bucket_init(&rl->bandwidth, &cfg->bandwidth, now);
 	if (set_ops)
 		token_bucket_init(&rl->ops, &cfg->ops, now);
+	atomic_store_explicit(&rl->limited,
+			      token_bucket_limited(&rl->bandwidth) || token_bucket_limited(&rl->ops),
+			      memory_order_release);
 	was_blocked = rl->blocked;
 	pthread_mutex_unlock(&rl->lock);
 	if (was_blocked) {
@@ -117,12 +121,7 @@ void rate_limiter_update(struct rate_limiter *rl, const struct rate_limiter_cfg 
 
 bool rate_limiter_active(struct rate_limiter *rl)
 {
-	bool active;
-
-	pthread_mutex_lock(&rl->lock);
-	active = token_bucket_limited(&rl->bandwidth) || token_bucket_limited(&rl->ops);
-	pthread_mutex_unlock(&rl->lock);
-	return active;
+	return atomic_load_explicit(&rl->limited, memory_order_acquire);
 }
 
 bool rate_limiter_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t ops)
@@ -130,6 +129,9 @@ bool rate_limiter_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t ops)
 	uint64_t now, wait_bw, wait_ops, wait;
 	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
 
+	/* A PATCH that limits a device concurrently lets at most this one request through unlimited. */
+	if (!atomic_load_explicit(&rl->limited, memory_order_acquire))
+		return true;
 	pthread_mutex_lock(&rl->lock);
 	if (!token_bucket_limited(&rl->bandwidth) && !token_bucket_limited(&rl->ops)) {
 		pthread_mutex_unlock(&rl->lock);

@@ -6,6 +6,7 @@
 #define KILN_UTIL_RATE_LIMITER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +46,9 @@ static inline bool token_bucket_limited(const struct token_bucket *b)
 
 struct rate_limiter {
 	pthread_mutex_t lock;     /* the device's queue thread and the API's PATCH */
+	/* Whether either bucket limits anything: written under `lock`, read without it first, so an
+	 * unlimited device's requests take no lock (the common case, on every virtio request). */
+	atomic_bool limited;
 	struct token_bucket bandwidth, ops;
 	int timer_fd;             /* CLOCK_MONOTONIC timerfd: armed while throttled */
 	bool blocked;

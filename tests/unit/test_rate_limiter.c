@@ -124,3 +124,24 @@ Test(rate_limiter, null_config_never_blocks)
 		cr_expect(rate_limiter_consume(&rl, 1 << 20, 1));
 	rate_limiter_destroy(&rl);
 }
+
+Test(rate_limiter, patch_switches_the_lockless_check_both_ways)
+{
+	struct rate_limiter rl;
+	struct rate_limiter_cfg c = { .ops = { .size = 1, .refill_ms = 60000 } };
+
+	cr_assert_eq(rate_limiter_init(&rl, NULL), 0);
+	cr_expect(rate_limiter_consume(&rl, 0, 1));
+	/* Limited by a PATCH: the unlimited fast path must not let requests by any more. */
+	rate_limiter_update(&rl, &c, false, true);
+	cr_expect(rate_limiter_active(&rl));
+	cr_expect(rate_limiter_consume(&rl, 0, 1));
+	cr_expect_not(rate_limiter_consume(&rl, 0, 1), "one op a minute");
+	/* Unlimited again while blocked: requests go at once, before any timer event. */
+	c.ops.size = 0;
+	rate_limiter_update(&rl, &c, false, true);
+	cr_expect_not(rate_limiter_active(&rl));
+	for (int i = 0; i < 10; i++)
+		cr_expect(rate_limiter_consume(&rl, 1 << 20, 1));
+	rate_limiter_destroy(&rl);
+}
