@@ -16,7 +16,8 @@ tests/linux/build-initramfs.sh.
 
 Kernel level (what every host can run): from the guest kernel's own log, all N vCPUs were
 brought up, the memory the kernel found matches -m, the RTC set the system clock to the host's
-time (within a minute), the serial port and the i8042 were probed, the kernel reached
+time (within a minute), the serial port and the i8042 were probed (the i8042 and the RTC once
+each), no spurious-interrupt message, with ACPI the MADT's SCI override, the kernel reached
 "Run /init", and kiln exited 0 (the guest's power-off, or its panic=-1 reboot when /init could
 not run). Off PVM also: KVM reported no internal error, so kiln completed no instruction (that
 is PVM's workaround alone). Exit 0 when all hold, 1 otherwise, 77 without /dev/kvm.
