@@ -2,6 +2,7 @@
  * register (4.8.3.6) and the PM timer (4.8.3.3). */
 #include "devices/acpi_pm.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,24 @@ void acpi_pm_destroy(struct acpi_pm *pm)
 {
 	if (pm->ctl)
 		pthread_mutex_destroy(&pm->lock);
+}
+
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *st)
+{
+	pthread_mutex_lock(&pm->lock);
+	*st = pm->st;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *st)
+{
+	if ((st->pm1_sts & ~ACPI_PM1_STS_MASK) || (st->pm1_en & ~ACPI_PM1_EN_MASK) ||
+	    (st->pm1_cnt & ~(ACPI_PM1_CNT_BM_RLD | ACPI_PM1_CNT_SLP_TYP_MASK)))
+		return -EINVAL;
+	pthread_mutex_lock(&pm->lock);
+	pm->st = *st;
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
 }
 
 /* The little-endian bytes [offset, offset+size) of a `len`-byte register block holding `v`;
@@ -50,7 +69,7 @@ void acpi_pm_evt_read(void *opaque, uint64_t offset, void *data, unsigned int si
 	uint32_t v;
 
 	pthread_mutex_lock(&pm->lock);
-	v = pm->pm1_sts | (uint32_t)pm->pm1_en << 16;
+	v = pm->st.pm1_sts | (uint32_t)pm->st.pm1_en << 16;
 	pthread_mutex_unlock(&pm->lock);
 	put_bytes(data, offset, size, v, ACPI_PM1_EVT_LEN);
 }
@@ -62,9 +81,9 @@ void acpi_pm_evt_write(void *opaque, uint64_t offset, const void *data, unsigned
 
 	pthread_mutex_lock(&pm->lock);
 	/* PM1_STS: a 1 clears the bit, a 0 leaves it (4.8.4.1.1). */
-	pm->pm1_sts &= (uint16_t)~(v & mask & ACPI_PM1_STS_MASK);
+	pm->st.pm1_sts &= (uint16_t)~(v & mask & ACPI_PM1_STS_MASK);
 	/* PM1_EN: the bytes written replace the old ones. */
-	pm->pm1_en = (uint16_t)(((pm->pm1_en & ~(mask >> 16)) | (v >> 16)) & ACPI_PM1_EN_MASK);
+	pm->st.pm1_en = (uint16_t)(((pm->st.pm1_en & ~(mask >> 16)) | (v >> 16)) & ACPI_PM1_EN_MASK);
 	pthread_mutex_unlock(&pm->lock);
 }
 
@@ -74,7 +93,7 @@ void acpi_pm_cnt_read(void *opaque, uint64_t offset, void *data, unsigned int si
 	uint32_t v;
 
 	pthread_mutex_lock(&pm->lock);
-	v = pm->pm1_cnt | ACPI_PM1_CNT_SCI_EN;
+	v = pm->st.pm1_cnt | ACPI_PM1_CNT_SCI_EN;
 	pthread_mutex_unlock(&pm->lock);
 	put_bytes(data, offset, size, v, ACPI_PM1_CNT_LEN);
 }
@@ -88,15 +107,15 @@ void acpi_pm_cnt_write(void *opaque, uint64_t offset, const void *data, unsigned
 	unsigned int typ;
 
 	pthread_mutex_lock(&pm->lock);
-	pm->pm1_cnt = (uint16_t)((pm->pm1_cnt & ~(mask & kept)) | (v & mask & kept));
+	pm->st.pm1_cnt = (uint16_t)((pm->st.pm1_cnt & ~(mask & kept)) | (v & mask & kept));
 	if (v & mask & ACPI_PM1_CNT_SLP_EN) {
 		/* SLP_EN acts on SLP_TYP as it is now, written with it or before it (a byte-wide
 		 * write of the high byte carries both). */
-		typ = (pm->pm1_cnt & ACPI_PM1_CNT_SLP_TYP_MASK) >> ACPI_PM1_CNT_SLP_TYP_SHIFT;
+		typ = (pm->st.pm1_cnt & ACPI_PM1_CNT_SLP_TYP_MASK) >> ACPI_PM1_CNT_SLP_TYP_SHIFT;
 		if (typ == pm->s5_slp_typ)
 			poweroff = true;
 		else
-			pm->pm1_sts |= ACPI_PM1_STS_WAK;
+			pm->st.pm1_sts |= ACPI_PM1_STS_WAK;
 	}
 	pthread_mutex_unlock(&pm->lock);
 	if (poweroff)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
+#include "util/checked.h"
 
 /* PM1 event block (4.8.4.1): PM1_STS (2 bytes) then PM1_EN (2 bytes). */
 #define ACPI_PM1_EVT_LEN 4
@@ -33,14 +34,19 @@
 #define ACPI_PM1_CNT_SLP_TYP_MASK (7u << 10)
 #define ACPI_PM1_CNT_SLP_EN (1u << 13) /* write-only, reads 0 */
 
+/* The registers' state, what a snapshot keeps. */
+struct acpi_pm_state {
+	uint16_t pm1_sts; /* only WAK_STS is ever set (a sleep other than S5 wakes at once) */
+	uint16_t pm1_en;
+	uint16_t pm1_cnt; /* BM_RLD and SLP_TYP as last written; SCI_EN is not stored (always 1) */
+};
+
 struct acpi_pm {
 	const struct vm_control *ctl;
 	uint8_t s5_slp_typ;  /* the SLP_TYP value the DSDT's \_S5 gives */
 	uint8_t reset_value; /* the FADT's RESET_VALUE */
 	pthread_mutex_t lock; /* vCPUs access the registers concurrently */
-	uint16_t pm1_sts;     /* only WAK_STS is ever set (a sleep other than S5 wakes at once) */
-	uint16_t pm1_en;
-	uint16_t pm1_cnt;     /* BM_RLD and SLP_TYP as last written */
+	struct acpi_pm_state st;
 };
 
 /* Power-on state: nothing pending, nothing enabled, SCI_EN set. Call before the first access;
@@ -67,6 +73,11 @@ void acpi_pm_cnt_write(void *opaque, uint64_t offset, const void *data, unsigned
 /* The FADT's RESET_REG, one port: writing reset_value resets (STOP_RESET); reads 0. */
 void acpi_pm_reset_read(void *opaque, uint64_t offset, void *data, unsigned int size);
 void acpi_pm_reset_write(void *opaque, uint64_t offset, const void *data, unsigned int size);
+
+/* Snapshot hooks: copy the register state out / in. Loading refuses (-EINVAL, nothing changed) a
+ * state with bits no register holds. The PM timer has no state: it follows the host clock. */
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *st);
+int __must_check acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *st);
 
 /* The ACPI power-management timer (ACPI 6.5, 4.8.3.3): a read-only, free-running count at
  * ACPI_PM_TIMER_HZ, 32 bits wide (the FADT sets TMR_VAL_EXT). kiln derives it from the host's

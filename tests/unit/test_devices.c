@@ -1051,3 +1051,34 @@ Test(acpi_pm, reset_register_and_accesses_past_the_blocks)
 		     "only the byte inside the block");
 	acpi_pm_destroy(&pm);
 }
+
+Test(acpi_pm, save_and_load)
+{
+	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &(struct stop_rec){ 0 } };
+	struct acpi_pm a, b;
+	struct acpi_pm_state st, bad;
+
+	acpi_pm_init(&a, &ctl, 5, 1);
+	acpi_pm_init(&b, &ctl, 5, 1);
+	pm_wr16(acpi_pm_evt_write, &a, 2, 0x0121);
+	pm_wr16(acpi_pm_cnt_write, &a, 0, 3 << 10 | ACPI_PM1_CNT_BM_RLD | ACPI_PM1_CNT_SLP_EN);
+	acpi_pm_save(&a, &st);
+	cr_assert_eq(acpi_pm_load(&b, &st), 0);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &b, 0), ACPI_PM1_STS_WAK, "the wake came along");
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &b, 2), 0x0121);
+	cr_assert_eq(pm_rd16(acpi_pm_cnt_read, &b, 0),
+		     3 << 10 | ACPI_PM1_CNT_BM_RLD | ACPI_PM1_CNT_SCI_EN);
+	/* Bits no register holds: refused, nothing changed. */
+	bad = st;
+	bad.pm1_en = 0x8000;
+	cr_assert_eq(acpi_pm_load(&b, &bad), -EINVAL);
+	bad = st;
+	bad.pm1_sts = 0x0002;
+	cr_assert_eq(acpi_pm_load(&b, &bad), -EINVAL);
+	bad = st;
+	bad.pm1_cnt = ACPI_PM1_CNT_SLP_EN;
+	cr_assert_eq(acpi_pm_load(&b, &bad), -EINVAL);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &b, 2), 0x0121, "unchanged after a refusal");
+	acpi_pm_destroy(&a);
+	acpi_pm_destroy(&b);
+}
