@@ -72,8 +72,9 @@ struct arch_virtio_slot arch_virtio_slot(const struct arch_vm *a, unsigned int i
 }
 
 /* virtio_mmio.device=<size>@<base>:<irq> for each device (docs/virtio.md), for a kernel that
- * does not use ACPI (no CONFIG_ACPI, or acpi=off: then always), unless --virtio-discovery=acpi
- * leaves them to the DSDT. A kernel that does use ACPI registers these platform devices after
+ * does not use ACPI (no CONFIG_ACPI, or acpi=off: then always) or whose ACPI namespace does not
+ * load (no CONFIG_PCI: the MADT still maps ISA IRQs, as the FADT is not HW-reduced), unless
+ * --virtio-discovery=acpi leaves them to the DSDT. A kernel that does use ACPI registers these platform devices after
  * the ACPI scan has registered the DSDT's LNRO0005 ones; the DSDT's is bound first and requests
  * the registers, so the command line's copy fails its probe with -EBUSY and each device is found
  * once (measured: linux-kvm-vmlinux-acpi-virtio-both). */
