@@ -24,6 +24,9 @@ import tempfile
 import threading
 import time
 import traceback
+import hashlib
+import struct
+import zlib
 
 ARGS = None
 VERSION = None
@@ -836,8 +839,6 @@ def t_errors_post_boot():
 # Devices kiln does not have: (method, path, a body Firecracker accepts, that body plus a bad field).
 UNSUPPORTED_DEVICES = [
     ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
-    ("PUT", "/snapshot/create", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
-    ("PUT", "/snapshot/load", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
 ]
 
 
@@ -1438,6 +1439,207 @@ def t_pause_resume():
                 check(name, ok, detail)
             return
     check("mb_count paused in the middle of its run", False, "it finished before the pause even with count=40000")
+
+
+# --- snapshots (docs/snapshot.md) -----------------------------------------------------------------
+
+def snap_file(sections, version=1, arch=b"x86_64"):
+    """A state file as docs/snapshot.md lays it out: header, named sections, CRC-32 (zlib's)."""
+    body = b""
+    for name, data in sections:
+        body += name.encode().ljust(24, b"\0") + struct.pack("<Q", len(data))
+        body += data + b"\0" * (-len(data) % 8)
+    size = 64 + len(body) + 8
+    head = b"KILNSNAP" + struct.pack("<II", version, 64) + arch.ljust(16, b"\0")
+    head += struct.pack("<QI", size, len(sections)) + b"\0" * 20
+    data = head + body
+    return data + struct.pack("<I", zlib.crc32(data)) + b"KEND"
+
+
+def snap_vm_section(vcpus=1, mem_mib=16, devices=0):
+    """Section "vm": nr_vcpus, nr_devices, mem_size, irqchip (split), debug_exit, its port,
+    virtio discovery."""
+    return struct.pack("<IIQIIII", vcpus, devices, mem_mib << 20, 0, 1, 0xf4, 0)
+
+
+def snap_load_body(snap, mem, resume=True, legacy=False):
+    if legacy:
+        return {"snapshot_path": snap, "mem_file_path": mem, "resume_vm": resume}
+    return {"snapshot_path": snap, "mem_backend": {"backend_type": "File", "backend_path": mem},
+            "resume_vm": resume}
+
+
+def t_snapshot_refusals():
+    """Every refusal of a load, on one fresh process: each leaves it able to take the next."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        cfg = json.dumps({"boot-source": {"kernel_image_path": guest("mb_count.elf"), "boot_args": None,
+                                          "initrd_path": None},
+                          "machine-config": {"vcpu_count": 1, "mem_size_mib": 16}}).encode()
+        good = snap_file([("config", cfg), ("vm", snap_vm_section())])
+        files = {
+            "good": good,
+            "truncated": good[:len(good) - 20],
+            "corrupted": good[:70] + bytes([good[70] ^ 1]) + good[71:],
+            "version": snap_file([("config", cfg), ("vm", snap_vm_section())], version=2),
+            "arch": snap_file([("config", cfg), ("vm", snap_vm_section())], arch=b"aarch64"),
+            "no-config": snap_file([("vm", snap_vm_section())]),
+            "mismatch": snap_file([("config", cfg), ("vm", snap_vm_section(vcpus=2))]),
+        }
+        path = {}
+        for name, data in files.items():
+            path[name] = k.path(name + ".snap")
+            with open(path[name], "wb") as f:
+                f.write(data)
+        mem_small = k.path("small.mem")
+        with open(mem_small, "wb") as f:
+            f.truncate(1 << 20)
+        mem_ok = k.path("ok.mem")
+        with open(mem_ok, "wb") as f:
+            f.truncate(16 << 20)
+
+        expect_400(k, "PUT /snapshot/create before boot -> 400", "PUT", "/snapshot/create",
+                   {"snapshot_path": k.path("x.snap"), "mem_file_path": k.path("x.mem")},
+                   pattern="not supported before starting")
+        expect_400(k, "PUT /snapshot/create snapshot_type Diff -> 400 saying it is not supported yet",
+                   "PUT", "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": k.path("x.snap"),
+                                               "mem_file_path": k.path("x.mem")}, pattern="Diff.*not supported")
+        expect_400(k, "PUT /snapshot/load with a Uffd backend -> 400 saying it is not supported yet",
+                   "PUT", "/snapshot/load", {"snapshot_path": path["good"],
+                                             "mem_backend": {"backend_type": "Uffd", "backend_path": "/x"}},
+                   pattern="Uffd is not supported")
+        expect_400(k, "PUT /snapshot/load without a memory backend -> 400", "PUT", "/snapshot/load",
+                   {"snapshot_path": path["good"]}, pattern="mem_backend")
+        expect_400(k, "PUT /snapshot/load with mem_backend and mem_file_path -> 400", "PUT", "/snapshot/load",
+                   dict(snap_load_body(path["good"], mem_ok), mem_file_path=mem_ok), pattern="not both")
+        expect_400(k, "PUT /snapshot/load with network_overrides -> 400 saying it is not supported yet",
+                   "PUT", "/snapshot/load", dict(snap_load_body(path["good"], mem_ok),
+                                                 network_overrides=[{"iface_id": "eth0", "host_dev_name": "t"}]),
+                   pattern="network_overrides is not supported")
+        expect_400(k, "PUT /snapshot/load of a missing file -> 400 naming it", "PUT", "/snapshot/load",
+                   snap_load_body(k.path("none.snap"), mem_ok), pattern="none.snap.*cannot open")
+        for name, pattern in [("truncated", "truncated"), ("corrupted", "corrupted: checksum mismatch"),
+                              ("version", "format version 2, this kiln reads version 1"),
+                              ("arch", "architecture 'aarch64'"), ("no-config", "section 'config' is missing"),
+                              ("mismatch", "does not match the configuration")]:
+            expect_400(k, "PUT /snapshot/load of a %s state file -> 400 saying so" % name, "PUT", "/snapshot/load",
+                       snap_load_body(path[name], mem_ok), pattern=pattern)
+        expect_400(k, "PUT /snapshot/load with a memory file of the wrong size -> 400 giving both sizes",
+                   "PUT", "/snapshot/load", snap_load_body(path["good"], mem_small, legacy=True),
+                   pattern="has 1048576 bytes, the snapshot's guest has 16777216")
+        # Past every check of the file: the build itself refuses (no vCPU state in the file; on a
+        # host without /dev/kvm, KVM cannot be opened), after the configuration was swapped in.
+        expect_400(k, "PUT /snapshot/load of a state file without vCPU state -> 400", "PUT", "/snapshot/load",
+                   snap_load_body(path["good"], mem_ok), pattern=r"section 'vcpu0' is missing|/dev/kvm|KVM")
+        # The refusals changed nothing: still a fresh process with no boot-source, and one more
+        # refusal is still judged on its own merits.
+        state_is(k, "Not started", "GET / still says Not started after the refused loads")
+        check("GET /vm/config has no boot-source after the refused loads",
+              get_json(k, "/vm/config").get("boot-source") is None)
+        expect_400(k, "one more load (wrong architecture) after all those -> 400 saying so", "PUT",
+                   "/snapshot/load", snap_load_body(path["arch"], mem_ok), pattern="architecture 'aarch64'")
+        expect_204(k, "PUT /boot-source afterwards -> 204 (the process is still fresh)", "PUT", "/boot-source",
+                   {"kernel_image_path": guest("mb_count.elf")})
+        expect_400(k, "PUT /snapshot/load after a boot-source -> 400 (only on a fresh kiln)", "PUT",
+                   "/snapshot/load", snap_load_body(path["good"], mem_ok), pattern="fresh")
+        check("kiln is still running after every refusal", k.alive(), k.describe())
+
+
+def counting(text):
+    """(lines, ok, detail): the complete lines of snap_count's output must be "count 0",
+    "count 1", ... with no gap and no repeat; the last line may be cut short."""
+    lines = text.split("\n")
+    whole = lines[:-1]
+    for i, line in enumerate(whole):
+        if line != "count %d" % i:
+            return len(whole), False, "line %d is %r (then %r)" % (i, line, whole[i + 1:i + 3])
+    return len(whole), True, ""
+
+
+def md5(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def t_snapshot_restore(vcpus):
+    tag = "-c %d: " % vcpus
+    work = tempfile.mkdtemp(prefix="kiln-snap.", dir="/tmp")
+    snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+    try:
+        with Kiln() as k:
+            if not check(tag + "kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            configure(k, guest("snap_count.elf"), None, vcpus=vcpus, mem=32, name=tag)
+            instance_start(k)
+            check(tag + "snap_count prints its first 20 lines",
+                  k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None, k.describe())
+            expect_400(k, tag + "PUT /snapshot/create on a running VM -> 400 (pause first)", "PUT",
+                       "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}, pattern="paused first")
+            st, _, text = k.api("PATCH", "/vm", {"state": "Paused"})
+            check(tag + "PATCH /vm Paused in the middle of the count -> 204", st == 204, text)
+            expect_204(k, tag + "PUT /snapshot/create Full -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_type": "Full", "snapshot_path": snap, "mem_file_path": mem})
+            before = k.output()
+            os.kill(k.proc.pid, signal.SIGKILL)
+            k.wait(10)
+        n1, ok, detail = counting(before)
+        check(tag + "the first process counted 0..%d before the snapshot" % (n1 - 1), ok and n1 >= 20, detail)
+        check(tag + "the memory file holds the guest's 32 MiB", os.path.getsize(mem) == 32 << 20,
+              "%d bytes" % os.path.getsize(mem))
+        mem_sum = md5(mem)
+
+        with Kiln() as k:
+            if not check(tag + "a new kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            short_mem = os.path.join(work, "short.mem")
+            with open(short_mem, "wb") as f:
+                f.truncate(16 << 20)
+            expect_400(k, tag + "PUT /snapshot/load with a memory file of the wrong size -> 400", "PUT",
+                       "/snapshot/load", snap_load_body(snap, short_mem), pattern="has 16777216 bytes")
+            expect_204(k, tag + "then PUT /snapshot/load (File backend, resume_vm) in the same process -> 204",
+                       "PUT", "/snapshot/load", snap_load_body(snap, mem))
+            state_is(k, "Running", tag + "GET / says Running after the load with resume_vm")
+            after = k.wait_output(lambda o: o.count("\n") >= 20, 60)
+            check(tag + "the restored guest prints 20 more lines", after is not None, k.describe())
+            after = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after)
+        check(tag + "restored output continues from the exact next number: 0..%d, no gap, no repeat"
+              % (n - 1), ok and n >= n1 + 19, detail + " (first process: %r, second: %r)" %
+              (before[-30:], after[:40]))
+        check(tag + "the memory file is unchanged after the restored guest ran (MAP_PRIVATE)",
+              md5(mem) == mem_sum)
+
+        with Kiln() as k:
+            if not check(tag + "a third kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, tag + "PUT /snapshot/load without resume_vm -> 204", "PUT", "/snapshot/load",
+                       snap_load_body(snap, mem, resume=False, legacy=True))
+            state_is(k, "Paused", tag + "GET / says Paused after a load without resume_vm")
+            time.sleep(0.5)
+            check(tag + "nothing printed while the restored VM stays paused", k.output() == "", k.describe())
+            expect_204(k, tag + "PATCH /vm Resumed -> 204", "PATCH", "/vm", {"state": "Resumed"})
+            check(tag + "the resumed clone prints 10 lines",
+                  k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None, k.describe())
+            third = k.output()
+            k.kill()
+        n, ok, detail = counting(before + third)
+        check(tag + "a second restore from the same files continues from the same number", ok and n >= n1 + 9,
+              detail)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def t_snapshot_one_vcpu():
+    t_snapshot_restore(1)
+
+
+def t_snapshot_two_vcpus():
+    t_snapshot_restore(2)
 
 
 # --- SendCtrlAltDel --------------------------------------------------------------------------------
@@ -2433,9 +2635,11 @@ GROUPS = {
     "stress": [t_stress],
     "cpu-config": [t_cpu_config],
     "hardening": [t_fifo_paths, t_firecracker_cli, t_malformed_http],
+    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus],
+    "snapshot-refusals": [t_snapshot_refusals],
 }
 # Groups that never start a guest: they run without /dev/kvm.
-NO_KVM_GROUPS = {"hardening"}
+NO_KVM_GROUPS = {"hardening", "snapshot-refusals"}
 
 
 def main():
