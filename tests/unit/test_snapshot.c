@@ -272,3 +272,41 @@ Test(snapshot_api, load_bodies)
 	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"bogus\":1}", &l, err), -EINVAL);
 	cr_expect(strstr(err, "bogus") != NULL, "%s", err);
 }
+
+/* What snapshot/create saves as section "config" is what snapshot/load applies to a fresh
+ * configuration: the document must read back as the same machine. */
+Test(snapshot_api, saved_configuration_reads_back)
+{
+	const char *dir = getenv("KILN_GUEST_DIR");
+	char kernel[512], err[JSON_ERR_MAX];
+	struct vm_spec a, b;
+	json_t *doc, *body;
+	char *text;
+
+	cr_assert_not_null(dir);
+	snprintf(kernel, sizeof(kernel), "%s/mb_count.elf", dir);
+	spec_init(&a, NULL);
+	body = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args", "count=5");
+	cr_assert_eq(spec_boot_source(&a, body, err, sizeof(err)), 0, "%s", err);
+	json_decref(body);
+	body = json_pack("{s:i, s:i}", "vcpu_count", 2, "mem_size_mib", 48);
+	cr_assert_eq(spec_machine_config(&a, body, false, err, sizeof(err)), 0, "%s", err);
+	json_decref(body);
+	doc = spec_to_json(&a);
+	json_object_del(doc, "logger");
+	json_object_del(doc, "metrics");
+	json_object_del(doc, "serial");
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	doc = json_loads(text, 0, NULL);
+	spec_init(&b, NULL);
+	cr_assert_eq(spec_from_document(&b, doc, err, sizeof(err)), 0, "%s: %s", err, text);
+	cr_expect_eq(b.cfg.nr_vcpus, 2);
+	cr_expect_eq(b.cfg.mem_size, 48ull << 20);
+	cr_expect_str_eq(b.cfg.kernel_path, kernel);
+	cr_expect_str_eq(b.cfg.cmdline, "count=5");
+	json_decref(doc);
+	free(text);
+	spec_free(&a);
+	spec_free(&b);
+}
