@@ -1634,6 +1634,26 @@ def t_snapshot_restore(vcpus):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def t_snapshot_virtio_refused():
+    """A device whose state kiln cannot save yet: create refuses, naming it, and writes nothing."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("snap_count.elf"), None, mem=32)
+        expect_204(k, "PUT /entropy -> 204", "PUT", "/entropy", {})
+        instance_start(k)
+        check("snap_count prints", k.wait_output(lambda o: o.count("\n") >= 5, 60) is not None, k.describe())
+        expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+        snap, mem = k.path("vm.snap"), k.path("vm.mem")
+        expect_400(k, "PUT /snapshot/create with a virtio-rng device -> 400 naming it", "PUT", "/snapshot/create",
+                   {"snapshot_path": snap, "mem_file_path": mem}, pattern="virtio-rng0 cannot be saved yet")
+        check("no state or memory file was written", not os.path.exists(snap) and not os.path.exists(mem))
+        expect_204(k, "PATCH /vm Resumed -> 204: the VM runs on", "PATCH", "/vm", {"state": "Resumed"})
+        n = k.output().count("\n")
+        check("the guest prints on after the refused snapshot",
+              k.wait_output(lambda o: o.count("\n") >= n + 5, 60) is not None, k.describe())
+
+
 def t_snapshot_one_vcpu():
     t_snapshot_restore(1)
 
@@ -2635,7 +2655,7 @@ GROUPS = {
     "stress": [t_stress],
     "cpu-config": [t_cpu_config],
     "hardening": [t_fifo_paths, t_firecracker_cli, t_malformed_http],
-    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus],
+    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused],
     "snapshot-refusals": [t_snapshot_refusals],
 }
 # Groups that never start a guest: they run without /dev/kvm.
