@@ -16,6 +16,9 @@ const char arch_snapshot_name[] = "x86_64";
 #define X86_SNAP_XCRS 2u  /* xcrs holds KVM_GET_XCRS */
 #define X86_SNAP_MAX_MSRS 1024u
 
+static int load_vcpu(struct arch_vm *a, struct vcpu *vcpu, const struct snap_reader *r, char *err,
+		     size_t err_size);
+
 /* Section "vcpuN". Its MSRs are in "vcpuN.msrs": an array of struct kvm_msr_entry. */
 struct x86_vcpu_snap {
 	uint32_t flags;
@@ -64,7 +67,9 @@ int arch_snapshot_save(struct arch_vm *a, struct snap_writer *w, char *err, size
 	    (e = snap_add(w, "pic", &a->pic, sizeof(a->pic))) ||
 	    (e = snap_add(w, "serial", &serial, sizeof(serial))) ||
 	    (e = snap_add(w, "i8042", &kbd, sizeof(kbd))) ||
-	    (e = snap_add(w, "rtc", &rtc, sizeof(rtc)))) {
+	    (e = snap_add(w, "rtc", &rtc, sizeof(rtc))) ||
+	    (e = snap_add(w, "x86.cpuid", a->cpuid->entries,
+			  a->cpuid->nent * sizeof(a->cpuid->entries[0])))) {
 		snprintf(err, err_size, "cannot add the board's state: %s", strerror(-e));
 		return e;
 	}
@@ -245,8 +250,45 @@ out:
 	return e;
 }
 
+/* The CPU model this configuration gets on this host (arch_vcpu_setup() made a->cpuid) must be
+ * the saved one, entry for entry: a guest must never find a feature gone, nor a new one. */
+static int check_cpuid(const struct arch_vm *a, const struct snap_reader *r, char *err,
+		       size_t err_size)
+{
+	const struct kvm_cpuid_entry2 *saved;
+	size_t len;
+
+	saved = snap_get(r, "x86.cpuid", &len);
+	if (!saved || len % sizeof(*saved)) {
+		snprintf(err, err_size, "section 'x86.cpuid' is %s", saved ? "not a CPUID table" : "missing");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len / sizeof(*saved) || i < a->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *s = i < len / sizeof(*saved) ? &saved[i] : NULL;
+		const struct kvm_cpuid_entry2 *h = i < a->cpuid->nent ? &a->cpuid->entries[i] : NULL;
+
+		if (s && h && s->function == h->function && s->index == h->index &&
+		    s->flags == h->flags && s->eax == h->eax && s->ebx == h->ebx &&
+		    s->ecx == h->ecx && s->edx == h->edx)
+			continue;
+		snprintf(err, err_size, "the CPU features differ from the saved ones (CPUID leaf 0x%x "
+					"subleaf %u): another host or CPU template",
+			 s ? s->function : h->function, s ? s->index : h->index);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int arch_vcpu_load(struct arch_vm *a, struct vcpu *vcpu, const struct snap_reader *r, char *err,
 		   size_t err_size)
+{
+	if (vcpu->id == 0 && check_cpuid(a, r, err, err_size))
+		return -EINVAL;
+	return load_vcpu(a, vcpu, r, err, err_size);
+}
+
+static int load_vcpu(struct arch_vm *a, struct vcpu *vcpu, const struct snap_reader *r, char *err,
+		     size_t err_size)
 {
 	const struct kvm *kvm = vm_kvm(a->vm);
 	struct x86_vcpu_snap *s = calloc(1, sizeof(*s));
