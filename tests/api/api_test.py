@@ -1573,7 +1573,8 @@ def t_snapshot_restore(vcpus):
         with Kiln() as k:
             if not check(tag + "kiln --api-sock starts and listens", k.start_api(), k.describe()):
                 return
-            configure(k, guest("snap_count.elf"), None, vcpus=vcpus, mem=32, name=tag)
+            # With two vCPUs they take turns: every second line is the second vCPU's.
+            configure(k, guest("snap_count.elf"), "cpus=%d" % vcpus, vcpus=vcpus, mem=32, name=tag)
             instance_start(k)
             check(tag + "snap_count prints its first 20 lines",
                   k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None, k.describe())
