@@ -136,6 +136,9 @@ int snap_add(struct snap_writer *w, const char *name, const void *data, size_t l
 
 	if (!nlen || nlen > SNAP_NAME_MAX)
 		return -EINVAL;
+	for (size_t i = 0; i < nlen; i++)
+		if (name[i] <= 0x20 || name[i] > 0x7e)
+			return -EINVAL;
 	if (writer_has(w, name))
 		return -EEXIST;
 	if (w->nr >= SNAP_MAX_SECTIONS || len > SNAP_MAX_FILE)
@@ -222,6 +225,23 @@ void snap_writer_destroy(struct snap_writer *w)
 		goto out_bad;                             \
 	} while (0)
 
+/* A section name: 1..SNAP_NAME_MAX printable ASCII bytes without spaces, NUL-padded (names end up
+ * in one-line messages). */
+static bool name_ok(const char *name)
+{
+	size_t n = strnlen(name, SNAP_NAME_MAX + 1);
+
+	if (!n || n > SNAP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] <= 0x20 || name[i] > 0x7e)
+			return false;
+	for (size_t i = n; i <= SNAP_NAME_MAX; i++)
+		if (name[i])
+			return false;
+	return true;
+}
+
 int snap_reader_from_buffer(struct snap_reader **out, const void *buf, size_t len,
 			    const char *arch, char *err, size_t err_size)
 {
@@ -296,8 +316,9 @@ int snap_reader_from_buffer(struct snap_reader **out, const void *buf, size_t le
 		if (end - off < SNAP_SECTION_HEADER_SIZE)
 			refuse("corrupted: section %u runs past the end", i);
 		memcpy(s->name, r->buf + off, SNAP_NAME_MAX + 1);
-		if (s->name[SNAP_NAME_MAX] != '\0' || !s->name[0])
-			refuse("corrupted: section %u has no name", i);
+		if (!name_ok(s->name))
+			refuse("corrupted: section %u has no name, or one with other than printable "
+			       "ASCII", i);
 		slen = get64(r->buf + off + SNAP_NAME_MAX + 1);
 		padded = (slen + 7) & ~7ull;
 		off += SNAP_SECTION_HEADER_SIZE;

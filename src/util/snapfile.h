@@ -26,7 +26,7 @@ struct snap_reader;
 /* A new, empty state file for architecture `arch`. Returns 0 or -ENOMEM (-EINVAL: arch too
  * long). */
 int __must_check snap_writer_create(struct snap_writer **out, const char *arch);
-/* Appends section `name` (1..SNAP_NAME_MAX bytes) holding a copy of [data, data+len). Returns 0,
+/* Appends section `name` (1..SNAP_NAME_MAX printable ASCII bytes, no space) holding a copy of [data, data+len). Returns 0,
  * -EEXIST for a name already added, -EINVAL for a bad name, -EFBIG past the limits, -ENOMEM. */
 int __must_check snap_add(struct snap_writer *w, const char *name, const void *data, size_t len);
 /* The whole file in memory (header, sections, checksum): valid until the next snap_add(). */

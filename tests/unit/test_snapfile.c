@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "util/snapfile.h"
 
@@ -98,6 +99,8 @@ Test(snapfile, writer_refuses_bad_and_duplicate_names)
 	cr_assert_eq(snap_writer_create(&w, "x86_64"), 0);
 	cr_expect_eq(snap_add(w, "", "x", 1), -EINVAL);
 	cr_expect_eq(snap_add(w, "a-name-longer-than-23-bytes", "x", 1), -EINVAL);
+	cr_expect_eq(snap_add(w, "two words", "x", 1), -EINVAL);
+	cr_expect_eq(snap_add(w, "line\n", "x", 1), -EINVAL);
 	cr_expect_eq(snap_add(w, "dev", "x", 1), 0);
 	cr_expect_eq(snap_add(w, "dev", "y", 1), -EEXIST);
 	snap_writer_destroy(w);
@@ -180,4 +183,20 @@ Test(snapfile, not_a_snapshot)
 
 	cr_expect_eq(load(zeros, sizeof(zeros)), -EINVAL);
 	cr_expect_str_eq(err, "not a kiln snapshot (no KILNSNAP magic)");
+}
+
+/* A name that would break a one-line message (found by fuzz_snapfile), behind a valid checksum. */
+Test(snapfile, control_characters_in_a_name_are_refused)
+{
+	size_t len;
+	uint8_t *b = sample(&len);
+	uLong crc;
+
+	b[SNAP_HEADER_SIZE + 1] = '\n'; /* "c\nnfig" */
+	crc = crc32(0L, b, (uInt)(len - SNAP_TRAILER_SIZE));
+	for (int i = 0; i < 4; i++)
+		b[len - SNAP_TRAILER_SIZE + i] = (uint8_t)(crc >> (8 * i));
+	cr_expect_eq(load(b, len), -EINVAL);
+	cr_expect_str_eq(err, "corrupted: section 0 has no name, or one with other than printable ASCII");
+	free(b);
 }
