@@ -328,7 +328,7 @@ static void move_process_settings(struct vm_spec *to, struct vm_spec *from)
 	to->logger = from->logger;
 	to->metrics = from->metrics;
 	to->serial_out_path = from->serial_out_path;
-	to->cfg.serial_out_path = from->serial_out_path;
+	to->cfg.serial_out_path = from->cfg.serial_out_path; /* PUT /serial's copy, or the CLI's */
 	to->cfg.serial_rate_limiter = from->cfg.serial_rate_limiter;
 	memset(&from->logger, 0, sizeof(from->logger));
 	memset(&from->metrics, 0, sizeof(from->metrics));
