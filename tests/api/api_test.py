@@ -1631,6 +1631,9 @@ def t_snapshot_restore(vcpus):
         n, ok, detail = counting(before + third)
         check(tag + "a second restore from the same files continues from the same number", ok and n >= n1 + 9,
               detail)
+
+        if vcpus == 1:
+            snapshot_clones(tag, snap, mem, before, mem_sum)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -1653,6 +1656,39 @@ def t_snapshot_virtio_refused():
         n = k.output().count("\n")
         check("the guest prints on after the refused snapshot",
               k.wait_output(lambda o: o.count("\n") >= n + 5, 60) is not None, k.describe())
+
+
+def snapshot_clones(tag, snap, mem, before, mem_sum, nr=10):
+    """nr processes restore the same files at once; each continues the count on its own."""
+    kilns = [Kiln() for _ in range(nr)]
+    try:
+        started = [k.start_api() for k in kilns]
+        if not check(tag + "%d more kiln --api-sock processes start" % nr, all(started)):
+            return
+        results = [None] * nr
+
+        def load(i):
+            results[i] = kilns[i].api("PUT", "/snapshot/load", snap_load_body(snap, mem), timeout=60)[0]
+
+        threads = [threading.Thread(target=load, args=(i,)) for i in range(nr)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(tag + "%d concurrent PUT /snapshot/load of the same files -> 204 each" % nr,
+              results == [204] * nr, repr(results))
+        bad = []
+        for i, k in enumerate(kilns):
+            out = k.wait_output(lambda o: o.count("\n") >= 10, 120) or k.output()
+            n, ok, detail = counting(before + out)
+            if not ok or n < len(before.split("\n")) + 8:
+                bad.append("clone %d: %s %r" % (i, detail, out[:60]))
+        check(tag + "each of the %d clones continues the count from the saved number" % nr, not bad,
+              "; ".join(bad))
+    finally:
+        for k in kilns:
+            k.__exit__(None, None, None)
+    check(tag + "the memory file is unchanged after %d clones ran (MAP_PRIVATE)" % nr, md5(mem) == mem_sum)
 
 
 def t_snapshot_one_vcpu():
