@@ -141,6 +141,9 @@ static int map_memory_file(struct vmm *vmm, const char *path, char *err, size_t 
 	}
 	e = gmem_create_from_file(&vmm->mem, vmm->cfg.mem_size, arch_ram_hole_start(), fd);
 	close(fd);
+	vmm->mem_from_file = true;
+	vmm->mem_dev = st.st_dev;
+	vmm->mem_ino = st.st_ino;
 	if (e)
 		snprintf(err, err_size, "memory file '%s': cannot map it: %s", path, strerror(-e));
 	return e;

@@ -156,6 +156,17 @@ int vmm_snapshot_create(struct vmm *vmm, const char *config, size_t config_len,
 	}
 	if ((e = arch_snapshot_check(vmm->arch, err, err_size)))
 		return e;
+	/* Truncating the file this VM's memory is mapped from would pull its pages away. */
+	for (int i = 0; i < 2 && vmm->mem_from_file; i++) {
+		const char *p = i ? mem_path : snapshot_path;
+		struct stat st;
+
+		if (stat(p, &st) == 0 && st.st_dev == vmm->mem_dev && st.st_ino == vmm->mem_ino) {
+			snprintf(err, err_size, "%s '%s' is the memory file this VM was restored from",
+				 i ? "mem_file_path" : "snapshot_path", p);
+			return -EINVAL;
+		}
+	}
 
 	v = (struct snap_vm){
 		.nr_vcpus = vmm->nr_vcpus,

@@ -1569,6 +1569,7 @@ def t_snapshot_restore(vcpus):
     tag = "-c %d: " % vcpus
     work = tempfile.mkdtemp(prefix="kiln-snap.", dir="/tmp")
     snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+    snap2, mem2 = os.path.join(work, "vm2.snap"), os.path.join(work, "vm2.mem")
     try:
         with Kiln() as k:
             if not check(tag + "kiln --api-sock starts and listens", k.start_api(), k.describe()):
@@ -1606,6 +1607,13 @@ def t_snapshot_restore(vcpus):
             state_is(k, "Running", tag + "GET / says Running after the load with resume_vm")
             after = k.wait_output(lambda o: o.count("\n") >= 20, 60)
             check(tag + "the restored guest prints 20 more lines", after is not None, k.describe())
+            # A restored VM can be saved again, but never over the file its memory comes from.
+            expect_204(k, tag + "PATCH /vm Paused on the restored VM -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_400(k, tag + "PUT /snapshot/create over the memory file it was restored from -> 400", "PUT",
+                       "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem},
+                       pattern="memory file this VM was restored from")
+            expect_204(k, tag + "PUT /snapshot/create of the restored VM to new files -> 204", "PUT",
+                       "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem2})
             after = k.output()
             k.kill()
         n, ok, detail = counting(before + after)
@@ -1631,6 +1639,20 @@ def t_snapshot_restore(vcpus):
         n, ok, detail = counting(before + third)
         check(tag + "a second restore from the same files continues from the same number", ok and n >= n1 + 9,
               detail)
+
+        with Kiln() as k:
+            if not check(tag + "a fourth kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, tag + "PUT /snapshot/load of the snapshot of the restored VM -> 204", "PUT",
+                       "/snapshot/load", snap_load_body(snap2, mem2))
+            check(tag + "it prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None,
+                  k.describe())
+            fourth = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after + fourth)
+        n2 = (before + after).count("\n")
+        check(tag + "a restore of a restored VM's snapshot continues where that one stopped",
+              ok and n >= n2 + 9, detail)
 
         if vcpus == 1:
             snapshot_clones(tag, snap, mem, before, mem_sum)
