@@ -344,11 +344,12 @@ static bool machine_configured(const struct vm_spec *s)
 	return s->has_boot_source || s->nr_drives || s->nr_nets || s->entropy || s->cfg.has_vsock;
 }
 
-/* PUT /snapshot/load on a fresh process. Whatever refuses the load leaves the configuration as
- * it was, so another load may follow. */
-static void snapshot_load(struct controller *c, struct api_request *req)
+/* Restores the VM saved in `snap` (memory file `mem`) on a fresh process and starts it (paused
+ * unless `resume`). Returns 0, or -EINVAL with one line, prefixed with `what`, in fault;
+ * whatever refuses the load leaves the configuration as it was, so another load may follow. */
+static int restore(struct controller *c, const char *what, const char *snap, const char *mem,
+		   bool resume, char *fault, size_t fault_size)
 {
-	struct spec_snapshot_load sl;
 	struct snap_reader *r = NULL;
 	char err[SNAPSHOT_ERR_MAX];
 	struct vm_spec next;
@@ -356,7 +357,55 @@ static void snapshot_load(struct controller *c, struct api_request *req)
 	json_t *doc = NULL;
 	const char *text;
 	size_t len;
-	int status;
+	int e = -EINVAL;
+
+	if (snapshot_open(&r, snap, err, sizeof(err))) {
+		snprintf(fault, fault_size, "%s: snapshot_path '%.100s': %.180s", what, snap, err);
+		return -EINVAL;
+	}
+	text = snapshot_config(r, &len);
+	if (!text || !(doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
+		snprintf(fault, fault_size, "%s: snapshot_path '%.200s': section 'config' is %s", what,
+			 snap, text ? "not JSON" : "missing");
+		goto out;
+	}
+	spec_init(&next, c->base);
+	if (spec_from_document(&next, doc, err, sizeof(err)) ||
+	    snapshot_apply_machine(r, &next.cfg, err, sizeof(err))) {
+		snprintf(fault, fault_size, "%s: snapshot_path '%.80s': the saved configuration: %.180s",
+			 what, snap, err);
+		spec_free(&next);
+		goto out;
+	}
+	/* The saved machine replaces the configuration; the process keeps its own settings. */
+	move_process_settings(&next, &c->spec);
+	spec_free(&c->spec);
+	c->spec = next;
+	err[0] = '\0';
+	if (builder_restore(&c->spec.cfg, r, mem, &c->vmm, err, sizeof(err))) {
+		snprintf(fault, fault_size, "%s: %.290s", what, err);
+		/* Back to a fresh configuration, ready for another load. */
+		spec_init(&next, c->base);
+		move_process_settings(&next, &c->spec);
+		spec_free(&c->spec);
+		c->spec = next;
+		goto out;
+	}
+	if (!resume)
+		vmm_start_paused(c->vmm);
+	if (vmm_start(c->vmm))
+		pr_err("%s: cannot start the vCPU threads", what);
+	e = 0;
+out:
+	json_decref(doc);
+	snap_reader_destroy(r);
+	return e;
+}
+
+/* PUT /snapshot/load on a fresh process. */
+static void snapshot_load(struct controller *c, struct api_request *req)
+{
+	struct spec_snapshot_load sl;
 
 	if (!need_body(req))
 		return;
@@ -373,51 +422,8 @@ static void snapshot_load(struct controller *c, struct api_request *req)
 			 "configured");
 		return;
 	}
-	req->status = 400;
-	if (snapshot_open(&r, sl.snapshot_path, err, sizeof(err))) {
-		snprintf(req->fault, sizeof(req->fault), "snapshot/load: snapshot_path '%.100s': %.180s",
-			 sl.snapshot_path, err);
-		return;
-	}
-	text = snapshot_config(r, &len);
-	if (!text || !(doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
-		snprintf(req->fault, sizeof(req->fault),
-			 "snapshot/load: snapshot_path '%.200s': section 'config' is %s", sl.snapshot_path,
-			 text ? "not JSON" : "missing");
-		goto out;
-	}
-	spec_init(&next, c->base);
-	if (spec_from_document(&next, doc, err, sizeof(err)) ||
-	    snapshot_apply_machine(r, &next.cfg, err, sizeof(err))) {
-		snprintf(req->fault, sizeof(req->fault),
-			 "snapshot/load: snapshot_path '%.80s': the saved configuration: %.180s",
-			 sl.snapshot_path, err);
-		spec_free(&next);
-		goto out;
-	}
-	/* The saved machine replaces the configuration; the process keeps its own settings. */
-	move_process_settings(&next, &c->spec);
-	spec_free(&c->spec);
-	c->spec = next;
-	err[0] = '\0';
-	status = builder_restore(&c->spec.cfg, r, sl.mem_path, &c->vmm, err, sizeof(err));
-	if (status) {
-		snprintf(req->fault, sizeof(req->fault), "snapshot/load: %.290s", err);
-		/* Back to a fresh configuration, ready for another load. */
-		spec_init(&next, c->base);
-		move_process_settings(&next, &c->spec);
-		spec_free(&c->spec);
-		c->spec = next;
-		goto out;
-	}
-	if (!sl.resume_vm)
-		vmm_start_paused(c->vmm);
-	if (vmm_start(c->vmm))
-		pr_err("snapshot/load: cannot start the vCPU threads");
-	req->status = 204;
-out:
-	json_decref(doc);
-	snap_reader_destroy(r);
+	req->status = restore(c, "snapshot/load", sl.snapshot_path, sl.mem_path, sl.resume_vm,
+			      req->fault, sizeof(req->fault)) ? 400 : 204;
 }
 
 static bool is(const struct api_request *req, const char *method, const char *path)
@@ -709,7 +715,15 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	}
 	if (c.api)
 		report_start_time(opts);
-	if (opts->start_now) {
+	if (opts->restore_path) {
+		/* kiln run --restore: what PUT /snapshot/load does, then run. */
+		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem, true, err,
+			    sizeof(err))) {
+			pr_fatal("%s", err);
+			status = KILN_EXIT_USAGE;
+			goto out_api;
+		}
+	} else if (opts->start_now) {
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {

@@ -1641,6 +1641,15 @@ def t_snapshot_restore(vcpus):
               detail)
 
         with Kiln() as k:
+            k.start(["run", "--restore", snap, "--mem-file", mem])
+            check(tag + "kiln run --restore prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60)
+                  is not None, k.describe())
+            cli_out = k.output()
+            k.kill()
+        n, ok, detail = counting(before + cli_out)
+        check(tag + "kiln run --restore continues from the same number", ok and n >= n1 + 9, detail)
+
+        with Kiln() as k:
             if not check(tag + "a fourth kiln --api-sock starts and listens", k.start_api(), k.describe()):
                 return
             expect_204(k, tag + "PUT /snapshot/load of the snapshot of the restored VM -> 204", "PUT",
