@@ -47,6 +47,13 @@ int snapshot_apply_machine(const struct snap_reader *r, struct vmm_config *cfg, 
 		snprintf(err, err_size, "section 'vm': settings out of range");
 		return -EINVAL;
 	}
+	if (v.nr_devices) {
+		/* vmm_snapshot_create() never writes one: a crafted file must not bring up devices
+		 * whose state nothing restores. */
+		snprintf(err, err_size, "section 'vm': %u virtio devices, which this kiln cannot "
+					"restore yet", v.nr_devices);
+		return -EINVAL;
+	}
 	cfg->irqchip = (enum irqchip_mode)v.irqchip;
 	cfg->debug_exit = v.debug_exit;
 	cfg->debug_exit_port = (uint16_t)v.debug_exit_port;

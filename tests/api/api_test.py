@@ -1477,6 +1477,8 @@ def t_snapshot_refusals():
         cfg = json.dumps({"boot-source": {"kernel_image_path": guest("mb_count.elf"), "boot_args": None,
                                           "initrd_path": None},
                           "machine-config": {"vcpu_count": 1, "mem_size_mib": 16}}).encode()
+        cfg_rng = json.dumps({"boot-source": {"kernel_image_path": guest("mb_count.elf")},
+                              "machine-config": {"vcpu_count": 1, "mem_size_mib": 16}, "entropy": {}}).encode()
         good = snap_file([("config", cfg), ("vm", snap_vm_section())])
         files = {
             "good": good,
@@ -1486,6 +1488,7 @@ def t_snapshot_refusals():
             "arch": snap_file([("config", cfg), ("vm", snap_vm_section())], arch=b"aarch64"),
             "no-config": snap_file([("vm", snap_vm_section())]),
             "mismatch": snap_file([("config", cfg), ("vm", snap_vm_section(vcpus=2))]),
+            "devices": snap_file([("config", cfg_rng), ("vm", snap_vm_section(devices=1))]),
         }
         path = {}
         for name, data in files.items():
@@ -1522,7 +1525,8 @@ def t_snapshot_refusals():
         for name, pattern in [("truncated", "truncated"), ("corrupted", "corrupted: checksum mismatch"),
                               ("version", "format version 2, this kiln reads version 1"),
                               ("arch", "architecture 'aarch64'"), ("no-config", "section 'config' is missing"),
-                              ("mismatch", "does not match the configuration")]:
+                              ("mismatch", "does not match the configuration"),
+                              ("devices", "1 virtio devices, which this kiln cannot restore yet")]:
             expect_400(k, "PUT /snapshot/load of a %s state file -> 400 saying so" % name, "PUT", "/snapshot/load",
                        snap_load_body(path[name], mem_ok), pattern=pattern)
         expect_400(k, "PUT /snapshot/load with a memory file of the wrong size -> 400 giving both sizes",

@@ -282,7 +282,8 @@ static int check_cpuid(const struct arch_vm *a, const struct snap_reader *r, cha
 int arch_vcpu_load(struct arch_vm *a, struct vcpu *vcpu, const struct snap_reader *r, char *err,
 		   size_t err_size)
 {
-	if (vcpu->id == 0 && check_cpuid(a, r, err, err_size))
+	/* What a save refuses, a load refuses too (a crafted file): no IOAPIC to load into. */
+	if (vcpu->id == 0 && (arch_snapshot_check(a, err, err_size) || check_cpuid(a, r, err, err_size)))
 		return -EINVAL;
 	return load_vcpu(a, vcpu, r, err, err_size);
 }
