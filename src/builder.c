@@ -269,6 +269,8 @@ devices:
 	if (e)
 		fail(KILN_EXIT_HOST_ERROR, "cannot give %llu MiB of guest memory to KVM: %s",
 		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	if (cfg->track_dirty_pages && (e = vm_track_dirty_pages(vmm->vm, vmm->mem)))
+		fail(KILN_EXIT_HOST_ERROR, "cannot turn on KVM's dirty-page logging: %s", strerror(-e));
 	connect_virtio(vmm);
 
 	/* 4. vCPUs: each gets the architecture's CPU model and power-on state; only the boot vCPU

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,11 +97,24 @@ static int write_all(int fd, const uint8_t *p, size_t len, off_t off)
 	return 0;
 }
 
-/* Guest RAM, region after region; runs of zero pages stay holes of the sparse file. */
-static int save_memory(const struct gmem *mem, const char *path, char *err, size_t err_size)
+/* Whether page `pg` of region `i` is to be written: every non-zero page for a Full snapshot,
+ * every page KVM logged as written since the last snapshot for a Diff. */
+static bool wanted(uint64_t *const *dirty, unsigned int i, uint64_t pg, const uint8_t *p)
+{
+	if (dirty)
+		return dirty[i][pg / 64] >> (pg % 64) & 1;
+	return !all_zero(p, PAGE);
+}
+
+/* Guest RAM, region after region. Full: the file is truncated and runs of zero pages stay holes.
+ * Diff (`dirty`: one bitmap per region): only the logged pages are written, over what the file
+ * holds (a copy of the previous memory file), or into holes of a new sparse file. */
+static int save_memory(const struct gmem *mem, const char *path, uint64_t *const *dirty,
+		       char *err, size_t err_size)
 {
 	uint64_t off = 0, total = gmem_size(mem);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600), e = 0;
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (dirty ? 0 : O_TRUNC);
+	int fd = open(path, flags, 0600), e = 0;
 
 	if (fd < 0) {
 		e = -errno;
@@ -119,10 +133,10 @@ static int save_memory(const struct gmem *mem, const char *path, char *err, size
 		while (pos < r->size && !e) {
 			uint64_t start, run;
 
-			while (pos < r->size && all_zero(p + pos, PAGE))
+			while (pos < r->size && !wanted(dirty, i, pos / PAGE, p + pos))
 				pos += PAGE;
 			start = pos;
-			while (pos < r->size && !all_zero(p + pos, PAGE))
+			while (pos < r->size && wanted(dirty, i, pos / PAGE, p + pos))
 				pos += PAGE;
 			run = pos - start;
 			if (run)
@@ -139,10 +153,42 @@ out:
 	return e;
 }
 
-int vmm_snapshot_create(struct vmm *vmm, const char *config, size_t config_len,
+/* With dirty logging on: takes KVM's dirty bitmaps (which clears them, so the next Diff counts
+ * from this snapshot). *out gets one bitmap per region, or NULL without logging. */
+static int take_dirty_log(struct vmm *vmm, uint64_t ***out, char *err, size_t err_size)
+{
+	unsigned int n = gmem_nr_regions(vmm->mem);
+	uint64_t **maps;
+	int e;
+
+	*out = NULL;
+	if (!vmm->cfg.track_dirty_pages)
+		return 0;
+	maps = calloc(n, sizeof(*maps));
+	if (!maps)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t pages = gmem_region(vmm->mem, i)->size / PAGE;
+
+		maps[i] = calloc((pages + 63) / 64, sizeof(uint64_t));
+		if (!maps[i] || (e = vm_dirty_log(vmm->vm, i, maps[i]))) {
+			e = maps[i] ? e : -ENOMEM;
+			snprintf(err, err_size, "KVM_GET_DIRTY_LOG failed: %s", strerror(-e));
+			for (unsigned int j = 0; j <= i; j++)
+				free(maps[j]);
+			free(maps);
+			return e;
+		}
+	}
+	*out = maps;
+	return 0;
+}
+
+int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t config_len,
 			const char *snapshot_path, const char *mem_path, char *err, size_t err_size)
 {
 	struct snap_writer *w = NULL;
+	uint64_t **dirty = NULL;
 	struct snap_vm v;
 	int e;
 
@@ -163,6 +209,28 @@ int vmm_snapshot_create(struct vmm *vmm, const char *config, size_t config_len,
 	}
 	if ((e = arch_snapshot_check(vmm->arch, err, err_size)))
 		return e;
+	if (diff && !vmm->cfg.track_dirty_pages) {
+		snprintf(err, err_size, "snapshot_type Diff needs dirty-page tracking: machine-config's "
+					"track_dirty_pages (or snapshot/load's enable_diff_snapshots)");
+		return -EINVAL;
+	}
+	if (diff && vmm->dirty_lost) {
+		snprintf(err, err_size, "a snapshot failed after taking KVM's dirty log: take a Full "
+					"snapshot before the next Diff");
+		return -EINVAL;
+	}
+	if (diff) {
+		/* Before the dirty log is taken: a refusal must not lose it. */
+		struct stat st;
+
+		if (stat(mem_path, &st) == 0 && st.st_size && (uint64_t)st.st_size != gmem_size(vmm->mem)) {
+			snprintf(err, err_size, "mem_file_path '%s' has %llu bytes: a Diff snapshot writes "
+						"over a copy of the previous memory file (%llu bytes) or a new "
+						"file", mem_path, (unsigned long long)st.st_size,
+				 (unsigned long long)gmem_size(vmm->mem));
+			return -EINVAL;
+		}
+	}
 	/* Truncating the file this VM's memory is mapped from would pull its pages away. */
 	for (int i = 0; i < 2 && vmm->mem_from_file; i++) {
 		const char *p = i ? mem_path : snapshot_path;
@@ -195,8 +263,10 @@ int vmm_snapshot_create(struct vmm *vmm, const char *config, size_t config_len,
 			goto out;
 	if ((e = arch_snapshot_save(vmm->arch, w, err, err_size)))
 		goto out;
-	/* Memory first: a state file that exists is one whose memory file was written. */
-	if ((e = save_memory(vmm->mem, mem_path, err, err_size)))
+	/* Memory first: a state file that exists is one whose memory file was written. The dirty
+	 * log is taken for a Full snapshot too: the next Diff counts from this one. */
+	if ((e = take_dirty_log(vmm, &dirty, err, err_size)) ||
+	    (e = save_memory(vmm->mem, mem_path, diff ? dirty : NULL, err, err_size)))
 		goto out;
 	if ((e = snap_writer_save(w, snapshot_path, err, err_size))) {
 		char why[SNAP_ERR_MAX];
@@ -205,6 +275,12 @@ int vmm_snapshot_create(struct vmm *vmm, const char *config, size_t config_len,
 		snprintf(err, err_size, "snapshot_path: %s", why);
 	}
 out:
+	/* Once KVM's log is taken, the pages it named are only in this snapshot's files. */
+	if (dirty)
+		vmm->dirty_lost = e != 0;
+	for (unsigned int i = 0; dirty && i < gmem_nr_regions(vmm->mem); i++)
+		free(dirty[i]);
+	free(dirty);
 	snap_writer_destroy(w);
 	if (!e)
 		pr_info("snapshot: saved %u vCPU%s and %llu MiB to %s and %s", vmm->nr_vcpus,

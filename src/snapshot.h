@@ -3,6 +3,7 @@
 #ifndef KILN_SNAPSHOT_H
 #define KILN_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -27,10 +28,12 @@ int __must_check snapshot_apply_machine(const struct snap_reader *r, struct vmm_
 					char *err, size_t err_size);
 
 /* Saves the paused VM: the state file at snapshot_path (the document `config`, `config_len`
- * bytes, then the machine, board, vCPUs) and guest RAM at mem_path (sparse: pages of zeros are
- * holes). Returns 0; -EBUSY (not paused) or -ENOTSUP (something kiln cannot save yet, named in
+ * bytes, then the machine, board, vCPUs) and guest RAM at mem_path: Full (`diff` false), all of
+ * it, sparse (pages of zeros are holes); Diff, only the pages the guest wrote since the last
+ * snapshot (KVM's dirty log: cfg.track_dirty_pages, else -EINVAL), over the file's contents. Returns 0; -EBUSY (not paused) or -ENOTSUP (something kiln cannot save yet, named in
  * err) before writing anything; or -errno with a one-line reason. */
-int __must_check vmm_snapshot_create(struct vmm *vmm, const char *config, size_t config_len,
+int __must_check vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config,
+				     size_t config_len,
 				     const char *snapshot_path, const char *mem_path, char *err,
 				     size_t err_size);
 

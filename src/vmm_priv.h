@@ -35,6 +35,8 @@ struct vmm {
 	bool mem_from_file;
 	dev_t mem_dev;
 	ino_t mem_ino;
+	/* A snapshot failed after taking KVM's dirty log: a Diff needs a new Full first. */
+	bool dirty_lost;
 	struct vm *vm;
 	struct bus *pio, *mmio;
 	struct boot_entry entry;

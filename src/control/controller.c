@@ -313,7 +313,7 @@ static void snapshot_create(struct controller *c, struct api_request *req)
 		bad(req, "snapshot/create: out of memory");
 		return;
 	}
-	if (vmm_snapshot_create(c->vmm, text, strlen(text), sc.snapshot_path, sc.mem_file_path, err,
+	if (vmm_snapshot_create(c->vmm, sc.diff, text, strlen(text), sc.snapshot_path, sc.mem_file_path, err,
 				sizeof(err))) {
 		snprintf(req->fault, sizeof(req->fault), "snapshot/create: %.290s", err);
 		req->status = 400;
@@ -348,7 +348,7 @@ static bool machine_configured(const struct vm_spec *s)
  * unless `resume`). Returns 0, or -EINVAL with one line, prefixed with `what`, in fault;
  * whatever refuses the load leaves the configuration as it was, so another load may follow. */
 static int restore(struct controller *c, const char *what, const char *snap, const char *mem,
-		   bool resume, char *fault, size_t fault_size)
+		   bool resume, bool track_dirty, char *fault, size_t fault_size)
 {
 	struct snap_reader *r = NULL;
 	char err[SNAPSHOT_ERR_MAX];
@@ -377,6 +377,8 @@ static int restore(struct controller *c, const char *what, const char *snap, con
 		spec_free(&next);
 		goto out;
 	}
+	/* Tracking dirty pages is the load's choice, not the saved machine's. */
+	next.track_dirty_pages = next.cfg.track_dirty_pages = track_dirty;
 	/* The saved machine replaces the configuration; the process keeps its own settings. */
 	move_process_settings(&next, &c->spec);
 	spec_free(&c->spec);
@@ -423,7 +425,7 @@ static void snapshot_load(struct controller *c, struct api_request *req)
 		return;
 	}
 	req->status = restore(c, "snapshot/load", sl.snapshot_path, sl.mem_path, sl.resume_vm,
-			      req->fault, sizeof(req->fault)) ? 400 : 204;
+			      sl.track_dirty_pages, req->fault, sizeof(req->fault)) ? 400 : 204;
 }
 
 static bool is(const struct api_request *req, const char *method, const char *path)
@@ -717,7 +719,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		report_start_time(opts);
 	if (opts->restore_path) {
 		/* kiln run --restore: what PUT /snapshot/load does, then run. */
-		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem, true, err,
+		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem, true, false, err,
 			    sizeof(err))) {
 			pr_fatal("%s", err);
 			status = KILN_EXIT_USAGE;

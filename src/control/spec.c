@@ -183,6 +183,7 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	s->cfg.mem_size = (uint64_t)mib << 20;
 	s->smt = smt;
 	s->track_dirty_pages = jbool(body, "track_dirty_pages", patch ? s->track_dirty_pages : false);
+	s->cfg.track_dirty_pages = s->track_dirty_pages;
 	if (tmpl) {
 		/* As Firecracker: a static template replaces a custom one set before it. */
 		s->cfg.cpu_template = strcmp(tmpl, "None") ? config_cpu_template_name(tmpl) : NULL;
@@ -1142,14 +1143,13 @@ int spec_snapshot_create(const json_t *body, struct spec_snapshot_create *out, c
 	if (jcheck(body, "snapshot/create", fields, ARRAY_SIZE(fields), err, err_size))
 		return -EINVAL;
 	type = jstr(body, "snapshot_type");
-	if (type && strcmp(type, "Full") != 0) {
-		snprintf(err, err_size, "snapshot/create: snapshot_type '%s' %s", type,
-			 strcmp(type, "Diff") == 0 ? "is not supported by kiln yet (only Full)"
-						   : "is not Full or Diff");
+	if (type && strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0) {
+		snprintf(err, err_size, "snapshot/create: snapshot_type '%s' is not Full or Diff", type);
 		return -EINVAL;
 	}
 	*out = (struct spec_snapshot_create){ .snapshot_path = jstr(body, "snapshot_path"),
-					      .mem_file_path = jstr(body, "mem_file_path") };
+					      .mem_file_path = jstr(body, "mem_file_path"),
+					      .diff = type && strcmp(type, "Diff") == 0 };
 	if (!out->snapshot_path[0] || !out->mem_file_path[0]) {
 		snprintf(err, err_size, "snapshot/create: %s is empty",
 			 out->snapshot_path[0] ? "mem_file_path" : "snapshot_path");
@@ -1178,7 +1178,9 @@ int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char 
 		return -EINVAL;
 	*out = (struct spec_snapshot_load){ .snapshot_path = jstr(body, "snapshot_path"),
 					    .mem_path = jstr(body, "mem_file_path"),
-					    .resume_vm = jbool(body, "resume_vm", false) };
+					    .resume_vm = jbool(body, "resume_vm", false),
+					    .track_dirty_pages = jbool(body, "track_dirty_pages", false) ||
+								 jbool(body, "enable_diff_snapshots", false) };
 	mb = json_object_get(body, "mem_backend");
 	if (json_is_object(mb)) {
 		if (out->mem_path) {

@@ -1505,9 +1505,12 @@ def t_snapshot_refusals():
         expect_400(k, "PUT /snapshot/create before boot -> 400", "PUT", "/snapshot/create",
                    {"snapshot_path": k.path("x.snap"), "mem_file_path": k.path("x.mem")},
                    pattern="not supported before starting")
-        expect_400(k, "PUT /snapshot/create snapshot_type Diff -> 400 saying it is not supported yet",
+        expect_400(k, "PUT /snapshot/create snapshot_type Diff before boot -> 400",
                    "PUT", "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": k.path("x.snap"),
-                                               "mem_file_path": k.path("x.mem")}, pattern="Diff.*not supported")
+                                               "mem_file_path": k.path("x.mem")}, pattern="not supported before starting")
+        expect_400(k, "PUT /snapshot/create snapshot_type Half -> 400 naming it", "PUT", "/snapshot/create",
+                   {"snapshot_type": "Half", "snapshot_path": k.path("x.snap"), "mem_file_path": k.path("x.mem")},
+                   pattern="'Half' is not Full or Diff")
         expect_400(k, "PUT /snapshot/load with a Uffd backend -> 400 saying it is not supported yet",
                    "PUT", "/snapshot/load", {"snapshot_path": path["good"],
                                              "mem_backend": {"backend_type": "Uffd", "backend_path": "/x"}},
@@ -1724,6 +1727,70 @@ def snapshot_clones(tag, snap, mem, before, mem_sum, nr=10):
         for k in kilns:
             k.__exit__(None, None, None)
     check(tag + "the memory file is unchanged after %d clones ran (MAP_PRIVATE)" % nr, md5(mem) == mem_sum)
+
+
+def t_snapshot_diff():
+    """A Diff snapshot over a copy of the previous memory file equals a Full one taken at the
+    same moment, byte for byte, and restores to the exact next number."""
+    work = tempfile.mkdtemp(prefix="kiln-diff.", dir="/tmp")
+    p = lambda name: os.path.join(work, name)
+    try:
+        with Kiln() as k:
+            if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, "PUT /machine-config with track_dirty_pages -> 204", "PUT", "/machine-config",
+                       {"vcpu_count": 1, "mem_size_mib": 32, "track_dirty_pages": True})
+            expect_204(k, "PUT /boot-source snap_count", "PUT", "/boot-source",
+                       {"kernel_image_path": guest("snap_count.elf")})
+            instance_start(k)
+            check("snap_count prints 20 lines", k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None)
+            expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_204(k, "PUT /snapshot/create Full (the base) -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_type": "Full", "snapshot_path": p("base.snap"), "mem_file_path": p("base.mem")})
+            n = k.output().count("\n")
+            expect_204(k, "PATCH /vm Resumed -> 204", "PATCH", "/vm", {"state": "Resumed"})
+            check("20 more lines", k.wait_output(lambda o: o.count("\n") >= n + 20, 60) is not None)
+            expect_204(k, "PATCH /vm Paused again -> 204", "PATCH", "/vm", {"state": "Paused"})
+            shutil.copyfile(p("base.mem"), p("diff.mem"))
+            with open(p("odd.mem"), "wb") as f:
+                f.write(b"x")
+            expect_400(k, "PUT /snapshot/create Diff over a file of another size -> 400", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": p("bad.snap"),
+                                            "mem_file_path": p("odd.mem")}, pattern="a Diff snapshot writes over")
+            expect_204(k, "PUT /snapshot/create Diff over a copy of the base memory file -> 204", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": p("diff.snap"),
+                                            "mem_file_path": p("diff.mem")})
+            expect_204(k, "PUT /snapshot/create Full at the same moment -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_type": "Full", "snapshot_path": p("full.snap"), "mem_file_path": p("full.mem")})
+            before = k.output()
+            k.kill()
+        check("base + diff equals the Full snapshot's memory file byte for byte",
+              md5(p("diff.mem")) == md5(p("full.mem")))
+        check("the Diff wrote fewer pages than the guest has (its memory file differs from the base)",
+              md5(p("diff.mem")) != md5(p("base.mem")))
+        with Kiln() as k:
+            if not check("a new kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, "PUT /snapshot/load of the Diff (base + diff) -> 204", "PUT", "/snapshot/load",
+                       dict(snap_load_body(p("diff.snap"), p("diff.mem")), enable_diff_snapshots=True))
+            check("it prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None, k.describe())
+            after = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after)
+        check("the restore from base + diff continues from the exact next number", ok and
+              n >= before.count("\n") + 9, detail)
+        with Kiln() as k:
+            if not check("one more kiln --api-sock", k.start_api(), k.describe()):
+                return
+            configure(k, guest("snap_count.elf"), None, mem=32)
+            instance_start(k)
+            check("snap_count prints", k.wait_output(lambda o: o.count("\n") >= 5, 60) is not None)
+            expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_400(k, "PUT /snapshot/create Diff without track_dirty_pages -> 400 saying so", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": p("x.snap"),
+                                            "mem_file_path": p("x.mem")}, pattern="Diff needs dirty-page tracking")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def t_snapshot_one_vcpu():
@@ -2727,7 +2794,7 @@ GROUPS = {
     "stress": [t_stress],
     "cpu-config": [t_cpu_config],
     "hardening": [t_fifo_paths, t_firecracker_cli, t_malformed_http],
-    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused],
+    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused, t_snapshot_diff],
     "snapshot-refusals": [t_snapshot_refusals],
 }
 # Groups that never start a guest: they run without /dev/kvm.

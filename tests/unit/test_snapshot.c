@@ -213,7 +213,7 @@ static int load(const char *text, struct spec_snapshot_load *out, char *err)
 	e = spec_snapshot_load(b, out, err, JSON_ERR_MAX);
 	if (!e) /* the strings point into the body: keep copies for the checks */
 		*out = (struct spec_snapshot_load){ strdup(out->snapshot_path), strdup(out->mem_path),
-						    out->resume_vm };
+						    out->resume_vm, out->track_dirty_pages };
 	json_decref(b);
 	return e;
 }
@@ -226,9 +226,10 @@ Test(snapshot_api, create_bodies)
 	cr_expect_eq(create("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}", &c, err), 0);
 	cr_expect_eq(create("{\"snapshot_type\":\"Full\",\"snapshot_path\":\"s\",\"mem_file_path\":\"m\","
 			    "\"version\":\"1.0.0\"}", &c, err), 0);
+	cr_expect_not(c.diff);
 	cr_expect_eq(create("{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}",
-			    &c, err), -EINVAL);
-	cr_expect_str_eq(err, "snapshot/create: snapshot_type 'Diff' is not supported by kiln yet (only Full)");
+			    &c, err), 0);
+	cr_expect(c.diff);
 	cr_expect_eq(create("{\"snapshot_type\":\"Half\",\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}",
 			    &c, err), -EINVAL);
 	cr_expect_str_eq(err, "snapshot/create: snapshot_type 'Half' is not Full or Diff");
@@ -253,6 +254,12 @@ Test(snapshot_api, load_bodies)
 			  "\"network_overrides\":[]}", &l, err), 0, "%s", err);
 	cr_expect_str_eq(l.mem_path, "m2");
 	cr_expect_not(l.resume_vm);
+	cr_expect_not(l.track_dirty_pages);
+	free((char *)l.snapshot_path);
+	free((char *)l.mem_path);
+	cr_assert_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"enable_diff_snapshots\":true}",
+			  &l, err), 0, "%s", err);
+	cr_expect(l.track_dirty_pages);
 	free((char *)l.snapshot_path);
 	free((char *)l.mem_path);
 	cr_expect_eq(load("{\"snapshot_path\":\"s\"}", &l, err), -EINVAL);
