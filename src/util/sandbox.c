@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <linux/filter.h>
@@ -373,12 +374,16 @@ int sandbox_prepare(const struct sandbox_opts *opts, char *err, size_t err_size)
 		disabled_flag = true;
 		return 0;
 	}
-	/* glibc reads /etc/localtime on the first localtime() (the logger's): now, while opening
-	 * files is allowed on every thread. */
-	tzset();
 	/* jansson seeds its hash function from /dev/urandom on the first object it makes, which may
-	 * be the API thread's first request body: seed it now too. */
-	json_object_seed(0);
+	 * be the API thread's first request body (no openat there): seed it now, from getrandom(),
+	 * which costs no file. */
+	{
+		uint32_t seed = 0;
+
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed) || !seed)
+			seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^ 1u;
+		json_object_seed(seed);
+	}
 	if (opts->filter_file) {
 		if ((e = load_file(opts->filter_file, err, err_size))) {
 			release_all();
