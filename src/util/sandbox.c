@@ -374,6 +374,9 @@ int sandbox_prepare(const struct sandbox_opts *opts, char *err, size_t err_size)
 		disabled_flag = true;
 		return 0;
 	}
+	/* glibc loads the time zone (opens /etc/localtime) on the first time conversion, gmtime_r()
+	 * too: the RTC's (devices/rtc.c), on a vCPU thread. Now, while opening files is allowed. */
+	tzset();
 	/* jansson seeds its hash function from /dev/urandom on the first object it makes, which may
 	 * be the API thread's first request body (no openat there): seed it now, from getrandom(),
 	 * which costs no file. */
