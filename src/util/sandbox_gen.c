@@ -97,12 +97,14 @@ static const char *const gdb_calls[] = {
 };
 
 /* Extra calls of the sanitizer runtimes (ASan, UBSan, TSan: their allocators, reports and
- * TSan's background thread), only in builds that have them (--sanitizer). */
+ * TSan's background thread; LeakSanitizer's check at exit, whose tracer process (a clone of
+ * the exiting thread, under its filters) ptrace-attaches to every thread and reads
+ * /proc/PID/task), only in builds that have them (--sanitizer). */
 static const char *const sanitizer_calls[] = {
 	"sigaltstack", "rt_sigaction", "openat", "readlink", "getrlimit", "prlimit64",
 	"sched_getaffinity", "uname", "getrusage", "personality", "getppid", "setrlimit",
 	"mlock", "munlock", "pipe2", "getdents64", "fstatfs", "sched_getparam", "clone", "clone3",
-	"set_robust_list", "rseq",
+	"set_robust_list", "rseq", "ptrace", "wait4", "waitid", "kill", "getdents",
 };
 
 /* ioctl request numbers per role (compared on the low 32 bits, the kernel's `unsigned int`). */
