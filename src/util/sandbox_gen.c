@@ -104,7 +104,7 @@ static const char *const sanitizer_calls[] = {
 	"sigaltstack", "rt_sigaction", "openat", "readlink", "getrlimit", "prlimit64",
 	"sched_getaffinity", "uname", "getrusage", "personality", "getppid", "setrlimit",
 	"mlock", "munlock", "pipe2", "getdents64", "fstatfs", "sched_getparam", "clone", "clone3",
-	"set_robust_list", "rseq", "ptrace", "wait4", "waitid", "kill", "getdents",
+	"set_robust_list", "rseq", "ptrace", "wait4", "waitid", "kill", "getdents", "gettimeofday",
 };
 
 /* ioctl request numbers per role (compared on the low 32 bits, the kernel's `unsigned int`). */
