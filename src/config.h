@@ -33,7 +33,8 @@ enum virtio_discovery {
 	/* LNRO0005 devices in the DSDT and virtio_mmio.device= on a Linux kernel's command line
 	 * (default): a kernel that uses ACPI reads the first (and refuses the second's copy of each
 	 * device: its registers are taken), one that does not (no CONFIG_ACPI, or acpi=off) the
-	 * second, with the MP table's interrupts; each device is probed once either way */
+	 * second, with the MP table's interrupts, and so does one whose namespace does not load
+	 * (no CONFIG_PCI), with the MADT's ISA interrupts; each device is probed once either way */
 	VIRTIO_DISCOVERY_BOTH = 0,
 	VIRTIO_DISCOVERY_ACPI, /* the DSDT only (the command line too with acpi=off) */
 };

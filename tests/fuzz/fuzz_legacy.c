@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pic_state pic;
 	struct i8042 kbd;
 	struct rtc rtc;
-	struct acpi_pm pm = { .ctl = &ctl, .s5_slp_typ = 5, .reset_value = 6 };
+	struct acpi_pm pm;
 	struct ioapic *io;
 	struct serial *uart;
 
@@ -67,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	pic_init(&pic);
 	i8042_init(&kbd, &ctl, line);
+	acpi_pm_init(&pm, &ctl, 5, 6);
 	rtc_init(&rtc, fixed_now);
 
 	for (size_t i = 0; i + 6 <= size; i += 6) {
@@ -125,10 +126,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				rtc_io_read(&rtc, op[1] % 2, buf, len);
 			break;
 		case DEV_ACPI_PM:
-			if (write)
-				acpi_pm_io_write(&pm, op[1] % 3, buf, len);
+			/* PM1a event block, control block (offsets past a block included), reset */
+			if (op[1] % 3 == 0 && write)
+				acpi_pm_evt_write(&pm, op[1] / 3 % 5, buf, len);
+			else if (op[1] % 3 == 0)
+				acpi_pm_evt_read(&pm, op[1] / 3 % 5, buf, len);
+			else if (op[1] % 3 == 1 && write)
+				acpi_pm_cnt_write(&pm, op[1] / 3 % 3, buf, len);
+			else if (op[1] % 3 == 1)
+				acpi_pm_cnt_read(&pm, op[1] / 3 % 3, buf, len);
+			else if (write)
+				acpi_pm_reset_write(&pm, 0, buf, len);
 			else
-				acpi_pm_io_read(&pm, op[1] % 3, buf, len);
+				acpi_pm_reset_read(&pm, 0, buf, len);
 			break;
 		case DEV_IOAPIC_IRQ:
 			ioapic_set_irq(io, op[1] % IOAPIC_NR_PINS, op[2] & 1);
@@ -138,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	acpi_pm_destroy(&pm);
 	rtc_destroy(&rtc);
 	i8042_destroy(&kbd);
 	serial_destroy(uart);

@@ -1,11 +1,14 @@
 /* fidelity: platform details guests written for real hardware or QEMU probe (issue 17). The
  * command line picks one check:
- *   ioapic   writes the IOAPIC ID register and reads it back: only bits 27:24 stick;
+ *   ioapic   checks the IOAPIC ID register at boot holds the MADT's IOAPIC ID (which must fit
+ *            its 4 bits, whatever the vCPU count), then writes it and reads it back: only bits
+ *            27:24 stick;
  *   ports    probes fw_cfg, Super I/O, the DMA page registers, port 0x80 and the PIT (absent
  *            with kiln's split irqchip): every read gives all ones, "QEMU" never;
  *   pmtimer  finds the ACPI PM timer through the RSDP and FADT, checks it never goes backwards,
  *            and measures its rate against the TSC, whose rate comes from kvmclock (KVM's own
  *            TSC-to-nanoseconds factors): within 1% of 3.579545 MHz. */
+#include "acpi.h"
 #include "entry.h"
 #include "kstring.h"
 
@@ -50,11 +53,30 @@ static void check_ioapic(void)
 {
 	u32 old = ioapic_read(0);
 
+	const u8 *madt = acpi_find_table("APIC");
+	u32 len, off;
+	int id = -1;
+
 	serial_puts("ioapic: id register at boot ");
 	serial_put_hex_w(old, 8);
 	serial_putc('\n');
 	if (old & ~0x0f000000u)
 		guest_fail("IOAPIC ID register has bits outside 27:24 at boot");
+	if (!madt)
+		guest_fail("no MADT");
+	len = acpi_rd32(madt + 4);
+	for (off = 44; off + 2 <= len && madt[off + 1] >= 2; off += madt[off + 1])
+		if (madt[off] == 1 && off + 12 <= len) { /* I/O APIC entry */
+			id = madt[off + 2];
+			break;
+		}
+	if (id < 0)
+		guest_fail("no I/O APIC entry in the MADT");
+	serial_puts("ioapic: MADT id ");
+	serial_put_hex_w((u64)id, 2);
+	serial_putc('\n');
+	if ((u32)id != old >> 24)
+		guest_fail("IOAPIC ID register at boot is not the MADT's IOAPIC ID");
 	expect_id(0xffffffff, 0x0f000000);
 	expect_id(0x0a000000, 0x0a000000);
 	expect_id(0xf0ffffff, 0x00000000);

@@ -1,12 +1,22 @@
-/* platform: reads the CMOS clock and prints it, then powers off through the ACPI sleep control
- * register (SLP_EN | SLP_TYP=S5), or resets through the ACPI reset register with "reset". */
+/* platform: reads the CMOS clock and prints it, then powers off as an ACPI OS does: the FADT's
+ * PM1a control block (SLP_EN | SLP_TYP=S5, after checking SCI_EN reads 1 on this full ACPI
+ * platform), or resets through the FADT's reset register with "reset". */
+#include "acpi.h"
 #include "entry.h"
 #include "kstring.h"
 
 #define RTC_INDEX 0x70
 #define RTC_DATA 0x71
-#define ACPI_SLEEP_CONTROL 0x3c0
-#define ACPI_RESET 0x3c2
+#define FADT_PM1A_CNT_BLK 64
+#define FADT_PM1_CNT_LEN 89
+#define FADT_FLAGS 112
+#define FADT_RESET_REG 116
+#define FADT_RESET_VALUE 128
+#define FADT_X_PM1A_CNT_BLK 172
+#define FADT_F_HW_REDUCED (1u << 20)
+#define PM1_CNT_SCI_EN 0x1
+#define PM1_CNT_SLP_EN (1u << 13)
+#define S5_SLP_TYP 5 /* kiln's \_S5 */
 
 void kmain(u64 probe, const char *cmdline);
 
@@ -30,6 +40,8 @@ static void put2(u32 v)
 void kmain(u64 probe, const char *cmdline)
 {
 	u32 sec, min, hour, day, mon, year, century;
+	const u8 *fadt;
+	u16 port;
 
 	check_entry_stack(probe);
 	outb(RTC_INDEX, 0x0a);
@@ -56,12 +68,25 @@ void kmain(u64 probe, const char *cmdline)
 	serial_putc(':');
 	put2(sec);
 	serial_putc('\n');
+	fadt = acpi_find_table("FACP");
+	if (!fadt)
+		guest_fail("no FADT");
 	if (cmdline && cmdline_find(cmdline, "reset")) {
 		serial_puts("acpi: reset\n");
-		outb(ACPI_RESET, 0x1);
+		if (fadt[FADT_RESET_REG] != 1) /* System I/O */
+			guest_fail("RESET_REG is not an I/O port");
+		outb((u16)acpi_rd64(fadt + FADT_RESET_REG + 4), fadt[FADT_RESET_VALUE]);
 	} else {
+		if (acpi_rd32(fadt + FADT_FLAGS) & FADT_F_HW_REDUCED)
+			guest_fail("FADT is HW-reduced");
+		port = (u16)acpi_rd32(fadt + FADT_PM1A_CNT_BLK);
+		if (!port || fadt[FADT_PM1_CNT_LEN] != 2 ||
+		    acpi_rd64(fadt + FADT_X_PM1A_CNT_BLK + 4) != port)
+			guest_fail("no 2-byte PM1a control block, or its X_ field disagrees");
+		if (!(inw(port) & PM1_CNT_SCI_EN))
+			guest_fail("PM1a_CNT: SCI_EN clear, but there is no SMI_CMD to set it");
 		serial_puts("acpi: power off\n");
-		outb(ACPI_SLEEP_CONTROL, (u8)(0x20 | (5 << 2)));
+		outw(port, (u16)(PM1_CNT_SCI_EN | S5_SLP_TYP << 10 | PM1_CNT_SLP_EN));
 	}
 	guest_fail("still running after the ACPI request");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # acpi-iasl.sh DUMP_BINARY: checks kiln's ACPI tables with ACPICA's own tools (Debian acpica-tools),
 # whose table and AML code is the code Linux runs. DUMP_BINARY (tests/unit/acpi_dump.c) builds the
-# tables for 2 vCPUs and 2 virtio-mmio devices and writes {rsdp,xsdt,facp,apic,dsdt}.dat. Then:
+# tables for 2 vCPUs and 2 virtio-mmio devices and writes {rsdp,xsdt,facp,facs,apic,dsdt}.dat. Then:
 #   1. `iasl -d` disassembles each table: an error, a checksum warning or no output fails;
 #   2. `iasl -oa` compiles each disassembly back and the result must equal the original, but for
 #      the checksum and compiler id/revision that iasl rewrites: kiln's bytes are what iasl means;
@@ -9,7 +9,7 @@
 #      table compiler, which computes both checksums, and must equal kiln's 36 bytes;
 #   4. the disassembly must show the devices, FADT fields, MADT entries and table addresses;
 #   5. acpiexec loads FADT, MADT and DSDT, evaluates \_S5 and every _CRS, and enters S5 the
-#      HW-reduced way (sleep control register), as Linux's poweroff does.
+#      legacy way (SLP_TYP and SLP_EN in PM1a_CNT), as Linux's poweroff does.
 # Prints every warning and remark the tools gave. Exit 0 pass, 1 fail, 77 skip (no iasl).
 set -u
 
@@ -36,13 +36,13 @@ notes() {
 
 addrs=$("$dump" .) || { echo "FAIL: $dump did not build the tables"; exit 1; }
 echo "tables: $addrs"
-# "RSDP 0x... XSDT 0x... FADT 0x... MADT 0x... DSDT 0x...": the addresses the dump program found
-# by following the pointers from the RSDP.
-read -r _ rsdp _ xsdt _ fadt _ madt _ dsdt <<<"$addrs"
+# "RSDP 0x... XSDT 0x... FADT 0x... MADT 0x... DSDT 0x... FACS 0x...": the addresses the dump
+# program found by following the pointers from the RSDP.
+read -r _ rsdp _ xsdt _ fadt _ madt _ dsdt _ facs <<<"$addrs"
 hex16() { printf '%016X' "$(($1))"; }
 
 # 1. Disassemble.
-for t in xsdt facp apic dsdt; do
+for t in xsdt facp facs apic dsdt; do
 	iasl -d "$t.dat" >"$t.d.log" 2>&1 || fail "iasl -d $t.dat exited $?"
 	notes "$t.d.log" "iasl -d $t"
 	grep -q -i 'error' "$t.d.log" && fail "iasl -d $t.dat reported an error"
@@ -53,7 +53,7 @@ done
 # 2. Compile back and compare (cmp -l counts bytes from 1: 10 is the checksum at offset 9, 29-36
 # the compiler id and revision at offsets 28-35).
 mkdir rt
-for t in xsdt facp apic dsdt; do
+for t in xsdt facp facs apic dsdt; do
 	[ -s "$t.dsl" ] || continue
 	cp "$t.dsl" rt/
 	(cd rt && iasl -oa "$t.dsl") >"$t.c.log" 2>&1 || fail "iasl $t.dsl exited $?"
@@ -111,6 +111,7 @@ expect() { # file, extended regex, what, [count]
 	fi
 }
 expect dsdt.dsl 'Name \(\\_S5, Package' '\_S5 package'
+expect dsdt.dsl 'Name \(\\_S0, Package' '\_S0 package'
 expect dsdt.dsl 'EisaId \("PNP0501"\)' 'COM1 (PNP0501)' 1
 expect dsdt.dsl '0x03F8, +// Range Minimum' 'COM1 ports 0x3f8'
 expect dsdt.dsl 'EisaId \("PNP0303"\)' 'i8042 keyboard (PNP0303)' 1
@@ -121,16 +122,26 @@ expect dsdt.dsl 'Memory32Fixed \(ReadWrite' 'Memory32Fixed for the device below 
 expect dsdt.dsl 'QWordMemory \(ResourceConsumer' 'QWordMemory for the device above 4 GiB' 1
 expect dsdt.dsl 'Name \(_HID, "ACPI0007"' 'processor devices' 2
 expect facp.dsl 'Revision : 06' 'FADT revision 6'
-expect facp.dsl 'Hardware Reduced \(V5\) : 1' 'Hardware Reduced flag'
+expect facp.dsl 'Hardware Reduced \(V5\) : 0' 'Hardware Reduced flag clear'
+expect facp.dsl "FACS Address : 0*$(hex16 "$facs" | sed 's/^0*//')\$" 'FACS address (32-bit)' 1
+expect facp.dsl 'FACS Address : 0000000000000000' 'X_FIRMWARE_CTRL 0' 1
+expect facp.dsl 'SCI Interrupt : 0003' 'SCI on IRQ 3'
+expect facp.dsl 'SMI Command Port : 00000000' 'no SMI_CMD'
+expect facp.dsl 'PM1A Event Block Address : 00000600' 'PM1a_EVT_BLK 0x600'
+expect facp.dsl 'PM1A Control Block Address : 00000604' 'PM1a_CNT_BLK 0x604'
+expect facp.dsl 'PM1 Event Block Length : 04' 'PM1_EVT_LEN 4'
+expect facp.dsl 'PM1 Control Block Length : 02' 'PM1_CNT_LEN 2'
+expect facp.dsl 'Address : 0000000000000600' 'X_PM1a_EVT_BLK port 0x600'
+expect facp.dsl 'Address : 0000000000000604' 'X_PM1a_CNT_BLK port 0x604'
+expect facp.dsl 'Legacy Devices Supported \(V2\) : 1' 'legacy devices boot flag'
+expect facs.dsl 'Signature : "FACS"' 'FACS signature'
+expect facs.dsl 'Length : 00000040' 'FACS length 64'
+expect facs.dsl 'Version : 02' 'FACS version 2'
 expect facp.dsl 'Reset Register Supported \(V2\) : 1' 'Reset Register Supported flag'
 expect facp.dsl '8042 Present on ports 60/64 \(V2\) : 1' '8042 boot flag'
 expect facp.dsl 'VGA Not Present \(V4\) : 1' 'VGA Not Present boot flag'
-expect facp.dsl 'Sleep Control Register : \[Generic Address Structure\]' 'Sleep Control Register'
-expect facp.dsl 'Sleep Status Register : \[Generic Address Structure\]' 'Sleep Status Register'
-expect facp.dsl 'Address : 00000000000003C0' 'sleep control port 0x3c0'
-expect facp.dsl 'Address : 00000000000003C1' 'sleep status port 0x3c1'
 expect facp.dsl 'Address : 00000000000003C2' 'reset port 0x3c2'
-expect facp.dsl 'Space ID : 01 \[SystemIO\]' 'System I/O registers' 4
+expect facp.dsl 'Space ID : 01 \[SystemIO\]' 'System I/O registers (reset, PM1a event and control, PM timer)' 4
 expect facp.dsl 'PM Timer Block Address : 00000608' 'PM timer port 0x608'
 expect facp.dsl 'PM Timer Block Length : 04' 'PM timer length 4'
 expect facp.dsl 'Address : 0000000000000608' 'X_PM_TMR_BLK port 0x608'
@@ -140,7 +151,12 @@ expect facp.dsl "DSDT Address : 0*$(hex16 "$dsdt" | sed 's/^0*//')\$" 'DSDT addr
 expect apic.dsl 'Subtable Type : 00 \[Processor Local APIC\]' 'processor local APICs' 2
 expect apic.dsl 'Processor Enabled : 1' 'enabled processors' 2
 expect apic.dsl 'Subtable Type : 01 \[I/O APIC\]' 'I/O APIC' 1
-expect apic.dsl 'Subtable Type : 02 \[Interrupt Source Override\]' 'interrupt source override' 1
+expect apic.dsl 'Subtable Type : 02 \[Interrupt Source Override\]' 'interrupt source overrides (IRQ 0, SCI)' 2
+expect apic.dsl 'Source : 03' 'the SCI override from IRQ 3' 1
+expect apic.dsl 'Interrupt : 00000003' 'the SCI override to GSI 3' 1
+expect apic.dsl 'Trigger Mode : 3' 'the SCI override: level-triggered' 1
+expect apic.dsl 'PC-AT Compatibility : 1' 'PCAT_COMPAT flag'
+expect apic.dsl 'I/O Apic ID : 00' 'IOAPIC ID 0' 1
 expect apic.dsl 'Subtable Type : 04 \[Local APIC NMI\]' 'local APIC NMI' 1
 expect xsdt.dsl "ACPI Table Address   0 : $(hex16 "$fadt")" 'XSDT entry 0 = FADT'
 expect xsdt.dsl "ACPI Table Address   1 : $(hex16 "$madt")" 'XSDT entry 1 = MADT'
@@ -156,7 +172,7 @@ grep -E -i '(warning|error|exception)' exec.log | grep -q -v 'AcpiSetCurrentReso
 	fail "acpiexec reported a problem"
 expect exec.log '1 ACPI AML tables successfully acquired and loaded' 'DSDT load'
 expect exec.log 'Register values for sleep state S5: Sleep-A: 05' 'S5 SLP_TYP 5'
-expect exec.log 'HwExtendedSleep .*Entering sleep state \[S5\]' 'HW-reduced S5 entry'
+expect exec.log 'HwLegacySleep .*Entering sleep state \[S5\]' 'legacy (PM1a_CNT) S5 entry'
 expect exec.log 'Interrupt List : 4 ?$' 'COM1 IRQ 4'
 expect exec.log 'Interrupt List : 1 ?$' 'keyboard IRQ 1'
 expect exec.log 'Interrupt List : 8 ?$' 'RTC IRQ 8'
@@ -168,5 +184,5 @@ if [ "$failures" -ne 0 ]; then
 	tail -n +1 ./*.log
 	exit 1
 fi
-echo "PASS: RSDP, XSDT, FADT, MADT and DSDT accepted by iasl $(iasl -v | grep -o 'version [0-9]*') and acpiexec"
+echo "PASS: RSDP, XSDT, FADT, FACS, MADT and DSDT accepted by iasl $(iasl -v | grep -o 'version [0-9]*') and acpiexec"
 exit 0

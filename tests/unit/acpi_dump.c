@@ -1,6 +1,6 @@
 /* acpi_dump.c: builds kiln's ACPI tables for 2 vCPUs and 2 virtio-mmio devices (one above 4 GiB)
  * in fake guest RAM, follows the pointers from the RSDP as an OS would, and writes each table to
- * DIR/{rsdp,xsdt,facp,apic,dsdt}.dat for tests/unit/acpi-iasl.sh. Exit status 0, or 1 with a
+ * DIR/{rsdp,xsdt,facp,facs,apic,dsdt}.dat for tests/unit/acpi-iasl.sh. Exit status 0, or 1 with a
  * message naming what was wrong. */
 #include <errno.h>
 #include <stdint.h>
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : ".";
 	struct gmem_region r = { .gpa = 0, .size = RAM_SIZE };
-	uint64_t rsdp, xsdt, fadt = 0, madt = 0, dsdt;
+	uint64_t rsdp, xsdt, fadt = 0, madt = 0, dsdt, facs;
 	struct x86_platform p;
 	struct gmem *gm;
 	int err, rc = 1;
@@ -89,12 +89,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dsdt = rd64(fadt + ACPI_FADT_X_DSDT);
-	printf("RSDP 0x%llx XSDT 0x%llx FADT 0x%llx MADT 0x%llx DSDT 0x%llx\n",
+	facs = rd32(fadt + ACPI_FADT_FIRMWARE_CTRL);
+	printf("RSDP 0x%llx XSDT 0x%llx FADT 0x%llx MADT 0x%llx DSDT 0x%llx FACS 0x%llx\n",
 	       (unsigned long long)rsdp, (unsigned long long)xsdt, (unsigned long long)fadt,
-	       (unsigned long long)madt, (unsigned long long)dsdt);
+	       (unsigned long long)madt, (unsigned long long)dsdt, (unsigned long long)facs);
 	if (dump(dir, "rsdp.dat", rsdp, rd32(rsdp + ACPI_RSDP_LENGTH)) ||
 	    dump(dir, "xsdt.dat", xsdt, table_len(xsdt)) ||
 	    dump(dir, "facp.dat", fadt, table_len(fadt)) ||
+	    dump(dir, "facs.dat", facs, ACPI_FACS_LEN) ||
 	    dump(dir, "apic.dat", madt, table_len(madt)) ||
 	    dump(dir, "dsdt.dat", dsdt, table_len(dsdt)))
 		goto out;

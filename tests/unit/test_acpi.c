@@ -102,13 +102,13 @@ static void add_mmio(uint64_t addr, uint64_t size, unsigned int irq)
 	plat.mmio_devs[plat.nr_mmio_devs++] = (struct x86_acpi_mmio_dev){ addr, size, irq };
 }
 
-/* X86_ACPI_MAX_MMIO_DEVS devices on the free pins 3, 5-7, 9-21. */
+/* X86_ACPI_MAX_MMIO_DEVS devices on the free pins 5-7, 9-21 (3 is the SCI's, 4 the UART's). */
 static void add_max_mmio(void)
 {
-	unsigned int pin = 3;
+	unsigned int pin = 5;
 
 	for (unsigned int i = 0; i < X86_ACPI_MAX_MMIO_DEVS; i++, pin++) {
-		while (pin == 4 || pin == 8)
+		while (pin == 8)
 			pin++;
 		add_mmio(0xd0000000 + i * 0x1000, 0x1000, pin);
 	}
@@ -117,7 +117,7 @@ static void add_max_mmio(void)
 /* ---- ACPI: reading the tables back ------------------------------------------------------- */
 
 struct tables {
-	uint64_t rsdp, xsdt, fadt, madt, dsdt;
+	uint64_t rsdp, xsdt, fadt, facs, madt, dsdt;
 	uint32_t fadt_len, madt_len, dsdt_len;
 };
 
@@ -142,11 +142,11 @@ static uint32_t check_table(uint64_t gpa, const char *sig, uint64_t lo, uint64_t
 	return len;
 }
 
-/* Follows RSDP -> XSDT -> FADT, MADT; FADT -> DSDT, checking each as an OS would. */
+/* Follows RSDP -> XSDT -> FADT, MADT; FADT -> DSDT, FACS, checking each as an OS would. */
 static struct tables read_tables(uint64_t rsdp, uint64_t lo, uint64_t hi)
 {
 	struct tables t = { .rsdp = rsdp };
-	uint64_t s[5], l[5];
+	uint64_t s[6], l[6];
 	uint32_t xsdt_len;
 
 	cr_assert_eq(rsdp % 16, 0, "RSDP at 0x%llx not 16-byte aligned", (unsigned long long)rsdp);
@@ -171,25 +171,52 @@ static struct tables read_tables(uint64_t rsdp, uint64_t lo, uint64_t hi)
 	t.dsdt = rd64(t.fadt + ACPI_FADT_X_DSDT);
 	t.dsdt_len = check_table(t.dsdt, "DSDT", lo, hi);
 	cr_assert_eq(rd32(t.fadt + ACPI_FADT_DSDT), t.dsdt, "32-bit DSDT repeats X_DSDT");
+	/* The FACS (5.2.10): 64-byte aligned, no checksum, through FIRMWARE_CTRL only. */
+	t.facs = rd32(t.fadt + ACPI_FADT_FIRMWARE_CTRL);
+	cr_assert_eq(rd64(t.fadt + ACPI_FADT_X_FIRMWARE_CTRL), 0, "X_FIRMWARE_CTRL 0 beside it");
+	cr_assert(t.facs >= lo && t.facs + ACPI_FACS_LEN <= hi, "FACS at 0x%llx outside the range",
+		  (unsigned long long)t.facs);
+	cr_assert_eq(t.facs % 64, 0, "FACS at 0x%llx not 64-byte aligned",
+		     (unsigned long long)t.facs);
+	cr_assert_arr_eq(at(t.facs, 4), "FACS", 4);
+	cr_assert_eq(rd32(t.facs + 4), 64, "FACS length");
+	cr_assert_eq(rd32(t.facs + 8), 0, "hardware signature");
+	cr_assert_eq(rd32(t.facs + 12), 0, "no waking vector");
+	cr_assert_eq(rd32(t.facs + 16), 0, "global lock free");
+	cr_assert_eq(rd32(t.facs + 20), 0, "no S4BIOS, no 64-bit wake");
+	cr_assert_eq(rd64(t.facs + 24), 0, "no X waking vector");
+	cr_assert_eq(rd8(t.facs + 32), 2, "FACS version");
+	for (unsigned int i = 33; i < 64; i++)
+		cr_assert_eq(rd8(t.facs + i), 0, "FACS byte %u", i);
 	/* The tables do not overlap one another. */
-	memcpy(s, (uint64_t[]){ t.rsdp, t.xsdt, t.fadt, t.madt, t.dsdt }, sizeof(s));
-	memcpy(l, (uint64_t[]){ ACPI_RSDP_LEN, xsdt_len, t.fadt_len, t.madt_len, t.dsdt_len },
+	memcpy(s, (uint64_t[]){ t.rsdp, t.xsdt, t.fadt, t.madt, t.dsdt, t.facs }, sizeof(s));
+	memcpy(l, (uint64_t[]){ ACPI_RSDP_LEN, xsdt_len, t.fadt_len, t.madt_len, t.dsdt_len,
+				ACPI_FACS_LEN },
 	       sizeof(l));
-	for (unsigned int i = 0; i < 5; i++)
-		for (unsigned int j = i + 1; j < 5; j++)
+	for (unsigned int i = 0; i < 6; i++)
+		for (unsigned int j = i + 1; j < 6; j++)
 			cr_assert(s[i] + l[i] <= s[j] || s[j] + l[j] <= s[i],
 				  "tables %u and %u overlap", i, j);
 	return t;
 }
 
-/* A Generic Address Structure for the byte-wide I/O port `port`. */
-static void check_gas_io8(uint64_t gpa, uint16_t port)
+/* A Generic Address Structure for `bits` at the I/O port `port`, accessed `access` wide. */
+static void check_gas_io(uint64_t gpa, uint16_t port, uint8_t bits, uint8_t access)
 {
 	cr_assert_eq(rd8(gpa), ACPI_GAS_SPACE_SYSTEM_IO);
-	cr_assert_eq(rd8(gpa + 1), 8, "bit width");
+	cr_assert_eq(rd8(gpa + 1), bits, "bit width");
 	cr_assert_eq(rd8(gpa + 2), 0, "bit offset");
-	cr_assert_eq(rd8(gpa + 3), ACPI_GAS_ACCESS_BYTE);
+	cr_assert_eq(rd8(gpa + 3), access);
 	cr_assert_eq(rd64(gpa + 4), port);
+}
+
+/* The 32-bit block address at `legacy`, its length at `len_off` and its X_ GAS at `x` agree. */
+static void check_block(const struct tables *t, unsigned int legacy, unsigned int len_off,
+			unsigned int x, uint16_t port, uint8_t len, uint8_t access)
+{
+	cr_assert_eq(rd32(t->fadt + legacy), port, "block at FADT offset %u", legacy);
+	cr_assert_eq(rd8(t->fadt + len_off), len, "length at FADT offset %u", len_off);
+	check_gas_io(t->fadt + x, port, (uint8_t)(8 * len), access);
 }
 
 static void check_fadt(const struct tables *t)
@@ -199,36 +226,61 @@ static void check_fadt(const struct tables *t)
 
 	cr_assert_eq(t->fadt_len, ACPI_FADT_LEN);
 	cr_assert_eq(rd8(t->fadt + ACPI_HDR_REVISION), 6);
-	cr_assert(flags & ACPI_FADT_F_HW_REDUCED_ACPI, "HW_REDUCED_ACPI");
+	/* A full platform: Linux keeps its 8259 and ISA IRQs only without HW_REDUCED_ACPI. */
+	cr_assert_not(flags & ACPI_FADT_F_HW_REDUCED_ACPI, "not HW_REDUCED_ACPI");
 	cr_assert(flags & ACPI_FADT_F_RESET_REG_SUP, "RESET_REG_SUP");
+	cr_assert(flags & ACPI_FADT_F_PWR_BUTTON, "no fixed power button");
+	cr_assert(flags & ACPI_FADT_F_SLP_BUTTON, "no fixed sleep button");
+	cr_assert(boot & ACPI_IAPC_LEGACY_DEVICES, "ISA devices");
 	cr_assert(boot & ACPI_IAPC_8042, "8042 present");
 	cr_assert(boot & ACPI_IAPC_VGA_NOT_PRESENT, "VGA not present");
 	cr_assert_not(boot & ACPI_IAPC_CMOS_RTC_NOT_PRESENT, "the DSDT describes an RTC");
-	cr_assert_eq(rd16(t->fadt + ACPI_FADT_SCI_INT), 0, "no SCI on a HW-reduced platform");
-	cr_assert_eq(rd32(t->fadt + 36), 0, "no FACS");
-	/* PM1/PM2/GPE blocks and lengths: none; the PM timer (76-79, length at 91) is kept. */
-	for (uint64_t off = 56; off < 96; off++)
-		if ((off < ACPI_FADT_PM_TMR_BLK || off >= ACPI_FADT_PM_TMR_BLK + 4) &&
+	cr_assert_eq(rd16(t->fadt + ACPI_FADT_SCI_INT), plat.sci_irq, "SCI_INT");
+	/* No SMM: always in ACPI mode, so SMI_CMD, ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ and
+	 * PSTATE_CNT are 0. */
+	for (uint64_t off = ACPI_FADT_SMI_CMD; off < ACPI_FADT_PM1A_EVT_BLK; off++)
+		cr_assert_eq(rd8(t->fadt + off), 0, "SMI field at %llu", (unsigned long long)off);
+	check_block(t, ACPI_FADT_PM1A_EVT_BLK, ACPI_FADT_PM1_EVT_LEN, ACPI_FADT_X_PM1A_EVT_BLK,
+		    plat.pm1a_evt_port, 4, ACPI_GAS_ACCESS_WORD);
+	check_block(t, ACPI_FADT_PM1A_CNT_BLK, ACPI_FADT_PM1_CNT_LEN, ACPI_FADT_X_PM1A_CNT_BLK,
+		    plat.pm1a_cnt_port, 2, ACPI_GAS_ACCESS_WORD);
+	if (plat.pm_timer_port) {
+		check_block(t, ACPI_FADT_PM_TMR_BLK, ACPI_FADT_PM_TMR_LEN, ACPI_FADT_X_PM_TMR_BLK,
+			    plat.pm_timer_port, 4, ACPI_GAS_ACCESS_DWORD);
+		cr_assert(flags & ACPI_FADT_F_TMR_VAL_EXT, "a 32-bit PM timer");
+	} else {
+		cr_assert_eq(rd32(t->fadt + ACPI_FADT_PM_TMR_BLK), 0, "no PM_TMR_BLK");
+		cr_assert_eq(rd8(t->fadt + ACPI_FADT_PM_TMR_LEN), 0, "no PM_TMR_LEN");
+		for (unsigned int i = 0; i < ACPI_GAS_LEN; i++)
+			cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK + i), 0, "no X_PM_TMR_BLK");
+	}
+	/* No PM1b, PM2 or GPE blocks: their addresses (60-71 but PM1a_CNT, 72, 80, 84) and
+	 * lengths (90, 92-94) are 0, and so are their X_ GASes (160-171, 184-207, 220-243). */
+	for (uint64_t off = 60; off < 96; off++)
+		if ((off < ACPI_FADT_PM1A_CNT_BLK || off >= ACPI_FADT_PM1A_CNT_BLK + 4) &&
+		    (off < ACPI_FADT_PM_TMR_BLK || off >= ACPI_FADT_PM_TMR_BLK + 4) &&
+		    off != ACPI_FADT_PM1_EVT_LEN && off != ACPI_FADT_PM1_CNT_LEN &&
 		    off != ACPI_FADT_PM_TMR_LEN)
-			cr_assert_eq(rd8(t->fadt + off), 0, "legacy PM field at %llu",
+			cr_assert_eq(rd8(t->fadt + off), 0, "PM field at %llu",
 				     (unsigned long long)off);
-	cr_assert_eq(rd32(t->fadt + ACPI_FADT_PM_TMR_BLK), plat.pm_timer_port);
-	cr_assert_eq(rd8(t->fadt + ACPI_FADT_PM_TMR_LEN), 4, "PM_TMR_LEN");
-	cr_assert(flags & ACPI_FADT_F_TMR_VAL_EXT, "a 32-bit PM timer");
-	cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK), ACPI_GAS_SPACE_SYSTEM_IO);
-	cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK + 1), 32, "bit width");
-	cr_assert_eq(rd8(t->fadt + ACPI_FADT_X_PM_TMR_BLK + 3), ACPI_GAS_ACCESS_DWORD);
-	cr_assert_eq(rd64(t->fadt + ACPI_FADT_X_PM_TMR_BLK + 4), plat.pm_timer_port);
-	cr_assert_eq(plat.pm_timer_port, X86_ACPI_PM_TIMER_PORT);
-	check_gas_io8(t->fadt + ACPI_FADT_RESET_REG, plat.reset_port);
+	for (uint64_t off = 160; off < 244; off++)
+		if ((off < ACPI_FADT_X_PM1A_CNT_BLK || off >= ACPI_FADT_X_PM1A_CNT_BLK + 12) &&
+		    (off < ACPI_FADT_X_PM_TMR_BLK || off >= ACPI_FADT_X_PM_TMR_BLK + 12))
+			cr_assert_eq(rd8(t->fadt + off), 0, "X_ block field at %llu",
+				     (unsigned long long)off);
+	cr_assert_gt(rd16(t->fadt + ACPI_FADT_P_LVL2_LAT), 100, "no C2");
+	cr_assert_gt(rd16(t->fadt + ACPI_FADT_P_LVL3_LAT), 1000, "no C3");
+	check_gas_io(t->fadt + ACPI_FADT_RESET_REG, plat.reset_port, 8, ACPI_GAS_ACCESS_BYTE);
 	cr_assert_eq(rd8(t->fadt + ACPI_FADT_RESET_VALUE), X86_ACPI_RESET_VALUE);
-	check_gas_io8(t->fadt + ACPI_FADT_SLEEP_CONTROL_REG, plat.sleep_control_port);
-	check_gas_io8(t->fadt + ACPI_FADT_SLEEP_STATUS_REG, plat.sleep_status_port);
+	/* The HW-reduced sleep registers are not there. */
+	for (uint64_t off = ACPI_FADT_SLEEP_CONTROL_REG; off < ACPI_FADT_HYPERVISOR_ID; off++)
+		cr_assert_eq(rd8(t->fadt + off), 0, "sleep register field at %llu",
+			     (unsigned long long)off);
 	cr_assert_eq(rd64(t->fadt + ACPI_FADT_X_DSDT), t->dsdt);
 }
 
 /* MADT entries: nr_vcpus local APICs with ids 0..n-1 and UIDs equal to them, the IOAPIC, the
- * IRQ 0 override and the LINT1 NMI, and nothing else. */
+ * IRQ 0 and SCI overrides and the LINT1 NMI, and nothing else. */
 static void check_madt(const struct tables *t)
 {
 	unsigned int lapics = 0, ioapics = 0, isos = 0, nmis = 0, entries = 0;
@@ -252,7 +304,8 @@ static void check_madt(const struct tables *t)
 			break;
 		case ACPI_MADT_IO_APIC:
 			cr_assert_eq(len, 12);
-			cr_assert_eq(rd8(off + 2), plat.nr_vcpus, "IOAPIC id after the CPUs'");
+			cr_assert_eq(rd8(off + 2), X86_IOAPIC_ID, "IOAPIC id");
+			cr_assert_lt(X86_IOAPIC_ID, 16, "fits the ID register's bits 27:24");
 			cr_assert_eq(rd32(off + 4), plat.ioapic_addr);
 			cr_assert_eq(rd32(off + 8), 0, "GSI base");
 			ioapics++;
@@ -260,10 +313,18 @@ static void check_madt(const struct tables *t)
 		case ACPI_MADT_INT_SRC_OVERRIDE:
 			cr_assert_eq(len, 10);
 			cr_assert_eq(rd8(off + 2), 0, "ISA");
-			cr_assert_eq(rd8(off + 3), 0, "IRQ 0");
-			cr_assert_eq(rd32(off + 4), 2, "to GSI 2");
-			cr_assert_eq(rd16(off + 8),
-				     ACPI_MPS_INTI_POLARITY_HIGH | ACPI_MPS_INTI_TRIGGER_EDGE);
+			if (isos == 0) {
+				cr_assert_eq(rd8(off + 3), 0, "IRQ 0");
+				cr_assert_eq(rd32(off + 4), 2, "to GSI 2");
+				cr_assert_eq(rd16(off + 8), ACPI_MPS_INTI_POLARITY_HIGH |
+								    ACPI_MPS_INTI_TRIGGER_EDGE);
+			} else {
+				/* The SCI: the FADT's SCI_INT to itself, level, active high. */
+				cr_assert_eq(rd8(off + 3), plat.sci_irq, "the SCI's IRQ");
+				cr_assert_eq(rd32(off + 4), plat.sci_irq, "to the same GSI");
+				cr_assert_eq(rd16(off + 8), ACPI_MPS_INTI_POLARITY_HIGH |
+								    ACPI_MPS_INTI_TRIGGER_LEVEL);
+			}
 			isos++;
 			break;
 		case ACPI_MADT_LOCAL_APIC_NMI:
@@ -281,9 +342,9 @@ static void check_madt(const struct tables *t)
 	cr_assert_eq(off, end);
 	cr_assert_eq(lapics, plat.nr_vcpus);
 	cr_assert_eq(ioapics, 1);
-	cr_assert_eq(isos, 1);
+	cr_assert_eq(isos, 2);
 	cr_assert_eq(nmis, 1);
-	cr_assert_eq(entries, plat.nr_vcpus + 3);
+	cr_assert_eq(entries, plat.nr_vcpus + 4);
 }
 
 /* The DSDT's AML holds \_S5, the ISA devices' EISA ids, one processor device per vCPU and one
@@ -291,6 +352,7 @@ static void check_madt(const struct tables *t)
 static void check_dsdt(const struct tables *t)
 {
 	static const uint8_t s5[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12 };
+	static const uint8_t s0[] = { 0x08, '\\', '_', 'S', '0', '_', 0x12 };
 	static const uint8_t pnp0501[] = { 0x0c, 0x41, 0xd0, 0x05, 0x01 };
 	static const uint8_t pnp0303[] = { 0x0c, 0x41, 0xd0, 0x03, 0x03 };
 	static const uint8_t pnp0b00[] = { 0x0c, 0x41, 0xd0, 0x0b, 0x00 };
@@ -299,6 +361,7 @@ static void check_dsdt(const struct tables *t)
 
 	cr_assert_eq(rd8(t->dsdt + ACPI_HDR_REVISION), 2, "64-bit integers");
 	cr_assert_eq(count_bytes(body, len, s5, sizeof(s5)), 1, "Name(\\_S5_, Package)");
+	cr_assert_eq(count_bytes(body, len, s0, sizeof(s0)), 1, "Name(\\_S0_, Package)");
 	cr_assert_eq(count_bytes(body, len, pnp0501, sizeof(pnp0501)), 1, "PNP0501");
 	cr_assert_eq(count_bytes(body, len, pnp0303, sizeof(pnp0303)), 1, "PNP0303");
 	cr_assert_eq(count_bytes(body, len, pnp0b00, sizeof(pnp0b00)), 1, "PNP0B00");
@@ -373,6 +436,21 @@ Test(acpi, layout_constants)
 
 Test(acpi, one_vcpu) { build_and_check(); }
 
+/* What kiln's board has: q35's PM1a blocks and PM timer, the SCI on ISA IRQ 3, IOAPIC ID 0. */
+Test(acpi, default_platform)
+{
+	cr_assert_eq(plat.pm1a_evt_port, X86_ACPI_PM1A_EVT_PORT);
+	cr_assert_eq(plat.pm1a_cnt_port, X86_ACPI_PM1A_CNT_PORT);
+	cr_assert_eq(plat.pm_timer_port, X86_ACPI_PM_TIMER_PORT);
+	cr_assert_eq(X86_ACPI_PM1A_EVT_PORT, 0x600);
+	cr_assert_eq(X86_ACPI_PM1A_CNT_PORT, 0x604);
+	cr_assert_eq(X86_ACPI_PM_TIMER_PORT, 0x608);
+	cr_assert_eq(plat.sci_irq, X86_ACPI_SCI_IRQ);
+	cr_assert_eq(X86_ACPI_SCI_IRQ, 3);
+	cr_assert_eq(X86_IOAPIC_ID, 0);
+	build_and_check();
+}
+
 Test(acpi, two_vcpus)
 {
 	x86_platform_default(&plat, 2);
@@ -407,12 +485,22 @@ Test(acpi, device_ending_at_4gib_uses_memory32)
 	build_and_check();
 }
 
-Test(acpi, sleep_and_reset_ports_follow_the_platform)
+Test(acpi, pm1_reset_and_sci_follow_the_platform)
 {
-	plat.sleep_control_port = 0x600;
-	plat.sleep_status_port = 0x601;
+	plat.pm1a_evt_port = 0xb000;
+	plat.pm1a_cnt_port = 0xb004;
 	plat.reset_port = 0xcf9;
+	plat.sci_irq = 9;
 	build_and_check();
+}
+
+Test(acpi, no_pm_timer)
+{
+	struct tables t;
+
+	plat.pm_timer_port = 0;
+	t = build_and_check();
+	cr_assert_not(rd32(t.fadt + ACPI_FADT_FLAGS) & ACPI_FADT_F_TMR_VAL_EXT);
 }
 
 Test(acpi, unaligned_base_rounds_rsdp_up)
@@ -515,9 +603,18 @@ Test(acpi, bad_platforms_are_einval)
 	REJECT(plat.uart_irq = 16);
 	REJECT(plat.uart_irq = 2);
 	REJECT(plat.uart_irq = 1);
-	REJECT(plat.sleep_control_port = 0);
-	REJECT(plat.sleep_status_port = 0);
+	REJECT(plat.pm1a_evt_port = 0);
+	REJECT(plat.pm1a_evt_port = 0xfffd);
+	REJECT(plat.pm1a_cnt_port = 0);
+	REJECT(plat.pm1a_cnt_port = 0xffff);
+	REJECT(plat.pm_timer_port = 0xfffd);
 	REJECT(plat.reset_port = 0);
+	REJECT(plat.sci_irq = 16);
+	REJECT(plat.sci_irq = 0);
+	REJECT(plat.sci_irq = 2);
+	REJECT(plat.sci_irq = 8);
+	REJECT(plat.sci_irq = plat.uart_irq);
+	REJECT(add_mmio(0xd0000000, 0x1000, X86_ACPI_SCI_IRQ)); /* the SCI's */
 	REJECT(plat.nr_mmio_devs = X86_ACPI_MAX_MMIO_DEVS + 1);
 	REJECT(add_mmio(0xd0000000, 0, 5));
 	REJECT(add_mmio(UINT64_MAX - 0xfff, 0x2000, 5));
@@ -887,7 +984,7 @@ static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 			buses++;
 			break;
 		case MPC_IOAPIC:
-			cr_assert_eq(rd8(off + 1), plat.nr_vcpus, "IOAPIC id as in the MADT");
+			cr_assert_eq(rd8(off + 1), X86_IOAPIC_ID, "IOAPIC id as in the MADT");
 			cr_assert(rd8(off + 3) & MPC_IOAPIC_ENABLED);
 			cr_assert_eq(rd32(off + 4), plat.ioapic_addr);
 			ioapics++;
@@ -897,7 +994,7 @@ static void check_mptable(uint64_t fps, uint64_t lo, uint64_t hi)
 
 			cr_assert_eq(rd8(off + 1), MP_INT);
 			cr_assert_eq(rd8(off + 4), MP_ISA_BUS_ID);
-			cr_assert_eq(rd8(off + 6), plat.nr_vcpus, "to the IOAPIC");
+			cr_assert_eq(rd8(off + 6), X86_IOAPIC_ID, "to the IOAPIC");
 			cr_assert_lt(pin, plat.ioapic_pins);
 			if (irq < X86_ISA_IRQS) {
 				cr_assert_eq(isa_to_pin[irq], 0xffffffffu, "IRQ %u twice", irq);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
@@ -136,7 +137,18 @@ Test(ioapic, id_register_and_select_readback)
 	ioapic_wr(IOAPIC_REG_ID, 0x30000000);
 	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0, "bits 31:28 are reserved");
 	ioapic_set_id(io, 17);
-	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x01000000, "the tables' id 17 keeps its low 4 bits");
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0x01000000, "an id of 17 keeps its low 4 bits");
+}
+
+/* The ID register after the board sets it is the ID the MADT and MP table give, whole. */
+Test(ioapic, id_register_matches_the_tables)
+{
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), 0, "reset value");
+	cr_assert_lt(X86_IOAPIC_ID, 16, "the tables' id fits bits 27:24");
+	ioapic_set_id(io, 9);
+	ioapic_set_id(io, X86_IOAPIC_ID);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ID), (uint32_t)X86_IOAPIC_ID << 24);
+	cr_assert_eq(ioapic_rd(IOAPIC_REG_ARB), (uint32_t)X86_IOAPIC_ID << 24);
 }
 
 Test(ioapic, rte_to_msi_encoding)
@@ -918,4 +930,155 @@ Test(acpi_pm_timer, byte_and_word_reads)
 	cr_assert(b == (a >> 16) || b == (c >> 16), "word at offset 2: 0x%x, count 0x%x-0x%x", b, a, c);
 	cr_assert(hi == (a >> 24) || hi == (c >> 24));
 	cr_assert((uint32_t)(c - a) < ACPI_PM_TIMER_HZ, "a second at most between the reads");
+}
+
+/* ---- ACPI PM1 blocks and reset register ---------------------------------------------------- */
+
+static uint16_t pm_rd16(void (*rd)(void *, uint64_t, void *, unsigned int), struct acpi_pm *pm,
+			uint64_t off)
+{
+	uint16_t v = 0;
+
+	rd(pm, off, &v, 2);
+	return v;
+}
+
+static void pm_wr16(void (*wr)(void *, uint64_t, const void *, unsigned int), struct acpi_pm *pm,
+		    uint64_t off, uint16_t v)
+{
+	wr(pm, off, &v, 2);
+}
+
+Test(acpi_pm, power_on_state)
+{
+	struct stop_rec rec = { 0 };
+	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &rec };
+	struct acpi_pm pm;
+	uint32_t evt = 0xdeadbeef;
+
+	acpi_pm_init(&pm, &ctl, 5, 1);
+	acpi_pm_evt_read(&pm, 0, &evt, 4);
+	cr_assert_eq(evt, 0, "nothing pending, nothing enabled");
+	cr_assert_eq(pm_rd16(acpi_pm_cnt_read, &pm, 0), ACPI_PM1_CNT_SCI_EN,
+		     "in ACPI mode from power-on (no SMI_CMD)");
+	pm_wr16(acpi_pm_cnt_write, &pm, 0, 0);
+	cr_assert_eq(pm_rd16(acpi_pm_cnt_read, &pm, 0), ACPI_PM1_CNT_SCI_EN, "SCI_EN stays set");
+	cr_assert_eq(rec.calls, 0);
+	acpi_pm_destroy(&pm);
+}
+
+Test(acpi_pm, enable_register_reads_back_its_defined_bits)
+{
+	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &(struct stop_rec){ 0 } };
+	struct acpi_pm pm;
+	uint8_t b = 0x21;
+
+	acpi_pm_init(&pm, &ctl, 5, 1);
+	pm_wr16(acpi_pm_evt_write, &pm, 2, 0xffff);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 2), ACPI_PM1_EN_MASK, "reserved bits read 0");
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 0), 0, "enabling sets no status");
+	/* ACPICA's enable of GBL_EN: a write, then a read that must show the bit. */
+	pm_wr16(acpi_pm_evt_write, &pm, 2, 0);
+	acpi_pm_evt_write(&pm, 2, &b, 1);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 2), 0x21, "TMR_EN | GBL_EN by a byte write");
+	b = 0x07;
+	acpi_pm_evt_write(&pm, 3, &b, 1);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 2), 0x0721, "the high byte alone");
+	acpi_pm_destroy(&pm);
+}
+
+Test(acpi_pm, s5_powers_off_and_other_sleeps_wake_at_once)
+{
+	struct stop_rec rec = { 0 };
+	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &rec };
+	struct acpi_pm pm;
+	uint8_t hi;
+
+	acpi_pm_init(&pm, &ctl, 5, 1);
+	/* ACPICA's legacy sleep: SLP_TYP first, then SLP_TYP | SLP_EN. */
+	pm_wr16(acpi_pm_cnt_write, &pm, 0, ACPI_PM1_CNT_SCI_EN | 3 << 10);
+	cr_assert_eq(rec.calls, 0, "SLP_TYP alone does nothing");
+	cr_assert_eq(pm_rd16(acpi_pm_cnt_read, &pm, 0), ACPI_PM1_CNT_SCI_EN | 3 << 10);
+	pm_wr16(acpi_pm_cnt_write, &pm, 0, ACPI_PM1_CNT_SCI_EN | 3 << 10 | ACPI_PM1_CNT_SLP_EN);
+	cr_assert_eq(rec.calls, 0, "S3 is not a power-off");
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 0), ACPI_PM1_STS_WAK, "woken at once");
+	cr_assert_eq(pm_rd16(acpi_pm_cnt_read, &pm, 0) & ACPI_PM1_CNT_SLP_EN, 0, "SLP_EN reads 0");
+	pm_wr16(acpi_pm_evt_write, &pm, 0, 0x7fff);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 0), ACPI_PM1_STS_WAK, "a 0 leaves WAK_STS");
+	pm_wr16(acpi_pm_evt_write, &pm, 0, ACPI_PM1_STS_WAK);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 0), 0, "a 1 clears it");
+	/* S5 in one 16-bit write. */
+	pm_wr16(acpi_pm_cnt_write, &pm, 0, 5 << 10 | ACPI_PM1_CNT_SLP_EN);
+	cr_assert_eq(rec.calls, 1);
+	cr_assert_eq(rec.reason, STOP_POWEROFF);
+	/* S5 by a write of the high byte alone (SLP_TYP and SLP_EN are both in it). */
+	hi = (uint8_t)((5 << 10 | ACPI_PM1_CNT_SLP_EN) >> 8);
+	acpi_pm_cnt_write(&pm, 1, &hi, 1);
+	cr_assert_eq(rec.calls, 2);
+	/* SLP_EN with SLP_TYP = S5 already written. */
+	pm_wr16(acpi_pm_cnt_write, &pm, 0, 5 << 10);
+	hi = ACPI_PM1_CNT_SLP_EN >> 8 | 5 << 2;
+	acpi_pm_cnt_write(&pm, 1, &hi, 1);
+	cr_assert_eq(rec.calls, 3);
+	/* A low-byte write cannot carry SLP_EN. */
+	hi = 0xff;
+	acpi_pm_cnt_write(&pm, 0, &hi, 1);
+	cr_assert_eq(rec.calls, 3);
+	acpi_pm_destroy(&pm);
+}
+
+Test(acpi_pm, reset_register_and_accesses_past_the_blocks)
+{
+	struct stop_rec rec = { 0 };
+	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &rec };
+	struct acpi_pm pm;
+	uint8_t v = 2, buf[4] = { 0xaa, 0xaa, 0xaa, 0xaa };
+	uint32_t all = 0xffffffff;
+
+	acpi_pm_init(&pm, &ctl, 5, 1);
+	acpi_pm_reset_write(&pm, 0, &v, 1);
+	cr_assert_eq(rec.calls, 0, "not the reset value");
+	v = 1;
+	acpi_pm_reset_write(&pm, 0, &v, 1);
+	cr_assert_eq(rec.calls, 1);
+	cr_assert_eq(rec.reason, STOP_RESET);
+	/* A dword at the control block's last byte: one byte in, three past it, left alone. */
+	acpi_pm_cnt_read(&pm, 1, buf, 4);
+	cr_assert_eq(buf[0], 0);
+	cr_assert_eq(buf[1] & buf[2] & buf[3], 0xaa, "bytes past the block untouched");
+	acpi_pm_evt_write(&pm, 3, &all, 4);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &pm, 2), ACPI_PM1_EN_MASK & 0xff00,
+		     "only the byte inside the block");
+	acpi_pm_destroy(&pm);
+}
+
+Test(acpi_pm, save_and_load)
+{
+	const struct vm_control ctl = { .request_stop = rec_stop, .opaque = &(struct stop_rec){ 0 } };
+	struct acpi_pm a, b;
+	struct acpi_pm_state st, bad;
+
+	acpi_pm_init(&a, &ctl, 5, 1);
+	acpi_pm_init(&b, &ctl, 5, 1);
+	pm_wr16(acpi_pm_evt_write, &a, 2, 0x0121);
+	pm_wr16(acpi_pm_cnt_write, &a, 0, 3 << 10 | ACPI_PM1_CNT_BM_RLD | ACPI_PM1_CNT_SLP_EN);
+	acpi_pm_save(&a, &st);
+	cr_assert_eq(acpi_pm_load(&b, &st), 0);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &b, 0), ACPI_PM1_STS_WAK, "the wake came along");
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &b, 2), 0x0121);
+	cr_assert_eq(pm_rd16(acpi_pm_cnt_read, &b, 0),
+		     3 << 10 | ACPI_PM1_CNT_BM_RLD | ACPI_PM1_CNT_SCI_EN);
+	/* Bits no register holds: refused, nothing changed. */
+	bad = st;
+	bad.pm1_en = 0x8000;
+	cr_assert_eq(acpi_pm_load(&b, &bad), -EINVAL);
+	bad = st;
+	bad.pm1_sts = 0x0002;
+	cr_assert_eq(acpi_pm_load(&b, &bad), -EINVAL);
+	bad = st;
+	bad.pm1_cnt = ACPI_PM1_CNT_SLP_EN;
+	cr_assert_eq(acpi_pm_load(&b, &bad), -EINVAL);
+	cr_assert_eq(pm_rd16(acpi_pm_evt_read, &b, 2), 0x0121, "unchanged after a refusal");
+	acpi_pm_destroy(&a);
+	acpi_pm_destroy(&b);
 }

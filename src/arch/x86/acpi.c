@@ -1,4 +1,5 @@
-/* acpi.c: the x86 guest's ACPI tables (ACPI 6.4, HW-reduced); the DSDT is built with acpi/aml.h. */
+/* acpi.c: the x86 guest's ACPI tables (ACPI 6.4, a full PC platform: PM1 blocks, SCI, FACS); the
+ * DSDT is built with acpi/aml.h. docs/linux.md "Why a full ACPI platform" says why not HW-reduced. */
 #include "arch/x86/acpi.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 
 #include "acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/acpi_pm.h"
 #include "util/log.h"
 
 /* Identification every table carries (5.2.6). */
@@ -48,8 +50,9 @@ void x86_platform_default(struct x86_platform *p, unsigned int nr_vcpus)
 		.lapic_addr = X86_LAPIC_ADDR,
 		.uart_port = 0x3f8,
 		.uart_irq = 4,
-		.sleep_control_port = X86_ACPI_SLEEP_CONTROL_PORT,
-		.sleep_status_port = X86_ACPI_SLEEP_STATUS_PORT,
+		.pm1a_evt_port = X86_ACPI_PM1A_EVT_PORT,
+		.pm1a_cnt_port = X86_ACPI_PM1A_CNT_PORT,
+		.sci_irq = X86_ACPI_SCI_IRQ,
 		.reset_port = X86_ACPI_RESET_PORT,
 		.pm_timer_port = X86_ACPI_PM_TIMER_PORT,
 	};
@@ -88,10 +91,19 @@ int x86_platform_check(const struct x86_platform *p)
 		pr_debug("x86 tables: UART at port 0x%x IRQ %u", p->uart_port, p->uart_irq);
 		return -EINVAL;
 	}
-	/* A zero GAS address means "not implemented"; Linux then neither powers off nor resets. */
-	if (!p->sleep_control_port || !p->sleep_status_port || !p->reset_port) {
-		pr_debug("x86 tables: sleep control 0x%x, sleep status 0x%x, reset 0x%x: port 0",
-			 p->sleep_control_port, p->sleep_status_port, p->reset_port);
+	/* The SCI is an ISA IRQ of its own (level-triggered: it shares with no edge device). */
+	if (p->sci_irq >= X86_ISA_IRQS || isa_irq_reserved(p->sci_irq) ||
+	    p->sci_irq == p->uart_irq) {
+		pr_debug("x86 tables: SCI on IRQ %u: not a free ISA IRQ", p->sci_irq);
+		return -EINVAL;
+	}
+	/* A PM1a block is mandatory on a platform that is not HW-reduced (4.8.1); a zero reset
+	 * address means "not implemented" (Linux then cannot reset through ACPI). */
+	if (!p->pm1a_evt_port || p->pm1a_evt_port > 0xffff - (ACPI_PM1_EVT_LEN - 1) ||
+	    !p->pm1a_cnt_port || p->pm1a_cnt_port > 0xffff - (ACPI_PM1_CNT_LEN - 1) ||
+	    !p->reset_port || p->pm_timer_port > 0xffff - (X86_ACPI_PM_TIMER_LEN - 1)) {
+		pr_debug("x86 tables: PM1a event 0x%x, PM1a control 0x%x, reset 0x%x, PM timer 0x%x",
+			 p->pm1a_evt_port, p->pm1a_cnt_port, p->reset_port, p->pm_timer_port);
 		return -EINVAL;
 	}
 	if (p->nr_mmio_devs > X86_ACPI_MAX_MMIO_DEVS) {
@@ -108,7 +120,8 @@ int x86_platform_check(const struct x86_platform *p)
 			return -EINVAL;
 		}
 		/* Edge-triggered lines cannot be shared: a GSI each, none of the fixed ones. */
-		if (d->irq >= p->ioapic_pins || isa_irq_reserved(d->irq) || d->irq == p->uart_irq) {
+		if (d->irq >= p->ioapic_pins || isa_irq_reserved(d->irq) || d->irq == p->uart_irq ||
+		    d->irq == p->sci_irq) {
 			pr_debug("x86 tables: mmio device %u IRQ %u is taken or no IOAPIC pin",
 				 i, d->irq);
 			return -EINVAL;
@@ -144,26 +157,6 @@ static void table_checksum(uint8_t *t, uint32_t len)
 	aml_put8(t, ACPI_HDR_CHECKSUM, (uint8_t)-aml_checksum(t, len));
 }
 
-/* Generic Address Structure for a 1-byte I/O port (5.2.3.2). */
-static void gas_io8(uint8_t *t, size_t off, uint16_t port)
-{
-	aml_put8(t, off, ACPI_GAS_SPACE_SYSTEM_IO);
-	aml_put8(t, off + 1, 8); /* register bit width */
-	aml_put8(t, off + 2, 0); /* bit offset */
-	aml_put8(t, off + 3, ACPI_GAS_ACCESS_BYTE);
-	aml_put64(t, off + 4, port);
-}
-
-/* A 32-bit I/O register (the PM timer: read with `inl`). */
-static void gas_io32(uint8_t *t, size_t off, uint16_t port)
-{
-	aml_put8(t, off, ACPI_GAS_SPACE_SYSTEM_IO);
-	aml_put8(t, off + 1, 32);
-	aml_put8(t, off + 2, 0);
-	aml_put8(t, off + 3, ACPI_GAS_ACCESS_DWORD);
-	aml_put64(t, off + 4, port);
-}
-
 /* Device(name) { _HID EisaId(hid), _UID uid, _CRS { IO ports..., IRQNoFlags(irq) } } for an ISA
  * device: `ports` pairs of (first port, count). */
 static void dsdt_isa_device(struct aml *a, const char *name, const char *hid, unsigned int uid,
@@ -190,8 +183,14 @@ static void dsdt_body(struct aml *a, const struct x86_platform *p)
 	const uint16_t rtc_ports[][2] = { { 0x70, 2 } };
 	char name[16]; /* "C%03X", "V%03X": nr_vcpus and nr_mmio_devs were checked */
 
-	/* \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved} (7.4.2.6). A HW-reduced OSPM writes
-	 * SLP_TYPa to SLEEP_CONTROL_REG; Linux offers power-off only when \_S5 evaluates. */
+	/* \_S0 and \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved} (7.4.2). The OSPM writes SLP_TYPa
+	 * with SLP_EN to PM1a_CNT (there is no PM1b); Linux offers power-off only when \_S5
+	 * evaluates. ACPICA's legacy wake writes \_S0's SLP_TYP, and fails without it. */
+	aml_name(a, "\\_S0_");
+	aml_package_begin(a);
+	for (int i = 0; i < 4; i++)
+		aml_integer(a, 0);
+	aml_end(a);
 	aml_name(a, "\\_S5_");
 	aml_package_begin(a);
 	aml_integer(a, X86_ACPI_S5_SLP_TYP);
@@ -209,8 +208,8 @@ static void dsdt_body(struct aml *a, const struct x86_platform *p)
 		aml_name_integer(a, "_UID", i);
 		aml_end(a);
 	}
-	/* The ISA devices. Under HW-reduced ACPI Linux maps no ISA IRQ by itself (legacy_pic is
-	 * null, nr_legacy_irqs() is 0): these _CRS IRQs are how ttyS0 and the i8042 get theirs. */
+	/* The ISA devices, for PNP ACPI (Linux's 8250_pnp, i8042 and rtc_cmos bind these; the
+	 * legacy probes of the same ports find them taken or replace them in place). */
 	dsdt_isa_device(a, "COM1", "PNP0501", 1, uart_ports, 1, p->uart_irq);
 	dsdt_isa_device(a, "PS2K", "PNP0303", 0, kbd_ports, 2, X86_ISA_IRQ_KBD);
 	dsdt_isa_device(a, "RTC_", "PNP0B00", 0, rtc_ports, 1, X86_ISA_IRQ_RTC);
@@ -239,7 +238,7 @@ static void dsdt_body(struct aml *a, const struct x86_platform *p)
 static uint32_t madt_len(const struct x86_platform *p)
 {
 	return ACPI_MADT_ENTRIES_OFF + p->nr_vcpus * ACPI_MADT_LAPIC_LEN + ACPI_MADT_IOAPIC_LEN +
-	       ACPI_MADT_ISO_LEN + ACPI_MADT_NMI_LEN;
+	       2 * ACPI_MADT_ISO_LEN + ACPI_MADT_NMI_LEN;
 }
 
 static void build_madt(uint8_t *t, const struct x86_platform *p)
@@ -249,9 +248,9 @@ static void build_madt(uint8_t *t, const struct x86_platform *p)
 
 	table_header(t, "APIC", len, ACPI_MADT_REV);
 	aml_put32(t, 36, (uint32_t)p->lapic_addr);
-	/* PCAT_COMPAT: kiln has the 8259 pair (masked, never interrupting), so an OS that uses
-	 * the IOAPIC must mask it. Linux ignores the flag: it probes the PIC, and in HW-reduced
-	 * mode replaces it with a null PIC anyway. */
+	/* PCAT_COMPAT: the board has the 8259 pair, so an OS that uses the IOAPIC masks it. Linux
+	 * keeps it as its legacy PIC (nr_legacy_irqs() 16): ISA IRQs 0-15 are GSIs 0-15 but for
+	 * the overrides below, whether or not its ACPI namespace loads. */
 	aml_put32(t, 40, ACPI_MADT_PCAT_COMPAT);
 	for (unsigned int i = 0; i < p->nr_vcpus; i++, off += ACPI_MADT_LAPIC_LEN) {
 		aml_put8(t, off, ACPI_MADT_LOCAL_APIC);
@@ -262,7 +261,7 @@ static void build_madt(uint8_t *t, const struct x86_platform *p)
 	}
 	aml_put8(t, off, ACPI_MADT_IO_APIC);
 	aml_put8(t, off + 1, ACPI_MADT_IOAPIC_LEN);
-	aml_put8(t, off + 2, (uint8_t)p->nr_vcpus); /* IOAPIC id: after the processors' */
+	aml_put8(t, off + 2, X86_IOAPIC_ID);
 	aml_put8(t, off + 3, 0);
 	aml_put32(t, off + 4, (uint32_t)p->ioapic_addr);
 	aml_put32(t, off + 8, 0); /* GSI base */
@@ -275,6 +274,15 @@ static void build_madt(uint8_t *t, const struct x86_platform *p)
 	aml_put32(t, off + 4, X86_TIMER_GSI);
 	aml_put16(t, off + 8, ACPI_MPS_INTI_POLARITY_HIGH | ACPI_MPS_INTI_TRIGGER_EDGE);
 	off += ACPI_MADT_ISO_LEN;
+	/* The SCI, level-triggered and active high, as QEMU and PC firmware describe it (without
+	 * an override an OSPM takes ACPI's default for the SCI, active low, 5.2.12.5). */
+	aml_put8(t, off, ACPI_MADT_INT_SRC_OVERRIDE);
+	aml_put8(t, off + 1, ACPI_MADT_ISO_LEN);
+	aml_put8(t, off + 2, 0); /* bus: ISA */
+	aml_put8(t, off + 3, (uint8_t)p->sci_irq);
+	aml_put32(t, off + 4, p->sci_irq);
+	aml_put16(t, off + 8, ACPI_MPS_INTI_POLARITY_HIGH | ACPI_MPS_INTI_TRIGGER_LEVEL);
+	off += ACPI_MADT_ISO_LEN;
 	/* NMI on LINT1 of every processor. */
 	aml_put8(t, off, ACPI_MADT_LOCAL_APIC_NMI);
 	aml_put8(t, off + 1, ACPI_MADT_NMI_LEN);
@@ -284,42 +292,80 @@ static void build_madt(uint8_t *t, const struct x86_platform *p)
 	table_checksum(t, len);
 }
 
-static void build_fadt(uint8_t *t, const struct x86_platform *p, uint64_t dsdt)
+/* A Generic Address Structure for a block of `bits` at an I/O port, accessed `access` wide. */
+static void gas_io(uint8_t *t, size_t off, uint16_t port, uint8_t bits, uint8_t access)
+{
+	aml_put8(t, off, ACPI_GAS_SPACE_SYSTEM_IO);
+	aml_put8(t, off + 1, bits);
+	aml_put8(t, off + 2, 0); /* bit offset */
+	aml_put8(t, off + 3, access);
+	aml_put64(t, off + 4, port);
+}
+
+static void build_fadt(uint8_t *t, const struct x86_platform *p, uint64_t dsdt, uint64_t facs)
 {
 	table_header(t, "FACP", ACPI_FADT_LEN, ACPI_FADT_REV);
-	/* FIRMWARE_CTRL 0: a HW-reduced platform has no FACS (5.2.10). The 32-bit DSDT field
+	/* The FACS, which every platform that is not HW-reduced has (5.2.10): FIRMWARE_CTRL, or
+	 * X_FIRMWARE_CTRL above 4 GiB; one of them only, the other 0 (5.2.9). The 32-bit DSDT field
 	 * repeats X_DSDT where it fits, for OSes older than ACPI 2.0 (equal values are allowed). */
+	if (facs < FOUR_GIB)
+		aml_put32(t, ACPI_FADT_FIRMWARE_CTRL, (uint32_t)facs);
+	else
+		aml_put64(t, ACPI_FADT_X_FIRMWARE_CTRL, facs);
 	if (dsdt < FOUR_GIB)
 		aml_put32(t, ACPI_FADT_DSDT, (uint32_t)dsdt);
 	aml_put8(t, ACPI_FADT_PM_PROFILE, ACPI_PM_PROFILE_ENTERPRISE_SERVER);
-	/* SCI_INT, SMI_CMD, the PM1/PM2/PM timer/GPE blocks and their lengths stay 0: under
-	 * HW_REDUCED_ACPI they are ignored (4.1, 5.2.9), so kiln emulates none of them. */
-	/* IAPC_BOOT_ARCH (5.2.9.3): ISA devices described in the DSDT (COM1, RTC), an i8042 at
-	 * 0x60/0x64 (Linux otherwise marks the i8042 "firmware absent"), no VGA to probe. CMOS
-	 * RTC Not Present stays clear: the DSDT describes the RTC at 0x70. */
-	aml_put16(t, ACPI_FADT_IAPC_BOOT_ARCH,
-	      ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_8042 | ACPI_IAPC_VGA_NOT_PRESENT);
-	aml_put32(t, ACPI_FADT_FLAGS,
-		  ACPI_FADT_F_WBINVD | ACPI_FADT_F_PWR_BUTTON | ACPI_FADT_F_SLP_BUTTON |
-			  ACPI_FADT_F_RESET_REG_SUP | ACPI_FADT_F_HW_REDUCED_ACPI |
-			  (p->pm_timer_port ? ACPI_FADT_F_TMR_VAL_EXT : 0));
-	/* The PM timer, the one fixed-hardware register kept on this HW-reduced platform: ACPI
-	 * says an OSPM ignores PM_TMR_BLK when HW_REDUCED_ACPI is set, but Linux on x86 reads
-	 * X_PM_TMR_BLK whatever the flag (arch/x86/kernel/acpi/boot.c acpi_parse_fadt()) and offers
-	 * acpi_pm as a clocksource; guests timing with it find it here. docs/devices.md says why. */
+	/* SCI_INT: in 8259 mode the ISA IRQ, with an IOAPIC the GSI; both are sci_irq (the MADT's
+	 * override maps it to itself). SMI_CMD 0: there is no SMM, the platform is always in ACPI
+	 * mode (SCI_EN reads 1), so ACPI_ENABLE/ACPI_DISABLE stay 0 (5.2.9, 4.8.2.5). */
+	aml_put16(t, ACPI_FADT_SCI_INT, (uint16_t)p->sci_irq);
+	/* The fixed hardware (4.8): the PM1a event and control blocks and the PM timer; no PM1b,
+	 * PM2 or GPE blocks (GPE0_BLK 0: no general-purpose events). Each 32-bit field and its X_
+	 * GAS agree, or ACPICA warns. */
+	aml_put32(t, ACPI_FADT_PM1A_EVT_BLK, p->pm1a_evt_port);
+	aml_put8(t, ACPI_FADT_PM1_EVT_LEN, ACPI_PM1_EVT_LEN);
+	gas_io(t, ACPI_FADT_X_PM1A_EVT_BLK, p->pm1a_evt_port, 8 * ACPI_PM1_EVT_LEN,
+	       ACPI_GAS_ACCESS_WORD);
+	aml_put32(t, ACPI_FADT_PM1A_CNT_BLK, p->pm1a_cnt_port);
+	aml_put8(t, ACPI_FADT_PM1_CNT_LEN, ACPI_PM1_CNT_LEN);
+	gas_io(t, ACPI_FADT_X_PM1A_CNT_BLK, p->pm1a_cnt_port, 8 * ACPI_PM1_CNT_LEN,
+	       ACPI_GAS_ACCESS_WORD);
+	/* The PM timer: Linux offers it as the acpi_pm clocksource. 32 bits (TMR_VAL_EXT). */
 	if (p->pm_timer_port) {
 		aml_put32(t, ACPI_FADT_PM_TMR_BLK, p->pm_timer_port);
 		aml_put8(t, ACPI_FADT_PM_TMR_LEN, X86_ACPI_PM_TIMER_LEN);
-		gas_io32(t, ACPI_FADT_X_PM_TMR_BLK, p->pm_timer_port);
+		gas_io(t, ACPI_FADT_X_PM_TMR_BLK, p->pm_timer_port, 32, ACPI_GAS_ACCESS_DWORD);
 	}
-	gas_io8(t, ACPI_FADT_RESET_REG, p->reset_port);
+	/* No C2 or C3 through P_BLK (the processors have none): C1 is HLT. */
+	aml_put16(t, ACPI_FADT_P_LVL2_LAT, ACPI_FADT_NO_C2_LAT);
+	aml_put16(t, ACPI_FADT_P_LVL3_LAT, ACPI_FADT_NO_C3_LAT);
+	/* IAPC_BOOT_ARCH (5.2.9.3): ISA devices (COM1, RTC) on the board, an i8042 at 0x60/0x64
+	 * (Linux otherwise marks the i8042 "firmware absent"), no VGA to probe. CMOS RTC Not
+	 * Present stays clear: the RTC is at 0x70. */
+	aml_put16(t, ACPI_FADT_IAPC_BOOT_ARCH,
+		  ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_8042 | ACPI_IAPC_VGA_NOT_PRESENT);
+	/* PWR_BUTTON/SLP_BUTTON: no fixed-feature buttons. Not HW_REDUCED_ACPI: a full platform,
+	 * so Linux keeps the 8259 and its ISA IRQs even when its namespace does not load. */
+	aml_put32(t, ACPI_FADT_FLAGS,
+		  ACPI_FADT_F_WBINVD | ACPI_FADT_F_PROC_C1 | ACPI_FADT_F_PWR_BUTTON |
+			  ACPI_FADT_F_SLP_BUTTON | ACPI_FADT_F_RESET_REG_SUP |
+			  (p->pm_timer_port ? ACPI_FADT_F_TMR_VAL_EXT : 0));
+	gas_io(t, ACPI_FADT_RESET_REG, p->reset_port, 8, ACPI_GAS_ACCESS_BYTE);
 	aml_put8(t, ACPI_FADT_RESET_VALUE, X86_ACPI_RESET_VALUE);
 	aml_put8(t, ACPI_FADT_MINOR_REVISION, ACPI_FADT_MINOR);
 	aml_put64(t, ACPI_FADT_X_DSDT, dsdt);
-	gas_io8(t, ACPI_FADT_SLEEP_CONTROL_REG, p->sleep_control_port);
-	gas_io8(t, ACPI_FADT_SLEEP_STATUS_REG, p->sleep_status_port);
+	/* SLEEP_CONTROL_REG and SLEEP_STATUS_REG stay 0: they are the HW-reduced platform's. */
 	putstr(t, ACPI_FADT_HYPERVISOR_ID, ACPI_HYPERVISOR_ID, 8);
 	table_checksum(t, ACPI_FADT_LEN);
+}
+
+/* The FACS (5.2.10): no hardware signature, no waking vector (kiln never resumes from S3), the
+ * global lock free and no flags. It has no checksum. */
+static void build_facs(uint8_t *t)
+{
+	putstr(t, 0, "FACS", 4);
+	aml_put32(t, 4, ACPI_FACS_LEN);
+	aml_put8(t, 32, ACPI_FACS_VERSION);
 }
 
 static void build_xsdt(uint8_t *t, const uint64_t *entries, unsigned int n)
@@ -347,7 +393,7 @@ static void build_rsdp(uint8_t *t, uint64_t xsdt)
 int x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
 		   const struct x86_platform *p, uint64_t *rsdp_addr)
 {
-	size_t xsdt_off, fadt_off, madt_off, dsdt_off;
+	size_t xsdt_off, fadt_off, facs_off, madt_off, dsdt_off;
 	uint64_t start, skip, avail, entries[2];
 	uint8_t *host, *t;
 	struct aml a;
@@ -363,12 +409,15 @@ int x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
 			 (unsigned long long)size);
 		return -EFAULT;
 	}
-	/* RSDP first, 16-byte aligned (5.2.5.1), then the others, each 16-byte aligned. */
+	/* RSDP first, 16-byte aligned (5.2.5.1), then the others, each 16-byte aligned but the
+	 * FACS (64-byte aligned). */
 	start &= ~(uint64_t)(ACPI_TABLE_ALIGN - 1);
 	skip = start - base;
 	xsdt_off = align_up(ACPI_RSDP_LEN, ACPI_TABLE_ALIGN);
 	fadt_off = align_up(xsdt_off + ACPI_HEADER_LEN + 8 * ARRAY_SIZE(entries), ACPI_TABLE_ALIGN);
-	madt_off = align_up(fadt_off + ACPI_FADT_LEN, ACPI_TABLE_ALIGN);
+	/* The FACS's alignment is of its address: start is only 16-byte aligned. */
+	facs_off = align_up(start + fadt_off + ACPI_FADT_LEN, ACPI_FACS_ALIGN) - start;
+	madt_off = align_up(facs_off + ACPI_FACS_LEN, ACPI_TABLE_ALIGN);
 	dsdt_off = align_up(madt_off + madt_len(p), ACPI_TABLE_ALIGN);
 	if (skip > size || size - skip < dsdt_off + ACPI_HEADER_LEN) {
 		pr_debug("ACPI: 0x%llx bytes at 0x%llx is too small", (unsigned long long)size,
@@ -394,7 +443,8 @@ int x86_acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
 	table_checksum(t + dsdt_off, (uint32_t)(ACPI_HEADER_LEN + dsdt_len));
 
 	build_madt(t + madt_off, p);
-	build_fadt(t + fadt_off, p, start + dsdt_off);
+	build_facs(t + facs_off);
+	build_fadt(t + fadt_off, p, start + dsdt_off, start + facs_off);
 	entries[0] = start + fadt_off;
 	entries[1] = start + madt_off;
 	build_xsdt(t + xsdt_off, entries, ARRAY_SIZE(entries));

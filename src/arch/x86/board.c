@@ -59,6 +59,7 @@ void arch_vm_destroy(struct arch_vm *a)
 	serial_destroy(a->serial);
 	i8042_destroy(&a->i8042);
 	rtc_destroy(&a->rtc);
+	acpi_pm_destroy(&a->acpi_pm);
 	ioapic_destroy(a->ioapic);
 	free(a);
 }
@@ -71,8 +72,9 @@ struct arch_virtio_slot arch_virtio_slot(const struct arch_vm *a, unsigned int i
 }
 
 /* virtio_mmio.device=<size>@<base>:<irq> for each device (docs/virtio.md), for a kernel that
- * does not use ACPI (no CONFIG_ACPI, or acpi=off: then always), unless --virtio-discovery=acpi
- * leaves them to the DSDT. A kernel that does use ACPI registers these platform devices after
+ * does not use ACPI (no CONFIG_ACPI, or acpi=off: then always) or whose ACPI namespace does not
+ * load (no CONFIG_PCI: the MADT still maps ISA IRQs, as the FADT is not HW-reduced), unless
+ * --virtio-discovery=acpi leaves them to the DSDT. A kernel that does use ACPI registers these platform devices after
  * the ACPI scan has registered the DSDT's LNRO0005 ones; the DSDT's is bound first and requests
  * the registers, so the command line's copy fails its probe with -EBUSY and each device is found
  * once (measured: linux-kvm-vmlinux-acpi-virtio-both). */
@@ -164,7 +166,7 @@ static int attach_irqchip(struct arch_vm *a, const struct arch_board_io *io, cha
 
 	if (e)
 		return e;
-	ioapic_set_id(a->ioapic, (uint8_t)a->cfg->nr_vcpus); /* as the MADT and MP table say */
+	ioapic_set_id(a->ioapic, X86_IOAPIC_ID); /* as the MADT and MP table say */
 	pic_init(&a->pic);
 	if ((e = bus_attach(io->mmio, IOAPIC_BASE, IOAPIC_MMIO_SIZE, "ioapic", ioapic_mmio_read,
 			    ioapic_mmio_write, a->ioapic, err, err_size)) ||
@@ -215,15 +217,16 @@ int arch_attach_devices(struct arch_vm *a, const struct arch_board_io *io, char 
 			    err, err_size)))
 		return e;
 
-	/* The HW-reduced ACPI sleep and reset registers the FADT describes. */
-	a->acpi_pm = (struct acpi_pm){ .ctl = io->ctl, .s5_slp_typ = X86_ACPI_S5_SLP_TYP,
-				       .reset_value = X86_ACPI_RESET_VALUE };
-	if ((e = bus_attach(pio, X86_ACPI_SLEEP_CONTROL_PORT, 3, "acpi-pm", acpi_pm_io_read,
-			    acpi_pm_io_write, &a->acpi_pm, err, err_size)))
-		return e;
-
-	/* The ACPI PM timer the FADT describes (read-only: no write handler). */
-	if ((e = bus_attach(pio, X86_ACPI_PM_TIMER_PORT, X86_ACPI_PM_TIMER_LEN, "acpi-pm-timer",
+	/* The ACPI fixed hardware the FADT describes: PM1a event and control blocks, the reset
+	 * register and the PM timer (read-only: no write handler). */
+	acpi_pm_init(&a->acpi_pm, io->ctl, X86_ACPI_S5_SLP_TYP, X86_ACPI_RESET_VALUE);
+	if ((e = bus_attach(pio, X86_ACPI_PM1A_EVT_PORT, ACPI_PM1_EVT_LEN, "acpi-pm1a-evt",
+			    acpi_pm_evt_read, acpi_pm_evt_write, &a->acpi_pm, err, err_size)) ||
+	    (e = bus_attach(pio, X86_ACPI_PM1A_CNT_PORT, ACPI_PM1_CNT_LEN, "acpi-pm1a-cnt",
+			    acpi_pm_cnt_read, acpi_pm_cnt_write, &a->acpi_pm, err, err_size)) ||
+	    (e = bus_attach(pio, X86_ACPI_RESET_PORT, 1, "acpi-reset", acpi_pm_reset_read,
+			    acpi_pm_reset_write, &a->acpi_pm, err, err_size)) ||
+	    (e = bus_attach(pio, X86_ACPI_PM_TIMER_PORT, X86_ACPI_PM_TIMER_LEN, "acpi-pm-timer",
 			    acpi_pm_timer_read, NULL, NULL, err, err_size)))
 		return e;
 

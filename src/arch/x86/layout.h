@@ -54,8 +54,8 @@
 #define X86_FW_CFG_PORTS 2
 #define X86_FW_CFG_DMA_PORT 0x514 /* fw_cfg DMA address, 0x514-0x51b */
 #define X86_FW_CFG_DMA_PORTS 8
-/* The ACPI sleep control, sleep status and reset ports, and the MP/ACPI table areas, are in
- * arch/x86/acpi.h. */
+/* The ACPI PM1a blocks, PM timer and reset ports, the SCI, the IOAPIC ID and the MP/ACPI table
+ * areas are in arch/x86/acpi.h. */
 
 /* GDT selectors kiln's boot GDT provides (Linux's 64-bit boot protocol wants 0x10/0x18). */
 #define X86_GDT_CODE32 0x08

@@ -74,7 +74,7 @@ int x86_mptable_build(const struct gmem *gm, uint64_t base, uint64_t size,
 {
 	unsigned int nr_ioints, nr_entries;
 	uint64_t start, skip, mpc_addr, end;
-	uint8_t ioapic_id = (uint8_t)p->nr_vcpus;
+	uint8_t ioapic_id = X86_IOAPIC_ID;
 	uint8_t *host, *fps, *mpc, *e;
 	size_t mpc_len;
 	int err;

@@ -11,7 +11,7 @@
 /* Writes the MP floating pointer structure (at base rounded up to 16 bytes, where Linux's scan
  * of 0xf0000-0xfffff or of the first KiB of the EBDA finds it) followed by the configuration
  * table into guest RAM [base, base+size): one processor entry per vCPU (APIC id i, enabled, the
- * BSP flag on APIC id 0), one ISA bus, the IOAPIC (id nr_vcpus, as in the MADT), I/O interrupt
+ * BSP flag on APIC id 0), one ISA bus, the IOAPIC (id X86_IOAPIC_ID, as in the MADT), I/O interrupt
  * entries for ISA IRQs 0-15 (identity to IOAPIC pins, IRQ 0 to pin 2, IRQ 2 the cascade left
  * out) and for each virtio-mmio device on a pin above 15, and local interrupt entries (LINT0
  * ExtINT, LINT1 NMI). Returns 0, -EINVAL for a bad platform (x86_platform_check), -EFAULT when

@@ -44,9 +44,9 @@ struct kvm_segment x86_gdt_to_segment(uint64_t desc, uint16_t selector);
 int __must_check x86_write_boot_tables(const struct gmem *gm, enum boot_mode mode,
 				       uint64_t gdt_addr);
 
-/* Writes a reset stub at the real-mode reset vector (f000:fff0 = 0xffff0): Linux's reboot on a
- * HW-reduced ACPI platform with EFI support ends with a jump there, where a BIOS would be.
- * Returns 0 or -EFAULT. */
+/* Writes a reset stub at the real-mode reset vector (f000:fff0 = 0xffff0), where a BIOS would be:
+ * a guest that resets by jumping there (Linux's reboot=bios, or its EFI reboot, which Linux
+ * forces on a HW-reduced ACPI platform with EFI) resets. Returns 0 or -EFAULT. */
 int __must_check x86_write_reset_vector(const struct gmem *gm);
 
 /* Sets the boot vCPU's registers for `entry` (flat real mode, 32-bit protected, 64-bit long
