@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/virtio/blk.h"
@@ -114,7 +115,48 @@ static void connect_virtio(struct vmm *vmm)
 		virtio_mmio_connect(vmm->devices[i].kind->transport(vmm->devices[i].dev), vmm->vm);
 }
 
-int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, size_t err_size)
+/* A snapshot's memory file, checked against the configuration, mapped MAP_PRIVATE. */
+static int map_memory_file(struct vmm *vmm, const char *path, char *err, size_t err_size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), e;
+
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, err_size, "memory file '%s': cannot open: %s", path, strerror(errno));
+		return e;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, err_size, "memory file '%s': not a regular file", path);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size != vmm->cfg.mem_size) {
+		close(fd);
+		snprintf(err, err_size, "memory file '%s' has %llu bytes, the snapshot's guest has "
+					"%llu (%llu MiB)",
+			 path, (unsigned long long)st.st_size, (unsigned long long)vmm->cfg.mem_size,
+			 (unsigned long long)(vmm->cfg.mem_size >> 20));
+		return -EINVAL;
+	}
+	e = gmem_create_from_file(&vmm->mem, vmm->cfg.mem_size, arch_ram_hole_start(), fd);
+	close(fd);
+	vmm->mem_from_file = true;
+	vmm->mem_dev = st.st_dev;
+	vmm->mem_ino = st.st_ino;
+	if (e)
+		snprintf(err, err_size, "memory file '%s': cannot map it: %s", path, strerror(-e));
+	return e;
+}
+
+/* What builder_restore() adds to a build. */
+struct restore {
+	const struct snap_reader *r;
+	const char *mem_path;
+};
+
+static int build(const struct vmm_config *cfg, const struct restore *rs, struct vmm **out,
+		 char *err, size_t err_size)
 {
 	struct loader_args la = { .cmdline = cfg->cmdline, .flat = cfg->flat };
 	char why[LOADER_ERR_MAX];
@@ -130,11 +172,19 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 		return KILN_EXIT_HOST_ERROR;
 	}
 
-	/* 1. Guest memory and image: bad input is reported before KVM is even opened. */
-	e = gmem_create(&vmm->mem, cfg->mem_size, arch_ram_hole_start(), cfg->mem_backing);
-	if (e)
-		fail(KILN_EXIT_USAGE, "-m/--memory: cannot map %llu MiB of guest memory: %s",
-		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	/* 1. Guest memory and image: bad input is reported before KVM is even opened. A restore
+	 * maps the memory file instead: firmware tables and image are in it. */
+	if (rs) {
+		if (map_memory_file(vmm, rs->mem_path, err, err_size)) {
+			status = KILN_EXIT_USAGE;
+			goto out_fail;
+		}
+	} else {
+		e = gmem_create(&vmm->mem, cfg->mem_size, arch_ram_hole_start(), cfg->mem_backing);
+		if (e)
+			fail(KILN_EXIT_USAGE, "-m/--memory: cannot map %llu MiB of guest memory: %s",
+			     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	}
 	/* The board's description and firmware tables come before the image, which may not overlap
 	 * them. */
 	e = arch_vm_create(&vmm->arch, &vmm->cfg, err, err_size);
@@ -144,6 +194,8 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 	}
 	if (e)
 		fail(KILN_EXIT_HOST_ERROR, "out of memory for the board");
+	if (rs)
+		goto devices;
 	if (arch_guest_cmdline(vmm->arch, cfg->cmdline, &vmm->cmdline))
 		fail(KILN_EXIT_HOST_ERROR, "out of memory for the kernel command line");
 	la.linux_cmdline = vmm->cmdline;
@@ -167,6 +219,7 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 		goto out_fail;
 	}
 
+devices:
 	/* 2. Buses and devices, still without KVM: a bad --disk, --serial-out or port range is
 	 * bad input too. Their interrupts and KVM fast paths are connected in step 3. */
 	if (cfg->serial_out_path) {
@@ -216,6 +269,8 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 	if (e)
 		fail(KILN_EXIT_HOST_ERROR, "cannot give %llu MiB of guest memory to KVM: %s",
 		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
+	if (cfg->track_dirty_pages && (e = vm_track_dirty_pages(vmm->vm, vmm->mem)))
+		fail(KILN_EXIT_HOST_ERROR, "cannot turn on KVM's dirty-page logging: %s", strerror(-e));
 	connect_virtio(vmm);
 
 	/* 4. vCPUs: each gets the architecture's CPU model and power-on state; only the boot vCPU
@@ -236,9 +291,24 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 			goto out_fail;
 		}
 	}
-	e = arch_boot_vcpu_setup(vmm->arch, &vmm->vcpus[0], &vmm->entry);
-	if (e)
-		fail(KILN_EXIT_HOST_ERROR, "vcpu0: cannot set the boot registers: %s", strerror(-e));
+	if (rs) {
+		/* The saved state over the power-on state: each vCPU, then the board (its
+		 * interrupt routes reach the vCPUs' local APICs). */
+		for (unsigned int i = 0; i < cfg->nr_vcpus; i++)
+			if (arch_vcpu_load(vmm->arch, &vmm->vcpus[i], rs->r, err, err_size)) {
+				status = KILN_EXIT_USAGE;
+				goto out_fail;
+			}
+		if (arch_snapshot_load(vmm->arch, rs->r, err, err_size)) {
+			status = KILN_EXIT_USAGE;
+			goto out_fail;
+		}
+	} else {
+		e = arch_boot_vcpu_setup(vmm->arch, &vmm->vcpus[0], &vmm->entry);
+		if (e)
+			fail(KILN_EXIT_HOST_ERROR, "vcpu0: cannot set the boot registers: %s",
+			     strerror(-e));
+	}
 
 	vmm->env = (struct exit_env){
 		.pio = vmm->pio,
@@ -252,8 +322,9 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 		.park = vmm_park,
 		.park_opaque = vmm,
 	};
-	pr_info("booting %s (%s) with %u vCPU%s, %llu MiB, %s irqchip", cfg->kernel_path,
-		vmm->entry.format, cfg->nr_vcpus, cfg->nr_vcpus == 1 ? "" : "s",
+	pr_info("%s %s (%s) with %u vCPU%s, %llu MiB, %s irqchip", rs ? "restored" : "booting",
+		rs ? rs->mem_path : cfg->kernel_path, rs ? "snapshot" : vmm->entry.format,
+		cfg->nr_vcpus, cfg->nr_vcpus == 1 ? "" : "s",
 		(unsigned long long)(cfg->mem_size >> 20),
 		cfg->irqchip == IRQCHIP_SPLIT ? "split" : "kernel");
 	*out = vmm;
@@ -262,4 +333,17 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 out_fail:
 	vmm_destroy(vmm);
 	return status;
+}
+
+int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, size_t err_size)
+{
+	return build(cfg, NULL, out, err, err_size);
+}
+
+int builder_restore(const struct vmm_config *cfg, const struct snap_reader *r,
+		    const char *mem_path, struct vmm **out, char *err, size_t err_size)
+{
+	struct restore rs = { r, mem_path };
+
+	return build(cfg, &rs, out, err, err_size);
 }

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "devices/virtio/kind.h"
+#include "util/snapfile.h"
 #include "vmm.h"
 
 #define BUILD_ERR_MAX 384
@@ -15,6 +16,14 @@
  * when KVM or the host fails) with one line in `err` (err_size bytes, BUILD_ERR_MAX is enough).
  * Nothing is left allocated on failure. */
 int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, size_t err_size);
+
+/* Builds the VM a snapshot saved: `cfg` is its configuration (snapshot_apply_machine() applied),
+ * `r` the checked state file, guest RAM the memory file at mem_path (MAP_PRIVATE; it must hold
+ * exactly cfg->mem_size bytes). No image is loaded: vCPUs and board devices get the saved state.
+ * Returns 0 with *out ready for vmm_start(), or an exit status with one line in err (the memory
+ * file's size and each refused section are KILN_EXIT_USAGE). Nothing is left allocated on failure. */
+int builder_restore(const struct vmm_config *cfg, const struct snap_reader *r,
+		    const char *mem_path, struct vmm **out, char *err, size_t err_size);
 
 /* The builder's table of virtio device kinds, in slot order; *nr gets its length. */
 const struct virtio_kind *const *builder_virtio_kinds(unsigned int *nr);

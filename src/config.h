@@ -180,6 +180,7 @@ struct vmm_config {
 	bool debug_exit;
 	uint16_t debug_exit_port;
 	bool stats;
+	bool track_dirty_pages; /* KVM dirty logging on guest RAM, for Diff snapshots */
 	bool on_reboot_restart; /* --on-reboot=restart: a guest reboot starts the VM again */
 	enum irqchip_mode irqchip;
 	enum virtio_discovery virtio_discovery; /* --virtio-discovery */

@@ -154,6 +154,7 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 {
 	struct kvm_run *run = vcpu->run;
 	bool timed = vcpu->stats.enabled, watched = false;
+	bool settled = true; /* no exit is waiting for KVM to complete it */
 	char what[160];
 
 	for (;;) {
@@ -170,11 +171,19 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 			timed = vcpu->stats.enabled || watched;
 		}
 		if (env->pausing && __atomic_load_n(env->pausing, __ATOMIC_ACQUIRE)) {
-			env->park(env->park_opaque, vcpu);
-			continue;
+			if (settled) {
+				env->park(env->park_opaque, vcpu);
+				continue;
+			}
+			/* KVM finishes an I/O or MMIO exit (the IN's data, the OUT's RIP) only on
+			 * the next KVM_RUN: enter once more with immediate_exit, which completes it
+			 * and returns EINTR without running the guest, so a snapshot or debugger
+			 * never sees the instruction half done (an OUT a restore would repeat). */
+			__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				settled = true;
 				stats_account_reason(&vcpu->stats, KVM_EXIT_INTR, 0);
 				continue;
 			}
@@ -182,6 +191,7 @@ void exits_run_vcpu(struct vcpu *vcpu, const struct exit_env *env)
 			vm_request_stop(env->ctl, STOP_HOST_ERROR, 0);
 			return;
 		}
+		settled = false; /* this exit completes on the next KVM_RUN */
 		t0 = timed ? now_ns() : 0;
 		stats_inc(&vcpu->stats.runs);
 		switch (run->exit_reason) {

@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 		      : verbosity == 0 ? LOG_WARN
 		      : verbosity == 1 ? LOG_INFO
 				       : LOG_DEBUG);
-	if (action == CLI_RUN && config_validate(&cfg, err, sizeof(err))) {
+	/* A restore's machine is the snapshot's: the builder checks that one. */
+	if (action == CLI_RUN && !opts.restore_path && config_validate(&cfg, err, sizeof(err))) {
 		pr_err("%s", err);
 		return KILN_EXIT_USAGE;
 	}

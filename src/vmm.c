@@ -104,6 +104,11 @@ int vmm_pause(struct vmm *vmm)
 	return park_all(vmm, VMM_PAUSE_API);
 }
 
+void vmm_start_paused(struct vmm *vmm)
+{
+	vmm->pausing |= VMM_PAUSE_API;
+}
+
 void vmm_resume(struct vmm *vmm)
 {
 	pthread_mutex_lock(&vmm->stop_lock);

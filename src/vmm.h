@@ -49,6 +49,9 @@ void vmm_request_stop(void *opaque, enum stop_reason reason, int code);
 /* Parks every vCPU outside KVM_RUN and returns when all are parked (or the VM is stopping).
  * Idempotent. Returns 0, or -ESHUTDOWN when the VM stopped meanwhile. */
 int vmm_pause(struct vmm *vmm);
+/* Before vmm_start(): the vCPUs park before their first instruction, as if vmm_pause() had been
+ * called (a snapshot restored without resume_vm). */
+void vmm_start_paused(struct vmm *vmm);
 /* Lets parked vCPUs continue exactly where they stopped. Idempotent. */
 void vmm_resume(struct vmm *vmm);
 bool vmm_paused(struct vmm *vmm);

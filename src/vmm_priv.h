@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "arch/arch.h"
 #include "exits.h"
@@ -30,6 +31,12 @@ struct vmm {
 	struct vmm_config cfg;
 	struct kvm kvm;
 	struct gmem *mem;
+	/* A restored VM's memory file (mapped MAP_PRIVATE), which a snapshot must not overwrite. */
+	bool mem_from_file;
+	dev_t mem_dev;
+	ino_t mem_ino;
+	/* A snapshot failed after taking KVM's dirty log: a Diff needs a new Full first. */
+	bool dirty_lost;
 	struct vm *vm;
 	struct bus *pio, *mmio;
 	struct boot_entry entry;

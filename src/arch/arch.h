@@ -17,6 +17,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 #include "util/checked.h"
+#include "util/snapfile.h"
 
 /* struct boot_entry: where and how the boot vCPU starts, as the loaders fill it in. Its shape is
  * the architecture's (registers and CPU modes); the core only passes it along and prints its
@@ -151,6 +152,33 @@ bool arch_crash_state_lost(const struct vcpu *vcpu);
  * -ENOTSUP (not one of those: the caller reports the failure). */
 int arch_complete_insn(const struct vcpu *vcpu, const struct gmem *mem, const uint8_t *insn,
 		       unsigned int len, const char **what);
+
+/* ---- snapshots (docs/snapshot.md) ---------------------------------------------------------
+ * Called with every vCPU parked outside KVM_RUN (pending I/O completed) on save, and before any
+ * vCPU thread starts on restore. Sections are named by device ("serial", "ioapic") or "vcpuN"; a
+ * load refuses a missing section or one of another size with -EINVAL and a one-line reason. */
+
+/* The architecture's name in state files ("x86_64"). */
+extern const char arch_snapshot_name[];
+
+/* Whether the VM can be saved: -ENOTSUP with a one-line reason where it cannot yet (x86: the
+ * in-kernel irqchip). */
+int arch_snapshot_check(const struct arch_vm *a, char *err, size_t err_size);
+
+/* The board's sections (interrupt controllers, platform devices, the VM's clock). Returns 0 or
+ * -errno with a one-line reason in err. */
+int __must_check arch_snapshot_save(struct arch_vm *a, struct snap_writer *w, char *err,
+				    size_t err_size);
+/* Loads them, after arch_attach_devices() and arch_vm_setup(). */
+int __must_check arch_snapshot_load(struct arch_vm *a, const struct snap_reader *r, char *err,
+				    size_t err_size);
+
+/* vCPU `vcpu`'s section "vcpuN": registers and the in-kernel state KVM keeps for it. */
+int __must_check arch_vcpu_save(struct arch_vm *a, const struct vcpu *vcpu,
+				struct snap_writer *w, char *err, size_t err_size);
+/* Loads it into a vCPU set up by arch_vcpu_setup() (its CPU model must be the saved one's). */
+int __must_check arch_vcpu_load(struct arch_vm *a, struct vcpu *vcpu, const struct snap_reader *r,
+				char *err, size_t err_size);
 
 /* ---- debugging: the gdb stub (src/control/gdbstub.c, docs/gdb.md) ------------------------- */
 

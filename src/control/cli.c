@@ -67,6 +67,7 @@ void cli_print_run_help(FILE *f)
 {
 	fprintf(f,
 		"usage: kiln run -k GUEST [options]\n"
+		"       kiln run --restore SNAPSHOT --mem-file FILE [options]\n"
 		"\n"
 		"The guest's format is detected from its contents: a Linux bzImage or vmlinux\n"
 		"(64-bit boot protocol), a PVH ELF, a 64-bit ELF (entered in long mode), or\n"
@@ -121,6 +122,10 @@ void cli_print_run_help(FILE *f)
 		"                         see docs/gdb.md\n"
 		"      --gdb-wait         with --gdb: the vCPUs wait before their first instruction\n"
 		"                         until the debugger continues them\n"
+		"      --restore SNAPSHOT --mem-file FILE\n"
+		"                         restore a snapshot (PUT /snapshot/create's state and\n"
+		"                         memory files) instead of booting, and run it; the\n"
+		"                         snapshot describes the VM (no -k); docs/snapshot.md\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
 		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
@@ -141,7 +146,7 @@ enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT
        OPT_SECCOMP_FILTER,
        OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
        OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
-       OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT };
+       OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT, OPT_RESTORE, OPT_MEM_FILE };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -173,6 +178,8 @@ static const struct option run_options[] = {
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "mem-file", required_argument, NULL, OPT_MEM_FILE },
 	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
 	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
@@ -202,7 +209,7 @@ static bool vm_option(int c)
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
 	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK ||
 	       c == OPT_CPU_TEMPLATE || c == OPT_CPUID_MASK ||
-	       c == OPT_GDB || c == OPT_GDB_WAIT;
+	       c == OPT_GDB || c == OPT_GDB_WAIT || c == OPT_RESTORE || c == OPT_MEM_FILE;
 }
 
 /* --cpu-template NAME|FILE: a static template's name, else a custom template's JSON file. */
@@ -433,6 +440,12 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			cfg->gdb = optarg;
 			break;
 		}
+		case OPT_RESTORE:
+			opts->restore_path = optarg;
+			break;
+		case OPT_MEM_FILE:
+			opts->restore_mem = optarg;
+			break;
 		case OPT_GDB_WAIT:
 			cfg->gdb_wait = true;
 			break;
@@ -566,6 +579,18 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	if (optind < argc) {
 		snprintf(err, err_size, "unexpected argument '%s' (the guest is given with -k)",
 			 argv[optind]);
+		return -EINVAL;
+	}
+	if (!opts->restore_path != !opts->restore_mem) {
+		snprintf(err, err_size, "%s", opts->restore_path ? "--restore: needs --mem-file FILE"
+								 : "--mem-file: needs --restore SNAPSHOT");
+		return -EINVAL;
+	}
+	if (opts->restore_path && (cfg->kernel_path || cfg->initrd_path || cfg->cmdline ||
+				   cfg->flat || cfg->nr_disks || cfg->nr_nets || cfg->rng ||
+				   cfg->has_vsock || cfg->gdb || opts->config_file)) {
+		snprintf(err, err_size, "--restore: the snapshot describes the VM; not with -k, -i, -p, "
+					"--flat, --disk, --net, --rng, --vsock, --gdb or --config-file");
 		return -EINVAL;
 	}
 	if (cfg->gdb_wait && !cfg->gdb) {

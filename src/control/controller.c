@@ -17,6 +17,7 @@
 #include "control/gdbstub.h"
 #include "control/metrics.h"
 #include "control/spec.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/sandbox.h"
 #include "version.h"
@@ -27,6 +28,7 @@
 
 struct controller {
 	const struct controller_opts *opts;
+	const struct vmm_config *base; /* the command line's configuration */
 	struct vm_spec spec;
 	struct vmm *vmm;
 	struct api_server *api;
@@ -281,6 +283,152 @@ static void do_vm_state(struct controller *c, struct api_request *req)
 	}
 }
 
+/* ---- snapshots (docs/snapshot.md) ------------------------------------------------------------ */
+
+/* PUT /snapshot/create on a paused VM: the state file holds the configuration document (less the
+ * logger, metrics and serial sections, which belong to the process, not the machine). */
+static void snapshot_create(struct controller *c, struct api_request *req)
+{
+	struct spec_snapshot_create sc;
+	char err[SNAPSHOT_ERR_MAX];
+	json_t *doc;
+	char *text;
+
+	if (!need_body(req))
+		return;
+	if (spec_snapshot_create(req->body, &sc, req->fault, sizeof(req->fault))) {
+		req->status = 400;
+		return;
+	}
+	if (!c->vmm) {
+		bad(req, not_before_boot);
+		return;
+	}
+	doc = spec_to_json(&c->spec);
+	json_object_del(doc, "logger");
+	json_object_del(doc, "metrics");
+	json_object_del(doc, "serial");
+	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	if (!text) {
+		bad(req, "snapshot/create: out of memory");
+		return;
+	}
+	if (vmm_snapshot_create(c->vmm, sc.diff, text, strlen(text), sc.snapshot_path, sc.mem_file_path, err,
+				sizeof(err))) {
+		snprintf(req->fault, sizeof(req->fault), "snapshot/create: %.290s", err);
+		req->status = 400;
+	}
+	free(text);
+}
+
+/* Moves what belongs to the process, not to the machine, from `from` to `to`: the logger, the
+ * metrics file and the serial output (whose path the configuration points to). */
+static void move_process_settings(struct vm_spec *to, struct vm_spec *from)
+{
+	to->logger = from->logger;
+	to->metrics = from->metrics;
+	to->serial_out_path = from->serial_out_path;
+	to->cfg.serial_out_path = from->cfg.serial_out_path; /* PUT /serial's copy, or the CLI's */
+	to->cfg.serial_rate_limiter = from->cfg.serial_rate_limiter;
+	memset(&from->logger, 0, sizeof(from->logger));
+	memset(&from->metrics, 0, sizeof(from->metrics));
+	from->logger.fd = -1;
+	from->metrics.fd = -1;
+	from->serial_out_path = NULL;
+	from->cfg.serial_out_path = NULL;
+}
+
+/* Whether the API has configured anything of a machine yet (a load needs a fresh process). */
+static bool machine_configured(const struct vm_spec *s)
+{
+	return s->has_boot_source || s->nr_drives || s->nr_nets || s->entropy || s->cfg.has_vsock;
+}
+
+/* Restores the VM saved in `snap` (memory file `mem`) on a fresh process and starts it (paused
+ * unless `resume`). Returns 0, or -EINVAL with one line, prefixed with `what`, in fault;
+ * whatever refuses the load leaves the configuration as it was, so another load may follow. */
+static int restore(struct controller *c, const char *what, const char *snap, const char *mem,
+		   bool resume, bool track_dirty, char *fault, size_t fault_size)
+{
+	struct snap_reader *r = NULL;
+	char err[SNAPSHOT_ERR_MAX];
+	struct vm_spec next;
+	json_error_t jerr;
+	json_t *doc = NULL;
+	const char *text;
+	size_t len;
+	int e = -EINVAL;
+
+	if (snapshot_open(&r, snap, err, sizeof(err))) {
+		snprintf(fault, fault_size, "%s: snapshot_path '%.100s': %.180s", what, snap, err);
+		return -EINVAL;
+	}
+	text = snapshot_config(r, &len);
+	if (!text || !(doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
+		snprintf(fault, fault_size, "%s: snapshot_path '%.200s': section 'config' is %s", what,
+			 snap, text ? "not JSON" : "missing");
+		goto out;
+	}
+	spec_init(&next, c->base);
+	if (spec_from_document(&next, doc, err, sizeof(err)) ||
+	    snapshot_apply_machine(r, &next.cfg, err, sizeof(err))) {
+		snprintf(fault, fault_size, "%s: snapshot_path '%.80s': the saved configuration: %.180s",
+			 what, snap, err);
+		spec_free(&next);
+		goto out;
+	}
+	/* Tracking dirty pages is the load's choice, not the saved machine's. */
+	next.track_dirty_pages = next.cfg.track_dirty_pages = track_dirty;
+	/* The saved machine replaces the configuration; the process keeps its own settings. */
+	move_process_settings(&next, &c->spec);
+	spec_free(&c->spec);
+	c->spec = next;
+	err[0] = '\0';
+	if (builder_restore(&c->spec.cfg, r, mem, &c->vmm, err, sizeof(err))) {
+		snprintf(fault, fault_size, "%s: %.290s", what, err);
+		/* Back to a fresh configuration, ready for another load. */
+		spec_init(&next, c->base);
+		move_process_settings(&next, &c->spec);
+		spec_free(&c->spec);
+		c->spec = next;
+		goto out;
+	}
+	if (!resume)
+		vmm_start_paused(c->vmm);
+	if (vmm_start(c->vmm))
+		pr_err("%s: cannot start the vCPU threads", what);
+	e = 0;
+out:
+	json_decref(doc);
+	snap_reader_destroy(r);
+	return e;
+}
+
+/* PUT /snapshot/load on a fresh process. */
+static void snapshot_load(struct controller *c, struct api_request *req)
+{
+	struct spec_snapshot_load sl;
+
+	if (!need_body(req))
+		return;
+	if (spec_snapshot_load(req->body, &sl, req->fault, sizeof(req->fault))) {
+		req->status = 400;
+		return;
+	}
+	if (c->vmm) {
+		bad(req, not_after_boot);
+		return;
+	}
+	if (machine_configured(&c->spec)) {
+		bad(req, "snapshot/load: only on a fresh kiln, before any boot-source or device is "
+			 "configured");
+		return;
+	}
+	req->status = restore(c, "snapshot/load", sl.snapshot_path, sl.mem_path, sl.resume_vm,
+			      sl.track_dirty_pages, req->fault, sizeof(req->fault)) ? 400 : 204;
+}
+
 static bool is(const struct api_request *req, const char *method, const char *path)
 {
 	return strcmp(req->method, method) == 0 && strcmp(req->path, path) == 0;
@@ -392,8 +540,11 @@ static void handle_request(void *ctx, struct api_request *req)
 		if (need_body(req) && pre_boot_only(c, req) &&
 		    spec_cpu_config(&c->spec, req->body, req->fault, sizeof(req->fault)))
 			req->status = 400;
-	} else if (put && (strcmp(p, "/balloon") == 0 || strcmp(p, "/snapshot/create") == 0 ||
-			   strcmp(p, "/snapshot/load") == 0)) {
+	} else if (put && strcmp(p, "/snapshot/create") == 0) {
+		snapshot_create(c, req);
+	} else if (put && strcmp(p, "/snapshot/load") == 0) {
+		snapshot_load(c, req);
+	} else if (put && strcmp(p, "/balloon") == 0) {
 		if (need_body(req)) {
 			spec_unsupported(p + 1, req->body, req->fault, sizeof(req->fault));
 			req->status = 400;
@@ -541,7 +692,7 @@ static void run_loop(struct controller *c, int sfd)
 
 int controller_run(const struct vmm_config *base, const struct controller_opts *opts)
 {
-	struct controller c = { .opts = opts };
+	struct controller c = { .opts = opts, .base = base };
 	char err[BUILD_ERR_MAX];
 	sigset_t block, old;
 	int sfd, status = 0;
@@ -595,7 +746,15 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	}
 	if (c.api)
 		report_start_time(opts);
-	if (opts->start_now) {
+	if (opts->restore_path) {
+		/* kiln run --restore: what PUT /snapshot/load does, then run. */
+		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem, true, false, err,
+			    sizeof(err))) {
+			pr_fatal("%s", err);
+			status = KILN_EXIT_USAGE;
+			goto out_api;
+		}
+	} else if (opts->start_now) {
 		err[0] = '\0';
 		status = start_vm(&c, err, sizeof(err));
 		if (status) {

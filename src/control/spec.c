@@ -183,6 +183,7 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	s->cfg.mem_size = (uint64_t)mib << 20;
 	s->smt = smt;
 	s->track_dirty_pages = jbool(body, "track_dirty_pages", patch ? s->track_dirty_pages : false);
+	s->cfg.track_dirty_pages = s->track_dirty_pages;
 	if (tmpl) {
 		/* As Firecracker: a static template replaces a custom one set before it. */
 		s->cfg.cpu_template = strcmp(tmpl, "None") ? config_cpu_template_name(tmpl) : NULL;
@@ -1110,23 +1111,12 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 		{ "amount_mib", JF_INT, true },	{ "deflate_on_oom", JF_BOOL, true },
 		{ "stats_polling_interval_s", JF_INT, false },
 	};
-	static const struct jfield snap_create[] = {
-		{ "snapshot_type", JF_STRING, false }, { "snapshot_path", JF_STRING, true },
-		{ "mem_file_path", JF_STRING, true },	{ "version", JF_STRING, false },
-	};
-	static const struct jfield snap_load[] = {
-		{ "snapshot_path", JF_STRING, true },	{ "mem_file_path", JF_STRING, false },
-		{ "mem_backend", JF_OBJECT, false },	{ "enable_diff_snapshots", JF_BOOL, false },
-		{ "resume_vm", JF_BOOL, false },
-	};
 	static const struct {
 		const char *section, *device;
 		const struct jfield *fields;
 		size_t n;
 	} table[] = {
 		{ "balloon", "virtio-balloon", balloon, ARRAY_SIZE(balloon) },
-		{ "snapshot/create", "snapshot support", snap_create, ARRAY_SIZE(snap_create) },
-		{ "snapshot/load", "snapshot support", snap_load, ARRAY_SIZE(snap_load) },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
@@ -1139,6 +1129,100 @@ int spec_unsupported(const char *section, const json_t *body, char *err, size_t 
 	}
 	snprintf(err, err_size, "%s: not supported by kiln yet", section);
 	return -EINVAL;
+}
+
+int spec_snapshot_create(const json_t *body, struct spec_snapshot_create *out, char *err,
+			 size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "snapshot_type", JF_STRING, false }, { "snapshot_path", JF_STRING, true },
+		{ "mem_file_path", JF_STRING, true },	{ "version", JF_STRING, false },
+	};
+	const char *type;
+
+	if (jcheck(body, "snapshot/create", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	type = jstr(body, "snapshot_type");
+	if (type && strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0) {
+		snprintf(err, err_size, "snapshot/create: snapshot_type '%s' is not Full or Diff", type);
+		return -EINVAL;
+	}
+	*out = (struct spec_snapshot_create){ .snapshot_path = jstr(body, "snapshot_path"),
+					      .mem_file_path = jstr(body, "mem_file_path"),
+					      .diff = type && strcmp(type, "Diff") == 0 };
+	if (!out->snapshot_path[0] || !out->mem_file_path[0]) {
+		snprintf(err, err_size, "snapshot/create: %s is empty",
+			 out->snapshot_path[0] ? "mem_file_path" : "snapshot_path");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char *err,
+		       size_t err_size)
+{
+	static const struct jfield fields[] = {
+		{ "snapshot_path", JF_STRING, true },	{ "mem_file_path", JF_STRING, false },
+		{ "mem_backend", JF_OBJECT, false },	{ "enable_diff_snapshots", JF_BOOL, false },
+		{ "track_dirty_pages", JF_BOOL, false }, { "resume_vm", JF_BOOL, false },
+		{ "network_overrides", JF_ANY, false }, { "vsock_override", JF_ANY, false },
+	};
+	static const struct jfield backend[] = {
+		{ "backend_type", JF_STRING, true },
+		{ "backend_path", JF_STRING, true },
+	};
+	const json_t *mb, *no, *vo;
+	const char *type;
+
+	if (jcheck(body, "snapshot/load", fields, ARRAY_SIZE(fields), err, err_size))
+		return -EINVAL;
+	*out = (struct spec_snapshot_load){ .snapshot_path = jstr(body, "snapshot_path"),
+					    .mem_path = jstr(body, "mem_file_path"),
+					    .resume_vm = jbool(body, "resume_vm", false),
+					    .track_dirty_pages = jbool(body, "track_dirty_pages", false) ||
+								 jbool(body, "enable_diff_snapshots", false) };
+	mb = json_object_get(body, "mem_backend");
+	if (json_is_object(mb)) {
+		if (out->mem_path) {
+			snprintf(err, err_size, "snapshot/load: give mem_backend or mem_file_path, not both");
+			return -EINVAL;
+		}
+		if (jcheck(mb, "snapshot/load: mem_backend", backend, ARRAY_SIZE(backend), err,
+			   err_size))
+			return -EINVAL;
+		type = jstr(mb, "backend_type");
+		if (strcmp(type, "Uffd") == 0) {
+			snprintf(err, err_size, "snapshot/load: mem_backend: backend_type Uffd is not "
+						"supported by kiln yet (only File)");
+			return -EINVAL;
+		}
+		if (strcmp(type, "File") != 0) {
+			snprintf(err, err_size, "snapshot/load: mem_backend: backend_type '%s' is not "
+						"File or Uffd", type);
+			return -EINVAL;
+		}
+		out->mem_path = jstr(mb, "backend_path");
+	}
+	if (!out->mem_path) {
+		snprintf(err, err_size, "snapshot/load: mem_backend (or the older mem_file_path) is "
+					"required");
+		return -EINVAL;
+	}
+	if (!out->snapshot_path[0] || !out->mem_path[0]) {
+		snprintf(err, err_size, "snapshot/load: %s is empty",
+			 out->snapshot_path[0] ? "mem_backend.backend_path" : "snapshot_path");
+		return -EINVAL;
+	}
+	no = json_object_get(body, "network_overrides");
+	vo = json_object_get(body, "vsock_override");
+	if ((no && !json_is_null(no) && !(json_is_array(no) && json_array_size(no) == 0)) ||
+	    (vo && !json_is_null(vo))) {
+		snprintf(err, err_size, "snapshot/load: %s is not supported by kiln yet (snapshots "
+					"hold no network or vsock device so far)",
+			 vo && !json_is_null(vo) ? "vsock_override" : "network_overrides");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static json_t *str_or_null(const char *s)

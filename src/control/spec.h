@@ -129,7 +129,30 @@ int spec_parse_cpu_template(const json_t *body, struct cpu_mods *out, char *err,
  * Pre-boot only. */
 int spec_cpu_config(struct vm_spec *s, const json_t *body, char *err, size_t err_size);
 
-/* Sections naming devices kiln does not have yet (balloon, mmds, snapshots...): the body
+/* PUT /snapshot/create (docs/snapshot.md): snapshot_path and mem_file_path (required, not empty),
+ * snapshot_type "Full" (the default) or "Diff", version (ignored, as Firecracker's 1.x). The
+ * strings point into `body`. */
+struct spec_snapshot_create {
+	const char *snapshot_path, *mem_file_path;
+	bool diff;
+};
+int spec_snapshot_create(const json_t *body, struct spec_snapshot_create *out, char *err,
+			 size_t err_size);
+
+/* PUT /snapshot/load: snapshot_path, and the memory file as mem_backend {"backend_type": "File",
+ * "backend_path"} or the older mem_file_path (one of them); resume_vm (default false);
+ * track_dirty_pages or the older enable_diff_snapshots: the restored VM logs dirty pages, for
+ * Diff snapshots of it. Refused as
+ * not supported yet: backend_type Uffd, non-empty network_overrides, a vsock_override. The
+ * strings point into `body`. */
+struct spec_snapshot_load {
+	const char *snapshot_path, *mem_path;
+	bool resume_vm, track_dirty_pages;
+};
+int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char *err,
+		       size_t err_size);
+
+/* Sections naming devices kiln does not have yet (balloon, mmds...): the body
  * is checked against Firecracker's fields, then refused with a message saying which device is
  * missing. Always returns -EINVAL. */
 int spec_unsupported(const char *section, const json_t *body, char *err, size_t err_size);

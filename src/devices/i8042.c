@@ -1,6 +1,7 @@
 /* i8042.c: PS/2 controller: the reset pulse guests reboot with, and Ctrl-Alt-Del key presses. */
 #include "devices/i8042.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -21,6 +22,23 @@ void i8042_init(struct i8042 *dev, const struct vm_control *ctl, struct irq_line
 void i8042_destroy(struct i8042 *dev)
 {
 	pthread_mutex_destroy(&dev->lock);
+}
+
+void i8042_save(struct i8042 *dev, struct i8042_state *st)
+{
+	pthread_mutex_lock(&dev->lock);
+	*st = dev->st;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+int i8042_load(struct i8042 *dev, const struct i8042_state *st)
+{
+	if (st->head >= I8042_BUF_SIZE || st->count > I8042_BUF_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&dev->lock);
+	dev->st = *st;
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
 }
 
 /* Lock held. Controller replies (CTR reads) share the output buffer with key bytes. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
+#include "util/checked.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_COMMAND_PORT 0x64
@@ -46,5 +47,9 @@ void i8042_cmd_write(void *opaque, uint64_t offset, const void *data, unsigned i
  * Firecracker's SendCtrlAltDel does, and raises IRQ 1 if the guest enabled the keyboard
  * interrupt. Any thread. */
 void i8042_ctrl_alt_del(struct i8042 *dev);
+
+/* Snapshot hooks: copy the state out / in. Loading checks the buffer's indices (-EINVAL). */
+void i8042_save(struct i8042 *dev, struct i8042_state *st);
+int __must_check i8042_load(struct i8042 *dev, const struct i8042_state *st);
 
 #endif

@@ -1,6 +1,7 @@
 /* pic.c: 8259A register model (initialisation words, mask, ELCR) with no interrupt delivery. */
 #include "devices/pic.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define ICW1_INIT 0x10
@@ -15,6 +16,15 @@ void pic_init(struct pic_state *pic)
 	memset(pic, 0, sizeof(*pic));
 	pic->chip[0].imr = 0xff;
 	pic->chip[1].imr = 0xff;
+}
+
+int pic_load(struct pic_state *pic, const struct pic_state *st)
+{
+	for (int i = 0; i < 2; i++)
+		if (st->chip[i].init_step > 3)
+			return -EINVAL;
+	*pic = *st;
+	return 0;
 }
 
 void pic_io_read(void *opaque, uint64_t offset, void *data, unsigned int size)

@@ -24,6 +24,9 @@ struct pic_state {
 };
 
 void pic_init(struct pic_state *pic);
+/* Snapshot hook: checks a saved state (each chip's init_step 0..3) and copies it in; -EINVAL. The
+ * PICs are only read and written by vCPUs, which are paused for snapshots: no lock. */
+int pic_load(struct pic_state *pic, const struct pic_state *st);
 
 /* Bus handlers: register twice, at 0x20 (len 2) and 0xa0 (len 2) with `opaque` pointing at
  * chip[0] and chip[1], and once at 0x4d0 (len 2) with the struct pic_state for ELCR. */

@@ -41,6 +41,20 @@ void rtc_destroy(struct rtc *rtc)
 	pthread_mutex_destroy(&rtc->lock);
 }
 
+void rtc_save(struct rtc *rtc, struct rtc_state *st)
+{
+	pthread_mutex_lock(&rtc->lock);
+	*st = rtc->st;
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+void rtc_load(struct rtc *rtc, const struct rtc_state *st)
+{
+	pthread_mutex_lock(&rtc->lock);
+	rtc->st = *st;
+	pthread_mutex_unlock(&rtc->lock);
+}
+
 static uint8_t encode(const struct rtc *rtc, unsigned int v)
 {
 	return (rtc->st.cmos[REG_B] & REG_B_BINARY) ? (uint8_t)v : (uint8_t)(((v / 10) << 4) | (v % 10));

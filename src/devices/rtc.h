@@ -29,4 +29,8 @@ void rtc_destroy(struct rtc *rtc);
 void rtc_io_read(void *opaque, uint64_t offset, void *data, unsigned int size);
 void rtc_io_write(void *opaque, uint64_t offset, const void *data, unsigned int size);
 
+/* Snapshot hooks: copy the state out / in (every byte pattern is a valid state). */
+void rtc_save(struct rtc *rtc, struct rtc_state *st);
+void rtc_load(struct rtc *rtc, const struct rtc_state *st);
+
 #endif

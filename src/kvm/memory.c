@@ -70,6 +70,36 @@ int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum mem_
 	return 0;
 }
 
+int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start, int fd)
+{
+	struct gmem *gm = calloc(1, sizeof(*gm));
+	uint64_t off = 0;
+	int nr, err;
+
+	if (!gm)
+		return -ENOMEM;
+	nr = gmem_layout(size, hole_start, gm->regions);
+	if (nr < 0) {
+		free(gm);
+		return nr;
+	}
+	gm->owned = true;
+	for (gm->nr = 0; gm->nr < (unsigned int)nr; gm->nr++) {
+		struct gmem_region *r = &gm->regions[gm->nr];
+
+		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)off);
+		if (r->hva == MAP_FAILED) {
+			err = -errno;
+			r->hva = NULL;
+			gmem_destroy(gm);
+			return err;
+		}
+		off += r->size;
+	}
+	*out = gm;
+	return 0;
+}
+
 int gmem_create_from(struct gmem **out, const struct gmem_region *regions, unsigned int nr)
 {
 	struct gmem *gm;

@@ -29,6 +29,14 @@ int __must_check gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_reg
 int __must_check gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start,
 			     enum mem_backing backing);
 
+/* Guest RAM laid out as gmem_create() does, restored from a snapshot's memory file `fd` (region
+ * after region in guest-physical order; the caller has checked it holds exactly `size` bytes):
+ * each region is mapped MAP_PRIVATE at its offset, so pages are read in on first touch and the
+ * guest's writes never reach the file (docs/snapshot.md). The fd may be closed afterwards.
+ * Returns 0, -EINVAL for a bad size, or the mmap errno. */
+int __must_check gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start,
+				       int fd);
+
 /* Wraps caller-owned host memory (unit tests, fuzzers): `regions` must be sorted by gpa and not
  * overlap; gmem_destroy() will not unmap them. Returns 0 or -EINVAL. */
 int __must_check gmem_create_from(struct gmem **out, const struct gmem_region *regions,

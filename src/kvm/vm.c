@@ -76,6 +76,31 @@ int vm_map_memory(struct vm *vm, const struct gmem *gm)
 	return 0;
 }
 
+int vm_track_dirty_pages(struct vm *vm, const struct gmem *gm)
+{
+	for (unsigned int i = 0; i < gmem_nr_regions(gm); i++) {
+		const struct gmem_region *r = gmem_region(gm, i);
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.flags = KVM_MEM_LOG_DIRTY_PAGES,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int vm_dirty_log(struct vm *vm, unsigned int i, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = { .slot = i, .dirty_bitmap = bitmap };
+
+	return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+}
+
 /* Route lock held. */
 static int vm_push_routes(struct vm *vm)
 {

@@ -23,6 +23,14 @@ const struct kvm *vm_kvm(const struct vm *vm);
 /* Registers every region of `gm` as a KVM memory slot. Returns 0 or -errno. */
 int __must_check vm_map_memory(struct vm *vm, const struct gmem *gm);
 
+/* Turns KVM's dirty-page logging on every slot vm_map_memory() made on (KVM_MEM_LOG_DIRTY_PAGES).
+ * Returns 0 or -errno. */
+int __must_check vm_track_dirty_pages(struct vm *vm, const struct gmem *gm);
+/* KVM_GET_DIRTY_LOG for the slot of region `i` of `gm`: one bit per 4 KiB page (bit n of
+ * bitmap[n / 64]), which KVM then clears. `bitmap` holds (size / 4096 + 63) / 64 words. Returns
+ * 0 or -errno. */
+int __must_check vm_dirty_log(struct vm *vm, unsigned int i, uint64_t *bitmap);
+
 /* KVM_ENABLE_CAP with one argument. Returns 0 or -errno. */
 int __must_check vm_enable_cap(struct vm *vm, uint32_t cap, uint64_t arg0);
 

@@ -24,6 +24,9 @@ import tempfile
 import threading
 import time
 import traceback
+import hashlib
+import struct
+import zlib
 
 ARGS = None
 VERSION = None
@@ -836,8 +839,6 @@ def t_errors_post_boot():
 # Devices kiln does not have: (method, path, a body Firecracker accepts, that body plus a bad field).
 UNSUPPORTED_DEVICES = [
     ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
-    ("PUT", "/snapshot/create", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
-    ("PUT", "/snapshot/load", {"snapshot_path": "/tmp/kiln-test.snap", "mem_file_path": "/tmp/kiln-test.mem"}),
 ]
 
 
@@ -1438,6 +1439,366 @@ def t_pause_resume():
                 check(name, ok, detail)
             return
     check("mb_count paused in the middle of its run", False, "it finished before the pause even with count=40000")
+
+
+# --- snapshots (docs/snapshot.md) -----------------------------------------------------------------
+
+def snap_file(sections, version=1, arch=b"x86_64"):
+    """A state file as docs/snapshot.md lays it out: header, named sections, CRC-32 (zlib's)."""
+    body = b""
+    for name, data in sections:
+        body += name.encode().ljust(24, b"\0") + struct.pack("<Q", len(data))
+        body += data + b"\0" * (-len(data) % 8)
+    size = 64 + len(body) + 8
+    head = b"KILNSNAP" + struct.pack("<II", version, 64) + arch.ljust(16, b"\0")
+    head += struct.pack("<QI", size, len(sections)) + b"\0" * 20
+    data = head + body
+    return data + struct.pack("<I", zlib.crc32(data)) + b"KEND"
+
+
+def snap_vm_section(vcpus=1, mem_mib=16, devices=0):
+    """Section "vm": nr_vcpus, nr_devices, mem_size, irqchip (split), debug_exit, its port,
+    virtio discovery."""
+    return struct.pack("<IIQIIII", vcpus, devices, mem_mib << 20, 0, 1, 0xf4, 0)
+
+
+def snap_load_body(snap, mem, resume=True, legacy=False):
+    if legacy:
+        return {"snapshot_path": snap, "mem_file_path": mem, "resume_vm": resume}
+    return {"snapshot_path": snap, "mem_backend": {"backend_type": "File", "backend_path": mem},
+            "resume_vm": resume}
+
+
+def t_snapshot_refusals():
+    """Every refusal of a load, on one fresh process: each leaves it able to take the next."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        cfg = json.dumps({"boot-source": {"kernel_image_path": guest("mb_count.elf"), "boot_args": None,
+                                          "initrd_path": None},
+                          "machine-config": {"vcpu_count": 1, "mem_size_mib": 16}}).encode()
+        cfg_rng = json.dumps({"boot-source": {"kernel_image_path": guest("mb_count.elf")},
+                              "machine-config": {"vcpu_count": 1, "mem_size_mib": 16}, "entropy": {}}).encode()
+        good = snap_file([("config", cfg), ("vm", snap_vm_section())])
+        files = {
+            "good": good,
+            "truncated": good[:len(good) - 20],
+            "corrupted": good[:70] + bytes([good[70] ^ 1]) + good[71:],
+            "version": snap_file([("config", cfg), ("vm", snap_vm_section())], version=2),
+            "arch": snap_file([("config", cfg), ("vm", snap_vm_section())], arch=b"aarch64"),
+            "no-config": snap_file([("vm", snap_vm_section())]),
+            "mismatch": snap_file([("config", cfg), ("vm", snap_vm_section(vcpus=2))]),
+            "devices": snap_file([("config", cfg_rng), ("vm", snap_vm_section(devices=1))]),
+        }
+        path = {}
+        for name, data in files.items():
+            path[name] = k.path(name + ".snap")
+            with open(path[name], "wb") as f:
+                f.write(data)
+        mem_small = k.path("small.mem")
+        with open(mem_small, "wb") as f:
+            f.truncate(1 << 20)
+        mem_ok = k.path("ok.mem")
+        with open(mem_ok, "wb") as f:
+            f.truncate(16 << 20)
+
+        expect_400(k, "PUT /snapshot/create before boot -> 400", "PUT", "/snapshot/create",
+                   {"snapshot_path": k.path("x.snap"), "mem_file_path": k.path("x.mem")},
+                   pattern="not supported before starting")
+        expect_400(k, "PUT /snapshot/create snapshot_type Diff before boot -> 400",
+                   "PUT", "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": k.path("x.snap"),
+                                               "mem_file_path": k.path("x.mem")}, pattern="not supported before starting")
+        expect_400(k, "PUT /snapshot/create snapshot_type Half -> 400 naming it", "PUT", "/snapshot/create",
+                   {"snapshot_type": "Half", "snapshot_path": k.path("x.snap"), "mem_file_path": k.path("x.mem")},
+                   pattern="'Half' is not Full or Diff")
+        expect_400(k, "PUT /snapshot/load with a Uffd backend -> 400 saying it is not supported yet",
+                   "PUT", "/snapshot/load", {"snapshot_path": path["good"],
+                                             "mem_backend": {"backend_type": "Uffd", "backend_path": "/x"}},
+                   pattern="Uffd is not supported")
+        expect_400(k, "PUT /snapshot/load without a memory backend -> 400", "PUT", "/snapshot/load",
+                   {"snapshot_path": path["good"]}, pattern="mem_backend")
+        expect_400(k, "PUT /snapshot/load with mem_backend and mem_file_path -> 400", "PUT", "/snapshot/load",
+                   dict(snap_load_body(path["good"], mem_ok), mem_file_path=mem_ok), pattern="not both")
+        expect_400(k, "PUT /snapshot/load with network_overrides -> 400 saying it is not supported yet",
+                   "PUT", "/snapshot/load", dict(snap_load_body(path["good"], mem_ok),
+                                                 network_overrides=[{"iface_id": "eth0", "host_dev_name": "t"}]),
+                   pattern="network_overrides is not supported")
+        expect_400(k, "PUT /snapshot/load of a missing file -> 400 naming it", "PUT", "/snapshot/load",
+                   snap_load_body(k.path("none.snap"), mem_ok), pattern="none.snap.*cannot open")
+        for name, pattern in [("truncated", "truncated"), ("corrupted", "corrupted: checksum mismatch"),
+                              ("version", "format version 2, this kiln reads version 1"),
+                              ("arch", "architecture 'aarch64'"), ("no-config", "section 'config' is missing"),
+                              ("mismatch", "does not match the configuration"),
+                              ("devices", "1 virtio devices, which this kiln cannot restore yet")]:
+            expect_400(k, "PUT /snapshot/load of a %s state file -> 400 saying so" % name, "PUT", "/snapshot/load",
+                       snap_load_body(path[name], mem_ok), pattern=pattern)
+        expect_400(k, "PUT /snapshot/load with a memory file of the wrong size -> 400 giving both sizes",
+                   "PUT", "/snapshot/load", snap_load_body(path["good"], mem_small, legacy=True),
+                   pattern="has 1048576 bytes, the snapshot's guest has 16777216")
+        # Past every check of the file: the build itself refuses (no vCPU state in the file; on a
+        # host without /dev/kvm, KVM cannot be opened), after the configuration was swapped in.
+        expect_400(k, "PUT /snapshot/load of a state file without vCPU state -> 400", "PUT", "/snapshot/load",
+                   snap_load_body(path["good"], mem_ok), pattern=r"section '(vcpu0|x86.cpuid)' is missing|/dev/kvm|KVM")
+        # The refusals changed nothing: still a fresh process with no boot-source, and one more
+        # refusal is still judged on its own merits.
+        state_is(k, "Not started", "GET / still says Not started after the refused loads")
+        check("GET /vm/config has no boot-source after the refused loads",
+              get_json(k, "/vm/config").get("boot-source") is None)
+        expect_400(k, "one more load (wrong architecture) after all those -> 400 saying so", "PUT",
+                   "/snapshot/load", snap_load_body(path["arch"], mem_ok), pattern="architecture 'aarch64'")
+        expect_204(k, "PUT /boot-source afterwards -> 204 (the process is still fresh)", "PUT", "/boot-source",
+                   {"kernel_image_path": guest("mb_count.elf")})
+        expect_400(k, "PUT /snapshot/load after a boot-source -> 400 (only on a fresh kiln)", "PUT",
+                   "/snapshot/load", snap_load_body(path["good"], mem_ok), pattern="fresh")
+        check("kiln is still running after every refusal", k.alive(), k.describe())
+
+
+def counting(text):
+    """(lines, ok, detail): the complete lines of snap_count's output must be "count 0",
+    "count 1", ... with no gap and no repeat; the last line may be cut short."""
+    lines = text.split("\n")
+    whole = lines[:-1]
+    for i, line in enumerate(whole):
+        if line != "count %d" % i:
+            return len(whole), False, "line %d is %r (then %r)" % (i, line, whole[i + 1:i + 3])
+    return len(whole), True, ""
+
+
+def md5(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def t_snapshot_restore(vcpus):
+    tag = "-c %d: " % vcpus
+    work = tempfile.mkdtemp(prefix="kiln-snap.", dir="/tmp")
+    snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+    snap2, mem2 = os.path.join(work, "vm2.snap"), os.path.join(work, "vm2.mem")
+    try:
+        with Kiln() as k:
+            if not check(tag + "kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            # With two vCPUs they take turns: every second line is the second vCPU's.
+            configure(k, guest("snap_count.elf"), "cpus=%d" % vcpus, vcpus=vcpus, mem=32, name=tag)
+            instance_start(k)
+            check(tag + "snap_count prints its first 20 lines",
+                  k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None, k.describe())
+            expect_400(k, tag + "PUT /snapshot/create on a running VM -> 400 (pause first)", "PUT",
+                       "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}, pattern="paused first")
+            st, _, text = k.api("PATCH", "/vm", {"state": "Paused"})
+            check(tag + "PATCH /vm Paused in the middle of the count -> 204", st == 204, text)
+            expect_204(k, tag + "PUT /snapshot/create Full -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_type": "Full", "snapshot_path": snap, "mem_file_path": mem})
+            before = k.output()
+            os.kill(k.proc.pid, signal.SIGKILL)
+            k.wait(10)
+        n1, ok, detail = counting(before)
+        check(tag + "the first process counted 0..%d before the snapshot" % (n1 - 1), ok and n1 >= 20, detail)
+        check(tag + "the memory file holds the guest's 32 MiB", os.path.getsize(mem) == 32 << 20,
+              "%d bytes" % os.path.getsize(mem))
+        mem_sum = md5(mem)
+
+        with Kiln() as k:
+            if not check(tag + "a new kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            short_mem = os.path.join(work, "short.mem")
+            with open(short_mem, "wb") as f:
+                f.truncate(16 << 20)
+            expect_400(k, tag + "PUT /snapshot/load with a memory file of the wrong size -> 400", "PUT",
+                       "/snapshot/load", snap_load_body(snap, short_mem), pattern="has 16777216 bytes")
+            expect_204(k, tag + "then PUT /snapshot/load (File backend, resume_vm) in the same process -> 204",
+                       "PUT", "/snapshot/load", snap_load_body(snap, mem))
+            state_is(k, "Running", tag + "GET / says Running after the load with resume_vm")
+            after = k.wait_output(lambda o: o.count("\n") >= 20, 60)
+            check(tag + "the restored guest prints 20 more lines", after is not None, k.describe())
+            # A restored VM can be saved again, but never over the file its memory comes from.
+            expect_204(k, tag + "PATCH /vm Paused on the restored VM -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_400(k, tag + "PUT /snapshot/create over the memory file it was restored from -> 400", "PUT",
+                       "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem},
+                       pattern="memory file this VM was restored from")
+            expect_204(k, tag + "PUT /snapshot/create of the restored VM to new files -> 204", "PUT",
+                       "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem2})
+            after = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after)
+        check(tag + "restored output continues from the exact next number: 0..%d, no gap, no repeat"
+              % (n - 1), ok and n >= n1 + 19, detail + " (first process: %r, second: %r)" %
+              (before[-30:], after[:40]))
+        check(tag + "the memory file is unchanged after the restored guest ran (MAP_PRIVATE)",
+              md5(mem) == mem_sum)
+
+        with Kiln() as k:
+            if not check(tag + "a third kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, tag + "PUT /snapshot/load without resume_vm -> 204", "PUT", "/snapshot/load",
+                       snap_load_body(snap, mem, resume=False, legacy=True))
+            state_is(k, "Paused", tag + "GET / says Paused after a load without resume_vm")
+            time.sleep(0.5)
+            check(tag + "nothing printed while the restored VM stays paused", k.output() == "", k.describe())
+            expect_204(k, tag + "PATCH /vm Resumed -> 204", "PATCH", "/vm", {"state": "Resumed"})
+            check(tag + "the resumed clone prints 10 lines",
+                  k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None, k.describe())
+            third = k.output()
+            k.kill()
+        n, ok, detail = counting(before + third)
+        check(tag + "a second restore from the same files continues from the same number", ok and n >= n1 + 9,
+              detail)
+
+        with Kiln() as k:
+            k.start(["run", "--restore", snap, "--mem-file", mem])
+            check(tag + "kiln run --restore prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60)
+                  is not None, k.describe())
+            cli_out = k.output()
+            k.kill()
+        n, ok, detail = counting(before + cli_out)
+        check(tag + "kiln run --restore continues from the same number", ok and n >= n1 + 9, detail)
+
+        with Kiln() as k:
+            if not check(tag + "a fourth kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, tag + "PUT /snapshot/load of the snapshot of the restored VM -> 204", "PUT",
+                       "/snapshot/load", snap_load_body(snap2, mem2))
+            check(tag + "it prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None,
+                  k.describe())
+            fourth = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after + fourth)
+        n2 = (before + after).count("\n")
+        check(tag + "a restore of a restored VM's snapshot continues where that one stopped",
+              ok and n >= n2 + 9, detail)
+
+        if vcpus == 1:
+            snapshot_clones(tag, snap, mem, before, mem_sum)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def t_snapshot_virtio_refused():
+    """A device whose state kiln cannot save yet: create refuses, naming it, and writes nothing."""
+    with Kiln() as k:
+        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+            return
+        configure(k, guest("snap_count.elf"), None, mem=32)
+        expect_204(k, "PUT /entropy -> 204", "PUT", "/entropy", {})
+        instance_start(k)
+        check("snap_count prints", k.wait_output(lambda o: o.count("\n") >= 5, 60) is not None, k.describe())
+        expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+        snap, mem = k.path("vm.snap"), k.path("vm.mem")
+        expect_400(k, "PUT /snapshot/create with a virtio-rng device -> 400 naming it", "PUT", "/snapshot/create",
+                   {"snapshot_path": snap, "mem_file_path": mem}, pattern="virtio-rng0 cannot be saved yet")
+        check("no state or memory file was written", not os.path.exists(snap) and not os.path.exists(mem))
+        expect_204(k, "PATCH /vm Resumed -> 204: the VM runs on", "PATCH", "/vm", {"state": "Resumed"})
+        n = k.output().count("\n")
+        check("the guest prints on after the refused snapshot",
+              k.wait_output(lambda o: o.count("\n") >= n + 5, 60) is not None, k.describe())
+
+
+def snapshot_clones(tag, snap, mem, before, mem_sum, nr=10):
+    """nr processes restore the same files at once; each continues the count on its own."""
+    kilns = [Kiln() for _ in range(nr)]
+    try:
+        started = [k.start_api() for k in kilns]
+        if not check(tag + "%d more kiln --api-sock processes start" % nr, all(started)):
+            return
+        results = [None] * nr
+
+        def load(i):
+            results[i] = kilns[i].api("PUT", "/snapshot/load", snap_load_body(snap, mem), timeout=60)[0]
+
+        threads = [threading.Thread(target=load, args=(i,)) for i in range(nr)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(tag + "%d concurrent PUT /snapshot/load of the same files -> 204 each" % nr,
+              results == [204] * nr, repr(results))
+        bad = []
+        for i, k in enumerate(kilns):
+            out = k.wait_output(lambda o: o.count("\n") >= 10, 120) or k.output()
+            n, ok, detail = counting(before + out)
+            if not ok or n < len(before.split("\n")) + 8:
+                bad.append("clone %d: %s %r" % (i, detail, out[:60]))
+        check(tag + "each of the %d clones continues the count from the saved number" % nr, not bad,
+              "; ".join(bad))
+    finally:
+        for k in kilns:
+            k.__exit__(None, None, None)
+    check(tag + "the memory file is unchanged after %d clones ran (MAP_PRIVATE)" % nr, md5(mem) == mem_sum)
+
+
+def t_snapshot_diff():
+    """A Diff snapshot over a copy of the previous memory file equals a Full one taken at the
+    same moment, byte for byte, and restores to the exact next number."""
+    work = tempfile.mkdtemp(prefix="kiln-diff.", dir="/tmp")
+    p = lambda name: os.path.join(work, name)
+    try:
+        with Kiln() as k:
+            if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, "PUT /machine-config with track_dirty_pages -> 204", "PUT", "/machine-config",
+                       {"vcpu_count": 1, "mem_size_mib": 32, "track_dirty_pages": True})
+            expect_204(k, "PUT /boot-source snap_count", "PUT", "/boot-source",
+                       {"kernel_image_path": guest("snap_count.elf")})
+            instance_start(k)
+            check("snap_count prints 20 lines", k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None)
+            expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_204(k, "PUT /snapshot/create Full (the base) -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_type": "Full", "snapshot_path": p("base.snap"), "mem_file_path": p("base.mem")})
+            n = k.output().count("\n")
+            expect_204(k, "PATCH /vm Resumed -> 204", "PATCH", "/vm", {"state": "Resumed"})
+            check("20 more lines", k.wait_output(lambda o: o.count("\n") >= n + 20, 60) is not None)
+            expect_204(k, "PATCH /vm Paused again -> 204", "PATCH", "/vm", {"state": "Paused"})
+            shutil.copyfile(p("base.mem"), p("diff.mem"))
+            with open(p("odd.mem"), "wb") as f:
+                f.write(b"x")
+            expect_400(k, "PUT /snapshot/create Diff over a file of another size -> 400", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": p("bad.snap"),
+                                            "mem_file_path": p("odd.mem")}, pattern="a Diff snapshot writes over")
+            expect_204(k, "PUT /snapshot/create Diff over a copy of the base memory file -> 204", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": p("diff.snap"),
+                                            "mem_file_path": p("diff.mem")})
+            expect_204(k, "PUT /snapshot/create Full at the same moment -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_type": "Full", "snapshot_path": p("full.snap"), "mem_file_path": p("full.mem")})
+            before = k.output()
+            k.kill()
+        check("base + diff equals the Full snapshot's memory file byte for byte",
+              md5(p("diff.mem")) == md5(p("full.mem")))
+        check("the Diff changed the copy of the base memory file (the guest wrote pages since the base)",
+              md5(p("diff.mem")) != md5(p("base.mem")))
+        with Kiln() as k:
+            if not check("a new kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_204(k, "PUT /snapshot/load of the Diff (base + diff) -> 204", "PUT", "/snapshot/load",
+                       dict(snap_load_body(p("diff.snap"), p("diff.mem")), enable_diff_snapshots=True))
+            check("it prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None, k.describe())
+            after = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after)
+        check("the restore from base + diff continues from the exact next number", ok and
+              n >= before.count("\n") + 9, detail)
+        with Kiln() as k:
+            if not check("one more kiln --api-sock", k.start_api(), k.describe()):
+                return
+            configure(k, guest("snap_count.elf"), None, mem=32)
+            instance_start(k)
+            check("snap_count prints", k.wait_output(lambda o: o.count("\n") >= 5, 60) is not None)
+            expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_400(k, "PUT /snapshot/create Diff without track_dirty_pages -> 400 saying so", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": p("x.snap"),
+                                            "mem_file_path": p("x.mem")}, pattern="Diff needs dirty-page tracking")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def t_snapshot_one_vcpu():
+    t_snapshot_restore(1)
+
+
+def t_snapshot_two_vcpus():
+    t_snapshot_restore(2)
 
 
 # --- SendCtrlAltDel --------------------------------------------------------------------------------
@@ -2433,9 +2794,11 @@ GROUPS = {
     "stress": [t_stress],
     "cpu-config": [t_cpu_config],
     "hardening": [t_fifo_paths, t_firecracker_cli, t_malformed_http],
+    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused, t_snapshot_diff],
+    "snapshot-refusals": [t_snapshot_refusals],
 }
 # Groups that never start a guest: they run without /dev/kvm.
-NO_KVM_GROUPS = {"hardening"}
+NO_KVM_GROUPS = {"hardening", "snapshot-refusals"}
 
 
 def main():
