@@ -116,6 +116,8 @@ static const unsigned long vcpu_state_ioctls[] = {
 	KVM_GET_LAPIC, KVM_SET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_XSAVE,
 	KVM_SET_XSAVE, KVM_GET_XCRS, KVM_GET_MSRS, KVM_SET_MSRS, KVM_TRANSLATE, KVM_GET_MP_STATE,
 	KVM_SET_MP_STATE, KVM_GET_CPUID2, KVM_SET_GUEST_DEBUG,
+	/* what a snapshot saves and a restore loads besides the above (src/arch/x86/snapshot.c) */
+	KVM_SET_XCRS, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS,
 };
 
 static const unsigned long vcpu_ioctls[] = {
