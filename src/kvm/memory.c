@@ -34,43 +34,9 @@ int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
 	return 2;
 }
 
-int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum mem_backing backing)
-{
-	struct gmem *gm;
-	int nr, err;
-
-	if (backing != MEM_BACKING_ANON)
-		return -EINVAL;
-	gm = calloc(1, sizeof(*gm));
-	if (!gm)
-		return -ENOMEM;
-	nr = gmem_layout(size, hole_start, gm->regions);
-	if (nr < 0) {
-		free(gm);
-		return nr;
-	}
-	gm->owned = true;
-	for (gm->nr = 0; gm->nr < (unsigned int)nr; gm->nr++) {
-		struct gmem_region *r = &gm->regions[gm->nr];
-		/* No MAP_NORESERVE: the kernel's overcommit check is what refuses a size the host
-		 * cannot back, up front, rather than an OOM kill later. */
-		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			      -1, 0);
-		if (r->hva == MAP_FAILED) {
-			err = -errno;
-			r->hva = NULL;
-			gmem_destroy(gm);
-			return err;
-		}
-		/* No MADV_HUGEPAGE: a transparent huge page makes the guest's first touch of each
-		 * 2 MiB cost 2 MiB of host memory, which triples a small guest's footprint.
-		 * Huge-page backing will be an explicit memory-backing option. */
-	}
-	*out = gm;
-	return 0;
-}
-
-int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start, int fd)
+/* Lays RAM out and maps each region: anonymous memory (fd < 0), or `fd` privately, region after
+ * region from offset 0, so the file is never written (a snapshot's memory file). */
+static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int fd)
 {
 	struct gmem *gm = calloc(1, sizeof(*gm));
 	uint64_t off = 0;
@@ -87,7 +53,11 @@ int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start,
 	for (gm->nr = 0; gm->nr < (unsigned int)nr; gm->nr++) {
 		struct gmem_region *r = &gm->regions[gm->nr];
 
-		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)off);
+		/* No MAP_NORESERVE: the kernel's overcommit check is what refuses a size the host
+		 * cannot back, up front, rather than an OOM kill later. */
+		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+			      fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_PRIVATE, fd,
+			      fd < 0 ? 0 : (off_t)off);
 		if (r->hva == MAP_FAILED) {
 			err = -errno;
 			r->hva = NULL;
@@ -95,9 +65,26 @@ int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start,
 			return err;
 		}
 		off += r->size;
+		/* No MADV_HUGEPAGE: a transparent huge page makes the guest's first touch of each
+		 * 2 MiB cost 2 MiB of host memory, which triples a small guest's footprint.
+		 * Huge-page backing will be an explicit memory-backing option. */
 	}
 	*out = gm;
 	return 0;
+}
+
+int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum mem_backing backing)
+{
+	if (backing != MEM_BACKING_ANON)
+		return -EINVAL;
+	return gmem_map(out, size, hole_start, -1);
+}
+
+int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start, int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	return gmem_map(out, size, hole_start, fd);
 }
 
 int gmem_create_from(struct gmem **out, const struct gmem_region *regions, unsigned int nr)
