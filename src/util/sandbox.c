@@ -18,6 +18,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -276,12 +277,19 @@ static int load_file(const char *path, char *err, size_t err_size)
 #ifdef KILN_SECCOMP_TEST
 static void sigsys_report(int sig, siginfo_t *si, void *uc)
 {
-	char msg[96];
+	char msg[256], name[16] = "";
 	int n;
 
 	(void)sig;
 	(void)uc;
-	n = snprintf(msg, sizeof(msg), "kiln: seccomp-test: forbidden syscall %d\n", si->si_syscall);
+	prctl(PR_GET_NAME, name);
+	n = snprintf(msg, sizeof(msg), "kiln: seccomp-test: forbidden syscall %d on thread %s\n",
+		     si->si_syscall, name);
+#if defined(__x86_64__)
+	if (si->si_syscall == SYS_openat) /* its path, the second argument, for the report */
+		n = snprintf(msg, sizeof(msg), "kiln: seccomp-test: forbidden openat '%.128s' on thread %s\n",
+			     (const char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSI], name);
+#endif
 	if (n > 0)
 		(void)!write(STDERR_FILENO, msg, (size_t)n);
 	_exit(128 + SIGSYS);
@@ -435,6 +443,16 @@ int sandbox_enter(enum sandbox_role role)
 		return e;
 	}
 #ifdef KILN_SECCOMP_TEST
+	if (getenv("KILN_SECCOMP_TEST_TRAP")) {
+		/* Threads that block every signal would otherwise be killed by the trap (the kernel
+		 * forces a blocked SIGSYS to its default action) before sigsys_report() names the
+		 * call. */
+		sigset_t sys;
+
+		sigemptyset(&sys);
+		sigaddset(&sys, SIGSYS);
+		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	}
 	test_violate(role);
 #endif
 	return 0;
