@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -395,6 +396,14 @@ int sandbox_prepare(const struct sandbox_opts *opts, char *err, size_t err_size)
 			seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^ 1u;
 		json_object_seed(seed);
 	}
+	/* One malloc arena for every thread. glibc gives a busy thread an arena of its own, and the
+	 * first time it shrinks one of those (after a burst of frees: the API thread under load) it
+	 * reads /proc/sys/vm/overcommit_memory; it also calls sched_getaffinity when a ninth arena
+	 * is wanted. Either, on a thread whose filter allows no openat, killed kiln at random. The
+	 * main arena trims with brk, which every role has; small blocks stay in each thread's
+	 * tcache, so the shared arena's lock is rarely taken. */
+	if (mallopt(M_ARENA_MAX, 1) != 1)
+		pr_warn("seccomp: cannot limit malloc to one arena: a thread may die of SIGSYS");
 	if (opts->filter_file) {
 		if ((e = load_file(opts->filter_file, err, err_size))) {
 			release_all();
