@@ -35,6 +35,7 @@ EXPECTED_STATUS = 33  # (0x10 << 1) | 1, the debug-exit convention
 SUCCESS_MARK = b"SUCCESS"
 FLOOR_TARGET = 1.5  # kiln / floor, at most
 QEMU_TARGET = 0.1  # kiln / QEMU, below
+SECCOMP_TARGET = 1.05  # kiln / kiln --no-seccomp, at most (issue 15)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -268,6 +269,9 @@ def build_configs(args):
         ["run", "-k", elf, "--debug-exit"], args.runs)
     add("kiln --irqchip=kernel", kiln, "no kiln at %s" % args.kiln,
         ["run", "-k", elf, "--debug-exit", "--irqchip=kernel"], args.runs)
+    # The same run without seccomp: what the filters cost (docs/security.md).
+    add("kiln --no-seccomp", kiln, "no kiln at %s" % args.kiln,
+        ["run", "-k", elf, "--debug-exit", "--no-seccomp"], args.runs)
     add("floor", floor, "no floor at %s" % args.floor, [elf], args.runs)
     add("qemu microvm", qemu, "no %s" % args.qemu, ["-M", "microvm", *qemu_common], args.runs)
     if args.pc_runs > 0:
@@ -391,6 +395,14 @@ def print_report(cfgs, args, clean_rss):
             print(("%-36s %8s %8s %9s  %-8s %-8s %-8s" % (
                 "%s / %s" % (k, r), fmt(w, "%.3fx"), fmt(m, "%.3fx"), fmt(f, "%.3fx"), target,
                 *states)).rstrip())
+
+    ks, ns = sums.get("kiln"), sums.get("kiln --no-seccomp")
+    w = ratio(ks and ks["wall_median_ms"], ns and ns["wall_median_ms"])
+    print()
+    print("seccomp cost: kiln / kiln --no-seccomp, start-to-exit wall: %s (target <= %.2fx, "
+          "reported, not enforced)%s" % (fmt(w, "%.3fx"), SECCOMP_TARGET,
+                                         "" if w is None else (": met" if w <= SECCOMP_TARGET
+                                                               else ": NOT met")))
 
     print()
     line = "targets: kiln <= %.1fx floor and < %.1fx QEMU, wall and RSS (reported, not enforced): " % (

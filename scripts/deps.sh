@@ -5,7 +5,7 @@
 # As root it runs apt-get; otherwise it prints the exact apt-get line and fails.
 set -eu
 build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjansson-dev liburing-dev
-	libslirp-dev libelf-dev zlib1g-dev)
+	libslirp-dev libelf-dev libseccomp-dev zlib1g-dev)
 case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
 test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl acpica-tools

@@ -8,6 +8,7 @@
 #include "control/controller.h"
 #include "control/top.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "version.h"
 #include "vmm.h"
 
@@ -19,6 +20,8 @@ int main(int argc, char **argv)
 	int verbosity;
 	char err[BUILD_ERR_MAX] = "";
 
+	/* Before anything opens: no descriptor kiln's parent leaked (docs/security.md). */
+	sandbox_close_inherited_fds();
 	config_init(&cfg);
 	if (cli_parse(argc, argv, &cfg, &opts, &action, &verbosity, err, sizeof(err))) {
 		pr_err("%s", err);

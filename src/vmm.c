@@ -17,6 +17,7 @@
 #include "devices/virtio/net.h"
 #include "kvm/stats.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vmm_priv.h"
 
 static void kick_handler(int sig)
@@ -303,6 +304,11 @@ static void *vcpu_thread(void *p)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Before the guest's first instruction on this vCPU (docs/security.md). */
+	if (sandbox_enter(SANDBOX_VCPU)) {
+		vmm_request_stop(vmm, STOP_HOST_ERROR, 0);
+		return NULL;
+	}
 	exits_run_vcpu(vcpu, &vmm->env);
 	return NULL;
 }

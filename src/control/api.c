@@ -20,6 +20,7 @@
 
 #include "control/http.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #define API_MAX_CONNS 32      /* connections served at once; more are answered 503 and closed */
 #define API_IDLE_MS 30000     /* a connection silent this long (mid-request or idle) is closed */
@@ -329,6 +330,9 @@ static void *server_thread(void *arg)
 {
 	struct api_server *api = arg;
 
+	/* Before the first connection is accepted (docs/security.md). */
+	if (sandbox_enter(SANDBOX_API))
+		return NULL; /* logged; clients are never answered, signals still stop kiln */
 	for (;;) {
 		struct pollfd p[API_MAX_CONNS + 2];
 		int map[API_MAX_CONNS + 2];

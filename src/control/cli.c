@@ -45,8 +45,10 @@ void cli_print_help(FILE *f)
 		"  --module TEXT          log only messages from source paths containing TEXT\n"
 		"  --metrics-path PATH    metrics output (file, character device or FIFO)\n"
 		"  --http-api-max-payload-size N  largest request body in bytes (default 51200)\n"
-		"  --no-seccomp           accepted for Firecracker's tools: kiln installs no seccomp\n"
-		"                         filters yet\n"
+		"  --no-seccomp           no seccomp filters (logged as a warning); by default each\n"
+		"                         thread (owner, API, I/O, vCPU, gdb) has its own allowlist\n"
+		"                         and a forbidden system call kills kiln with SIGSYS\n"
+		"  --seccomp-filter FILE  JSON filters replacing the built-in ones (docs/security.md)\n"
 		"  --boot-timer           accepted for Firecracker's tools (no boot-timer device yet)\n"
 		"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 		"                         the jailer's launch times: kiln logs its start-up time\n"
@@ -128,6 +130,9 @@ void cli_print_run_help(FILE *f)
 		"                         again from the same configuration)\n"
 		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
 		"                         --id as above)\n"
+		"      --no-seccomp       no seccomp filters (logged as a warning); by default each\n"
+		"                         thread has its own allowlist (docs/security.md)\n"
+		"      --seccomp-filter FILE  JSON filters replacing the built-in ones\n"
 		"  -v, --verbose          more messages (twice: debug)\n"
 		"  -q, --quiet            errors only\n"
 		"  -h, --help             this help\n"
@@ -138,6 +143,7 @@ void cli_print_run_help(FILE *f)
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
        OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_NO_API, OPT_NO_SECCOMP,
+       OPT_SECCOMP_FILTER,
        OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
        OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
        OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT, OPT_RESTORE, OPT_MEM_FILE };
@@ -178,6 +184,7 @@ static const struct option run_options[] = {
 	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
 	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
@@ -487,6 +494,9 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		case OPT_NO_SECCOMP:
 			opts->no_seccomp = true;
 			break;
+		case OPT_SECCOMP_FILTER:
+			opts->seccomp_filter = optarg;
+			break;
 		case OPT_LOG_PATH:
 			opts->log_path = optarg;
 			break;
@@ -585,6 +595,10 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 	}
 	if (cfg->gdb_wait && !cfg->gdb) {
 		snprintf(err, err_size, "--gdb-wait: needs --gdb unix:PATH or --gdb tcp:[HOST:]PORT");
+		return -EINVAL;
+	}
+	if (opts->no_seccomp && opts->seccomp_filter) {
+		snprintf(err, err_size, "--seccomp-filter: not with --no-seccomp");
 		return -EINVAL;
 	}
 	if (opts->api_sock_force && !opts->api_sock) {

@@ -19,6 +19,7 @@
 #include "control/spec.h"
 #include "snapshot.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "version.h"
 #include "kvm/vcpu.h"
 #include "vmm.h"
@@ -586,6 +587,22 @@ static int load_config_file(struct controller *c, const char *path)
 	return 0;
 }
 
+/* Chooses the seccomp filters (docs/security.md): a bad --seccomp-filter file is bad input. */
+static int prepare_sandbox(struct controller *c, char *err, size_t err_size)
+{
+	struct sandbox_opts so = { .disabled = c->opts->no_seccomp,
+				   .filter_file = c->opts->seccomp_filter };
+
+	/* User-mode networking and the gdb stub exist only from the command line, so whether a
+	 * thread will need AF_INET sockets is known here. */
+	for (unsigned int i = 0; i < c->spec.cfg.nr_nets; i++)
+		so.inet |= c->spec.cfg.nets[i].backend == NET_BACKEND_USER;
+	so.inet |= c->spec.cfg.gdb && strncmp(c->spec.cfg.gdb, "tcp:", 4) == 0;
+	if (so.disabled)
+		pr_warn("seccomp: filters are off (--no-seccomp): any system call is allowed");
+	return sandbox_prepare(&so, err, err_size);
+}
+
 static void run_loop(struct controller *c, int sfd)
 {
 	for (;;) {
@@ -708,6 +725,18 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		pr_err("signalfd: %s", strerror(errno));
 		status = KILN_EXIT_HOST_ERROR;
 		goto out_mask;
+	}
+	if (prepare_sandbox(&c, err, sizeof(err))) {
+		pr_fatal("%s", err);
+		status = KILN_EXIT_USAGE;
+		goto out_sfd;
+	}
+	/* The owner's filter: after set-up that needs more (the logger's files, the config file),
+	 * before the API's thread exists (it narrows the owner's filter to its own before it
+	 * accepts a connection) and before a guest runs an instruction. */
+	if (sandbox_enter(SANDBOX_OWNER)) {
+		status = KILN_EXIT_HOST_ERROR;
+		goto out_sfd;
 	}
 	if (opts->api_sock && api_open(&c.api, opts->api_sock, opts->api_sock_force,
 				       opts->max_payload, err, sizeof(err))) {

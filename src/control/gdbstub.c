@@ -23,6 +23,7 @@
 #include "arch/arch.h"
 #include "gdb/rsp.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vmm.h"
 
 #define MAX_SW_BP 64
@@ -571,6 +572,8 @@ static void *stub_thread(void *p)
 {
 	struct gdbstub *s = p;
 
+	if (sandbox_enter(SANDBOX_GDB))
+		return NULL; /* logged; no debugger is accepted */
 	for (;;) {
 		struct pollfd pf[2] = { { s->listen_fd, POLLIN, 0 }, { s->quit_fd, POLLIN, 0 } };
 

@@ -16,6 +16,7 @@
 
 #include "devices/net/backend.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 /* virtio_net_hdr_v1 (virtio 1.2, 5.1.6): flags in byte 0, gso_type in byte 1. */
 #define HDR_F_NEEDS_CSUM 0x01
@@ -339,6 +340,8 @@ static void *slirp_main(void *arg)
 	static struct ratelimit poll_rl = RATELIMIT_INIT(1000, 1);
 	struct slirp_be *s = arg;
 
+	if (sandbox_enter(SANDBOX_IO))
+		return NULL; /* logged; the interface stays silent */
 	pthread_mutex_lock(&slirp_lock);
 	while (!s->stop) {
 		uint32_t timeout = timers_timeout(s);
