@@ -80,7 +80,6 @@ static uint32_t rd(uint64_t off) { return fuzz_mmio_rd(&blk.t, off); }
 static void setup(const uint8_t *ctl)
 {
 	uint16_t num, d, a, u;
-	uint64_t high = (ctl[8] & 0x01) ? RING_HIGH : 0;
 	uint64_t features = VIRTIO_BIT(VIRTIO_F_VERSION_1);
 
 	memcpy(&num, ctl, 2);
@@ -93,22 +92,9 @@ static void setup(const uint8_t *ctl)
 		features |= VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX);
 	if (ctl[8] & 0x08)
 		features |= VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC);
-	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				       VIRTIO_STATUS_FEATURES_OK);
-	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(VIRTIO_MMIO_QUEUE_NUM, num);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(d + high));
-	wr(VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)(a + high));
-	wr(VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)(u + high));
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	fuzz_driver_features(&blk.t, features);
+	fuzz_queue_setup(&blk.t, 0, num, d, a, u, (ctl[8] & 0x01) ? RING_HIGH : 0);
+	fuzz_driver_ok(&blk.t);
 }
 
 /* What must hold after every operation with the synchronous backend. */

@@ -239,16 +239,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void wr(uint64_t off, uint32_t v) { fuzz_mmio_wr(&net.t, off, v); }
 static uint32_t rd(uint64_t off) { return fuzz_mmio_rd(&net.t, off); }
 
-static void setup_queue(unsigned int q, const uint8_t *c, uint64_t high)
-{
-	wr(VIRTIO_MMIO_QUEUE_SEL, q);
-	wr(VIRTIO_MMIO_QUEUE_NUM, rd16(c));
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(rd16(c + 2) + high));
-	wr(VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)(rd16(c + 4) + high));
-	wr(VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)(rd16(c + 6) + high));
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
-}
-
 /* A driver's initialisation from the control bytes (it may well fail: that is fine). */
 static void setup(void)
 {
@@ -259,7 +249,6 @@ static void setup(void)
 	};
 	uint8_t f = ctl[CTL_FLAGS];
 	uint64_t features = (f & 0x04) ? 0 : VIRTIO_BIT(VIRTIO_F_VERSION_1);
-	const uint32_t drv = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
 
 	if (f & 0x08)
 		features |= VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX);
@@ -268,16 +257,12 @@ static void setup(void)
 	for (unsigned int i = 0; i < 8; i++)
 		if (ctl[CTL_NET] & (1u << i))
 			features |= VIRTIO_BIT(bits[i]);
-	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, drv);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	wr(VIRTIO_MMIO_STATUS, drv | VIRTIO_STATUS_FEATURES_OK);
-	setup_queue(VIRTIO_NET_RXQ, ctl, (f & 0x01) ? RING_HIGH : 0);
-	setup_queue(VIRTIO_NET_TXQ, ctl + 8, (f & 0x02) ? RING_HIGH : 0);
-	wr(VIRTIO_MMIO_STATUS, drv | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	fuzz_driver_features(&net.t, features);
+	fuzz_queue_setup(&net.t, VIRTIO_NET_RXQ, rd16(ctl), rd16(ctl + 2), rd16(ctl + 4),
+			 rd16(ctl + 6), (f & 0x01) ? RING_HIGH : 0);
+	fuzz_queue_setup(&net.t, VIRTIO_NET_TXQ, rd16(ctl + 8), rd16(ctl + 10), rd16(ctl + 12),
+			 rd16(ctl + 14), (f & 0x02) ? RING_HIGH : 0);
+	fuzz_driver_ok(&net.t);
 }
 
 /* The I/O thread's handler for queue q's kick eventfd (it reads the eventfd itself). */

@@ -126,25 +126,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void wr(uint64_t off, uint32_t v) { fuzz_mmio_wr(&vs.t, off, v); }
 static uint32_t rd(uint64_t off) { return fuzz_mmio_rd(&vs.t, off); }
 
-static void setup_queue(unsigned int q)
-{
-	const uint8_t *c = ctl + 8 * q;
-	uint64_t high = (ctl[CTL_FLAGS] & (1u << q)) ? RING_HIGH : 0;
-
-	wr(VIRTIO_MMIO_QUEUE_SEL, q);
-	wr(VIRTIO_MMIO_QUEUE_NUM, rd16(c));
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(rd16(c + 2) + high));
-	wr(VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)(rd16(c + 4) + high));
-	wr(VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)(rd16(c + 6) + high));
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
-}
-
 /* A driver's initialisation from the control bytes (it may well fail: that is fine). */
 static void setup(void)
 {
 	uint8_t f = ctl[CTL_FLAGS];
 	uint64_t features = (f & 0x08) ? 0 : VIRTIO_BIT(VIRTIO_F_VERSION_1);
-	const uint32_t drv = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
 
 	if (f & 0x10)
 		features |= VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX);
@@ -154,16 +140,14 @@ static void setup(void)
 		features |= VIRTIO_BIT(0); /* VIRTIO_VSOCK_F_STREAM */
 	if (f & 0x80)
 		features |= VIRTIO_BIT(1); /* VIRTIO_VSOCK_F_SEQPACKET */
-	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, drv);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	wr(VIRTIO_MMIO_STATUS, drv | VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned int q = 0; q < NR_QUEUES; q++)
-		setup_queue(q);
-	wr(VIRTIO_MMIO_STATUS, drv | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	fuzz_driver_features(&vs.t, features);
+	for (unsigned int q = 0; q < NR_QUEUES; q++) {
+		const uint8_t *c = ctl + 8 * q;
+
+		fuzz_queue_setup(&vs.t, q, rd16(c), rd16(c + 2), rd16(c + 4), rd16(c + 6),
+				 (f & (1u << q)) ? RING_HIGH : 0);
+	}
+	fuzz_driver_ok(&vs.t);
 	check(!(f & 0x80) || !(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK),
 	      "FEATURES_OK does not stick with SEQPACKET, which is not offered");
 }

@@ -7,7 +7,8 @@ its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz
 and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there;
 likewise legacy/ (device register accesses), loader/ (small ELF, multiboot, bzImage and flat
 images), config/ (Firecracker config documents and API bodies) and x86_emulate/ (one instruction
-of each kind kiln completes), and gdb_rsp/ (a gdb session, for fuzz_gdb_rsp). An argument names the directory to write them into."""
+of each kind kiln completes), gdb_rsp/ (a gdb session, for fuzz_gdb_rsp), and virtio_console_rng/ (console output and input,
+entropy requests with and without a rate limiter). An argument names the directory to write them into."""
 import os
 import struct
 import sys
@@ -823,12 +824,53 @@ def emulate_seeds():
     yield "fwait", x_seed(b"\x9b")
 
 
+# fuzz_virtio_console_rng: [0] device, [1] flags, [2,18) two queues, [18,40) operations, RAM.
+CR_Q = ((16, 0x100, 0x200, 0x280), (16, 0x800, 0x900, 0x980))  # rx (or rng), tx
+CR_BUF = 0x1000
+
+
+def cr_seed(device, chains, ops, flags=0):
+    """chains: (queue, [(len, writable)]): each a chain of buffers at CR_BUF onwards, published
+    on its queue's available ring; ops: the operation bytes (padded with reads of Status)."""
+    ram = bytearray(0x2000)
+    nxt, at, idx = [0, 0], CR_BUF, [0, 0]
+    for q, segs in chains:
+        num, desc, avail, _ = CR_Q[q]
+        head = nxt[q]
+        for k, (length, w) in enumerate(segs):
+            last = k + 1 == len(segs)
+            ram[desc + 16 * (head + k):desc + 16 * (head + k) + 16] = struct.pack(
+                "<QIHH", at, length, (WRITE if w else 0) | (0 if last else NEXT),
+                0 if last else head + k + 1)
+            if not w:
+                ram[at:at + length] = bytes((65 + i % 26) for i in range(length))
+            at += length
+        nxt[q] += len(segs)
+        ram[avail + 4 + 2 * (idx[q] % num):avail + 6 + 2 * (idx[q] % num)] = struct.pack("<H", head)
+        idx[q] += 1
+        ram[avail + 2:avail + 4] = struct.pack("<H", idx[q])
+    ctl = bytes([device, flags]) + b"".join(struct.pack("<HHHH", *q) for q in CR_Q)
+    ops = bytes(ops) + bytes([0x80 + 0x70 // 4]) * (22 - len(ops))
+    return ctl + ops[:22] + bytes(ram)
+
+
+def console_rng_seeds():
+    yield "console-tx", cr_seed(0, [(1, [(12, False)]), (1, [(4, False), (9, False)])], [0x01])
+    yield "console-rx", cr_seed(0, [(0, [(64, True)]), (0, [(8, True)])], [0x00, 0x5f, 0x43])
+    yield "console-save", cr_seed(0, [(0, [(16, True)]), (1, [(5, False)])],
+                                  [0x00, 0x45, 0xc1, 0x01, 0xc0, 0x00], flags=0x08)
+    yield "rng", cr_seed(1, [(0, [(32, True)]), (0, [(16, True), (16, True)])], [0x00])
+    yield "rng-limited", cr_seed(3, [(0, [(48, True)]), (0, [(48, True)]), (0, [(8, True)])],
+                                 [0x00, 0xc1, 0x40, 0x00, 0xc0, 0x00])
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
                         ("virtio_vsock", vsock_seeds), ("legacy", legacy_seeds),
                         ("loader", loader_seeds), ("config", config_seeds),
-                        ("x86_emulate", emulate_seeds), ("gdb_rsp", gdb_seeds)):
+                        ("x86_emulate", emulate_seeds), ("gdb_rsp", gdb_seeds),
+                        ("virtio_console_rng", console_rng_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():
