@@ -207,13 +207,14 @@ static int allow_common_args(scmp_filter_ctx ctx)
 				 &SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	}
 	for (size_t i = 0; !e && i < N(fcntl_cmds); i++)
-		e = rule(ctx, SCMP_SYS(fcntl), 1, &SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]));
+		e = rule(ctx, SCMP_SYS(fcntl), 1,
+			 &SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i], 0));
 	return e;
 }
 
 static int allow_socket(scmp_filter_ctx ctx, int family)
 {
-	return rule(ctx, SCMP_SYS(socket), 1, &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family));
+	return rule(ctx, SCMP_SYS(socket), 1, &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family, 0));
 }
 
 /* `inet`: the variant for a VM with user-mode networking (slirp opens host AF_INET/AF_INET6
@@ -236,7 +237,7 @@ static int build(enum sandbox_role role, scmp_filter_ctx ctx, bool inet)
 		}
 		for (size_t i = 0; !e && i < N(owner_prctls); i++)
 			e = rule(ctx, SCMP_SYS(prctl), 1,
-				 &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)owner_prctls[i]));
+				 &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)owner_prctls[i], 0));
 		break;
 	case SANDBOX_API:
 		e = e ? e : allow_names(ctx, api_calls, N(api_calls));
