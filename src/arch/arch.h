@@ -161,8 +161,8 @@ int arch_complete_insn(const struct vcpu *vcpu, const struct gmem *mem, const ui
 /* The architecture's name in state files ("x86_64"). */
 extern const char arch_snapshot_name[];
 
-/* Whether the VM can be saved: -ENOTSUP with a one-line reason where it cannot yet (x86: the
- * in-kernel irqchip). */
+/* Whether the VM can be saved: -ENOTSUP with a one-line reason where it cannot yet (x86 saves
+ * every configuration it runs). */
 int arch_snapshot_check(const struct arch_vm *a, char *err, size_t err_size);
 
 /* The board's sections (interrupt controllers, platform devices, the VM's clock). Returns 0 or

@@ -1793,6 +1793,59 @@ def t_snapshot_diff():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def t_snapshot_irqchip(mode):
+    """mb_echo, idle in hlt between serial interrupts, is saved with either irqchip and restored
+    in a new process (which takes the mode from the snapshot): its next input must arrive as an
+    interrupt through the restored IOAPIC and local APIC, and its byte count go on."""
+    tag = "--irqchip %s: " % mode
+    work = tempfile.mkdtemp(prefix="kiln-snap.", dir="/tmp")
+    snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+    try:
+        with Kiln() as k:
+            if not check(tag + "kiln --api-sock starts and listens",
+                         k.start_api(extra=["--irqchip", mode], stdin="pipe"), k.describe()):
+                return
+            configure(k, guest("mb_echo.elf"), mem=32, name=tag)
+            instance_start(k)
+            if not check(tag + "mb_echo prints 'echo: ready'",
+                         k.wait_output(lambda o: "echo: ready\n" in o) is not None, k.describe()):
+                return
+            k.proc.stdin.write(b"ab")
+            k.proc.stdin.flush()
+            check(tag + "mb_echo echoes 'ab' (serial interrupts)",
+                  k.wait_output(lambda o: o.endswith("echo: ready\nab")) is not None, k.describe())
+            expect_204(k, tag + "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
+            expect_204(k, tag + "PUT /snapshot/create Full -> 204", "PUT", "/snapshot/create",
+                       {"snapshot_path": snap, "mem_file_path": mem})
+            k.kill()
+        with open(snap, "rb") as f:
+            state = f.read()
+        names = [b"x86.irqchip", b"x86.pit"] if mode == "kernel" else [b"ioapic", b"pic"]
+        check(tag + "the state file has sections %s" % b", ".join(names).decode(),
+              all(n in state for n in names))
+        with Kiln() as k:
+            if not check(tag + "a new kiln --api-sock starts and listens", k.start_api(stdin="pipe"),
+                         k.describe()):
+                return
+            expect_204(k, tag + "PUT /snapshot/load -> 204", "PUT", "/snapshot/load",
+                       snap_load_body(snap, mem))
+            k.proc.stdin.write(b"cd")
+            k.proc.stdin.flush()
+            check(tag + "the restored mb_echo echoes 'cd': its interrupt arrives",
+                  k.wait_output(lambda o: o == "cd") is not None, repr(k.output()) + k.describe())
+            finish_echo_guest(k, tag + "restored", expect_bytes=5)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def t_snapshot_irqchip_split():
+    t_snapshot_irqchip("split")
+
+
+def t_snapshot_irqchip_kernel():
+    t_snapshot_irqchip("kernel")
+
+
 def t_snapshot_one_vcpu():
     t_snapshot_restore(1)
 
@@ -2794,7 +2847,8 @@ GROUPS = {
     "stress": [t_stress],
     "cpu-config": [t_cpu_config],
     "hardening": [t_fifo_paths, t_firecracker_cli, t_malformed_http],
-    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused, t_snapshot_diff],
+    "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused, t_snapshot_diff,
+                 t_snapshot_irqchip_split, t_snapshot_irqchip_kernel],
     "snapshot-refusals": [t_snapshot_refusals],
 }
 # Groups that never start a guest: they run without /dev/kvm.

@@ -1,6 +1,6 @@
 /* snapshot.c: the x86 parts of a snapshot (arch.h, docs/snapshot.md): each vCPU's registers and
- * the in-kernel state KVM keeps for it, the split irqchip (kiln's IOAPIC and PICs), the platform
- * devices and kvmclock. */
+ * the in-kernel state KVM keeps for it, the irqchip (split: kiln's IOAPIC and PICs; kernel: KVM's
+ * PICs, IOAPIC and PIT), the platform devices and kvmclock. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +36,110 @@ struct x86_vcpu_snap {
 
 int arch_snapshot_check(const struct arch_vm *a, char *err, size_t err_size)
 {
-	if (a->cfg->irqchip != IRQCHIP_SPLIT) {
-		snprintf(err, err_size, "the in-kernel irqchip (--irqchip kernel) cannot be saved yet; "
-					"use the split irqchip");
-		return -ENOTSUP;
+	(void)a, (void)err, (void)err_size;
+	return 0;
+}
+
+/* The in-kernel irqchip (--irqchip kernel): section "x86.irqchip" holds KVM_GET_IRQCHIP's three
+ * chips (PIC master, PIC slave, IOAPIC, in that order) and "x86.pit" KVM_GET_PIT2's state. */
+#define X86_SNAP_NR_CHIPS 3
+
+static int save_kernel_irqchip(struct arch_vm *a, struct snap_writer *w, char *err,
+			       size_t err_size)
+{
+	struct kvm_irqchip chips[X86_SNAP_NR_CHIPS];
+	struct kvm_pit_state2 pit;
+	int e;
+
+	memset(chips, 0, sizeof(chips));
+	memset(&pit, 0, sizeof(pit));
+	for (unsigned int i = 0; i < X86_SNAP_NR_CHIPS; i++) {
+		chips[i].chip_id = i;
+		if (ioctl(vm_fd(a->vm), KVM_GET_IRQCHIP, &chips[i]) < 0) {
+			e = -errno;
+			snprintf(err, err_size, "KVM_GET_IRQCHIP (chip %u) failed: %s", i,
+				 strerror(errno));
+			return e;
+		}
+	}
+	if (ioctl(vm_fd(a->vm), KVM_GET_PIT2, &pit) < 0) {
+		e = -errno;
+		snprintf(err, err_size, "KVM_GET_PIT2 failed: %s", strerror(errno));
+		return e;
+	}
+	if ((e = snap_add(w, "x86.irqchip", chips, sizeof(chips))) ||
+	    (e = snap_add(w, "x86.pit", &pit, sizeof(pit)))) {
+		snprintf(err, err_size, "cannot add the irqchip's state: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+static int load_kernel_irqchip(struct arch_vm *a, const struct snap_reader *r, char *err,
+			       size_t err_size)
+{
+	struct kvm_irqchip chips[X86_SNAP_NR_CHIPS];
+	struct kvm_pit_state2 pit;
+	int e;
+
+	if ((e = snap_get_exact(r, "x86.irqchip", chips, sizeof(chips), err, err_size)) ||
+	    (e = snap_get_exact(r, "x86.pit", &pit, sizeof(pit), err, err_size)))
+		return e;
+	for (unsigned int i = 0; i < X86_SNAP_NR_CHIPS; i++) {
+		if (chips[i].chip_id != i) {
+			snprintf(err, err_size, "section 'x86.irqchip': entry %u is chip %u", i,
+				 chips[i].chip_id);
+			return -EINVAL;
+		}
+		if (ioctl(vm_fd(a->vm), KVM_SET_IRQCHIP, &chips[i]) < 0) {
+			e = -errno;
+			snprintf(err, err_size, "KVM_SET_IRQCHIP (chip %u) failed: %s", i,
+				 strerror(errno));
+			return e;
+		}
+	}
+	if (ioctl(vm_fd(a->vm), KVM_SET_PIT2, &pit) < 0) {
+		e = -errno;
+		snprintf(err, err_size, "KVM_SET_PIT2 failed: %s", strerror(errno));
+		return e;
+	}
+	return 0;
+}
+
+/* The split irqchip: kiln's own IOAPIC ("ioapic") and PICs ("pic"). */
+static int save_split_irqchip(struct arch_vm *a, struct snap_writer *w, char *err,
+			      size_t err_size)
+{
+	struct ioapic_state io;
+	int e;
+
+	ioapic_save(a->ioapic, &io);
+	if ((e = snap_add(w, "ioapic", &io, sizeof(io))) ||
+	    (e = snap_add(w, "pic", &a->pic, sizeof(a->pic)))) {
+		snprintf(err, err_size, "cannot add the irqchip's state: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+static int load_split_irqchip(struct arch_vm *a, const struct snap_reader *r, char *err,
+			      size_t err_size)
+{
+	struct ioapic_state io;
+	struct pic_state pic;
+	int e;
+
+	if ((e = snap_get_exact(r, "ioapic", &io, sizeof(io), err, err_size)) ||
+	    (e = snap_get_exact(r, "pic", &pic, sizeof(pic), err, err_size)))
+		return e;
+	if (pic_load(&a->pic, &pic)) {
+		snprintf(err, err_size, "section 'pic': bad initialisation step");
+		return -EINVAL;
+	}
+	if ((e = ioapic_load(a->ioapic, &io))) {
+		snprintf(err, err_size, "section 'ioapic': cannot restore the routes: %s",
+			 strerror(-e));
+		return e;
 	}
 	return 0;
 }
@@ -49,7 +149,6 @@ int arch_snapshot_save(struct arch_vm *a, struct snap_writer *w, char *err, size
 	struct serial_state serial;
 	struct i8042_state kbd;
 	struct rtc_state rtc;
-	struct ioapic_state io;
 	struct kvm_clock_data clock = { 0 };
 	int e;
 
@@ -61,10 +160,7 @@ int arch_snapshot_save(struct arch_vm *a, struct snap_writer *w, char *err, size
 	serial_save(a->serial, &serial);
 	i8042_save(&a->i8042, &kbd);
 	rtc_save(&a->rtc, &rtc);
-	ioapic_save(a->ioapic, &io);
 	if ((e = snap_add(w, "x86.kvmclock", &clock, sizeof(clock))) ||
-	    (e = snap_add(w, "ioapic", &io, sizeof(io))) ||
-	    (e = snap_add(w, "pic", &a->pic, sizeof(a->pic))) ||
 	    (e = snap_add(w, "serial", &serial, sizeof(serial))) ||
 	    (e = snap_add(w, "i8042", &kbd, sizeof(kbd))) ||
 	    (e = snap_add(w, "rtc", &rtc, sizeof(rtc))) ||
@@ -73,7 +169,8 @@ int arch_snapshot_save(struct arch_vm *a, struct snap_writer *w, char *err, size
 		snprintf(err, err_size, "cannot add the board's state: %s", strerror(-e));
 		return e;
 	}
-	return 0;
+	return a->cfg->irqchip == IRQCHIP_SPLIT ? save_split_irqchip(a, w, err, err_size)
+						: save_kernel_irqchip(a, w, err, err_size);
 }
 
 int arch_snapshot_load(struct arch_vm *a, const struct snap_reader *r, char *err,
@@ -83,31 +180,22 @@ int arch_snapshot_load(struct arch_vm *a, const struct snap_reader *r, char *err
 	struct serial_state serial;
 	struct i8042_state kbd;
 	struct rtc_state rtc;
-	struct ioapic_state io;
-	struct pic_state pic;
 	int e;
 
 	if ((e = snap_get_exact(r, "x86.kvmclock", &clock, sizeof(clock), err, err_size)) ||
-	    (e = snap_get_exact(r, "ioapic", &io, sizeof(io), err, err_size)) ||
-	    (e = snap_get_exact(r, "pic", &pic, sizeof(pic), err, err_size)) ||
 	    (e = snap_get_exact(r, "serial", &serial, sizeof(serial), err, err_size)) ||
 	    (e = snap_get_exact(r, "i8042", &kbd, sizeof(kbd), err, err_size)) ||
 	    (e = snap_get_exact(r, "rtc", &rtc, sizeof(rtc), err, err_size)))
 		return e;
-	if (pic_load(&a->pic, &pic)) {
-		snprintf(err, err_size, "section 'pic': bad initialisation step");
-		return -EINVAL;
-	}
+	e = a->cfg->irqchip == IRQCHIP_SPLIT ? load_split_irqchip(a, r, err, err_size)
+					     : load_kernel_irqchip(a, r, err, err_size);
+	if (e)
+		return e;
 	if (i8042_load(&a->i8042, &kbd)) {
 		snprintf(err, err_size, "section 'i8042': output buffer indices out of range");
 		return -EINVAL;
 	}
 	rtc_load(&a->rtc, &rtc);
-	if ((e = ioapic_load(a->ioapic, &io))) {
-		snprintf(err, err_size, "section 'ioapic': cannot restore the routes: %s",
-			 strerror(-e));
-		return e;
-	}
 	if (serial_load(a->serial, &serial)) {
 		snprintf(err, err_size, "section 'serial': receive FIFO indices out of range");
 		return -EINVAL;
