@@ -195,9 +195,10 @@ int main(int argc, char **argv)
 		}
 		if (p[1].revents) {
 			char c;
+			ssize_t r = recv(conn, &c, 1, MSG_DONTWAIT);
 
-			if (recv(conn, &c, 1, MSG_DONTWAIT) <= 0 && errno != EAGAIN)
-				break;
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+				break; /* kiln closed its end: it exited */
 		}
 		if (p[0].revents & (POLLERR | POLLHUP))
 			break;

@@ -101,18 +101,16 @@ int gmem_create_uffd(struct gmem **out, uint64_t size, uint64_t hole_start, int 
 	int uffd, e;
 
 	*uffd_out = -1;
+	if ((e = gmem_map(&gm, size, hole_start, -1)))
+		return e;
 	/* Without UFFD_USER_MODE_ONLY: KVM touches guest pages from the kernel, and those faults
 	 * must reach the handler too (which needs CAP_SYS_PTRACE or vm.unprivileged_userfaultfd). */
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
-		return -errno;
-	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0) {
 		e = -errno;
-		close(uffd);
-		return e;
-	}
-	if ((e = gmem_map(&gm, size, hole_start, -1))) {
-		close(uffd);
+		if (uffd >= 0)
+			close(uffd);
+		gmem_destroy(gm);
 		return e;
 	}
 	for (unsigned int i = 0; i < gm->nr; i++) {

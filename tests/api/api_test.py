@@ -1480,6 +1480,7 @@ class UffdHandler:
     def __init__(self, sock, mem):
         self.proc = subprocess.Popen([ARGS.uffd_handler, sock, mem], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, close_fds=True)
+        self.result = None
         self.ready = self.proc.stdout.readline().strip() == b"ready"
 
     def __enter__(self):
@@ -1489,7 +1490,9 @@ class UffdHandler:
         self.stop()
 
     def stop(self):
-        """Exit status and stderr; killed if it did not exit within 10 s of kiln."""
+        """Exit status and stderr; killed if it did not exit within 10 s of kiln. Once."""
+        if self.result is not None:
+            return self.result
         try:
             rc = self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -1498,7 +1501,8 @@ class UffdHandler:
         err = self.proc.stderr.read().decode("utf-8", "replace")
         self.proc.stdout.close()
         self.proc.stderr.close()
-        return rc, err
+        self.result = (rc, err)
+        return self.result
 
 
 def t_snapshot_refusals():
