@@ -1763,6 +1763,12 @@ def snapshot_uffd(tag, work, snap, mem, before, mem_sum):
         state_is(k, "Running", tag + "GET / says Running after the Uffd load")
         check(tag + "the Uffd-restored guest prints 20 lines",
               k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None, k.describe())
+        # Saving it reads every page from kiln's own thread: the pages not touched yet come
+        # from the handler too.
+        expect_204(k, tag + "PATCH /vm Paused on the Uffd-restored VM -> 204", "PATCH", "/vm", {"state": "Paused"})
+        snap3, mem3 = os.path.join(work, "uffd.snap"), os.path.join(work, "uffd.mem")
+        expect_204(k, tag + "PUT /snapshot/create of the Uffd-restored VM -> 204", "PUT", "/snapshot/create",
+                   {"snapshot_path": snap3, "mem_file_path": mem3})
         uffd_out = k.output()
         k.kill()
         rc, err = h.stop()
@@ -1772,6 +1778,19 @@ def snapshot_uffd(tag, work, snap, mem, before, mem_sum):
     check(tag + "Uffd restore continues from the exact next number: 0..%d, no gap, no repeat" % (n - 1),
           ok and n >= before.count("\n") + 19, detail)
     check(tag + "the memory file is unchanged after the Uffd restore", md5(mem) == mem_sum)
+    with Kiln() as k:
+        if not check(tag + "a kiln --api-sock for the snapshot of the Uffd-restored VM starts", k.start_api(),
+                     k.describe()):
+            return
+        expect_204(k, tag + "PUT /snapshot/load (File) of the Uffd-restored VM's snapshot -> 204", "PUT",
+                   "/snapshot/load", snap_load_body(snap3, mem3))
+        check(tag + "it prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None,
+              k.describe())
+        again = k.output()
+        k.kill()
+    n, ok, detail = counting(before + uffd_out + again)
+    check(tag + "it continues where the Uffd-restored VM was saved", ok and n >= (before + uffd_out).count("\n") + 9,
+          detail)
 
     with Kiln() as k, UffdHandler(sock, mem) as h:
         if not check(tag + "the handler listens again", h.ready):
