@@ -124,10 +124,19 @@ def http(sock_path, method, path, body=None, timeout=60):
 
 
 def wait_path(path, timeout=10):
+    """True once a connection to the Unix socket at path succeeds (kiln binds before it
+    listens: the file alone is not enough)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if os.path.exists(path):
-            return True
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                return True
+            except OSError:
+                pass
+            finally:
+                s.close()
         time.sleep(0.001)
     return False
 
