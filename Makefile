@@ -1,5 +1,5 @@
 # Thin wrapper over Meson: the README's commands.
-.PHONY: all build run test test-linux test-slow bench bench-linux clean
+.PHONY: all build run test test-linux test-slow bench bench-linux clean bench-snapshot
 
 all: build
 
@@ -87,6 +87,20 @@ bench-kvm: build
 		python3 bench/linux-boot.py --kiln build/kiln --runs $${RUNS_LINUX:-3} --json /kiln-out/linux-boot.json; \
 		python3 bench/pio.py --kiln build/kiln --floor build/bench/floor --measure build/bench/measure \
 			--runs $${RUNS_PIO:-2} --json /kiln-out/pio.json'
+
+# Snapshot restore latency (API load and --restore, File and Uffd backends) and snapshot cost
+# (Full, Diff), kiln vs QEMU's migrate to a file and -incoming from it, 128 MiB and 1 GiB guests
+# (bench/snapshot.py), inside the real-KVM tier's machine. RUNS sets the restores of each row (5);
+# JSON in build/bench/kvm-snapshot/.
+.PHONY: bench-snapshot
+bench-snapshot: build
+	@scripts/deps.sh bench
+	@tests/kvm/run-tier.py --build build --out build/bench/kvm-snapshot --timeout 1200 --run '\
+		python3 bench/snapshot.py --kiln build/kiln --guest build/tests/guests/snap_count.elf \
+			--uffd-handler build/tools/kiln-uffd-handler --runs $${RUNS:-5} \
+			--json /kiln-out/snapshot.json'; \
+	s=$$?; if [ $$s = 77 ]; then echo "bench-snapshot: skipped: nothing measured (the reason is above)"; \
+	exit 0; fi; exit $$s
 
 # The live exit view's cost on the exit path: PIO round trips per second with `kiln top` watching
 # and without (bench/exit_view.py), inside the real-KVM tier's machine. RUNS sets the boots of

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "devices/virtio/blk.h"
@@ -149,10 +151,110 @@ static int map_memory_file(struct vmm *vmm, const char *path, char *err, size_t 
 	return e;
 }
 
+/* The Uffd backend's connection: to the page-fault handler listening at `path`. Non-blocking,
+ * so a handler that does not accept (a full backlog) is refused, never waited for. Returns the
+ * socket, or -EINVAL with one line in err. */
+static int uffd_connect(const char *path, char *err, size_t err_size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, err_size, "page-fault handler socket '%s': longer than a Unix socket "
+					"path can be (%zu bytes)", path, sizeof(sa.sun_path) - 1);
+		return -EINVAL;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot create a Unix socket: %s", strerror(errno));
+		return -EINVAL;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		snprintf(err, err_size, "page-fault handler socket '%s': cannot connect: %s%s", path,
+			 strerror(e), e == ENOENT || e == ECONNREFUSED ? " (is the handler listening?)"
+				      : e == EAGAIN ? " (the handler does not accept connections)" : "");
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* The Uffd backend's handshake, in Firecracker's format (its persist.rs, send_uffd_handshake())
+ * so that a page-fault handler written for Firecracker serves kiln: one message on the stream
+ * connection, whose bytes are the JSON array of GuestRegionUffdMapping, one object per region in
+ * guest-physical order ({"base_host_virt_addr", "size", "offset" (in the memory file),
+ * "page_size", "page_size_kib" (bytes too: Firecracker's deprecated name)}), with the
+ * userfaultfd attached (SCM_RIGHTS). The message is far below a socket buffer, so it is sent
+ * whole or not at all. */
+static int uffd_handshake(struct vmm *vmm, const char *path, char *err, size_t err_size)
+{
+	char msg[GMEM_MAX_REGIONS * 160 + 8], ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = msg };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			     .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	uint64_t off = 0;
+	size_t len = 0;
+	ssize_t n;
+
+	memset(ctl, 0, sizeof(ctl));
+	len += (size_t)snprintf(msg, sizeof(msg), "[");
+	for (unsigned int i = 0; i < gmem_nr_regions(vmm->mem); i++) {
+		const struct gmem_region *r = gmem_region(vmm->mem, i);
+
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+					"%s{\"base_host_virt_addr\":%llu,\"size\":%llu,\"offset\":%llu,"
+					"\"page_size\":4096,\"page_size_kib\":4096}",
+					i ? "," : "", (unsigned long long)(uintptr_t)r->hva,
+					(unsigned long long)r->size, (unsigned long long)off);
+		off += r->size;
+	}
+	len += (size_t)snprintf(msg + len, sizeof(msg) - len, "]");
+	iov.iov_len = len;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &vmm->uffd, sizeof(int));
+	n = sendmsg(vmm->uffd_sock, &mh, MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		snprintf(err, err_size, "page-fault handler socket '%s': cannot send the memory layout: "
+					"%s", path, n < 0 ? strerror(errno) : "short write");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The Uffd backend: anonymous RAM registered with a userfaultfd, whose faults the handler
+ * listening at `path` serves from the memory file it has (docs/snapshot.md). The connection
+ * comes first, so a missing handler is reported as such on any host. kiln keeps it open while
+ * the VM lives, as Firecracker does: the handler may take kiln's pid from it (SO_PEERCRED) and
+ * sees it close when kiln exits. */
+static int map_memory_uffd(struct vmm *vmm, const char *path, char *err, size_t err_size)
+{
+	int e;
+
+	vmm->uffd_sock = uffd_connect(path, err, err_size);
+	if (vmm->uffd_sock < 0)
+		return vmm->uffd_sock;
+	e = gmem_create_uffd(&vmm->mem, vmm->cfg.mem_size, arch_ram_hole_start(), &vmm->uffd);
+	if (e) {
+		snprintf(err, err_size, "mem_backend Uffd: cannot register guest memory with a "
+					"userfaultfd: %s%s", strerror(-e),
+			 e == -EPERM ? " (kiln needs CAP_SYS_PTRACE or sysctl vm.unprivileged_userfaultfd=1)"
+				     : "");
+		return e;
+	}
+	return uffd_handshake(vmm, path, err, err_size);
+}
+
 /* What builder_restore() adds to a build. */
 struct restore {
 	const struct snap_reader *r;
 	const char *mem_path;
+	enum restore_backend backend;
 };
 
 static int build(const struct vmm_config *cfg, const struct restore *rs, struct vmm **out,
@@ -175,7 +277,8 @@ static int build(const struct vmm_config *cfg, const struct restore *rs, struct 
 	/* 1. Guest memory and image: bad input is reported before KVM is even opened. A restore
 	 * maps the memory file instead: firmware tables and image are in it. */
 	if (rs) {
-		if (map_memory_file(vmm, rs->mem_path, err, err_size)) {
+		if (rs->backend == RESTORE_UFFD ? map_memory_uffd(vmm, rs->mem_path, err, err_size)
+						: map_memory_file(vmm, rs->mem_path, err, err_size)) {
 			status = KILN_EXIT_USAGE;
 			goto out_fail;
 		}
@@ -341,9 +444,10 @@ int builder_build(const struct vmm_config *cfg, struct vmm **out, char *err, siz
 }
 
 int builder_restore(const struct vmm_config *cfg, const struct snap_reader *r,
-		    const char *mem_path, struct vmm **out, char *err, size_t err_size)
+		    const char *mem_path, enum restore_backend backend, struct vmm **out, char *err,
+		    size_t err_size)
 {
-	struct restore rs = { r, mem_path };
+	struct restore rs = { r, mem_path, backend };
 
 	return build(cfg, &rs, out, err, err_size);
 }

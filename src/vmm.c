@@ -265,6 +265,7 @@ int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 	vmm->kvm.fd = -1;
 	vmm->serial_fd = STDOUT_FILENO;
 	vmm->dbg_event_fd = -1;
+	vmm->uffd = vmm->uffd_sock = -1;
 	pthread_mutex_init(&vmm->stop_lock, NULL);
 	pthread_cond_init(&vmm->parked_cond, NULL);
 	pthread_cond_init(&vmm->resume_cond, NULL);
@@ -489,6 +490,10 @@ void vmm_destroy(struct vmm *vmm)
 	if (vmm->kvm.fd >= 0)
 		kvm_close(&vmm->kvm);
 	gmem_destroy(vmm->mem);
+	if (vmm->uffd >= 0)
+		close(vmm->uffd);
+	if (vmm->uffd_sock >= 0)
+		close(vmm->uffd_sock);
 	if (vmm->serial_fd_owned)
 		close(vmm->serial_fd);
 	close(vmm->event_fd);

@@ -35,6 +35,9 @@ struct vmm {
 	bool mem_from_file;
 	dev_t mem_dev;
 	ino_t mem_ino;
+	/* The Uffd backend: the userfaultfd guest RAM is registered with, and the connection to
+	 * its page-fault handler (kept open while the VM lives); -1 otherwise. */
+	int uffd, uffd_sock;
 	/* A snapshot failed after taking KVM's dirty log: a Diff needs a new Full first. */
 	bool dirty_lost;
 	struct vm *vm;

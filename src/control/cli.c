@@ -67,7 +67,7 @@ void cli_print_run_help(FILE *f)
 {
 	fprintf(f,
 		"usage: kiln run -k GUEST [options]\n"
-		"       kiln run --restore SNAPSHOT --mem-file FILE [options]\n"
+		"       kiln run --restore SNAPSHOT --mem-file FILE|--mem-uffd SOCKET [options]\n"
 		"\n"
 		"The guest's format is detected from its contents: a Linux bzImage or vmlinux\n"
 		"(64-bit boot protocol), a PVH ELF, a 64-bit ELF (entered in long mode), or\n"
@@ -126,6 +126,9 @@ void cli_print_run_help(FILE *f)
 		"                         restore a snapshot (PUT /snapshot/create's state and\n"
 		"                         memory files) instead of booting, and run it; the\n"
 		"                         snapshot describes the VM (no -k); docs/snapshot.md\n"
+		"      --mem-uffd SOCKET  with --restore, instead of --mem-file: guest memory is\n"
+		"                         served by the page-fault handler listening at SOCKET\n"
+		"                         (userfaultfd, Firecracker's Uffd backend)\n"
 		"      --on-reboot=ACTION exit (default: kiln exits 0) or restart (boot the VM\n"
 		"                         again from the same configuration)\n"
 		"      --api-sock PATH    also serve the API on this Unix socket (--api-sock-force,\n"
@@ -146,7 +149,8 @@ enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT
        OPT_SECCOMP_FILTER,
        OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
        OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
-       OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT, OPT_RESTORE, OPT_MEM_FILE };
+       OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT, OPT_RESTORE, OPT_MEM_FILE,
+       OPT_MEM_UFFD };
 
 /* The --disk, --net and --vsock arguments' copies (config_parse_disk(), config_parse_net(),
  * config_parse_vsock()): kept until the next parse or exit. */
@@ -180,6 +184,7 @@ static const struct option run_options[] = {
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "mem-file", required_argument, NULL, OPT_MEM_FILE },
+	{ "mem-uffd", required_argument, NULL, OPT_MEM_UFFD },
 	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
 	{ "cpuid-mask", required_argument, NULL, OPT_CPUID_MASK },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
@@ -209,7 +214,8 @@ static bool vm_option(int c)
 	return c == 'k' || c == 'i' || c == 'p' || c == 'm' || c == 'c' || c == OPT_FLAT ||
 	       c == OPT_DISK || c == OPT_CONSOLE || c == OPT_RNG || c == OPT_NET || c == OPT_VSOCK ||
 	       c == OPT_CPU_TEMPLATE || c == OPT_CPUID_MASK ||
-	       c == OPT_GDB || c == OPT_GDB_WAIT || c == OPT_RESTORE || c == OPT_MEM_FILE;
+	       c == OPT_GDB || c == OPT_GDB_WAIT || c == OPT_RESTORE || c == OPT_MEM_FILE ||
+	       c == OPT_MEM_UFFD;
 }
 
 /* --cpu-template NAME|FILE: a static template's name, else a custom template's JSON file. */
@@ -444,7 +450,13 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			opts->restore_path = optarg;
 			break;
 		case OPT_MEM_FILE:
+		case OPT_MEM_UFFD:
+			if (opts->restore_mem) {
+				snprintf(err, err_size, "--mem-file, --mem-uffd: give one, once");
+				return -EINVAL;
+			}
 			opts->restore_mem = optarg;
+			opts->restore_uffd = c == OPT_MEM_UFFD;
 			break;
 		case OPT_GDB_WAIT:
 			cfg->gdb_wait = true;
@@ -582,8 +594,9 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 		return -EINVAL;
 	}
 	if (!opts->restore_path != !opts->restore_mem) {
-		snprintf(err, err_size, "%s", opts->restore_path ? "--restore: needs --mem-file FILE"
-								 : "--mem-file: needs --restore SNAPSHOT");
+		snprintf(err, err_size, "%s", opts->restore_path ? "--restore: needs --mem-file FILE or --mem-uffd SOCKET"
+				 : opts->restore_uffd ? "--mem-uffd: needs --restore SNAPSHOT"
+						      : "--mem-file: needs --restore SNAPSHOT");
 		return -EINVAL;
 	}
 	if (opts->restore_path && (cfg->kernel_path || cfg->initrd_path || cfg->cmdline ||

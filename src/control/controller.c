@@ -349,7 +349,7 @@ static bool machine_configured(const struct vm_spec *s)
  * unless `resume`). Returns 0, or -EINVAL with one line, prefixed with `what`, in fault;
  * whatever refuses the load leaves the configuration as it was, so another load may follow. */
 static int restore(struct controller *c, const char *what, const char *snap, const char *mem,
-		   bool resume, bool track_dirty, char *fault, size_t fault_size)
+		   bool uffd, bool resume, bool track_dirty, char *fault, size_t fault_size)
 {
 	struct snap_reader *r = NULL;
 	char err[SNAPSHOT_ERR_MAX];
@@ -385,7 +385,8 @@ static int restore(struct controller *c, const char *what, const char *snap, con
 	spec_free(&c->spec);
 	c->spec = next;
 	err[0] = '\0';
-	if (builder_restore(&c->spec.cfg, r, mem, &c->vmm, err, sizeof(err))) {
+	if (builder_restore(&c->spec.cfg, r, mem, uffd ? RESTORE_UFFD : RESTORE_FILE, &c->vmm, err,
+			    sizeof(err))) {
 		snprintf(fault, fault_size, "%s: %.290s", what, err);
 		/* Back to a fresh configuration, ready for another load. */
 		spec_init(&next, c->base);
@@ -425,8 +426,8 @@ static void snapshot_load(struct controller *c, struct api_request *req)
 			 "configured");
 		return;
 	}
-	req->status = restore(c, "snapshot/load", sl.snapshot_path, sl.mem_path, sl.resume_vm,
-			      sl.track_dirty_pages, req->fault, sizeof(req->fault)) ? 400 : 204;
+	req->status = restore(c, "snapshot/load", sl.snapshot_path, sl.mem_path, sl.uffd,
+			      sl.resume_vm, sl.track_dirty_pages, req->fault, sizeof(req->fault)) ? 400 : 204;
 }
 
 static bool is(const struct api_request *req, const char *method, const char *path)
@@ -748,8 +749,8 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 		report_start_time(opts);
 	if (opts->restore_path) {
 		/* kiln run --restore: what PUT /snapshot/load does, then run. */
-		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem, true, false, err,
-			    sizeof(err))) {
+		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem,
+			    opts->restore_uffd, true, false, err, sizeof(err))) {
 			pr_fatal("%s", err);
 			status = KILN_EXIT_USAGE;
 			goto out_api;

@@ -15,7 +15,8 @@ struct controller_opts {
 	bool api_sock_force;     /* replace an existing socket file */
 	const char *config_file; /* Firecracker-format JSON; NULL: none */
 	const char *restore_path; /* kiln run --restore: a snapshot's state file to restore */
-	const char *restore_mem;  /* --mem-file: its memory file */
+	const char *restore_mem;  /* --mem-file: its memory file (--mem-uffd: the handler's socket) */
+	bool restore_uffd;        /* --mem-uffd: restore_mem is a page-fault handler's socket */
 	const char *id;          /* instance id reported by GET / */
 	bool start_now;          /* build and start at once (CLI run, config file) */
 	/* Firecracker's command line (README.md, "Firecracker's command line"). */

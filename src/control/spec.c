@@ -1191,12 +1191,8 @@ int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char 
 			   err_size))
 			return -EINVAL;
 		type = jstr(mb, "backend_type");
-		if (strcmp(type, "Uffd") == 0) {
-			snprintf(err, err_size, "snapshot/load: mem_backend: backend_type Uffd is not "
-						"supported by kiln yet (only File)");
-			return -EINVAL;
-		}
-		if (strcmp(type, "File") != 0) {
+		out->uffd = strcmp(type, "Uffd") == 0;
+		if (!out->uffd && strcmp(type, "File") != 0) {
 			snprintf(err, err_size, "snapshot/load: mem_backend: backend_type '%s' is not "
 						"File or Uffd", type);
 			return -EINVAL;

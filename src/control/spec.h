@@ -142,12 +142,12 @@ int spec_snapshot_create(const json_t *body, struct spec_snapshot_create *out, c
 /* PUT /snapshot/load: snapshot_path, and the memory file as mem_backend {"backend_type": "File",
  * "backend_path"} or the older mem_file_path (one of them); resume_vm (default false);
  * track_dirty_pages or the older enable_diff_snapshots: the restored VM logs dirty pages, for
- * Diff snapshots of it. Refused as
- * not supported yet: backend_type Uffd, non-empty network_overrides, a vsock_override. The
- * strings point into `body`. */
+ * Diff snapshots of it. backend_type "Uffd" sets `uffd`: mem_path is then the page-fault
+ * handler's socket. Refused as not supported yet: non-empty network_overrides, a
+ * vsock_override. The strings point into `body`. */
 struct spec_snapshot_load {
 	const char *snapshot_path, *mem_path;
-	bool resume_vm, track_dirty_pages;
+	bool resume_vm, track_dirty_pages, uffd;
 };
 int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char *err,
 		       size_t err_size);

@@ -2,9 +2,14 @@
 #include "kvm/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -85,6 +90,45 @@ int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start,
 	if (fd < 0)
 		return -EBADF;
 	return gmem_map(out, size, hole_start, fd);
+}
+
+int gmem_create_uffd(struct gmem **out, uint64_t size, uint64_t hole_start, int *uffd_out)
+{
+	/* As Firecracker: UFFD_FEATURE_EVENT_REMOVE, so that a handler written for it (which asks
+	 * for remove events) works; kiln never discards guest pages itself. */
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE };
+	struct gmem *gm;
+	int uffd, e;
+
+	*uffd_out = -1;
+	if ((e = gmem_map(&gm, size, hole_start, -1)))
+		return e;
+	/* Without UFFD_USER_MODE_ONLY: KVM touches guest pages from the kernel, and those faults
+	 * must reach the handler too (which needs CAP_SYS_PTRACE or vm.unprivileged_userfaultfd). */
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0) {
+		e = -errno;
+		if (uffd >= 0)
+			close(uffd);
+		gmem_destroy(gm);
+		return e;
+	}
+	for (unsigned int i = 0; i < gm->nr; i++) {
+		struct uffdio_register reg = {
+			.range = { .start = (uintptr_t)gm->regions[i].hva, .len = gm->regions[i].size },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+			e = -errno;
+			gmem_destroy(gm);
+			close(uffd);
+			return e;
+		}
+	}
+	*out = gm;
+	*uffd_out = uffd;
+	return 0;
 }
 
 int gmem_create_from(struct gmem **out, const struct gmem_region *regions, unsigned int nr)

@@ -37,6 +37,16 @@ int __must_check gmem_create(struct gmem **out, uint64_t size, uint64_t hole_sta
 int __must_check gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start,
 				       int fd);
 
+/* Guest RAM laid out as gmem_create() does, anonymous and registered with a new userfaultfd
+ * (UFFDIO_REGISTER_MODE_MISSING, region by region), for a snapshot whose pages another process
+ * serves (the Uffd backend, docs/snapshot.md): every first touch of a page, by the guest or by
+ * kiln, waits until that process fills it. *uffd gets the userfaultfd (close-on-exec,
+ * non-blocking), which the caller sends to that process and closes after gmem_destroy().
+ * Returns 0, -EINVAL for a bad size, -EPERM when this process may not handle kernel faults
+ * (vm.unprivileged_userfaultfd), or another syscall's errno. */
+int __must_check gmem_create_uffd(struct gmem **out, uint64_t size, uint64_t hole_start,
+				  int *uffd);
+
 /* Wraps caller-owned host memory (unit tests, fuzzers): `regions` must be sorted by gpa and not
  * overlap; gmem_destroy() will not unmap them. Returns 0 or -EINVAL. */
 int __must_check gmem_create_from(struct gmem **out, const struct gmem_region *regions,

@@ -14,6 +14,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/sockios.h>
+#include <linux/userfaultfd.h>
 #include <seccomp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,6 +68,8 @@ static const char *const owner_calls[] = {
 	/* creating threads, and the calls a new thread makes before it narrows its filter */
 	"clone", "clone3", "set_robust_list", "rseq", "sched_getaffinity", "seccomp",
 	"getuid", "geteuid", "getgid", "getegid", "prlimit64", "getrlimit", "umask",
+	/* a snapshot/load with the Uffd memory backend (gmem_create_uffd()) */
+	"userfaultfd",
 };
 
 /* The API thread: kiln's HTTP server (control/api.c) on the listening socket it was given; it
@@ -141,6 +144,7 @@ static const unsigned long owner_ioctls[] = {
 	KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_SET_TSC_KHZ, KVM_GET_TSC_KHZ,
 	KVM_GET_DIRTY_LOG, /* a Diff snapshot (track_dirty_pages) */
 	KVM_GET_IRQCHIP, KVM_SET_IRQCHIP, KVM_GET_PIT2, KVM_SET_PIT2, /* snapshots, irqchip kernel */
+	UFFDIO_API, UFFDIO_REGISTER, /* a snapshot/load with the Uffd memory backend */
 	BLKGETSIZE64, BLKSSZGET, TUNGETFEATURES, TUNSETIFF, TUNSETVNETHDRSZ,
 	TUNGETIFF, SIOCGIFINDEX, TCGETS, TIOCGWINSZ, TCSETSF, FIONBIO, FIONREAD, FIOCLEX,
 };

@@ -1469,6 +1469,42 @@ def snap_load_body(snap, mem, resume=True, legacy=False):
             "resume_vm": resume}
 
 
+def uffd_load_body(snap, sock, resume=True):
+    return {"snapshot_path": snap, "mem_backend": {"backend_type": "Uffd", "backend_path": sock},
+            "resume_vm": resume}
+
+
+class UffdHandler:
+    """tools/uffd_handler.c serving MEM on SOCK (one VM); started, then waited for."""
+
+    def __init__(self, sock, mem):
+        self.proc = subprocess.Popen([ARGS.uffd_handler, sock, mem], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, close_fds=True)
+        self.result = None
+        self.ready = self.proc.stdout.readline().strip() == b"ready"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        """Exit status and stderr; killed if it did not exit within 10 s of kiln. Once."""
+        if self.result is not None:
+            return self.result
+        try:
+            rc = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        err = self.proc.stderr.read().decode("utf-8", "replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.result = (rc, err)
+        return self.result
+
+
 def t_snapshot_refusals():
     """Every refusal of a load, on one fresh process: each leaves it able to take the next."""
     with Kiln() as k:
@@ -1511,10 +1547,44 @@ def t_snapshot_refusals():
         expect_400(k, "PUT /snapshot/create snapshot_type Half -> 400 naming it", "PUT", "/snapshot/create",
                    {"snapshot_type": "Half", "snapshot_path": k.path("x.snap"), "mem_file_path": k.path("x.mem")},
                    pattern="'Half' is not Full or Diff")
-        expect_400(k, "PUT /snapshot/load with a Uffd backend -> 400 saying it is not supported yet",
-                   "PUT", "/snapshot/load", {"snapshot_path": path["good"],
-                                             "mem_backend": {"backend_type": "Uffd", "backend_path": "/x"}},
-                   pattern="Uffd is not supported")
+        # The Uffd backend: the handler's socket is checked first, so these refusals are the
+        # same on a host without /dev/kvm or userfaultfd.
+        expect_400(k, "PUT /snapshot/load, Uffd backend, no socket at backend_path -> 400 naming it",
+                   "PUT", "/snapshot/load", uffd_load_body(path["good"], k.path("none.sock")),
+                   pattern=r"page-fault handler socket '.*none\.sock': cannot connect: No such file")
+        expect_400(k, "PUT /snapshot/load, Uffd backend, backend_path a regular file -> 400",
+                   "PUT", "/snapshot/load", uffd_load_body(path["good"], mem_ok),
+                   pattern=r"ok\.mem': cannot connect: Connection refused")
+        stale = k.path("stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(stale)
+        s.close()  # what a handler that exited leaves behind
+        expect_400(k, "PUT /snapshot/load, Uffd backend, a socket nobody listens on -> 400",
+                   "PUT", "/snapshot/load", uffd_load_body(path["good"], stale),
+                   pattern=r"stale\.sock': cannot connect: Connection refused \(is the handler listening")
+        # A handler that never accepts: its backlog is full, kiln refuses rather than wait.
+        busy = k.path("busy.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(busy)
+        s.listen(0)
+        fillers = []
+        for _ in range(4):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(busy)
+            except OSError:
+                c.close()
+                break
+            fillers.append(c)
+        expect_400(k, "PUT /snapshot/load, Uffd backend, a handler that does not accept -> 400 at once",
+                   "PUT", "/snapshot/load", uffd_load_body(path["good"], busy),
+                   pattern=r"busy\.sock': cannot connect: .*does not accept connections")
+        for c in fillers + [s]:
+            c.close()
+        expect_400(k, "PUT /snapshot/load, backend_type Ufd -> 400 naming it", "PUT", "/snapshot/load",
+                   {"snapshot_path": path["good"], "mem_backend": {"backend_type": "Ufd", "backend_path": stale}},
+                   pattern="'Ufd' is not File or Uffd")
         expect_400(k, "PUT /snapshot/load without a memory backend -> 400", "PUT", "/snapshot/load",
                    {"snapshot_path": path["good"]}, pattern="mem_backend")
         expect_400(k, "PUT /snapshot/load with mem_backend and mem_file_path -> 400", "PUT", "/snapshot/load",
@@ -1670,10 +1740,69 @@ def t_snapshot_restore(vcpus):
         check(tag + "a restore of a restored VM's snapshot continues where that one stopped",
               ok and n >= n2 + 9, detail)
 
+        snapshot_uffd(tag, work, snap, mem, before, mem_sum)
         if vcpus == 1:
             snapshot_clones(tag, snap, mem, before, mem_sum)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def snapshot_uffd(tag, work, snap, mem, before, mem_sum):
+    """The Uffd backend: tools/uffd_handler.c serves the memory file, the guest counts on; then
+    kiln run --restore --mem-uffd does the same."""
+    sock = os.path.join(work, "uffd.sock")
+    with Kiln() as k, UffdHandler(sock, mem) as h:
+        if not check(tag + "the reference page-fault handler listens", h.ready):
+            return
+        if not check(tag + "a kiln --api-sock for the Uffd restore starts", k.start_api(), k.describe()):
+            return
+        expect_204(k, tag + "PUT /snapshot/load with the Uffd backend (resume_vm) -> 204", "PUT",
+                   "/snapshot/load", uffd_load_body(snap, sock))
+        check(tag + "the handler got the handshake (one region, 32 MiB, Firecracker's fields)",
+              h.proc.stdout.readline().strip() == b"serving 1 regions")
+        state_is(k, "Running", tag + "GET / says Running after the Uffd load")
+        check(tag + "the Uffd-restored guest prints 20 lines",
+              k.wait_output(lambda o: o.count("\n") >= 20, 60) is not None, k.describe())
+        # Saving it reads every page from kiln's own thread: the pages not touched yet come
+        # from the handler too.
+        expect_204(k, tag + "PATCH /vm Paused on the Uffd-restored VM -> 204", "PATCH", "/vm", {"state": "Paused"})
+        snap3, mem3 = os.path.join(work, "uffd.snap"), os.path.join(work, "uffd.mem")
+        expect_204(k, tag + "PUT /snapshot/create of the Uffd-restored VM -> 204", "PUT", "/snapshot/create",
+                   {"snapshot_path": snap3, "mem_file_path": mem3})
+        uffd_out = k.output()
+        k.kill()
+        rc, err = h.stop()
+        check(tag + "the handler exits 0 once kiln is gone, having served faults",
+              rc == 0 and re.search(r"served [1-9]\d* faults", err), "rc %r, stderr %r" % (rc, err))
+    n, ok, detail = counting(before + uffd_out)
+    check(tag + "Uffd restore continues from the exact next number: 0..%d, no gap, no repeat" % (n - 1),
+          ok and n >= before.count("\n") + 19, detail)
+    check(tag + "the memory file is unchanged after the Uffd restore", md5(mem) == mem_sum)
+    with Kiln() as k:
+        if not check(tag + "a kiln --api-sock for the snapshot of the Uffd-restored VM starts", k.start_api(),
+                     k.describe()):
+            return
+        expect_204(k, tag + "PUT /snapshot/load (File) of the Uffd-restored VM's snapshot -> 204", "PUT",
+                   "/snapshot/load", snap_load_body(snap3, mem3))
+        check(tag + "it prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None,
+              k.describe())
+        again = k.output()
+        k.kill()
+    n, ok, detail = counting(before + uffd_out + again)
+    check(tag + "it continues where the Uffd-restored VM was saved", ok and n >= (before + uffd_out).count("\n") + 9,
+          detail)
+
+    with Kiln() as k, UffdHandler(sock, mem) as h:
+        if not check(tag + "the handler listens again", h.ready):
+            return
+        k.start(["run", "--restore", snap, "--mem-uffd", sock])
+        check(tag + "kiln run --restore --mem-uffd prints 10 lines",
+              k.wait_output(lambda o: o.count("\n") >= 10, 60) is not None, k.describe())
+        cli_out = k.output()
+        k.kill()
+    n, ok, detail = counting(before + cli_out)
+    check(tag + "kiln run --restore --mem-uffd continues from the same number", ok and n >= before.count("\n") + 9,
+          detail)
 
 
 def t_snapshot_virtio_refused():
@@ -2862,6 +2991,7 @@ def main():
     p.add_argument("--guests", required=True, help="directory with the built test guests")
     p.add_argument("--module", required=True, help="tests/guests/module.txt")
     p.add_argument("--fixtures", required=True, help="tests/api/fixtures")
+    p.add_argument("--uffd-handler", required=True, help="tools/kiln-uffd-handler")
     p.add_argument("groups", nargs="+", choices=sorted(GROUPS) + ["all"])
     ARGS = p.parse_args()
     ARGS.kiln = os.path.abspath(ARGS.kiln)

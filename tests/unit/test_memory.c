@@ -1,6 +1,12 @@
 /* test_memory.c: guest RAM layout and the gpa -> hva choke point (src/kvm/memory.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +343,78 @@ Test(gmem_create, splits_around_a_small_hole)
 	cr_assert_eq(back, 0x42);
 	cr_assert_null(gmem_ptr(g, 4 * GIB + MIB, 1));
 	gmem_destroy(g);
+}
+
+/* ---- gmem_create_uffd: RAM whose pages another thread serves -------------------------------- */
+
+struct server {
+	int uffd;
+	unsigned int served;
+};
+
+/* Serves `want` faults: each page gets its own host address's low byte pattern, so a read shows
+ * that this page, and no other, was filled by the server. */
+static void *serve_faults(void *p)
+{
+	struct server *s = p;
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+
+	while (s->served < 2) {
+		struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
+		struct uffd_msg m;
+
+		if (poll(&pfd, 1, 5000) <= 0)
+			return NULL;
+		if (read(s->uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		uint64_t addr = m.arg.pagefault.address & ~4095ull;
+
+		memset(page, (int)(addr >> 12 & 0xff) | 1, sizeof(page));
+		struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)page, .len = sizeof(page) };
+
+		if (ioctl(s->uffd, UFFDIO_COPY, &c) == 0)
+			s->served++;
+	}
+	return NULL;
+}
+
+Test(gmem_create_uffd, both_regions_fault_to_the_handler)
+{
+	struct gmem *g = NULL;
+	struct server s = { .uffd = -1 };
+	pthread_t t;
+	uint8_t low, high;
+	int e;
+
+	/* A 1 MiB "hole start": two regions, as a guest above the MMIO hole has. */
+	e = gmem_create_uffd(&g, 2 * MIB, 1 * MIB, &s.uffd);
+	if (e == -EPERM || e == -ENOSYS)
+		cr_skip_test("userfaultfd for kernel faults is not allowed here: %s", strerror(-e));
+	cr_assert_eq(e, 0, "%s", strerror(-e));
+	cr_assert_eq(gmem_nr_regions(g), 2);
+	cr_assert_geq(s.uffd, 0);
+	cr_expect(fcntl(s.uffd, F_GETFD) & FD_CLOEXEC, "close-on-exec: no child inherits guest RAM");
+	cr_expect(fcntl(s.uffd, F_GETFL) & O_NONBLOCK, "non-blocking, as Firecracker's");
+	cr_assert_eq(pthread_create(&t, NULL, serve_faults, &s), 0);
+	/* Each first touch waits for the server: the value is the server's, not a zero page. */
+	low = *(volatile uint8_t *)gmem_ptr(g, 0x5000, 1);
+	high = *(volatile uint8_t *)gmem_ptr(g, 4 * GIB + 0x3000, 1);
+	pthread_join(t, NULL);
+	cr_expect_eq(s.served, 2);
+	cr_expect_eq(low, (uint8_t)(((uintptr_t)gmem_ptr(g, 0x5000, 1) >> 12 & 0xff) | 1));
+	cr_expect_eq(high, (uint8_t)(((uintptr_t)gmem_ptr(g, 4 * GIB + 0x3000, 1) >> 12 & 0xff) | 1));
+	gmem_destroy(g);
+	close(s.uffd);
+}
+
+Test(gmem_create_uffd, rejects_a_bad_size)
+{
+	struct gmem *g = NULL;
+	int uffd = 7;
+
+	cr_expect_eq(gmem_create_uffd(&g, 4097, HOLE, &uffd), -EINVAL);
+	cr_expect_null(g);
+	cr_expect_eq(uffd, -1, "no userfaultfd left open on failure");
 }
 
 Test(gmem_create, rejects_bad_size_and_backing)

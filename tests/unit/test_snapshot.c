@@ -213,7 +213,7 @@ static int load(const char *text, struct spec_snapshot_load *out, char *err)
 	e = spec_snapshot_load(b, out, err, JSON_ERR_MAX);
 	if (!e) /* the strings point into the body: keep copies for the checks */
 		*out = (struct spec_snapshot_load){ strdup(out->snapshot_path), strdup(out->mem_path),
-						    out->resume_vm, out->track_dirty_pages };
+						    out->resume_vm, out->track_dirty_pages, out->uffd };
 	json_decref(b);
 	return e;
 }
@@ -248,6 +248,7 @@ Test(snapshot_api, load_bodies)
 			  "\"backend_path\":\"m\"},\"resume_vm\":true}", &l, err), 0, "%s", err);
 	cr_expect_str_eq(l.mem_path, "m");
 	cr_expect(l.resume_vm);
+	cr_expect_not(l.uffd);
 	free((char *)l.snapshot_path);
 	free((char *)l.mem_path);
 	cr_assert_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m2\",\"enable_diff_snapshots\":false,"
@@ -264,9 +265,12 @@ Test(snapshot_api, load_bodies)
 	free((char *)l.mem_path);
 	cr_expect_eq(load("{\"snapshot_path\":\"s\"}", &l, err), -EINVAL);
 	cr_expect_str_eq(err, "snapshot/load: mem_backend (or the older mem_file_path) is required");
-	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_backend\":{\"backend_type\":\"Uffd\","
-			  "\"backend_path\":\"u\"}}", &l, err), -EINVAL);
-	cr_expect_str_eq(err, "snapshot/load: mem_backend: backend_type Uffd is not supported by kiln yet (only File)");
+	cr_assert_eq(load("{\"snapshot_path\":\"s\",\"mem_backend\":{\"backend_type\":\"Uffd\","
+			  "\"backend_path\":\"u\"}}", &l, err), 0, "%s", err);
+	cr_expect(l.uffd, "backend_type Uffd: mem_path is the page-fault handler's socket");
+	cr_expect_str_eq(l.mem_path, "u");
+	free((char *)l.snapshot_path);
+	free((char *)l.mem_path);
 	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_backend\":{\"backend_type\":\"Disk\","
 			  "\"backend_path\":\"u\"}}", &l, err), -EINVAL);
 	cr_expect(strstr(err, "'Disk' is not File or Uffd") != NULL, "%s", err);
