@@ -27,7 +27,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-COUNT = re.compile(r"^KILN-INIT: count (\d+)$", re.M)
+# Complete lines only (the console writes "\r\n"; a line cut short by the pause is finished by the
+# restored process).
+COUNT = re.compile(r"^KILN-INIT: count (\d+)\r?\n", re.M)
 failures = 0
 
 
@@ -83,12 +85,17 @@ class Kiln:
             return f.read().decode("utf-8", "replace")
 
     def wait_counts(self, n, timeout, prefix=""):
-        """The output once (prefix + output) shows counts up to n, else None."""
+        """The output once (prefix + output) shows counts up to n, else None. Says every 15 s
+        how far the console got (for a log read while the test runs)."""
         deadline = time.time() + timeout
+        said = time.time()
         while time.time() < deadline and self.proc.poll() is None:
             counts = [int(c) for c in COUNT.findall(prefix + self.output())]
             if counts and counts[-1] >= n:
                 return self.output()
+            if time.time() - said > 15:
+                said = time.time()
+                print("... waiting for count %d: console ends %r" % (n, self.output()[-120:]), flush=True)
             time.sleep(0.5)
         return None
 
@@ -155,6 +162,8 @@ def main():
         finally:
             a.kill()
         counts = [int(c) for c in COUNT.findall(before)]
+        if not check("the first process printed its count", bool(counts), before[-400:]):
+            return 1
         last = counts[-1]
         check("the first process counted 0..%d" % last, counts == list(range(last + 1)), repr(counts))
         with open(disk, "rb") as f:
