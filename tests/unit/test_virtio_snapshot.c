@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder.h"
@@ -17,6 +19,7 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock.h"
+#include "util/io_thread.h"
 #include "virtio_driver.h"
 
 #define QSIZE 16
@@ -291,4 +294,57 @@ Test(devsnap, refused_state_changes_nothing)
 	virtio_rng_kind.destroy(b);
 	free(b);
 	free(s);
+}
+
+/* ---- the I/O thread's pause, which a snapshot takes around saving ---------------------------- */
+
+static int served;
+
+static void count_event(void *opaque, uint32_t events)
+{
+	eventfd_t v;
+
+	(void)events;
+	if (!eventfd_read(*(int *)opaque, &v))
+		__atomic_add_fetch(&served, (int)v, __ATOMIC_SEQ_CST);
+}
+
+static int served_now(void)
+{
+	return __atomic_load_n(&served, __ATOMIC_SEQ_CST);
+}
+
+static bool wait_served(int n)
+{
+	for (int i = 0; i < 2000 && served_now() < n; i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	return served_now() >= n;
+}
+
+Test(devsnap, io_thread_pause_holds_every_handler_until_resume)
+{
+	struct io_thread *io;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(io_thread_create(&io), 0);
+	io_thread_pause(io); /* not started: quiet already, returns at once */
+	io_thread_resume(io);
+	cr_assert_eq(io_thread_add(io, fd, count_event, &fd), 0);
+	cr_assert_eq(io_thread_start(io, "test-io"), 0);
+	cr_assert_eq(eventfd_write(fd, 1), 0);
+	cr_assert(wait_served(1), "the handler runs");
+	for (int round = 0; round < 3; round++) {
+		io_thread_pause(io);
+		cr_assert_eq(eventfd_write(fd, 1), 0);
+		nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+		cr_assert_eq(served_now(), 1 + round, "no handler runs while paused (round %d)", round);
+		io_thread_resume(io);
+		cr_assert(wait_served(2 + round), "after the resume the event is served (round %d)",
+			  round);
+	}
+	io_thread_pause(io);
+	io_thread_resume(io);
+	io_thread_destroy(io); /* stops and joins: a pause left nothing behind */
+	close(fd);
 }
