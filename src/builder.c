@@ -18,6 +18,7 @@
 #include "devices/virtio/vsock.h"
 #include "devices/virtio/rng.h"
 #include "loader/loader.h"
+#include "snapshot.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "vmm_priv.h"
@@ -402,7 +403,8 @@ devices:
 				status = KILN_EXIT_USAGE;
 				goto out_fail;
 			}
-		if (arch_snapshot_load(vmm->arch, rs->r, err, err_size)) {
+		if (arch_snapshot_load(vmm->arch, rs->r, err, err_size) ||
+		    vmm_restore_devices(vmm, rs->r, err, err_size)) {
 			status = KILN_EXIT_USAGE;
 			goto out_fail;
 		}

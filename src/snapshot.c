@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/virtio/kind.h"
 #include "util/log.h"
 #include "vmm_priv.h"
 
@@ -24,6 +25,13 @@ struct snap_vm {
 	uint32_t debug_exit;       /* 0 or 1 */
 	uint32_t debug_exit_port;
 	uint32_t virtio_discovery; /* enum virtio_discovery */
+};
+
+/* Section "virtio" (with virtio devices): what the configuration document cannot say about
+ * them. Each device's own state is the section named after it ("virtio-blk0"). */
+struct snap_virtio {
+	uint32_t console;  /* --console virtio: a virtio-console among the devices */
+	uint32_t reserved; /* zero */
 };
 
 int snapshot_open(struct snap_reader **out, const char *path, char *err, size_t err_size)
@@ -49,11 +57,15 @@ int snapshot_apply_machine(const struct snap_reader *r, struct vmm_config *cfg, 
 		return -EINVAL;
 	}
 	if (v.nr_devices) {
-		/* vmm_snapshot_create() never writes one: a crafted file must not bring up devices
-		 * whose state nothing restores. */
-		snprintf(err, err_size, "section 'vm': %u virtio devices, which this kiln cannot "
-					"restore yet", v.nr_devices);
-		return -EINVAL;
+		struct snap_virtio sv;
+
+		if (snap_get_exact(r, "virtio", &sv, sizeof(sv), err, err_size))
+			return -EINVAL;
+		if (sv.console > 1 || sv.reserved) {
+			snprintf(err, err_size, "section 'virtio': settings out of range");
+			return -EINVAL;
+		}
+		cfg->virtio_console = sv.console;
 	}
 	cfg->irqchip = (enum irqchip_mode)v.irqchip;
 	cfg->debug_exit = v.debug_exit;
@@ -184,11 +196,66 @@ static int take_dirty_log(struct vmm *vmm, uint64_t ***out, char *err, size_t er
 	return 0;
 }
 
+/* Section "virtio" and one section per device, named after it, holding its kind's state. */
+static int save_devices(struct vmm *vmm, struct snap_writer *w, char *err, size_t err_size)
+{
+	struct snap_virtio sv = { .console = vmm->cfg.virtio_console };
+	int e = 0;
+
+	if (!vmm->nr_devices)
+		return 0;
+	if ((e = snap_add(w, "virtio", &sv, sizeof(sv)))) {
+		snprintf(err, err_size, "cannot build the state file: %s", strerror(-e));
+		return e;
+	}
+	for (unsigned int i = 0; i < vmm->nr_devices && !e; i++) {
+		const struct vmm_device *d = &vmm->devices[i];
+		void *state = calloc(1, d->kind->state_size);
+
+		if (!state)
+			e = -ENOMEM;
+		else {
+			d->kind->save(d->dev, state);
+			e = snap_add(w, d->kind->transport(d->dev)->name, state, d->kind->state_size);
+		}
+		free(state);
+		if (e)
+			snprintf(err, err_size, "cannot build the state file: %s", strerror(-e));
+	}
+	return e;
+}
+
+int vmm_restore_devices(struct vmm *vmm, const struct snap_reader *r, char *err, size_t err_size)
+{
+	for (unsigned int i = 0; i < vmm->nr_devices; i++) {
+		const struct vmm_device *d = &vmm->devices[i];
+		const char *name = d->kind->transport(d->dev)->name;
+		void *state = malloc(d->kind->state_size);
+		int e;
+
+		if (!state) {
+			snprintf(err, err_size, "out of memory for %s's state", name);
+			return -ENOMEM;
+		}
+		e = snap_get_exact(r, name, state, d->kind->state_size, err, err_size);
+		if (!e && (e = d->kind->load(d->dev, state)))
+			snprintf(err, err_size, "section '%s': a state this device cannot be in", name);
+		free(state);
+		if (e)
+			return -EINVAL;
+	}
+	/* Every device is back: now each looks at its queues and re-sends a pending interrupt. */
+	for (unsigned int i = 0; i < vmm->nr_devices; i++)
+		virtio_mmio_restored(vmm->devices[i].kind->transport(vmm->devices[i].dev));
+	return 0;
+}
+
 int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t config_len,
 			const char *snapshot_path, const char *mem_path, char *err, size_t err_size)
 {
 	struct snap_writer *w = NULL;
 	uint64_t **dirty = NULL;
+	bool io_paused = false;
 	struct snap_vm v;
 	int e;
 
@@ -196,13 +263,13 @@ int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t c
 		snprintf(err, err_size, "the microVM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
 		return -EBUSY;
 	}
-	if (vmm->nr_devices) {
-		/* Never a snapshot that restores wrong: virtio devices have no saved state yet. */
-		snprintf(err, err_size, "%s cannot be saved yet: kiln snapshots only VMs without virtio "
-					"devices so far",
-			 vmm->devices[0].kind->transport(vmm->devices[0].dev)->name);
-		return -ENOTSUP;
-	}
+	for (unsigned int i = 0; i < vmm->cfg.nr_nets; i++)
+		if (vmm->cfg.nets[i].backend != NET_BACKEND_TAP) {
+			/* libslirp's connections and NAT live in the process: nothing saves them. */
+			snprintf(err, err_size, "network interface '%s' is user-mode (--net user), which "
+						"cannot be saved yet", vmm->cfg.nets[i].id);
+			return -ENOTSUP;
+		}
 	if (vmm->dbg_held) {
 		snprintf(err, err_size, "a VM under the gdb stub (--gdb) cannot be saved");
 		return -ENOTSUP;
@@ -258,6 +325,13 @@ int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t c
 		snprintf(err, err_size, "cannot build the state file: %s", strerror(-e));
 		goto out;
 	}
+	/* Nothing touches guest memory or a device from here on: the vCPUs are parked and the I/O
+	 * thread waits. The devices go first: finishing their requests in flight may interrupt
+	 * the guest, which the vCPUs' local APICs saved next must hold. */
+	io_thread_pause(vmm->io);
+	io_paused = true;
+	if ((e = save_devices(vmm, w, err, err_size)))
+		goto out;
 	for (unsigned int i = 0; i < vmm->nr_vcpus; i++)
 		if ((e = arch_vcpu_save(vmm->arch, &vmm->vcpus[i], w, err, err_size)))
 			goto out;
@@ -275,6 +349,8 @@ int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t c
 		snprintf(err, err_size, "snapshot_path: %s", why);
 	}
 out:
+	if (io_paused)
+		io_thread_resume(vmm->io);
 	/* Once KVM's log is taken, the pages it named are only in this snapshot's files. */
 	if (dirty)
 		vmm->dirty_lost = e != 0;

@@ -37,4 +37,12 @@ int __must_check vmm_snapshot_create(struct vmm *vmm, bool diff, const char *con
 				     const char *snapshot_path, const char *mem_path, char *err,
 				     size_t err_size);
 
+struct vmm;
+/* For builder_restore(), after the board's state: loads each virtio device from the section
+ * named after it (checked whole before it changes the device), then lets each look at its
+ * queues and re-send an interrupt the driver has not acknowledged (virtio_mmio_restored()).
+ * Returns 0 or -EINVAL (-ENOMEM) with one line in err. */
+int __must_check vmm_restore_devices(struct vmm *vmm, const struct snap_reader *r, char *err,
+				     size_t err_size);
+
 #endif

@@ -349,7 +349,8 @@ static bool machine_configured(const struct vm_spec *s)
  * unless `resume`). Returns 0, or -EINVAL with one line, prefixed with `what`, in fault;
  * whatever refuses the load leaves the configuration as it was, so another load may follow. */
 static int restore(struct controller *c, const char *what, const char *snap, const char *mem,
-		   bool uffd, bool resume, bool track_dirty, char *fault, size_t fault_size)
+		   bool uffd, bool resume, bool track_dirty, const struct spec_overrides *ov,
+		   char *fault, size_t fault_size)
 {
 	struct snap_reader *r = NULL;
 	char err[SNAPSHOT_ERR_MAX];
@@ -370,6 +371,8 @@ static int restore(struct controller *c, const char *what, const char *snap, con
 			 snap, text ? "not JSON" : "missing");
 		goto out;
 	}
+	if (ov && spec_apply_overrides(doc, ov, fault, fault_size))
+		goto out;
 	spec_init(&next, c->base);
 	if (spec_from_document(&next, doc, err, sizeof(err)) ||
 	    snapshot_apply_machine(r, &next.cfg, err, sizeof(err))) {
@@ -427,7 +430,8 @@ static void snapshot_load(struct controller *c, struct api_request *req)
 		return;
 	}
 	req->status = restore(c, "snapshot/load", sl.snapshot_path, sl.mem_path, sl.uffd,
-			      sl.resume_vm, sl.track_dirty_pages, req->fault, sizeof(req->fault)) ? 400 : 204;
+			      sl.resume_vm, sl.track_dirty_pages, &sl.overrides, req->fault,
+			      sizeof(req->fault)) ? 400 : 204;
 }
 
 static bool is(const struct api_request *req, const char *method, const char *path)
@@ -750,7 +754,7 @@ int controller_run(const struct vmm_config *base, const struct controller_opts *
 	if (opts->restore_path) {
 		/* kiln run --restore: what PUT /snapshot/load does, then run. */
 		if (restore(&c, "--restore", opts->restore_path, opts->restore_mem,
-			    opts->restore_uffd, true, false, err, sizeof(err))) {
+			    opts->restore_uffd, true, false, NULL, err, sizeof(err))) {
 			pr_fatal("%s", err);
 			status = KILN_EXIT_USAGE;
 			goto out_api;

@@ -1211,12 +1211,83 @@ int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char 
 	}
 	no = json_object_get(body, "network_overrides");
 	vo = json_object_get(body, "vsock_override");
-	if ((no && !json_is_null(no) && !(json_is_array(no) && json_array_size(no) == 0)) ||
-	    (vo && !json_is_null(vo))) {
-		snprintf(err, err_size, "snapshot/load: %s is not supported by kiln yet (snapshots "
-					"hold no network or vsock device so far)",
-			 vo && !json_is_null(vo) ? "vsock_override" : "network_overrides");
-		return -EINVAL;
+	if (no && !json_is_null(no)) {
+		static const struct jfield ov[] = {
+			{ "iface_id", JF_STRING, true },
+			{ "host_dev_name", JF_STRING, true },
+		};
+		size_t i;
+		json_t *o;
+
+		if (!json_is_array(no)) {
+			snprintf(err, err_size, "snapshot/load: network_overrides is not an array");
+			return -EINVAL;
+		}
+		json_array_foreach(no, i, o) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "snapshot/load: network_overrides[%zu]", i);
+			if (!json_is_object(o)) {
+				snprintf(err, err_size, "%s is not an object", what);
+				return -EINVAL;
+			}
+			if (jcheck(o, what, ov, ARRAY_SIZE(ov), err, err_size))
+				return -EINVAL;
+		}
+		out->overrides.nets = no;
+	}
+	if (vo && !json_is_null(vo)) {
+		static const struct jfield ov[] = { { "uds_path", JF_STRING, true } };
+
+		if (!json_is_object(vo)) {
+			snprintf(err, err_size, "snapshot/load: vsock_override is not an object");
+			return -EINVAL;
+		}
+		if (jcheck(vo, "snapshot/load: vsock_override", ov, ARRAY_SIZE(ov), err, err_size))
+			return -EINVAL;
+		out->overrides.vsock_uds = jstr(vo, "uds_path");
+	}
+	return 0;
+}
+
+int spec_apply_overrides(json_t *doc, const struct spec_overrides *ov, char *err, size_t err_size)
+{
+	json_t *nets = json_object_get(doc, "network-interfaces"), *vsock, *o, *n;
+	size_t i, j;
+
+	json_array_foreach(ov->nets, i, o) {
+		const char *id = jstr(o, "iface_id");
+		bool found = false;
+
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(jstr(json_array_get(ov->nets, k), "iface_id"), id) == 0) {
+				snprintf(err, err_size, "snapshot/load: network_overrides: iface_id "
+							"'%.64s' is given twice", id);
+				return -EINVAL;
+			}
+		json_array_foreach(nets, j, n) {
+			const char *nid = json_string_value(json_object_get(n, "iface_id"));
+
+			if (json_is_object(n) && nid && strcmp(nid, id) == 0) {
+				json_object_set_new(n, "host_dev_name",
+						    json_string(jstr(o, "host_dev_name")));
+				found = true;
+			}
+		}
+		if (!found) {
+			snprintf(err, err_size, "snapshot/load: network_overrides: the snapshot has no "
+						"interface with iface_id '%.64s'", id);
+			return -EINVAL;
+		}
+	}
+	if (ov->vsock_uds) {
+		vsock = json_object_get(doc, "vsock");
+		if (!json_is_object(vsock)) {
+			snprintf(err, err_size, "snapshot/load: vsock_override: the snapshot has no vsock "
+						"device");
+			return -EINVAL;
+		}
+		json_object_set_new(vsock, "uds_path", json_string(ov->vsock_uds));
 	}
 	return 0;
 }

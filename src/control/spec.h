@@ -139,18 +139,32 @@ struct spec_snapshot_create {
 int spec_snapshot_create(const json_t *body, struct spec_snapshot_create *out, char *err,
 			 size_t err_size);
 
+/* What a load changes in the saved machine (Firecracker's network_overrides and vsock_override):
+ * `nets` is NULL or a checked array of {"iface_id", "host_dev_name"} objects; `vsock_uds` NULL
+ * or the vsock device's new uds_path. Both point into the request's body. */
+struct spec_overrides {
+	const json_t *nets;
+	const char *vsock_uds;
+};
+
 /* PUT /snapshot/load: snapshot_path, and the memory file as mem_backend {"backend_type": "File",
  * "backend_path"} or the older mem_file_path (one of them); resume_vm (default false);
  * track_dirty_pages or the older enable_diff_snapshots: the restored VM logs dirty pages, for
- * Diff snapshots of it. backend_type "Uffd" sets `uffd`: mem_path is then the page-fault
- * handler's socket. Refused as not supported yet: non-empty network_overrides, a
- * vsock_override. The strings point into `body`. */
+ * Diff snapshots of it; network_overrides and vsock_override (their form is checked here,
+ * their values by spec_apply_overrides()). backend_type "Uffd" sets `uffd`: mem_path is then
+ * the page-fault handler's socket. The strings point into `body`. */
 struct spec_snapshot_load {
 	const char *snapshot_path, *mem_path;
 	bool resume_vm, track_dirty_pages, uffd;
+	struct spec_overrides overrides;
 };
 int spec_snapshot_load(const json_t *body, struct spec_snapshot_load *out, char *err,
 		       size_t err_size);
+/* Applies `ov` to a saved configuration document `doc` (before spec_from_document(), which then
+ * checks the new names as a PUT would): each override's iface_id must name one of the document's
+ * network-interfaces, and a vsock_override needs its vsock device. Returns 0 or -EINVAL with one
+ * line ("snapshot/load: network_overrides: ..."). */
+int spec_apply_overrides(json_t *doc, const struct spec_overrides *ov, char *err, size_t err_size);
 
 /* Sections naming devices kiln does not have yet (balloon, mmds...): the body
  * is checked against Firecracker's fields, then refused with a message saying which device is

@@ -13,6 +13,9 @@
 #include "util/log.h"
 #include "util/sandbox.h"
 
+/* epoll's data for the pause eventfd; sources carry their index + 1, the stop fd 0. */
+#define PAUSE_ID UINT64_MAX
+
 struct io_source {
 	int fd;
 	io_handler_fn fn;
@@ -21,6 +24,12 @@ struct io_source {
 
 struct io_thread {
 	int epfd, stop_fd;
+	/* io_thread_pause(): pause_fd asks, `paused` answers under `lock`, `hold` keeps the
+	 * thread waiting until io_thread_resume() clears it. */
+	int pause_fd;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool hold, paused, exited;
 	struct io_source *src;
 	unsigned int nr_src;
 	pthread_t thread;
@@ -32,11 +41,18 @@ int io_thread_create(struct io_thread **out)
 	struct io_thread *t = calloc(1, sizeof(*t));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 
+	struct epoll_event pev = { .events = EPOLLIN, .data.u64 = PAUSE_ID };
+
 	if (!t)
 		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (t->epfd < 0 || t->stop_fd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_fd, &ev)) {
+	t->pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->epfd < 0 || t->stop_fd < 0 || t->pause_fd < 0 ||
+	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_fd, &ev) ||
+	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->pause_fd, &pev)) {
 		int e = -errno;
 
 		io_thread_destroy(t);
@@ -75,9 +91,50 @@ int io_thread_add_edge(struct io_thread *t, int fd, io_handler_fn fn, void *opaq
 	return add(t, fd, fn, opaque, EPOLLIN | EPOLLET);
 }
 
-static void *io_main(void *arg)
+/* I/O thread: a pause was asked for: say so and wait for the resume. */
+static void wait_paused(struct io_thread *t)
 {
-	struct io_thread *t = arg;
+	eventfd_t v;
+
+	(void)eventfd_read(t->pause_fd, &v);
+	pthread_mutex_lock(&t->lock);
+	t->paused = true;
+	pthread_cond_broadcast(&t->cond);
+	while (t->hold)
+		pthread_cond_wait(&t->cond, &t->lock);
+	t->paused = false;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void io_thread_pause(struct io_thread *t)
+{
+	if (!t || !t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->hold = true;
+	pthread_mutex_unlock(&t->lock);
+	if (eventfd_write(t->pause_fd, 1)) {
+		pr_err("io thread: cannot signal pause: %s", strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&t->lock);
+	while (!t->paused && !t->exited)
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void io_thread_resume(struct io_thread *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->hold = false;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void *io_loop(struct io_thread *t)
+{
 	struct epoll_event evs[32];
 
 	if (sandbox_enter(SANDBOX_IO))
@@ -96,9 +153,26 @@ static void *io_main(void *arg)
 
 			if (!id)
 				return NULL;
+			if (id == PAUSE_ID) {
+				wait_paused(t);
+				continue;
+			}
 			t->src[id - 1].fn(t->src[id - 1].opaque, evs[i].events);
 		}
 	}
+}
+
+/* The thread: its loop, then a word for a pause that waits on it (it may end on an error). */
+static void *io_main(void *arg)
+{
+	struct io_thread *t = arg;
+
+	io_loop(t);
+	pthread_mutex_lock(&t->lock);
+	t->exited = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
 }
 
 int io_thread_start(struct io_thread *t, const char *name)
@@ -131,6 +205,10 @@ void io_thread_destroy(struct io_thread *t)
 		close(t->epfd);
 	if (t->stop_fd >= 0)
 		close(t->stop_fd);
+	if (t->pause_fd >= 0)
+		close(t->pause_fd);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->cond);
 	free(t->src);
 	free(t);
 }

@@ -20,6 +20,11 @@ int __must_check io_thread_add(struct io_thread *t, int fd, io_handler_fn fn, vo
 int __must_check io_thread_add_edge(struct io_thread *t, int fd, io_handler_fn fn, void *opaque);
 /* Starts the thread, named `name`. Returns 0 or -errno. */
 int __must_check io_thread_start(struct io_thread *t, const char *name);
+/* Quiesces the thread (a snapshot): returns once it is waiting between handlers, and no handler
+ * runs until io_thread_resume(). A thread not started, or stopped, is quiet already. Owner
+ * thread only; pairs with io_thread_resume(). */
+void io_thread_pause(struct io_thread *t);
+void io_thread_resume(struct io_thread *t);
 /* Stops and joins the thread: no handler runs after it returns. Idempotent. */
 void io_thread_stop(struct io_thread *t);
 /* Stops it if needed and frees it. Safe on NULL. */

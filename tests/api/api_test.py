@@ -1589,17 +1589,25 @@ def t_snapshot_refusals():
                    {"snapshot_path": path["good"]}, pattern="mem_backend")
         expect_400(k, "PUT /snapshot/load with mem_backend and mem_file_path -> 400", "PUT", "/snapshot/load",
                    dict(snap_load_body(path["good"], mem_ok), mem_file_path=mem_ok), pattern="not both")
-        expect_400(k, "PUT /snapshot/load with network_overrides -> 400 saying it is not supported yet",
+        expect_400(k, "PUT /snapshot/load with a network_overrides iface_id the snapshot lacks -> 400 naming it",
                    "PUT", "/snapshot/load", dict(snap_load_body(path["good"], mem_ok),
                                                  network_overrides=[{"iface_id": "eth0", "host_dev_name": "t"}]),
-                   pattern="network_overrides is not supported")
+                   pattern="network_overrides: the snapshot has no interface with iface_id 'eth0'")
+        expect_400(k, "PUT /snapshot/load with a vsock_override for a snapshot without vsock -> 400",
+                   "PUT", "/snapshot/load", dict(snap_load_body(path["good"], mem_ok),
+                                                 vsock_override={"uds_path": k.path("v.sock")}),
+                   pattern="vsock_override: the snapshot has no vsock device")
+        expect_400(k, "PUT /snapshot/load with a malformed network_overrides entry -> 400 naming the field",
+                   "PUT", "/snapshot/load", dict(snap_load_body(path["good"], mem_ok),
+                                                 network_overrides=[{"iface_id": "eth0"}]),
+                   pattern=r"network_overrides\[0\].*host_dev_name")
         expect_400(k, "PUT /snapshot/load of a missing file -> 400 naming it", "PUT", "/snapshot/load",
                    snap_load_body(k.path("none.snap"), mem_ok), pattern="none.snap.*cannot open")
         for name, pattern in [("truncated", "truncated"), ("corrupted", "corrupted: checksum mismatch"),
                               ("version", "format version 2, this kiln reads version 1"),
                               ("arch", "architecture 'aarch64'"), ("no-config", "section 'config' is missing"),
                               ("mismatch", "does not match the configuration"),
-                              ("devices", "1 virtio devices, which this kiln cannot restore yet")]:
+                              ("devices", "section 'virtio' is missing")]:
             expect_400(k, "PUT /snapshot/load of a %s state file -> 400 saying so" % name, "PUT", "/snapshot/load",
                        snap_load_body(path[name], mem_ok), pattern=pattern)
         expect_400(k, "PUT /snapshot/load with a memory file of the wrong size -> 400 giving both sizes",
@@ -1806,23 +1814,100 @@ def snapshot_uffd(tag, work, snap, mem, before, mem_sum):
 
 
 def t_snapshot_virtio_refused():
-    """A device whose state kiln cannot save yet: create refuses, naming it, and writes nothing."""
+    """A device whose state kiln cannot save yet (a user-mode network interface: libslirp's
+    connections live in the process): create refuses, naming it, and writes nothing."""
     with Kiln() as k:
-        if not check("kiln --api-sock starts and listens", k.start_api(), k.describe()):
+        k.start(["run", "--debug-exit", "-m", "32", "-k", guest("snap_count.elf"), "--net", "user",
+                 "--api-sock", k.sock])
+        if not check("kiln run --net user --api-sock listens", k.wait_socket(), k.describe()):
             return
-        configure(k, guest("snap_count.elf"), None, mem=32)
-        expect_204(k, "PUT /entropy -> 204", "PUT", "/entropy", {})
-        instance_start(k)
         check("snap_count prints", k.wait_output(lambda o: o.count("\n") >= 5, 60) is not None, k.describe())
         expect_204(k, "PATCH /vm Paused -> 204", "PATCH", "/vm", {"state": "Paused"})
         snap, mem = k.path("vm.snap"), k.path("vm.mem")
-        expect_400(k, "PUT /snapshot/create with a virtio-rng device -> 400 naming it", "PUT", "/snapshot/create",
-                   {"snapshot_path": snap, "mem_file_path": mem}, pattern="virtio-rng0 cannot be saved yet")
+        expect_400(k, "PUT /snapshot/create with a user-mode network interface -> 400 naming it", "PUT",
+                   "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem},
+                   pattern="network interface 'eth0' is user-mode \\(--net user\\), which cannot be saved yet")
         check("no state or memory file was written", not os.path.exists(snap) and not os.path.exists(mem))
         expect_204(k, "PATCH /vm Resumed -> 204: the VM runs on", "PATCH", "/vm", {"state": "Resumed"})
         n = k.output().count("\n")
         check("the guest prints on after the refused snapshot",
               k.wait_output(lambda o: o.count("\n") >= n + 5, 60) is not None, k.describe())
+
+
+SNAP_VIO_BUS = "virtio=0xd0000000,0x1000,16"
+
+
+def t_snapshot_virtio():
+    """snap_vio counts through virtio-blk and virtio-rng (a disk write and read per number, two
+    requests in flight): paused in the middle of its I/O, saved, killed, restored in a new
+    process (with a vsock_override for its vsock device), it continues from the exact next
+    number, and reads back the disk write it made before the snapshot."""
+    work = tempfile.mkdtemp(prefix="kiln-snapvio.", dir="/tmp")
+    p = lambda name: os.path.join(work, name)
+    snap, mem, disk = p("vm.snap"), p("vm.mem"), p("disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    try:
+        with Kiln() as k:
+            if not check("virtio: kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            configure(k, guest("snap_vio.elf"), SNAP_VIO_BUS + " rng", mem=32, name="virtio: ")
+            expect_204(k, "virtio: PUT /drives/disk0 -> 204", "PUT", "/drives/disk0",
+                       {"drive_id": "disk0", "path_on_host": disk, "is_root_device": False,
+                        "is_read_only": False})
+            expect_204(k, "virtio: PUT /entropy -> 204", "PUT", "/entropy", {})
+            expect_204(k, "virtio: PUT /vsock -> 204", "PUT", "/vsock",
+                       {"guest_cid": 3, "uds_path": p("v1.sock")})
+            instance_start(k)
+            check("virtio: snap_vio prints its first 20 lines",
+                  k.wait_output(lambda o: o.count("\n") >= 20, 90) is not None, k.describe())
+            expect_204(k, "virtio: PATCH /vm Paused in the middle of the disk I/O -> 204", "PATCH", "/vm",
+                       {"state": "Paused"})
+            expect_204(k, "virtio: PUT /snapshot/create Full with virtio-blk, rng and vsock -> 204", "PUT",
+                       "/snapshot/create", {"snapshot_type": "Full", "snapshot_path": snap, "mem_file_path": mem})
+            before = k.output()
+            os.kill(k.proc.pid, signal.SIGKILL)
+            k.wait(10)
+        n1, ok, detail = counting(before)
+        check("virtio: the first process counted 0..%d before the snapshot" % (n1 - 1), ok and n1 >= 20, detail)
+        shutil.copy(disk, p("disk.saved"))
+
+        with Kiln() as k:
+            if not check("virtio: a new kiln --api-sock starts and listens", k.start_api(), k.describe()):
+                return
+            expect_400(k, "virtio: PUT /snapshot/load with an unknown iface_id in network_overrides -> 400",
+                       "PUT", "/snapshot/load",
+                       dict(snap_load_body(snap, mem), network_overrides=[{"iface_id": "eth9", "host_dev_name": "t9"}]),
+                       pattern="network_overrides: the snapshot has no interface with iface_id 'eth9'")
+            expect_204(k, "virtio: then PUT /snapshot/load with a vsock_override -> 204", "PUT", "/snapshot/load",
+                       dict(snap_load_body(snap, mem), vsock_override={"uds_path": p("v2.sock")},
+                            network_overrides=[]))
+            check("virtio: the restored vsock device listens on the overriding uds_path",
+                  os.path.exists(p("v2.sock")), k.describe())
+            check("virtio: GET /vm/config shows the overriding uds_path",
+                  (get_json(k, "/vm/config").get("vsock") or {}).get("uds_path") == p("v2.sock"))
+            after = k.wait_output(lambda o: o.count("\n") >= 20, 90)
+            check("virtio: the restored guest prints 20 more lines", after is not None, k.describe())
+            after = k.output()
+            k.kill()
+        n, ok, detail = counting(before + after)
+        check("virtio: restored output continues from the exact next number, each disk read matching: "
+              "0..%d, no gap, no repeat" % (n - 1), ok and n >= n1 + 19 and "FAIL" not in after,
+              detail + " (first process: %r, second: %r)" % (before[-30:], after[:80]))
+
+        # A clone from the same files, on the disk as it was at the snapshot.
+        shutil.copy(p("disk.saved"), disk)
+        with Kiln() as k:
+            k.start(["run", "--restore", snap, "--mem-file", mem])
+            check("virtio: kiln run --restore prints 10 lines", k.wait_output(lambda o: o.count("\n") >= 10, 90)
+                  is not None, k.describe())
+            third = k.output()
+            k.kill()
+        n, ok, detail = counting(before + third)
+        check("virtio: kiln run --restore continues from the same number", ok and n >= n1 + 9
+              and "FAIL" not in third, detail)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def snapshot_clones(tag, snap, mem, before, mem_sum, nr=10):
@@ -2979,6 +3064,7 @@ GROUPS = {
     "snapshot": [t_snapshot_one_vcpu, t_snapshot_two_vcpus, t_snapshot_virtio_refused, t_snapshot_diff,
                  t_snapshot_irqchip_split, t_snapshot_irqchip_kernel],
     "snapshot-refusals": [t_snapshot_refusals],
+    "snapshot-virtio": [t_snapshot_virtio],
 }
 # Groups that never start a guest: they run without /dev/kvm.
 NO_KVM_GROUPS = {"hardening", "snapshot-refusals"}

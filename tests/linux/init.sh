@@ -60,6 +60,11 @@
 #                          B:PORT, then read B:PORT+1 to its end and drop it. dd does the I/O on
 #                          the socket itself (nc -e), in 64 KiB reads and writes: nc's own copy
 #                          loop moves 1 KiB a system call
+#   kiln.snap_count=1      (a raw virtio disk /dev/vda of 64 sectors at least; the snapshot test,
+#                          tests/linux/snapshot-linux.py) count forever: write "kiln-snap N" to
+#                          sector N % 64 (fsync), drop the page cache, read the sector of N - 1
+#                          back from the disk (it must hold its line), then say "count N". Never
+#                          reaches "type a line": the test kills kiln.
 # Modules in /lib/modules (build-initramfs.sh, KILN_INITRAMFS_MODULES) are loaded first, in name
 # order.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -99,6 +104,7 @@ vsock_bench=
 net_bench=
 net_bench_mb=64
 net_bench_rounds=1
+snap_count=
 # shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
@@ -122,6 +128,7 @@ for word in $(cat /proc/cmdline); do
 	kiln.net_bench=*) net_bench=${word#*=} ;;
 	kiln.net_bench_mb=*) net_bench_mb=${word#*=} ;;
 	kiln.net_bench_rounds=*) net_bench_rounds=${word#*=} ;;
+	kiln.snap_count=*) snap_count=${word#*=} ;;
 	esac
 done
 
@@ -274,6 +281,22 @@ SEND
 	socat VSOCK-LISTEN:5002,fork EXEC:/tmp/vsock-send &
 	socat VSOCK-LISTEN:5003,fork PIPE &
 	say "vsock bench ready"
+fi
+
+if [ "$snap_count" = 1 ]; then
+	n=0
+	while :; do
+		echo "kiln-snap $n" | dd of=/dev/vda bs=512 seek=$((n % 64)) count=1 \
+			conv=sync,notrunc,fsync 2>/dev/null || fail "disk write of $n"
+		if [ "$n" -gt 0 ]; then
+			echo 3 >/proc/sys/vm/drop_caches
+			got=$(dd if=/dev/vda bs=512 skip=$(((n - 1) % 64)) count=1 2>/dev/null | head -n 1)
+			[ "$got" = "kiln-snap $((n - 1))" ] || fail "disk: the sector of $((n - 1)) holds '$got'"
+		fi
+		say "count $n"
+		n=$((n + 1))
+		usleep 50000
+	done
 fi
 
 say "type a line"

@@ -277,11 +277,62 @@ Test(snapshot_api, load_bodies)
 	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_backend\":{\"backend_type\":\"File\"}}", &l, err),
 		     -EINVAL);
 	cr_expect(strstr(err, "backend_path") != NULL, "%s", err);
-	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"vsock_override\":{\"uds_path\":\"v\"}}",
+	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"vsock_override\":{\"uds_path\":7}}",
 			  &l, err), -EINVAL);
-	cr_expect(strstr(err, "vsock_override is not supported") != NULL, "%s", err);
+	cr_expect(strstr(err, "vsock_override") && strstr(err, "uds_path"), "%s", err);
+	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"vsock_override\":[]}",
+			  &l, err), -EINVAL);
+	cr_expect_str_eq(err, "snapshot/load: vsock_override is not an object");
+	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"network_overrides\":{}}",
+			  &l, err), -EINVAL);
+	cr_expect_str_eq(err, "snapshot/load: network_overrides is not an array");
+	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"network_overrides\":"
+			  "[{\"iface_id\":\"eth0\"}]}", &l, err), -EINVAL);
+	cr_expect(strstr(err, "network_overrides[0]") && strstr(err, "host_dev_name"), "%s", err);
+	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"network_overrides\":"
+			  "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"t\",\"x\":1}]}", &l, err), -EINVAL);
+	cr_expect(strstr(err, "network_overrides[0]") && strstr(err, "'x'"), "%s", err);
 	cr_expect_eq(load("{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"bogus\":1}", &l, err), -EINVAL);
 	cr_expect(strstr(err, "bogus") != NULL, "%s", err);
+}
+
+/* network_overrides and vsock_override change the saved document before it is applied. */
+Test(snapshot_api, overrides)
+{
+	char err[JSON_ERR_MAX];
+	json_t *doc = json_loads("{\"network-interfaces\":[{\"iface_id\":\"a\",\"host_dev_name\":\"tap0\"},"
+				 "{\"iface_id\":\"b\",\"host_dev_name\":\"tap1\"}],"
+				 "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/old\"}}", 0, NULL);
+	json_t *nets = json_loads("[{\"iface_id\":\"b\",\"host_dev_name\":\"clone1\"}]", 0, NULL);
+	json_t *twice = json_loads("[{\"iface_id\":\"a\",\"host_dev_name\":\"x\"},"
+				   "{\"iface_id\":\"a\",\"host_dev_name\":\"y\"}]", 0, NULL);
+	json_t *unknown = json_loads("[{\"iface_id\":\"eth9\",\"host_dev_name\":\"x\"}]", 0, NULL);
+	json_t *novsock = json_loads("{\"network-interfaces\":[],\"vsock\":null}", 0, NULL);
+
+	cr_assert(doc && nets && twice && unknown && novsock);
+	cr_assert_eq(spec_apply_overrides(doc, &(struct spec_overrides){ nets, "/new" }, err,
+					  sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc,
+		"network-interfaces"), 1), "host_dev_name")), "clone1");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc,
+		"network-interfaces"), 0), "host_dev_name")), "tap0", "the other interface keeps its TAP");
+	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(doc, "vsock"), "uds_path")),
+			 "/new");
+	cr_expect_eq(spec_apply_overrides(doc, &(struct spec_overrides){ unknown, NULL }, err,
+					  sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "snapshot/load: network_overrides: the snapshot has no interface with "
+			      "iface_id 'eth9'");
+	cr_expect_eq(spec_apply_overrides(doc, &(struct spec_overrides){ twice, NULL }, err,
+					  sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "snapshot/load: network_overrides: iface_id 'a' is given twice");
+	cr_expect_eq(spec_apply_overrides(novsock, &(struct spec_overrides){ NULL, "/v" }, err,
+					  sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "snapshot/load: vsock_override: the snapshot has no vsock device");
+	json_decref(doc);
+	json_decref(nets);
+	json_decref(twice);
+	json_decref(unknown);
+	json_decref(novsock);
 }
 
 /* What snapshot/create saves as section "config" is what snapshot/load applies to a fresh

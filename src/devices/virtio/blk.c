@@ -483,16 +483,20 @@ void virtio_blk_complete(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&b->t.lock);
 }
 
-/* Lock held: waits until nothing is in flight (destroy, save). */
-static void drain(struct virtio_blk *b)
+/* Lock held: waits until nothing is in flight (destroy, save). Returns whether the used ring
+ * changed. */
+static bool drain(struct virtio_blk *b)
 {
+	bool pushed = false;
+
 	while (b->inflight) {
 		struct io_uring_cqe *cqe;
 
 		if (io_uring_wait_cqe(&b->ring, &cqe))
 			break;
-		(void)reap(b);
+		pushed |= reap(b);
 	}
+	return pushed;
 }
 
 static void blk_reset(void *dev)
@@ -778,8 +782,17 @@ void virtio_blk_get_counters(struct virtio_blk *b, struct virtio_blk_counters *o
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out)
 {
 	pthread_mutex_lock(&b->t.lock);
-	if (b->backend == DISK_IO_URING)
-		drain(b);
+	/* Requests in flight complete into the used ring (and the driver hears of them); the one
+	 * the rate limiter holds back was taken last and has not started: it goes back to the
+	 * available ring, which the restored device takes it from again. */
+	if (b->backend == DISK_IO_URING && b->inflight && drain(b))
+		virtio_mmio_used(&b->t, 0);
+	if (b->throttled) {
+		virtq_unpop(&b->t.queues[0], 1);
+		b->throttled->next_free = b->free_reqs;
+		b->free_reqs = b->throttled;
+		b->throttled = NULL;
+	}
 	pthread_mutex_unlock(&b->t.lock);
 	virtio_mmio_save(&b->t, &out->transport);
 }

@@ -61,8 +61,10 @@ struct virtio_kind {
 	int (*io_fd)(void *dev, io_handler_fn *fn);
 	/* Fills `out` (VIRTIO_MAX_COUNTERS) in a fixed order; returns how many. Any thread. */
 	unsigned int (*counters)(void *dev, struct virtio_counter *out);
-	/* Snapshot hooks: copies the device's state (state_size bytes) out, or checks and loads it
-	 * (0 or -EINVAL). Called with the VM paused. */
+	/* Snapshot hooks: copies the device's state (state_size bytes) out, finishing or giving
+	 * back what it holds first (requests in flight, chains it took but has not served), or
+	 * checks and loads it (0 or -EINVAL, the device unchanged on a refusal). Called with the
+	 * vCPUs parked and the I/O thread paused (io_thread_pause()). */
 	void (*save)(void *dev, void *state);
 	int (*load)(void *dev, const void *state);
 };

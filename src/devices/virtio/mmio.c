@@ -458,3 +458,15 @@ int virtio_mmio_load(struct virtio_mmio *t, const struct virtio_mmio_state *in)
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
+
+void virtio_mmio_restored(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (virtio_mmio_running(t))
+		for (unsigned int q = 0; q < t->ops->nr_queues; q++)
+			if (t->st.queues[q].ready && eventfd_write(t->kick_fd[q], 1))
+				pr_warn("%s: cannot signal queue %u: %s", t->name, q, strerror(errno));
+	if (t->st.interrupt_status)
+		raise_irq(t, 0);
+	pthread_mutex_unlock(&t->lock);
+}

@@ -155,5 +155,11 @@ bool virtio_mmio_running(const struct virtio_mmio *t);
  * re-validated against guest memory). load returns 0 or -EINVAL. */
 void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *out);
 int __must_check virtio_mmio_load(struct virtio_mmio *t, const struct virtio_mmio_state *in);
+/* After a restore loaded every device, connected (virtio_mmio_connect()) and before the vCPUs
+ * run: looks at each ready queue once (a kick the saved process had not served yet is not in
+ * the snapshot) and sends the interrupt again when InterruptStatus has bits the driver has not
+ * acknowledged (its edge may have been in flight; a spurious one is harmless, a lost one hangs
+ * the driver). */
+void virtio_mmio_restored(struct virtio_mmio *t);
 
 #endif

@@ -452,9 +452,19 @@ void virtio_net_save(struct virtio_net *n, struct virtio_net_state *out)
 
 int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *in)
 {
-	if (memcmp(in->mac, n->mac, 6) || in->mtu != n->mtu)
-		return -EINVAL; /* another interface's state */
-	return virtio_mmio_load(&n->t, &in->transport);
+	int e;
+
+	/* The MAC is the guest's, as it read it from the configuration space: an interface
+	 * configured without one picked it at random, so the restored device takes the saved one
+	 * (a unicast address, as pick_mac() makes). The MTU comes from the configuration. */
+	if (in->mtu != n->mtu || (in->mac[0] & 1))
+		return -EINVAL;
+	if ((e = virtio_mmio_load(&n->t, &in->transport)))
+		return e;
+	pthread_mutex_lock(&n->t.lock);
+	memcpy(n->mac, in->mac, 6);
+	pthread_mutex_unlock(&n->t.lock);
+	return 0;
 }
 
 /* ---- the builder's device table (kind.h) ---------------------------------------------------- */

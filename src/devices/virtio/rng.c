@@ -146,6 +146,14 @@ void virtio_rng_get_counters(struct virtio_rng *r, uint64_t *bytes, uint64_t *gu
 
 void virtio_rng_save(struct virtio_rng *r, struct virtio_rng_state *out)
 {
+	pthread_mutex_lock(&r->t.lock);
+	if (r->held) {
+		/* Taken, held back by the rate limiter: back into the ring, so the restored device
+		 * serves it. */
+		virtq_unpop(&r->t.queues[0], 1);
+		r->held = false;
+	}
+	pthread_mutex_unlock(&r->t.lock);
 	virtio_mmio_save(&r->t, &out->transport);
 }
 
