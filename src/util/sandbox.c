@@ -402,8 +402,12 @@ int sandbox_prepare(const struct sandbox_opts *opts, char *err, size_t err_size)
 	 * is wanted. Either, on a thread whose filter allows no openat, killed kiln at random. The
 	 * main arena trims with brk, which every role has; small blocks stay in each thread's
 	 * tcache, so the shared arena's lock is rarely taken. */
+#ifndef KILN_SANITIZER_BUILD
+	/* (A sanitizer build's malloc is the sanitizer's, which has no such arenas and ignores
+	 * mallopt; its filters allow the files its runtime reads.) */
 	if (mallopt(M_ARENA_MAX, 1) != 1)
 		pr_warn("seccomp: cannot limit malloc to one arena: a thread may die of SIGSYS");
+#endif
 	if (opts->filter_file) {
 		if ((e = load_file(opts->filter_file, err, err_size))) {
 			release_all();
