@@ -254,9 +254,19 @@ const struct irq_sink *arch_irq_sink(const struct arch_vm *a)
 	return a->irq_sink;
 }
 
-struct serial *arch_serial(const struct arch_vm *a)
+size_t arch_console_rx_space(const struct arch_vm *a)
 {
-	return a->serial;
+	return serial_rx_space(a->serial);
+}
+
+size_t arch_console_rx_push(const struct arch_vm *a, const uint8_t *buf, size_t len)
+{
+	return serial_rx_push(a->serial, buf, len);
+}
+
+void arch_console_counters(const struct arch_vm *a, struct serial_counters *out)
+{
+	serial_get_counters(a->serial, out);
 }
 
 /* All vCPUs get CPUID and power-on MSRs, FPU and LAPIC state; only the boot vCPU gets entry
