@@ -33,8 +33,9 @@ wanted() {
 run() {
 	name=$1 secs=$2
 	shift 2
-	timeout "$secs" "$KILN" "$@" </dev/null >"/tmp/$name.log" 2>&1
+	timeout "$secs" "$KILN" "$@" </dev/null >"/tmp/$name.raw" 2>&1
 	status=$?
+	tr -d '\r' <"/tmp/$name.raw" >"/tmp/$name.log"
 }
 
 if wanted arm64-hello; then

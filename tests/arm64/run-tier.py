@@ -164,8 +164,14 @@ def main():
     os.makedirs(tmp)
     # L2: busybox with l2-init.sh, and a raw disk whose first line it prints.
     l2 = os.path.join(tmp, "l2.cpio")
-    cpio(busybox_tree(busybox, os.path.join(HERE, "l2-init.sh")) +
-         ["slink /bin/%s /bin/busybox 0777" % a for a in ["mkdir"]], l2, tmp)
+    l2_lines = busybox_tree(busybox, os.path.join(HERE, "l2-init.sh"))
+    l2_lines += ["dir /lib/modules 0755", "slink /bin/insmod /bin/busybox 0777"]
+    for i, mod in enumerate(["virtio/virtio_mmio.ko", "block/virtio_blk.ko"]):
+        found = glob.glob(os.path.join(root, "lib", "modules", "*", "kernel", "drivers", mod))
+        if not found:
+            return skip(out, "the arm64 kernel package has no %s" % mod)
+        l2_lines.append("file /lib/modules/%d-%s %s 0644" % (i, os.path.basename(mod), found[0]))
+    cpio(l2_lines, l2, tmp)
     disk = os.path.join(tmp, "disk.img")
     with open(disk, "wb") as f:
         f.write(b"kiln-arm64-disk\n".ljust(1 << 20, b"\0"))
