@@ -46,6 +46,10 @@ struct arch_board_io {
 	void *wake_opaque;
 };
 
+/* `kiln run --help`'s paragraph on the guest images this architecture boots (and the options
+ * it refuses), lines of at most 80 columns, each ending in a newline. */
+extern const char arch_guest_formats_help[];
+
 /* ---- the VM, in builder_build() order ------------------------------------------------------ */
 
 /* Guest-physical address where RAM below 4 GiB stops; the rest of RAM starts at 4 GiB. */

@@ -5,7 +5,8 @@ failed=0
 KILN=/kiln/kiln
 
 # check NAME STATUS WANT_STATUS PATTERN...: PASS when the status and every pattern (grep -E on
-# the output in /tmp/NAME.log) match; otherwise the log goes to the console and it FAILs.
+# the output in /tmp/NAME.log) match, else FAIL; the output's last 60 lines go to the console
+# first, as '  NAME | line'.
 check() {
 	name=$1 status=$2 want=$3
 	shift 3
@@ -15,10 +16,11 @@ check() {
 		[ -n "$why" ] && break
 		grep -qE -- "$pat" "/tmp/$name.log" || why="no line matching '$pat' in the output"
 	done
+	# its output first (run-tier.py gives it to the test's own result, result.py)
+	tail -60 "/tmp/$name.log" | sed "s/^/  $name | /"
 	if [ -z "$why" ]; then
 		say "PASS $name"
 	else
-		sed "s/^/  $name | /" "/tmp/$name.log" | tail -60
 		say "FAIL $name: $why"
 		failed=1
 	fi
@@ -71,6 +73,10 @@ fi
 if wanted arm64-refuses-x86-options; then
 	run arm64-refuses-x86-options 30 run -k guests/hello.img --debug-exit
 	check arm64-refuses-x86-options $status 2 '^kiln: --debug-exit: .*not on arm64'
+fi
+if wanted arm64-refuses-gdb; then
+	run arm64-refuses-gdb 30 run -k guests/hello.img --gdb unix:/tmp/gdb.sock
+	check arm64-refuses-gdb $status 2 '^kiln: --gdb: .*not on arm64'
 fi
 
 # Debian's arm64 kernel to a busybox user space: l2-init.sh prints the CPUs it sees and the

@@ -4,7 +4,7 @@
 # built in). Everything it needs is in its initramfs (run-tier.py): an arm64 busybox, the
 # cross-built kiln with its shared libraries, the test guests, and an arm64 kernel, initramfs and
 # disk for the Linux boots. It runs the tests one after another and reports each on a line
-# "KILN-ARM64: PASS|FAIL|SKIP NAME[: reason]", the output of a failed one before it, and ends
+# "KILN-ARM64: PASS|FAIL|SKIP NAME[: reason]" after its output ("  NAME | line"), and ends
 # with "KILN-ARM64: exit N" and a power-off.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export LD_LIBRARY_PATH=/kiln/lib

@@ -5,13 +5,17 @@ its built-in KVM gives it a /dev/kvm, and runs the cross-built kiln's arm64 test
 test guests (tests/arm64/guests), then Debian's arm64 kernel booted by kiln to a busybox user
 space (L2).
 
-usage: run-tier.py --build DIR --out DIR [--only NAME,NAME...] [--timeout S] [--no-linux]
+usage: run-tier.py --build DIR --out DIR [--expect NAME,NAME...] [--only NAME,NAME...]
+                   [--timeout S] [--no-linux]
 
 DIR is an arm64 build (meson setup --cross-file scripts/cross/aarch64.ini). The Debian packages
 (linux-image-arm64 and busybox-static, arch arm64) are downloaded once with `apt-get download`
 and unpacked under ~/.cache/kiln/arm64-tier/ (keyed by their versions); L1's initramfs is built
 on each run (a few seconds). Every test's result is a line "KILN-ARM64: PASS|FAIL|SKIP NAME" on
-L1's console (OUT/l1-console.log), and this script ends with one line per test and a count.
+L1's console (OUT/l1-console.log), after the test's output ("  NAME | line"); this script ends
+with one line per test and a count, and leaves them in OUT/results.json for result.py, which
+reports each as a Meson test of its own. --expect lists those Meson tests: a result for another
+name fails the tier, so no test goes unreported.
 
 Exit status: 0 every test passed or was skipped; 1 a test failed, or L1 did not come up or did
 not finish; 77 the host lacks what the tier needs (the reason is printed and left in
@@ -19,6 +23,7 @@ OUT/skip-reason).
 """
 import argparse
 import glob
+import json
 import os
 import re
 import shutil
@@ -31,6 +36,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 MKCPIO = os.path.join(REPO, "tests", "linux", "mkcpio.py")
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kiln", "arm64-tier")
 RESULT = re.compile(r"KILN-ARM64: (PASS|FAIL|SKIP) ([\w.-]+)(?::\s*(.*))?")
+OUTPUT = re.compile(r"^  ([\w.-]+) \| (.*)$")
 L1_EXIT = re.compile(r"KILN-ARM64: exit (\d+)")
 TRIPLET = "aarch64-linux-gnu"
 LIBDIRS = ["/lib/" + TRIPLET, "/usr/lib/" + TRIPLET]
@@ -134,6 +140,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--expect", default="")
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--no-linux", action="store_true", help="leave out the Linux boots (L2)")
     args = ap.parse_args()
@@ -208,7 +215,7 @@ def main():
     print("arm64 tier: " + " ".join(cmd), flush=True)
     log_path = os.path.join(out, "l1-console.log")
     t0 = time.monotonic()
-    results, exit_code = [], None
+    results, exit_code, output = [], None, {}
     with open(log_path, "w") as log:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, errors="replace")
@@ -219,6 +226,9 @@ def main():
                 stamped = "%7.1fs | %s" % (time.monotonic() - t0, line)
                 log.write(stamped + "\n")
                 log.flush()
+                m = OUTPUT.match(line)
+                if m:
+                    output.setdefault(m.group(1), []).append(m.group(2))
                 m = RESULT.search(line)
                 if m:
                     results.append((m.group(1), m.group(2), m.group(3) or ""))
@@ -237,12 +247,20 @@ def main():
     print("arm64 tier: %.0f s; L1 console in %s" % (time.monotonic() - t0, log_path))
     for r, name, why in results:
         print("%s %s%s" % (r, name, ": " + why if why else ""))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({name: {"result": r, "why": why, "output": output.get(name, [])}
+                   for r, name, why in results}, f, indent=1)
     counts = {k: sum(1 for r in results if r[0] == k) for k in ("PASS", "FAIL", "SKIP")}
+    expected = set(filter(None, args.expect.split(",")))
+    unknown = [name for _, name, _ in results if expected and name not in expected]
     print("%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"], counts["SKIP"]))
     if exit_code == 125:
         return skip(out, "L1 has no /dev/kvm (see %s)" % log_path)
     if exit_code is None:
         print("FAIL: L1 did not finish (see %s)" % log_path)
+        return 1
+    if unknown:
+        print("FAIL: L1 ran tests that tests/arm64/meson.build does not list: " + ", ".join(unknown))
         return 1
     return 1 if counts["FAIL"] or not results else 0
 

@@ -12,6 +12,13 @@
 #include "arch/arm64/layout.h"
 #include "util/log.h"
 
+const char arch_guest_formats_help[] =
+	"This is kiln for arm64: the guest is a Linux arm64 Image (its header checked,\n"
+	"loaded 2 MiB-aligned), entered with x0 = the device tree kiln builds (PSCI,\n"
+	"GICv3 or v2, timer, PL011 console, virtio-mmio). --flat, --cpu-template,\n"
+	"--cpuid-mask, --debug-exit and --gdb are x86 only and refused; --irqchip and\n"
+	"--virtio-discovery change nothing; snapshots are refused (docs/arm64.md).\n";
+
 uint64_t arch_ram_hole_start(void)
 {
 	return ARM64_MMIO_HOLE_START;

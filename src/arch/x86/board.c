@@ -21,6 +21,11 @@
 static const unsigned int virtio_gsis[CONFIG_MAX_VIRTIO] = { 5,  6,  7,  9,  10, 11, 12, 13,
 							     14, 15, 16, 17, 18, 19, 20, 21 };
 
+const char arch_guest_formats_help[] =
+	"The guest's format is detected from its contents: a Linux bzImage or vmlinux\n"
+	"(64-bit boot protocol), a PVH ELF, a 64-bit ELF (entered in long mode), or\n"
+	"multiboot v1 (ELF or a.out kludge, entered in 32-bit protected mode).\n";
+
 uint64_t arch_ram_hole_start(void)
 {
 	return X86_MMIO_HOLE_START;
