@@ -6,11 +6,11 @@
 # As root it runs apt-get; otherwise it prints the exact apt-get line and fails.
 set -eu
 build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjansson-dev liburing-dev
-	libslirp-dev libelf-dev libseccomp-dev zlib1g-dev)
+	libslirp-dev libelf-dev libseccomp-dev zlib1g-dev libfdt-dev)
 case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
 test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl acpica-tools
-	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs) ;;
+	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs device-tree-compiler) ;;
 bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 linux-image-amd64 busybox-static
 	socat) ;;
 kvm) pkgs=(python3 qemu-system-x86 linux-image-amd64 busybox-static) ;;

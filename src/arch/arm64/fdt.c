@@ -245,6 +245,11 @@ static void write_gic(struct fdtw *w, const struct arm64_fdt_desc *d)
 	}
 	prop_empty(w, "interrupt-controller");
 	prop_u32(w, "#interrupt-cells", 3);
+	/* An interrupt provider states its address cells (interrupt-map lookups use them); 2 and
+	 * an identity ranges, as QEMU writes, leave room for ITS or v2m children. */
+	prop_u32(w, "#address-cells", 2);
+	prop_u32(w, "#size-cells", 2);
+	prop_empty(w, "ranges");
 	end(w);
 }
 
