@@ -2,10 +2,14 @@
  * (src/arch/arm64/image.c) against Documentation/arch/arm64/booting.rst: headers built in memory,
  * good and hostile, each handed over in a copy that ends flush against a PROT_NONE page so a read
  * past the end faults; layouts for small, large, unaligned and absurd RAM, and a seeded sweep that
- * checks every layout against the protocol's rules. */
+ * checks every layout against the protocol's rules. Debian's arm64 kernel is parsed and placed too
+ * when one is on this machine ($KILN_ARM64_IMAGE, or the arm64 tier's download in ~/.cache/kiln). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -189,6 +193,62 @@ Test(image, bad_text_offset)
 	}
 	header(h, 2 * MIB - 4096, 0x100000, 0x2); /* the largest head.S allowed */
 	cr_expect_eq(parse(h, 4096, &info), 0, "%s", err);
+}
+
+/* Debian's arm64 kernel: $KILN_ARM64_IMAGE, else one unpacked under ~/.cache/kiln; NULL if none. */
+static char *debian_kernel(void)
+{
+	const char *env = getenv("KILN_ARM64_IMAGE"), *home = getenv("HOME");
+	char pattern[512];
+	glob_t g;
+	char *path = NULL;
+
+	if (env && *env)
+		return strdup(env);
+	if (!home)
+		return NULL;
+	snprintf(pattern, sizeof(pattern), "%s/.cache/kiln/*/*/boot/vmlinuz-*-arm64", home);
+	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc)
+		path = strdup(g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	return path;
+}
+
+Test(image, debian_arm64_kernel)
+{
+	char *path = debian_kernel();
+	struct arm64_image_info info;
+	struct arm64_boot_layout l;
+	uint8_t *buf;
+	long len;
+	FILE *f;
+
+	if (!path)
+		cr_skip_test("no Debian arm64 kernel here (set KILN_ARM64_IMAGE to a vmlinuz-*-arm64)");
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	cr_assert_gt(len, 1 << 20, "%s", path);
+	rewind(f);
+	buf = malloc((size_t)len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	/* Debian 12 ships a plain Image whose code0 is also an EFI stub's "MZ". */
+	cr_assert_eq(arm64_image_parse(buf, (size_t)len, &info, err, sizeof(err)), 0, "%s: %s",
+		     path, err);
+	cr_expect_eq(info.text_offset, 0, "text_offset has been 0 since v5.8");
+	cr_expect_geq(info.image_size, (uint64_t)len, "image_size counts the BSS too");
+	cr_expect_eq(info.page_size_kib, 4);
+	cr_expect_not(info.big_endian);
+	cr_assert_eq(arm64_image_place(&info, RAM_BASE, 256 * MIB, 64 * KIB, 8 * MIB, &l, err,
+				       sizeof(err)), 0, "%s", err);
+	cr_expect_eq(l.kernel_addr, RAM_BASE);
+	cr_expect_eq(l.kernel_end, RAM_BASE + info.image_size);
+	cr_expect_gt(l.initrd_addr, l.kernel_end);
+	free(buf);
+	free(path);
 }
 
 /* ---- layout ---------------------------------------------------------------------------------- */
