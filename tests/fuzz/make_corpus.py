@@ -753,6 +753,40 @@ def loader_seeds():
     yield "flat", bytes([1]) + b"\xfa\xf4" * 16
 
 
+# ---- fuzz_arm64_image: 16 control bytes (RAM, DTB, initrd, CPUs), then an arm64 Image -------
+
+def arm64_image(text_offset, image_size, flags, body=b"", magic=b"ARM\x64"):
+    """An arm64 Image header (booting.rst), all little-endian, then body."""
+    return struct.pack("<IIQQQQQQ", 0x14000010, 0, text_offset, image_size, flags, 0, 0, 0) + \
+        magic + struct.pack("<I", 0) + body
+
+
+def arm64_ctl(ram_mib, base, dtb, initrd_shift, initrd_mant, cpus=1, gicv2=False, uart=True,
+              kaslr=False):
+    """The control block: RAM of ram_mib MiB at base (4 KiB-aligned), initrd of initrd_mant <<
+    initrd_shift bytes."""
+    last = (cpus - 1) | (32 if gicv2 else 0) | (0 if uart else 64) | (128 if kaslr else 0)
+    return struct.pack("<III", ram_mib * 256 - 1, base >> 12, dtb) + \
+        bytes([0, initrd_shift, initrd_mant, last])
+
+
+def arm64_seeds():
+    mib = 1 << 20
+    debian = arm64_image(0, 0x2210000, 0xa, bytes(64))
+    yield "debian-like", arm64_ctl(256, 0x40000000, 64 * 1024, 20, 8) + debian
+    yield "two-cpus-gicv2", arm64_ctl(128, 0x40000000, 64 * 1024, 12, 3, cpus=2, gicv2=True) + debian
+    yield "legacy", arm64_ctl(64, 0x40000000, 8192, 0, 0) + arm64_image(0x80000 << 32, 0, 0, bytes(32))
+    yield "big-endian", arm64_ctl(64, 0x40000000, 8192, 0, 0) + arm64_image(0, 8 * mib, 0xb)
+    yield "64k-pages-no-uart", arm64_ctl(512, 0x80000000, 4096, 24, 1, cpus=4, uart=False,
+                                         kaslr=True) + arm64_image(0, 16 * mib, 0x6)
+    yield "text-offset", arm64_ctl(64, 0x40001000, 2 * mib, 0, 0) + arm64_image(0x80000, 8 * mib, 0x2)
+    yield "kernel-too-big", arm64_ctl(16, 0x40000000, 4096, 0, 0) + arm64_image(0, 64 * mib, 0xa)
+    yield "initrd-above-dtb", arm64_ctl(2048, 0x40000000, 4096, 22, 175) + debian
+    yield "bad-magic", arm64_ctl(64, 0, 4096, 0, 0) + arm64_image(0, mib, 2, magic=b"ARM\x65")
+    yield "gzip", arm64_ctl(64, 0, 4096, 0, 0) + b"\x1f\x8b\x08" + bytes(61)
+    yield "truncated", arm64_ctl(64, 0, 4096, 0, 0) + debian[:40]
+
+
 # ---- fuzz_config: Firecracker config documents --------------------------------------------
 
 def config_seeds():
@@ -828,7 +862,8 @@ def main():
     for target, gen in (("virtio_blk", seeds), ("virtio_net", net_seeds),
                         ("virtio_vsock", vsock_seeds), ("legacy", legacy_seeds),
                         ("loader", loader_seeds), ("config", config_seeds),
-                        ("x86_emulate", emulate_seeds), ("gdb_rsp", gdb_seeds)):
+                        ("x86_emulate", emulate_seeds), ("gdb_rsp", gdb_seeds),
+                        ("arm64_image", arm64_seeds)):
         out = os.path.join(root, target)
         os.makedirs(out, exist_ok=True)
         for name, data in gen():
