@@ -6,7 +6,8 @@ ways through REQUEST, RESPONSE, RW, credit and SHUTDOWN, and hostile packets and
 its fuzzer's input format (see the comment at the top of fuzz_virtio_blk.c, fuzz_virtio_net.c
 and fuzz_virtio_vsock.c), so the fuzzers start from what kiln accepts and mutate it from there;
 likewise legacy/ (device register accesses), loader/ (small ELF, multiboot, bzImage and flat
-images), config/ (Firecracker config documents and API bodies) and x86_emulate/ (one instruction
+images), config/ (Firecracker config documents and API bodies), arm64_image/ (arm64 Images with
+RAM, device tree and initrd sizes) and x86_emulate/ (one instruction
 of each kind kiln completes), and gdb_rsp/ (a gdb session, for fuzz_gdb_rsp). An argument names the directory to write them into."""
 import os
 import struct

@@ -60,7 +60,7 @@ struct arm64_boot_layout {
 	uint64_t kernel_base; /* the 2 MiB-aligned base: the Image is at kernel_base + text_offset */
 	uint64_t kernel_addr; /* where the file's first byte goes; the entry point (pc) */
 	uint64_t kernel_end;  /* kernel_addr + max(image_size, file_size): the kernel owns up to here */
-	uint64_t dtb_addr;    /* 2 MiB-aligned, so a DTB of up to 2 MiB shares no 2 MiB block */
+	uint64_t dtb_addr;    /* 2 MiB-aligned, so a DTB (at most 2 MiB) lies in one 2 MiB block */
 	uint64_t dtb_max;     /* the room at dtb_addr: the dtb_size asked for */
 	uint64_t initrd_addr; /* 4 KiB-aligned; 0 when initrd_size is 0 */
 	uint64_t initrd_size;
