@@ -10,7 +10,8 @@ build_pkgs=(gcc libc6-dev binutils meson ninja-build pkg-config python3 libjanss
 case "${1:-build}" in
 build) pkgs=("${build_pkgs[@]}") ;;
 test) pkgs=("${build_pkgs[@]}" libcriterion-dev qemu-system-x86 curl acpica-tools
-	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs device-tree-compiler) ;;
+	clang libclang-rt-14-dev linux-image-amd64 busybox-static e2fsprogs device-tree-compiler
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
 bench) pkgs=("${build_pkgs[@]}" qemu-system-x86 linux-image-amd64 busybox-static
 	socat) ;;
 kvm) pkgs=(python3 qemu-system-x86 linux-image-amd64 busybox-static) ;;

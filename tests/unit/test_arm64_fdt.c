@@ -94,10 +94,12 @@ static uint32_t prop_u32(const char *path, const char *name)
 static uint64_t prop_u64(const char *path, const char *name)
 {
 	int len;
-	const fdt64_t *p = prop(path, name, &len);
+	const void *p = prop(path, name, &len);
+	fdt64_t v;
 
 	cr_assert_eq(len, 8, "%s %s", path, name);
-	return fdt64_to_cpu(*p);
+	memcpy(&v, p, sizeof(v)); /* properties are only 4-byte aligned */
+	return fdt64_to_cpu(v);
 }
 
 /* Cell i of a property of cells. */
