@@ -10,7 +10,8 @@ usage: run-tier.py --build DIR --out DIR [--expect NAME,NAME...] [--only NAME,NA
 
 DIR is an arm64 build (meson setup --cross-file scripts/cross/aarch64.ini). The Debian packages
 (linux-image-arm64 and busybox-static, arch arm64) are downloaded once with `apt-get download`
-and unpacked under ~/.cache/kiln/arm64-tier/ (keyed by their versions); L1's initramfs is built
+and unpacked in ~/.cache/kiln/arm64-tier/KEY/ (KEY: the packages and versions; the unit tests
+look for the kernel as ~/.cache/kiln/*/*/boot/vmlinuz-*-arm64); L1's initramfs is built
 on each run (a few seconds). Every test's result is a line "KILN-ARM64: PASS|FAIL|SKIP NAME" on
 L1's console (OUT/l1-console.log), after the test's output ("  NAME | line"); this script ends
 with one line per test and a count, and leaves them in OUT/results.json for result.py, which
@@ -88,7 +89,7 @@ def debian_packages():
     if r.returncode:
         return None, "apt-get download %s failed: %s" % (" ".join(pkgs), r.stdout.strip()[-300:])
     for deb in glob.glob(os.path.join(tmp, "debs", "*.deb")):
-        sh("dpkg-deb", "-x", deb, os.path.join(tmp, "root"))
+        sh("dpkg-deb", "-x", deb, tmp)
     shutil.rmtree(os.path.join(tmp, "debs"))
     open(os.path.join(tmp, "done"), "w").close()
     shutil.rmtree(d, ignore_errors=True)
@@ -160,7 +161,7 @@ def main():
     pkgdir, why = debian_packages()
     if not pkgdir:
         return skip(out, why)
-    root = os.path.join(pkgdir, "root")
+    root = pkgdir
     images = sorted(glob.glob(os.path.join(root, "boot", "vmlinuz-*-arm64")))
     busybox = os.path.join(root, "bin", "busybox")
     if not images or not os.path.isfile(busybox):
