@@ -41,7 +41,7 @@ OUTPUT = re.compile(r"^  ([\w.-]+) \| (.*)$")
 L1_EXIT = re.compile(r"KILN-ARM64: exit (\d+)")
 TRIPLET = "aarch64-linux-gnu"
 LIBDIRS = ["/lib/" + TRIPLET, "/usr/lib/" + TRIPLET]
-GUESTS = ["hello", "reset", "smp", "mmio", "crash"]
+GUESTS = ["hello", "reset", "smp", "mmio", "crash", "idle"]
 
 
 def skip(out, reason):
@@ -131,7 +131,7 @@ def busybox_tree(busybox, init):
     lines += ["nod /dev/console 0600 c 5 1", "nod /dev/null 0666 c 1 3",
               "file /bin/busybox %s 0755" % busybox, "file /init %s 0755" % init]
     for applet in ["sh", "mount", "cat", "grep", "sed", "cut", "head", "tail", "timeout", "sync",
-                   "poweroff", "dmesg", "echo", "sleep", "ls", "tr"]:
+                   "poweroff", "dmesg", "echo", "sleep", "ls", "tr", "kill"]:
         lines.append("slink /bin/%s /bin/busybox 0777" % applet)
     return lines
 
@@ -200,6 +200,10 @@ def main():
         if not os.path.isfile(path):
             return skip(out, "%s is missing (ninja -C %s)" % (path, args.build))
         lines.append("file /kiln/guests/%s.img %s 0644" % (g, path))
+    uhttp = os.path.join(args.build, "tests", "arm64", "uhttp")
+    if not os.path.isfile(uhttp):
+        return skip(out, "%s is missing (ninja -C %s)" % (uhttp, args.build))
+    lines.append("file /kiln/uhttp %s 0755" % uhttp)
     if not args.no_linux:
         lines += ["dir /kiln/linux 0755", "file /kiln/linux/Image %s 0644" % image,
                   "file /kiln/linux/l2.cpio %s 0644" % l2,
