@@ -1,5 +1,5 @@
 #!/bin/sh
-# /init of the arm64 tier's first-level guest (tests/arm64/README.md): Debian's arm64 kernel
+# /init of the arm64 tier's first-level guest (docs/arm64.md): Debian's arm64 kernel
 # under qemu-system-aarch64 TCG with EL2 (virtualization=on), which gives it a /dev/kvm (KVM is
 # built in). Everything it needs is in its initramfs (run-tier.py): an arm64 busybox, the
 # cross-built kiln with its shared libraries, the test guests, and an arm64 kernel, initramfs and

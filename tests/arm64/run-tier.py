@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The arm64 tier (tests/arm64/README.md): boots Debian's arm64 kernel ("L1") under
+"""The arm64 tier (docs/arm64.md): boots Debian's arm64 kernel ("L1") under
 qemu-system-aarch64's software emulator with EL2 (-M virt,virtualization=on,gic-version=3), where
 its built-in KVM gives it a /dev/kvm, and runs the cross-built kiln's arm64 tests there: small
 test guests (tests/arm64/guests), then Debian's arm64 kernel booted by kiln to a busybox user
