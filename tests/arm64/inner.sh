@@ -92,11 +92,11 @@ if wanted arm64-api-pause-snapshot-refused; then
 		./uhttp "$sock" PUT /snapshot/create \
 			'{"snapshot_path": "/tmp/s.state", "mem_file_path": "/tmp/s.mem"}'
 		./uhttp "$sock" PATCH /vm '{"state": "Resumed"}'
-	} >>"/tmp/$name.raw" 2>&1
+	} >"/tmp/$name.api" 2>&1
 	kill "$pid"
 	wait "$pid"
 	status=$?
-	tr -d '\r' <"/tmp/$name.raw" >"/tmp/$name.log"
+	cat "/tmp/$name.raw" "/tmp/$name.api" | tr -d '\r' >"/tmp/$name.log"
 	# 128 + SIGTERM: kiln stopped by the signal, as the API test intended
 	check $name $status 143 '^idle$' 'HTTP/1.1 204' 'HTTP/1.1 400' \
 		'snapshots are not supported on arm64'
