@@ -74,6 +74,10 @@ if wanted arm64-refuses-x86-options; then
 	run arm64-refuses-x86-options 30 run -k guests/hello.img --debug-exit
 	check arm64-refuses-x86-options $status 2 '^kiln: --debug-exit: .*not on arm64'
 fi
+if wanted arm64-refuses-cpuid-mask; then
+	run arm64-refuses-cpuid-mask 30 run -k guests/hello.img --cpuid-mask 0x1:ecx.21=0
+	check arm64-refuses-cpuid-mask $status 2 '^kiln: --cpuid-mask: .*not on arm64'
+fi
 if wanted arm64-refuses-gdb; then
 	run arm64-refuses-gdb 30 run -k guests/hello.img --gdb unix:/tmp/gdb.sock
 	check arm64-refuses-gdb $status 2 '^kiln: --gdb: .*not on arm64'

@@ -31,6 +31,8 @@ static int refuse_unsupported(const struct vmm_config *cfg, char *err, size_t er
 
 	if (cfg->cpu_template || cfg->has_cpu_custom)
 		what = "--cpu-template/cpu-config: CPU templates are x86 CPUID and MSR sets";
+	else if (cfg->cpu_masks.nr_cpuid || cfg->cpu_masks.nr_msr)
+		what = "--cpuid-mask: CPUID is x86";
 	else if (cfg->debug_exit)
 		what = "--debug-exit: the isa-debug-exit port is x86 port I/O";
 	else if (cfg->gdb)
