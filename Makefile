@@ -54,7 +54,7 @@ bench-linux: build
 	@python3 bench/linux-boot.py --kiln build/kiln --runs $${RUNS:-2} --json build/bench/linux-boot.json
 
 clean:
-	rm -rf build build-asan build-tsan build*.setup.log build*.build.log
+	rm -rf build build-asan build-tsan build-arm64 build*.setup.log build*.build.log
 
 # virtio-blk from a ring-3 guest: throughput, requests/s and host CPU per request, kiln vs QEMU
 # microvm on the same 256 MiB image (bench/README.md).

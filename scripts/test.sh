@@ -5,7 +5,8 @@
 # kernel level (suite linux-ci: building the kernel first when it is not cached, every step under
 # its own time cap, tests/linux/meson.build). The tests that need /dev/kvm skip on a host without
 # one, so each build's also run on the real-KVM tier: kvm_amd inside QEMU's emulated SVM CPU
-# (tests/kvm), where the normal build also boots Linux to user space.
+# (tests/kvm), where the normal build also boots Linux to user space. Last, kiln is cross-built
+# for arm64 and tested on arm64 KVM inside qemu-system-aarch64 (tests/arm64).
 # Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -99,6 +100,22 @@ if [ $built -eq 1 ]; then
 	kvm_tier build
 else
 	rc=1
+fi
+
+echo "== arm64: cross build and the arm64 tier (tests/arm64: kiln on KVM inside qemu-system-aarch64 TCG)"
+# About a minute of TCG (plus a one-time download of Debian's arm64 kernel and busybox); the
+# tier itself skips (exit 77) where the host lacks QEMU, the packages or a KVM in L1.
+if scripts/deps.sh arm64; then
+	if build build-arm64 --cross-file scripts/cross/aarch64.ini; then
+		meson test -C build-arm64 --verbose --suite arm64-tier --logbase testlog-arm64-tier || rc=1
+		meson test -C build-arm64 --print-errorlogs --suite arm64-results || rc=1
+		logs+=(build-arm64/meson-logs/testlog-arm64-tier.json)
+		logs+=(build-arm64/meson-logs/testlog.json)
+	else
+		rc=1
+	fi
+else
+	echo "SKIP arm64: the cross toolchain and arm64 libraries are not installed (scripts/deps.sh arm64)"
 fi
 
 python3 scripts/summary.py "${logs[@]}" || rc=1

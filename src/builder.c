@@ -375,7 +375,6 @@ devices:
 		     (unsigned long long)(cfg->mem_size >> 20), strerror(-e));
 	if (cfg->track_dirty_pages && (e = vm_track_dirty_pages(vmm->vm, vmm->mem)))
 		fail(KILN_EXIT_HOST_ERROR, "cannot turn on KVM's dirty-page logging: %s", strerror(-e));
-	connect_virtio(vmm);
 
 	/* 4. vCPUs: each gets the architecture's CPU model and power-on state; only the boot vCPU
 	 * gets entry registers. */
@@ -414,6 +413,10 @@ devices:
 			fail(KILN_EXIT_HOST_ERROR, "vcpu0: cannot set the boot registers: %s",
 			     strerror(-e));
 	}
+
+	/* After the vCPUs: an arm64 vGIC takes irqfds only once initialized, which it can be only
+	 * when every vCPU exists (arch_boot_vcpu_setup()). */
+	connect_virtio(vmm);
 
 	vmm->env = (struct exit_env){
 		.pio = vmm->pio,

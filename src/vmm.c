@@ -223,7 +223,7 @@ static size_t input_space(void *opaque)
 	struct vmm *vmm = opaque;
 
 	return vmm->vcon ? virtio_console_rx_space(vmm->vcon)
-			 : serial_rx_space(arch_serial(vmm->arch));
+			 : arch_console_rx_space(vmm->arch);
 }
 
 static size_t input_push(void *opaque, const uint8_t *b, size_t n)
@@ -231,7 +231,7 @@ static size_t input_push(void *opaque, const uint8_t *b, size_t n)
 	struct vmm *vmm = opaque;
 
 	return vmm->vcon ? virtio_console_rx_push(vmm->vcon, b, n)
-			 : serial_rx_push(arch_serial(vmm->arch), b, n);
+			 : arch_console_rx_push(vmm->arch, b, n);
 }
 
 static void input_flush(void *opaque)
@@ -539,7 +539,7 @@ bool vmm_can_sample_rips(const struct vmm *vmm)
 
 void vmm_serial_counters(const struct vmm *vmm, struct serial_counters *out)
 {
-	serial_get_counters(arch_serial(vmm->arch), out);
+	arch_console_counters(vmm->arch, out);
 }
 
 unsigned int vmm_nr_devices(const struct vmm *vmm)

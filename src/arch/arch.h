@@ -1,6 +1,7 @@
 /* arch.h: what kiln's generic core (builder.c, vmm.c, exits.c) asks of an architecture. x86-64
- * implements it in src/arch/x86/ (vm.c, board.c, dump.c, emulate.c); docs/design.md has the
- * checklist for adding another. Nothing here names an x86 concept. */
+ * implements it in src/arch/x86/ (vm.c, board.c, dump.c, emulate.c), arm64 in src/arch/arm64/
+ * (docs/arm64.md); docs/design.md has the checklist for adding another. Nothing here names an x86
+ * concept. */
 #ifndef KILN_ARCH_ARCH_H
 #define KILN_ARCH_ARCH_H
 
@@ -22,11 +23,7 @@
 /* struct boot_entry: where and how the boot vCPU starts, as the loaders fill it in. Its shape is
  * the architecture's (registers and CPU modes); the core only passes it along and prints its
  * `format`. */
-#if defined(__x86_64__)
-#include "arch/x86/entry.h"
-#else
-#error "kiln has only an x86-64 architecture so far (src/arch/x86)"
-#endif
+#include "arch/entry.h"
 
 /* The architecture's part of one VM: the board (its platform devices, interrupt controllers and
  * firmware tables), the CPU model every vCPU gets, and where virtio devices live. */
@@ -48,6 +45,10 @@ struct arch_board_io {
 	void (*wake)(void *opaque);   /* the UART's receive FIFO has room again */
 	void *wake_opaque;
 };
+
+/* `kiln run --help`'s paragraph on the guest images this architecture boots (and the options
+ * it refuses), lines of at most 80 columns, each ending in a newline. */
+extern const char arch_guest_formats_help[];
 
 /* ---- the VM, in builder_build() order ------------------------------------------------------ */
 
@@ -91,8 +92,12 @@ int __must_check arch_attach_devices(struct arch_vm *a, const struct arch_board_
 /* Where device interrupt lines go; valid after arch_attach_devices(). */
 const struct irq_sink *arch_irq_sink(const struct arch_vm *a);
 
-/* The console UART; valid after arch_attach_devices(). */
-struct serial *arch_serial(const struct arch_vm *a);
+/* The console UART (x86: a 16550 on COM1, arm64: a PL011), valid after arch_attach_devices():
+ * free space in its receive FIFO, received bytes queued (returns how many fit: the rest must be
+ * retried after io->wake), and its traffic counters. */
+size_t arch_console_rx_space(const struct arch_vm *a);
+size_t arch_console_rx_push(const struct arch_vm *a, const uint8_t *buf, size_t len);
+void arch_console_counters(const struct arch_vm *a, struct serial_counters *out);
 
 /* Step 3: whether `kvm` has what this architecture needs. Returns 0, or -ENOTSUP with a one-line
  * explanation for the user in why. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "control/api.h"
 #include "control/gdbstub.h"
 #include "control/spec.h"
@@ -69,9 +70,7 @@ void cli_print_run_help(FILE *f)
 		"usage: kiln run -k GUEST [options]\n"
 		"       kiln run --restore SNAPSHOT --mem-file FILE|--mem-uffd SOCKET [options]\n"
 		"\n"
-		"The guest's format is detected from its contents: a Linux bzImage or vmlinux\n"
-		"(64-bit boot protocol), a PVH ELF, a 64-bit ELF (entered in long mode), or\n"
-		"multiboot v1 (ELF or a.out kludge, entered in 32-bit protected mode).\n"
+		"%s"
 		"\n"
 		"  -k, --kernel FILE      guest image to boot (required)\n"
 		"      --flat             FILE is a raw real-mode binary: loaded at 0x10000,\n"
@@ -140,7 +139,8 @@ void cli_print_run_help(FILE *f)
 		"  -q, --quiet            errors only\n"
 		"  -h, --help             this help\n"
 		"\n"
-		"When stdin is a terminal it is put in raw mode; type Ctrl-a x to quit kiln.\n");
+		"When stdin is a terminal it is put in raw mode; type Ctrl-a x to quit kiln.\n",
+		arch_guest_formats_help);
 }
 
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,

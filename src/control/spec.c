@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "util/checked.h"
 #include "util/file.h"
 
@@ -353,8 +354,13 @@ int spec_parse_cpu_template(const json_t *body, struct cpu_mods *out, char *err,
 			return -EINVAL;
 		}
 		if (i >= 3 && json_array_size(a)) {
-			snprintf(err, err_size, "cpu-config: %s: only for aarch64 (this is x86-64)",
-				 arrays[i]);
+			if (strcmp(arch_snapshot_name, "aarch64"))
+				snprintf(err, err_size,
+					 "cpu-config: %s: only for aarch64 (this is x86-64)", arrays[i]);
+			else
+				snprintf(err, err_size,
+					 "cpu-config: %s: aarch64 CPU templates are not supported yet",
+					 arrays[i]);
 			return -EINVAL;
 		}
 	}

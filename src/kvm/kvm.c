@@ -113,6 +113,7 @@ static const struct kvm_exit_reason exit_reasons[] = {
 	{ KVM_EXIT_SYSTEM_EVENT, "SYSTEM_EVENT", "exits_system_event" },
 	{ KVM_EXIT_IOAPIC_EOI, "IOAPIC_EOI", "exits_ioapic_eoi" },
 	{ KVM_EXIT_HYPERV, "HYPERV", NULL },
+	{ KVM_EXIT_ARM_NISV, "ARM_NISV", NULL },
 	{ KVM_EXIT_X86_RDMSR, "X86_RDMSR", NULL },
 	{ KVM_EXIT_X86_WRMSR, "X86_WRMSR", NULL },
 	{ KVM_EXIT_DIRTY_RING_FULL, "DIRTY_RING_FULL", NULL },

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/x86/entry.h"
+#include "arch/entry.h"
 #include "kvm/memory.h"
 #include "util/checked.h"
 

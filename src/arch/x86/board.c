@@ -21,6 +21,11 @@
 static const unsigned int virtio_gsis[CONFIG_MAX_VIRTIO] = { 5,  6,  7,  9,  10, 11, 12, 13,
 							     14, 15, 16, 17, 18, 19, 20, 21 };
 
+const char arch_guest_formats_help[] =
+	"The guest's format is detected from its contents: a Linux bzImage or vmlinux\n"
+	"(64-bit boot protocol), a PVH ELF, a 64-bit ELF (entered in long mode), or\n"
+	"multiboot v1 (ELF or a.out kludge, entered in 32-bit protected mode).\n";
+
 uint64_t arch_ram_hole_start(void)
 {
 	return X86_MMIO_HOLE_START;
@@ -254,9 +259,19 @@ const struct irq_sink *arch_irq_sink(const struct arch_vm *a)
 	return a->irq_sink;
 }
 
-struct serial *arch_serial(const struct arch_vm *a)
+size_t arch_console_rx_space(const struct arch_vm *a)
 {
-	return a->serial;
+	return serial_rx_space(a->serial);
+}
+
+size_t arch_console_rx_push(const struct arch_vm *a, const uint8_t *buf, size_t len)
+{
+	return serial_rx_push(a->serial, buf, len);
+}
+
+void arch_console_counters(const struct arch_vm *a, struct serial_counters *out)
+{
+	serial_get_counters(a->serial, out);
 }
 
 /* All vCPUs get CPUID and power-on MSRs, FPU and LAPIC state; only the boot vCPU gets entry

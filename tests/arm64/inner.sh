@@ -1,0 +1,122 @@
+# inner.sh: the arm64 tier's tests, sourced by l1-init.sh in L1 (cwd /kiln). Each runs kiln
+# under `timeout` and checks its exit status and output. $only (kiln.only= on L1's command line)
+# limits the run to the named tests (comma-separated). Sets $failed (0 or 1).
+failed=0
+KILN=/kiln/kiln
+
+# check NAME STATUS WANT_STATUS PATTERN...: PASS when the status and every pattern (grep -E on
+# the output in /tmp/NAME.log) match, else FAIL; the output's last 60 lines go to the console
+# first, as '  NAME | line'.
+check() {
+	name=$1 status=$2 want=$3
+	shift 3
+	why=
+	[ "$status" = "$want" ] || why="exit status $status, expected $want"
+	for pat in "$@"; do
+		[ -n "$why" ] && break
+		grep -qE -- "$pat" "/tmp/$name.log" || why="no line matching '$pat' in the output"
+	done
+	# its output first (run-tier.py gives it to the test's own result, result.py)
+	tail -60 "/tmp/$name.log" | sed "s/^/  $name | /"
+	if [ -z "$why" ]; then
+		say "PASS $name"
+	else
+		say "FAIL $name: $why"
+		failed=1
+	fi
+}
+
+# run NAME TIMEOUT kiln-arguments...: runs kiln, output in /tmp/NAME.log, status in $status.
+wanted() {
+	[ -z "$only" ] && return 0
+	case ",$only," in *",$1,"*) return 0 ;; esac
+	return 1
+}
+run() {
+	name=$1 secs=$2
+	shift 2
+	timeout "$secs" "$KILN" "$@" </dev/null >"/tmp/$name.raw" 2>&1
+	status=$?
+	tr -d '\r' <"/tmp/$name.raw" >"/tmp/$name.log"
+}
+
+if wanted arm64-hello; then
+	run arm64-hello 60 run -v -k guests/hello.img
+	check arm64-hello $status 0 '^Hello from an arm64 guest$' 'guest powered off'
+fi
+if wanted arm64-reset; then
+	run arm64-reset 60 run -v -k guests/reset.img
+	check arm64-reset $status 0 '^resetting$' 'guest requested a reset'
+fi
+if wanted arm64-smp; then
+	run arm64-smp 60 run -c 2 -k guests/smp.img
+	check arm64-smp $status 0 '^SMP: 2 CPUs up through PSCI CPU_ON$'
+fi
+if wanted arm64-smp-4; then
+	run arm64-smp-4 60 run -c 4 -k guests/smp.img
+	check arm64-smp-4 $status 0 '^SMP: 4 CPUs up through PSCI CPU_ON$'
+fi
+if wanted arm64-mmio-unclaimed; then
+	run arm64-mmio-unclaimed 60 run --stats -k guests/mmio.img
+	check arm64-mmio-unclaimed $status 0 '^MMIO: unclaimed read returned all ones$' \
+		'unclaimed.*0xe0000000' 'MMIO'
+fi
+if wanted arm64-crash; then
+	run arm64-crash 60 run -k guests/crash.img
+	check arm64-crash $status 4 '^crashing$' 'guest crashed on vcpu0' \
+		'data abort at 0xe0000000' 'vcpu0: pc=0x'
+fi
+if wanted arm64-bad-image; then
+	run arm64-bad-image 30 run -k /bin/busybox
+	check arm64-bad-image $status 2 'not an arm64 Image'
+fi
+if wanted arm64-refuses-x86-options; then
+	run arm64-refuses-x86-options 30 run -k guests/hello.img --debug-exit
+	check arm64-refuses-x86-options $status 2 '^kiln: --debug-exit: .*not on arm64'
+fi
+if wanted arm64-refuses-cpuid-mask; then
+	run arm64-refuses-cpuid-mask 30 run -k guests/hello.img --cpuid-mask 0x1:ecx.21=0
+	check arm64-refuses-cpuid-mask $status 2 '^kiln: --cpuid-mask: .*not on arm64'
+fi
+if wanted arm64-refuses-gdb; then
+	run arm64-refuses-gdb 30 run -k guests/hello.img --gdb unix:/tmp/gdb.sock
+	check arm64-refuses-gdb $status 2 '^kiln: --gdb: .*not on arm64'
+fi
+# The API on arm64: a running guest pauses and resumes, and a snapshot is refused with a 400 and
+# one line (arm64 snapshots are not written yet).
+if wanted arm64-api-pause-snapshot-refused; then
+	name=arm64-api-pause-snapshot-refused
+	sock=/tmp/api.sock
+	"$KILN" run -k guests/idle.img --api-sock "$sock" </dev/null >"/tmp/$name.raw" 2>&1 &
+	pid=$!
+	n=0
+	while [ ! -S "$sock" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	{
+		./uhttp "$sock" PATCH /vm '{"state": "Paused"}'
+		./uhttp "$sock" PUT /snapshot/create \
+			'{"snapshot_path": "/tmp/s.state", "mem_file_path": "/tmp/s.mem"}'
+		./uhttp "$sock" PATCH /vm '{"state": "Resumed"}'
+	} >"/tmp/$name.api" 2>&1
+	kill "$pid"
+	wait "$pid"
+	status=$?
+	cat "/tmp/$name.raw" "/tmp/$name.api" | tr -d '\r' >"/tmp/$name.log"
+	# 128 + SIGTERM: kiln stopped by the signal, as the API test intended
+	check $name $status 143 '^idle$' 'HTTP/1.1 204' 'HTTP/1.1 400' \
+		'snapshots are not supported on arm64'
+fi
+
+# Debian's arm64 kernel to a busybox user space: l2-init.sh prints the CPUs it sees and the
+# disk's first line, then powers off.
+linux() { # NAME CPUS
+	if [ ! -f linux/Image ]; then
+		say "SKIP $1: no arm64 kernel in L1's initramfs"
+		return
+	fi
+	run "$1" 300 run -k linux/Image -i linux/l2.cpio -m 256M -c "$2" --disk linux/disk.img \
+		-p "console=ttyAMA0 panic=-1 quiet"
+	check "$1" $status 0 "^KILN-L2: cpus $2\$" '^KILN-L2: disk: kiln-arm64-disk$' \
+		'^KILN-L2: poweroff$'
+}
+wanted arm64-linux-1cpu && linux arm64-linux-1cpu 1
+wanted arm64-linux-2cpu && linux arm64-linux-2cpu 2
