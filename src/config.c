@@ -14,7 +14,7 @@ void config_init(struct vmm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
-	cfg->mem_backing = MEM_BACKING_ANON;
+	cfg->mem_backing = MEM_BACKING_MEMFD;
 	cfg->nr_vcpus = 1;
 	cfg->debug_exit_port = CONFIG_DEBUG_EXIT_PORT;
 	cfg->irqchip = IRQCHIP_SPLIT;

@@ -39,10 +39,13 @@ enum virtio_discovery {
 	VIRTIO_DISCOVERY_ACPI, /* the DSDT only (the command line too with acpi=off) */
 };
 
-/* How guest RAM is backed (kvm/memory.c). Only anonymous memory today; memfd and file/hugetlbfs
- * backing (needed for snapshots and vhost-user) slot in here without changing any caller. */
+/* How guest RAM is backed (kvm/memory.c). A memfd by default: a snapshot copies its pages to
+ * the memory file in the kernel (copy_file_range), only those the guest has touched, and it is
+ * what vhost-user will share. Anonymous memory is what a snapshot restores into with the Uffd
+ * backend; file/hugetlbfs backing slots in here without changing any caller. */
 enum mem_backing {
 	MEM_BACKING_ANON = 0,
+	MEM_BACKING_MEMFD,
 };
 
 /* The isa-debug-exit port when --debug-exit gives none (QEMU's default). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,42 @@ static int write_all(int fd, const uint8_t *p, size_t len, off_t off)
 	return 0;
 }
 
+/* Copies `len` bytes at `off` of the memfd behind guest RAM to the same offset of `fd`, in the
+ * kernel: sendfile() splices the memfd's pages into the file, with no pass through kiln's memory
+ * (copy_file_range() would refuse a memfd and a file on different file systems). */
+static int copy_from_memfd(int fd, int memfd, off_t off, size_t len)
+{
+	if (lseek(fd, off, SEEK_SET) < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = sendfile(fd, memfd, &off, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The next run of a memfd's data at or after region offset *pos (the region starting at file
+ * offset `from`, `size` bytes): [*pos, *end) in page units, or *pos = *end = size when only holes
+ * are left. The pages the guest never touched are holes, skipped unread: a read through the
+ * mapping would allocate them. */
+static void next_extent(int memfd, uint64_t from, uint64_t size, uint64_t *pos, uint64_t *end)
+{
+	off_t d = lseek(memfd, (off_t)(from + *pos), SEEK_DATA), h;
+
+	*pos = *end = size;
+	if (d < 0 || (uint64_t)d >= from + size)
+		return; /* ENXIO: holes up to the end of the file */
+	h = lseek(memfd, d, SEEK_HOLE);
+	*pos = ((uint64_t)d - from) & ~(uint64_t)(PAGE - 1);
+	if (h > d && (uint64_t)h < from + size)
+		*end = ((uint64_t)h - from + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+}
+
 /* Whether page `pg` of region `i` is to be written: every non-zero page for a Full snapshot,
  * every page KVM logged as written since the last snapshot for a Diff. */
 static bool wanted(uint64_t *const *dirty, unsigned int i, uint64_t pg, const uint8_t *p)
@@ -118,15 +155,14 @@ static bool wanted(uint64_t *const *dirty, unsigned int i, uint64_t pg, const ui
 	return !all_zero(p, PAGE);
 }
 
-/* Guest RAM, region after region. Full: the file is truncated and runs of zero pages stay holes.
- * Diff (`dirty`: one bitmap per region): only the logged pages are written, over what the file
- * holds (a copy of the previous memory file), or into holes of a new sparse file. */
-static int save_memory(const struct gmem *mem, const char *path, uint64_t *const *dirty,
-		       char *err, size_t err_size)
+/* A memfd's pages are copied by the kernel (copy_from_memfd()); other memory is written from its
+ * mapping. */
+int snapshot_save_memory(const struct gmem *mem, const char *path, uint64_t *const *dirty,
+			 char *err, size_t err_size)
 {
 	uint64_t off = 0, total = gmem_size(mem);
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (dirty ? 0 : O_TRUNC);
-	int fd = open(path, flags, 0600), e = 0;
+	int fd = open(path, flags, 0600), memfd = gmem_memfd(mem), e = 0;
 
 	if (fd < 0) {
 		e = -errno;
@@ -143,16 +179,24 @@ static int save_memory(const struct gmem *mem, const char *path, uint64_t *const
 		uint64_t pos = 0;
 
 		while (pos < r->size && !e) {
-			uint64_t start, run;
+			uint64_t end = r->size;
 
-			while (pos < r->size && !wanted(dirty, i, pos / PAGE, p + pos))
-				pos += PAGE;
-			start = pos;
-			while (pos < r->size && wanted(dirty, i, pos / PAGE, p + pos))
-				pos += PAGE;
-			run = pos - start;
-			if (run)
-				e = write_all(fd, p + start, run, (off_t)(off + start));
+			if (!dirty && memfd >= 0)
+				next_extent(memfd, off, r->size, &pos, &end);
+			while (pos < end && !e) {
+				uint64_t start, run;
+
+				while (pos < end && !wanted(dirty, i, pos / PAGE, p + pos))
+					pos += PAGE;
+				start = pos;
+				while (pos < end && wanted(dirty, i, pos / PAGE, p + pos))
+					pos += PAGE;
+				run = pos - start;
+				if (run && memfd >= 0)
+					e = copy_from_memfd(fd, memfd, (off_t)(off + start), run);
+				else if (run)
+					e = write_all(fd, p + start, run, (off_t)(off + start));
+			}
 		}
 		off += r->size;
 	}
@@ -340,7 +384,7 @@ int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t c
 	/* Memory first: a state file that exists is one whose memory file was written. The dirty
 	 * log is taken for a Full snapshot too: the next Diff counts from this one. */
 	if ((e = take_dirty_log(vmm, &dirty, err, err_size)) ||
-	    (e = save_memory(vmm->mem, mem_path, diff ? dirty : NULL, err, err_size)))
+	    (e = snapshot_save_memory(vmm->mem, mem_path, diff ? dirty : NULL, err, err_size)))
 		goto out;
 	if ((e = snap_writer_save(w, snapshot_path, err, err_size))) {
 		char why[SNAP_ERR_MAX];

@@ -5,8 +5,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
+#include "kvm/memory.h"
 #include "util/checked.h"
 #include "util/snapfile.h"
 #include "vmm.h"
@@ -36,6 +38,14 @@ int __must_check vmm_snapshot_create(struct vmm *vmm, bool diff, const char *con
 				     size_t config_len,
 				     const char *snapshot_path, const char *mem_path, char *err,
 				     size_t err_size);
+
+/* Guest RAM into the memory file at `path`, region after region (the layout of a memfd behind
+ * it: gmem_create()). Full (`dirty` NULL): the file is truncated to the RAM's size, and runs of
+ * zero pages, and of a memfd's pages the guest never touched (read neither by kiln nor by the
+ * kernel), stay holes. Diff (`dirty`: one bitmap per region, a bit per page): only those pages,
+ * over what the file holds. Returns 0 or -errno with a one-line reason naming the file. */
+int __must_check snapshot_save_memory(const struct gmem *mem, const char *path,
+				      uint64_t *const *dirty, char *err, size_t err_size);
 
 struct vmm;
 /* For builder_restore(), after the board's state: loads each virtio device from the section

@@ -20,6 +20,7 @@ struct gmem {
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 	unsigned int nr;
 	bool owned; /* regions were mmap'd by gmem_create() */
+	int memfd;  /* MEM_BACKING_MEMFD: the memfd behind every region, else -1 */
 };
 
 int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
@@ -39,9 +40,10 @@ int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
 	return 2;
 }
 
-/* Lays RAM out and maps each region: anonymous memory (fd < 0), or `fd` privately, region after
- * region from offset 0, so the file is never written (a snapshot's memory file). */
-static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int fd)
+/* Lays RAM out and maps each region, region after region from offset 0 of `fd`: anonymous
+ * memory (fd < 0); `fd` privately, so the file is never written (a snapshot's memory file); or,
+ * with `shared`, `fd` shared (the memfd of MEM_BACKING_MEMFD, which gm then owns). */
+static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int fd, bool shared)
 {
 	struct gmem *gm = calloc(1, sizeof(*gm));
 	uint64_t off = 0;
@@ -49,6 +51,7 @@ static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int f
 
 	if (!gm)
 		return -ENOMEM;
+	gm->memfd = -1; /* set on success only: on failure the caller still owns `fd` */
 	nr = gmem_layout(size, hole_start, gm->regions);
 	if (nr < 0) {
 		free(gm);
@@ -59,10 +62,11 @@ static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int f
 		struct gmem_region *r = &gm->regions[gm->nr];
 
 		/* No MAP_NORESERVE: the kernel's overcommit check is what refuses a size the host
-		 * cannot back, up front, rather than an OOM kill later. */
+		 * cannot back, up front, rather than an OOM kill later (gmem_create() makes that
+		 * check for a memfd, whose shared mapping the kernel does not account). */
 		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
-			      fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_PRIVATE, fd,
-			      fd < 0 ? 0 : (off_t)off);
+			      fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : shared ? MAP_SHARED : MAP_PRIVATE,
+			      fd, fd < 0 ? 0 : (off_t)off);
 		if (r->hva == MAP_FAILED) {
 			err = -errno;
 			r->hva = NULL;
@@ -74,22 +78,60 @@ static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int f
 		 * 2 MiB cost 2 MiB of host memory, which triples a small guest's footprint.
 		 * Huge-page backing will be an explicit memory-backing option. */
 	}
+	if (shared)
+		gm->memfd = fd;
 	*out = gm;
+	return 0;
+}
+
+/* Whether the host would commit `size` bytes of private memory: a memfd's pages are charged only
+ * as they are touched, so without this a size the host can never back would be accepted and
+ * end, later, in an OOM kill. The probe is mapped and unmapped untouched. */
+static int commit_check(uint64_t size)
+{
+	void *p;
+
+	if (size > SIZE_MAX)
+		return -ENOMEM;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	munmap(p, (size_t)size);
 	return 0;
 }
 
 int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum mem_backing backing)
 {
-	if (backing != MEM_BACKING_ANON)
+	struct gmem_region layout[GMEM_MAX_REGIONS];
+	int fd, e;
+
+	if (backing == MEM_BACKING_ANON)
+		return gmem_map(out, size, hole_start, -1, false);
+	if (backing != MEM_BACKING_MEMFD)
 		return -EINVAL;
-	return gmem_map(out, size, hole_start, -1);
+	/* The layout's checks first, so a bad size is -EINVAL before anything is created. */
+	if ((e = gmem_layout(size, hole_start, layout)) < 0 ||
+	    (e = commit_check(size)))
+		return e;
+	fd = memfd_create("kiln-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	e = gmem_map(out, size, hole_start, fd, true);
+	if (e)
+		close(fd);
+	return e;
 }
 
 int gmem_create_from_file(struct gmem **out, uint64_t size, uint64_t hole_start, int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	return gmem_map(out, size, hole_start, fd);
+	return gmem_map(out, size, hole_start, fd, false);
 }
 
 int gmem_create_uffd(struct gmem **out, uint64_t size, uint64_t hole_start, int *uffd_out)
@@ -101,7 +143,7 @@ int gmem_create_uffd(struct gmem **out, uint64_t size, uint64_t hole_start, int 
 	int uffd, e;
 
 	*uffd_out = -1;
-	if ((e = gmem_map(&gm, size, hole_start, -1)))
+	if ((e = gmem_map(&gm, size, hole_start, -1, false)))
 		return e;
 	/* Without UFFD_USER_MODE_ONLY: KVM touches guest pages from the kernel, and those faults
 	 * must reach the handler too (which needs CAP_SYS_PTRACE or vm.unprivileged_userfaultfd). */
@@ -148,6 +190,7 @@ int gmem_create_from(struct gmem **out, const struct gmem_region *regions, unsig
 	gm = calloc(1, sizeof(*gm));
 	if (!gm)
 		return -ENOMEM;
+	gm->memfd = -1;
 	memcpy(gm->regions, regions, nr * sizeof(*regions));
 	gm->nr = nr;
 	*out = gm;
@@ -163,8 +206,12 @@ void gmem_destroy(struct gmem *gm)
 			if (gm->regions[i].hva)
 				munmap(gm->regions[i].hva, gm->regions[i].size);
 	}
+	if (gm->memfd >= 0)
+		close(gm->memfd);
 	free(gm);
 }
+
+int gmem_memfd(const struct gmem *gm) { return gm->memfd; }
 
 unsigned int gmem_nr_regions(const struct gmem *gm) { return gm->nr; }
 

@@ -24,8 +24,11 @@ struct gmem;
  * or -EINVAL when size is 0 or not page aligned, -ERANGE when the top would overflow. */
 int __must_check gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out);
 
-/* Allocates and maps guest RAM of `size` bytes laid out by gmem_layout(). Returns 0, -EINVAL for
- * a bad size, or the mmap errno (-ENOMEM: the host cannot map that much). */
+/* Allocates and maps guest RAM of `size` bytes laid out by gmem_layout(): anonymous memory, or
+ * (MEM_BACKING_MEMFD) one memfd of `size` bytes mapped shared, region after region from offset 0
+ * in guest-physical order, as a snapshot's memory file lays it out (gmem_memfd()). Returns 0,
+ * -EINVAL for a bad size or backing, or the mmap/memfd errno (-ENOMEM: the host cannot commit
+ * that much). */
 int __must_check gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start,
 			     enum mem_backing backing);
 
@@ -52,7 +55,11 @@ int __must_check gmem_create_uffd(struct gmem **out, uint64_t size, uint64_t hol
 int __must_check gmem_create_from(struct gmem **out, const struct gmem_region *regions,
 				  unsigned int nr);
 
-/* Unmaps what gmem_create() mapped and frees `gm`. Safe on NULL. */
+/* The memfd behind guest RAM (gmem_create() with MEM_BACKING_MEMFD; region i at the sum of the
+ * sizes before it), or -1 for any other memory. Owned by gm: closed by gmem_destroy(). */
+int gmem_memfd(const struct gmem *gm);
+
+/* Unmaps what gmem_create() mapped, closes its memfd and frees `gm`. Safe on NULL. */
 void gmem_destroy(struct gmem *gm);
 
 unsigned int gmem_nr_regions(const struct gmem *gm);

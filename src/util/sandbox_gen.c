@@ -70,6 +70,8 @@ static const char *const owner_calls[] = {
 	"getuid", "geteuid", "getgid", "getegid", "prlimit64", "getrlimit", "umask",
 	/* a snapshot/load with the Uffd memory backend (gmem_create_uffd()) */
 	"userfaultfd",
+	/* guest RAM's memfd (gmem_create()), which a snapshot copies to its memory file */
+	"memfd_create", "sendfile",
 };
 
 /* The API thread: kiln's HTTP server (control/api.c) on the listening socket it was given; it

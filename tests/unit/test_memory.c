@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -326,6 +327,51 @@ Test(gmem_create, small_anonymous_ram)
 	cr_assert_eq(*(uint8_t *)gmem_ptr(g, 2 * MIB - 1, 1), 0x7e);
 	cr_assert_null(gmem_ptr(g, 2 * MIB, 1));
 	gmem_destroy(g);
+}
+
+Test(gmem_create, memfd_backs_every_region_in_file_order)
+{
+	struct gmem *g;
+	uint8_t v = 0x5a, back = 0;
+	struct stat st;
+	int fd;
+
+	/* 1 MiB below a 1 MiB "hole start", 1 MiB from 4 GiB: the file's second MiB. */
+	cr_assert_eq(gmem_create(&g, 2 * MIB, 1 * MIB, MEM_BACKING_MEMFD), 0);
+	fd = gmem_memfd(g);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect_eq((uint64_t)st.st_size, 2 * MIB);
+	cr_expect_eq(st.st_blocks, 0, "nothing is allocated before the guest touches it");
+	cr_expect_eq(*(uint8_t *)gmem_ptr(g, 4 * GIB, 1), 0);
+	cr_assert_eq(gmem_write(g, 4 * GIB + 4096, &v, 1), 0);
+	cr_assert_eq(pread(fd, &back, 1, (off_t)(MIB + 4096)), 1);
+	cr_expect_eq(back, 0x5a, "a write through the mapping is in the memfd (shared)");
+	v = 0x33;
+	cr_assert_eq(pwrite(fd, &v, 1, 17), 1);
+	cr_expect_eq(*(uint8_t *)gmem_ptr(g, 17, 1), 0x33, "and the other way round");
+	cr_expect_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	gmem_destroy(g);
+	cr_expect_eq(fcntl(fd, F_GETFD), -1, "gmem_destroy() closed the memfd");
+}
+
+Test(gmem_create, anonymous_ram_has_no_memfd)
+{
+	struct gmem *g;
+
+	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, MEM_BACKING_ANON), 0);
+	cr_expect_eq(gmem_memfd(g), -1);
+	gmem_destroy(g);
+}
+
+Test(gmem_create, memfd_refuses_what_the_host_cannot_commit)
+{
+	struct gmem *g = NULL;
+
+	/* The memfd's shared mapping is not accounted: the overcommit check is made up front. */
+	cr_expect_eq(gmem_create(&g, 1ull << 50, HOLE, MEM_BACKING_MEMFD), -ENOMEM);
+	cr_expect_null(g);
+	cr_expect_eq(gmem_create(&g, 4097, HOLE, MEM_BACKING_MEMFD), -EINVAL);
 }
 
 Test(gmem_create, splits_around_a_small_hole)

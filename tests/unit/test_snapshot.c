@@ -4,10 +4,12 @@
  * bodies are checked field by field. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "control/spec.h"
@@ -17,6 +19,7 @@
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "kvm/memory.h"
+#include "snapshot.h"
 
 static int no_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
 {
@@ -189,6 +192,126 @@ Test(snapshot_memory, memory_file_is_mapped_private)
 	cr_expect_eq(b, 0, "the region at 4 GiB is the file's second MiB, unchanged");
 	gmem_destroy(gm);
 	close(fd);
+}
+
+/* ---- guest RAM into a memory file -------------------------------------------------------------- */
+
+#define MIB (1ull << 20)
+#define GPA_4G 0x100000000ull
+
+/* 2 MiB of guest RAM around a 1 MiB hole start (1 MiB below it, 1 MiB from 4 GiB), with the same
+ * pages written: page 1, a page at 4 GiB + 8 KiB, and page 5 written and then zeroed again. */
+static struct gmem *touched_ram(enum mem_backing backing)
+{
+	struct gmem *gm;
+	uint8_t page[4096];
+
+	cr_assert_eq(gmem_create(&gm, 2 * MIB, MIB, backing), 0);
+	memset(page, 0xc3, sizeof(page));
+	cr_assert_eq(gmem_write(gm, 4096, page, sizeof(page)), 0);
+	cr_assert_eq(gmem_write(gm, GPA_4G + 8192, "kiln", 4), 0);
+	cr_assert_eq(gmem_write(gm, 5 * 4096, page, sizeof(page)), 0);
+	memset(page, 0, sizeof(page));
+	cr_assert_eq(gmem_write(gm, 5 * 4096, page, sizeof(page)), 0);
+	return gm;
+}
+
+static char *slurp(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(fstat(fd, st), 0);
+	buf = malloc((size_t)st->st_size);
+	cr_assert_not_null(buf);
+	cr_assert_eq(pread(fd, buf, (size_t)st->st_size, 0), st->st_size);
+	close(fd);
+	return buf;
+}
+
+Test(snapshot_memory, memfd_ram_saves_as_anonymous_ram_does)
+{
+	char dir[] = "/tmp/test_snapshot_save.XXXXXX", a[64], m[64], err[SNAPSHOT_ERR_MAX];
+	struct gmem *anon, *memfd;
+	struct stat sa, sm, before, after;
+	char *ca, *cm;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/anon", dir);
+	snprintf(m, sizeof(m), "%s/memfd", dir);
+	anon = touched_ram(MEM_BACKING_ANON);
+	memfd = touched_ram(MEM_BACKING_MEMFD);
+	cr_assert_eq(fstat(gmem_memfd(memfd), &before), 0);
+	cr_assert_eq(snapshot_save_memory(anon, a, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snapshot_save_memory(memfd, m, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fstat(gmem_memfd(memfd), &after), 0);
+	cr_expect_eq(after.st_blocks, before.st_blocks,
+		     "saving read no page the guest never touched (a read would allocate it)");
+	ca = slurp(a, &sa);
+	cm = slurp(m, &sm);
+	cr_assert_eq(sm.st_size, (off_t)(2 * MIB));
+	cr_assert_eq(sa.st_size, sm.st_size);
+	cr_expect_eq(memcmp(ca, cm, (size_t)sa.st_size), 0, "the two files are byte for byte equal");
+	cr_expect_eq((uint8_t)cm[4096], 0xc3);
+	cr_expect_eq(memcmp(cm + MIB + 8192, "kiln", 4), 0, "the region at 4 GiB follows the first");
+	/* Two non-zero pages: the zeroed page and the untouched ones are holes (st_blocks counts
+	 * 512-byte units; a file system may round an extent up, never to the whole 2 MiB). */
+	cr_expect_leq(sm.st_blocks, 64, "%lld blocks: the file is sparse", (long long)sm.st_blocks);
+	free(ca);
+	free(cm);
+	gmem_destroy(anon);
+	gmem_destroy(memfd);
+	unlink(a);
+	unlink(m);
+	rmdir(dir);
+}
+
+Test(snapshot_memory, diff_from_memfd_writes_only_the_logged_pages)
+{
+	char dir[] = "/tmp/test_snapshot_diff.XXXXXX", m[64], err[SNAPSHOT_ERR_MAX];
+	uint64_t low[256 / 64] = { 0 }, high[256 / 64] = { 0 };
+	uint64_t *const dirty[2] = { low, high };
+	struct gmem *gm = touched_ram(MEM_BACKING_MEMFD);
+	struct stat st;
+	char *c;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(m, sizeof(m), "%s/mem", dir);
+	/* The previous memory file: all 0xee. */
+	fd = open(m, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	c = malloc(2 * MIB);
+	memset(c, 0xee, 2 * MIB);
+	cr_assert_eq(pwrite(fd, c, 2 * MIB, 0), (ssize_t)(2 * MIB));
+	close(fd);
+	free(c);
+	low[0] = 1u << 1 | 1u << 5; /* page 1 and the zeroed page 5 */
+	high[0] = 1u << 2;	     /* 4 GiB + 8 KiB */
+	cr_assert_eq(snapshot_save_memory(gm, m, dirty, err, sizeof(err)), 0, "%s", err);
+	c = slurp(m, &st);
+	cr_expect_eq((uint8_t)c[0], 0xee, "page 0 was not logged: the previous file's");
+	cr_expect_eq((uint8_t)c[4096], 0xc3);
+	cr_expect_eq((uint8_t)c[5 * 4096], 0, "a logged page of zeros is written too");
+	cr_expect_eq((uint8_t)c[6 * 4096], 0xee);
+	cr_expect_eq(memcmp(c + MIB + 8192, "kiln", 4), 0);
+	cr_expect_eq((uint8_t)c[MIB + 8192 + 4], 0);
+	cr_expect_eq((uint8_t)c[MIB], 0xee);
+	free(c);
+	gmem_destroy(gm);
+	unlink(m);
+	rmdir(dir);
+}
+
+Test(snapshot_memory, unwritable_memory_file_is_named)
+{
+	char err[SNAPSHOT_ERR_MAX];
+	struct gmem *gm = touched_ram(MEM_BACKING_MEMFD);
+
+	cr_expect_eq(snapshot_save_memory(gm, "/nonexistent-dir/mem", NULL, err, sizeof(err)), -ENOENT);
+	cr_expect_not_null(strstr(err, "mem_file_path '/nonexistent-dir/mem'"), "%s", err);
+	gmem_destroy(gm);
 }
 
 /* ---- the API's bodies -------------------------------------------------------------------------- */
