@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "devices/virtio/blk.h"
@@ -21,6 +20,7 @@
 #include "snapshot.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/unix_sock.h"
 #include "vmm_priv.h"
 
 #define fail(status_, ...)                                   \
@@ -157,26 +157,17 @@ static int map_memory_file(struct vmm *vmm, const char *path, char *err, size_t 
  * socket, or -EINVAL with one line in err. */
 static int uffd_connect(const char *path, char *err, size_t err_size)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, e;
+	int fd = unix_sock_connect(path, SOCK_NONBLOCK), e = -fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (fd == -ENAMETOOLONG) {
 		snprintf(err, err_size, "page-fault handler socket '%s': longer than a Unix socket "
-					"path can be (%zu bytes)", path, sizeof(sa.sun_path) - 1);
+					"path can be (%zu bytes)", path, unix_sock_path_max());
 		return -EINVAL;
 	}
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		snprintf(err, err_size, "cannot create a Unix socket: %s", strerror(errno));
-		return -EINVAL;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = errno;
 		snprintf(err, err_size, "page-fault handler socket '%s': cannot connect: %s%s", path,
 			 strerror(e), e == ENOENT || e == ECONNREFUSED ? " (is the handler listening?)"
 				      : e == EAGAIN ? " (the handler does not accept connections)" : "");
-		close(fd);
 		return -EINVAL;
 	}
 	return fd;
@@ -191,16 +182,11 @@ static int uffd_connect(const char *path, char *err, size_t err_size)
  * whole or not at all. */
 static int uffd_handshake(struct vmm *vmm, const char *path, char *err, size_t err_size)
 {
-	char msg[GMEM_MAX_REGIONS * 160 + 8], ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = msg };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			     .msg_controllen = sizeof(ctl) };
-	struct cmsghdr *cm;
+	char msg[GMEM_MAX_REGIONS * 160 + 8];
 	uint64_t off = 0;
 	size_t len = 0;
-	ssize_t n;
+	long n;
 
-	memset(ctl, 0, sizeof(ctl));
 	len += (size_t)snprintf(msg, sizeof(msg), "[");
 	for (unsigned int i = 0; i < gmem_nr_regions(vmm->mem); i++) {
 		const struct gmem_region *r = gmem_region(vmm->mem, i);
@@ -213,16 +199,10 @@ static int uffd_handshake(struct vmm *vmm, const char *path, char *err, size_t e
 		off += r->size;
 	}
 	len += (size_t)snprintf(msg + len, sizeof(msg) - len, "]");
-	iov.iov_len = len;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &vmm->uffd, sizeof(int));
-	n = sendmsg(vmm->uffd_sock, &mh, MSG_NOSIGNAL);
-	if (n != (ssize_t)len) {
+	n = unix_sock_send_fds(vmm->uffd_sock, msg, len, &vmm->uffd, 1);
+	if (n != (long)len) {
 		snprintf(err, err_size, "page-fault handler socket '%s': cannot send the memory layout: "
-					"%s", path, n < 0 ? strerror(errno) : "short write");
+					"%s", path, n < 0 ? strerror((int)-n) : "short write");
 		return -EINVAL;
 	}
 	return 0;
