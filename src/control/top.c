@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "control/exitview.h"
 #include "control/symbols.h"
+#include "util/unix_sock.h"
 
 #define TOP_EXIT_USAGE 2
 #define TOP_EXIT_HOST 6
@@ -46,21 +46,19 @@ static json_t *get_exits(const char *sock_path, char *err, size_t err_size)
 {
 	static const char req[] = "GET /vm/exits HTTP/1.1\r\nHost: localhost\r\n"
 				  "Accept: application/json\r\nConnection: close\r\n\r\n";
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = 0, cap = 65536;
 	char *buf = NULL, *body;
 	json_t *doc = NULL;
 	json_error_t jerr;
 	int fd = -1, status;
 
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+	fd = unix_sock_connect(sock_path, 0);
+	if (fd == -ENAMETOOLONG) {
 		snprintf(err, err_size, "--api-sock: path too long: %s", sock_path);
 		return NULL;
 	}
-	strcpy(sa.sun_path, sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		snprintf(err, err_size, "%s: cannot connect: %s", sock_path, strerror(errno));
+	if (fd < 0) {
+		snprintf(err, err_size, "%s: cannot connect: %s", sock_path, strerror(-fd));
 		goto out;
 	}
 	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
