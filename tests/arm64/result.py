@@ -10,22 +10,11 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tierlib import result_main  # noqa: E402
 
-def main():
-    out, name = sys.argv[1], sys.argv[2]
-    try:
-        with open(os.path.join(out, "skip-reason")) as f:
-            print("SKIP: the arm64 tier did not run: " + f.read().strip())
-            return 77
-    except OSError:
-        pass
-    try:
-        with open(os.path.join(out, "results.json")) as f:
-            results = json.load(f)
-    except (OSError, ValueError):
-        print("FAIL: no results from the arm64 tier (%s/results.json): see the test arm64-tier's "
-              "log" % out)
-        return 1
+
+def report(results, out, name):
     r = results.get(name)
     if not r:
         print("FAIL: %s did not run inside L1 (the tier stopped early? see arm64-tier's log)" % name)
@@ -38,4 +27,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(result_main("arm64", "arm64-tier", "results.json", json.load, report))

@@ -10,22 +10,15 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tierlib import result_main  # noqa: E402
 
-def main():
-    out, name = sys.argv[1], sys.argv[2]
-    try:
-        with open(os.path.join(out, "skip-reason")) as f:
-            print("SKIP: the real-KVM tier did not run: " + f.read().strip())
-            return 77
-    except OSError:
-        pass
-    try:
-        with open(os.path.join(out, "kvm-inner.json")) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-    except OSError:
-        print("FAIL: no results from the real-KVM tier (%s/kvm-inner.json): see the test "
-              "kvm-tier's log" % out)
-        return 1
+
+def load(f):
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def report(records, out, name):
     for r in records:
         if r["name"].split(" / ")[-1] == name:  # Meson's "project:suite / name"
             print("inside L1 (kvm_amd on TCG's SVM): %s in %.1f s" % (r["result"], r["duration"]))
@@ -39,4 +32,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(result_main("real-KVM", "kvm-tier", "kvm-inner.json", load, report))
