@@ -8,43 +8,15 @@
 #include <unistd.h>
 
 #include "devices/pl011.h"
+#include "uart_fixture.h"
 
 #define SPI 1
 
-struct irq_rec {
-	int level;
-	unsigned int raises, lowers, gsi;
-};
-
-static void rec_set_level(void *opaque, unsigned int gsi, int level)
-{
-	struct irq_rec *r = opaque;
-
-	r->gsi = gsi;
-	if (level && !r->level)
-		r->raises++;
-	if (!level && r->level)
-		r->lowers++;
-	r->level = level;
-}
-
-static struct irq_rec irq;
-static const struct irq_sink sink = { .set_level = rec_set_level, .opaque = &irq };
-static int pipefd[2];
-static unsigned int rx_space_calls;
 static struct pl011 *uart;
-
-static void on_rx_space(void *opaque)
-{
-	cr_assert_eq(opaque, &rx_space_calls);
-	rx_space_calls++;
-}
 
 static void setup(void)
 {
-	memset(&irq, 0, sizeof(irq));
-	rx_space_calls = 0;
-	cr_assert_eq(pipe2(pipefd, O_NONBLOCK | O_CLOEXEC), 0);
+	uart_fixture_open();
 	cr_assert_eq(pl011_create(&uart, pipefd[1], (struct irq_line){ .sink = &sink, .gsi = SPI },
 				  on_rx_space, &rx_space_calls),
 		     0);
@@ -53,8 +25,7 @@ static void setup(void)
 static void teardown(void)
 {
 	pl011_destroy(uart);
-	close(pipefd[0]);
-	close(pipefd[1]);
+	uart_fixture_close();
 }
 
 static uint32_t rd(uint64_t off)

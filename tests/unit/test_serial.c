@@ -9,45 +9,15 @@
 
 #include "devices/serial.h"
 #include "util/rate_limiter.h"
+#include "uart_fixture.h"
 
 #define GSI 4
 
-/* The interrupt controller side: records the line. */
-struct irq_rec {
-	int level;
-	unsigned int raises, lowers;
-	unsigned int gsi;
-};
-
-static void rec_set_level(void *opaque, unsigned int gsi, int level)
-{
-	struct irq_rec *r = opaque;
-
-	r->gsi = gsi;
-	if (level && !r->level)
-		r->raises++;
-	if (!level && r->level)
-		r->lowers++;
-	r->level = level;
-}
-
-static struct irq_rec irq;
-static const struct irq_sink sink = { .set_level = rec_set_level, .opaque = &irq };
-static int pipefd[2];
-static unsigned int rx_space_calls;
 static struct serial *uart;
-
-static void on_rx_space(void *opaque)
-{
-	cr_assert_eq(opaque, &rx_space_calls, "rx_space gets its opaque pointer");
-	rx_space_calls++;
-}
 
 static void uart_setup(void)
 {
-	memset(&irq, 0, sizeof(irq));
-	rx_space_calls = 0;
-	cr_assert_eq(pipe2(pipefd, O_NONBLOCK | O_CLOEXEC), 0);
+	uart_fixture_open();
 	cr_assert_eq(serial_create(&uart, pipefd[1], (struct irq_line){ .sink = &sink, .gsi = GSI },
 				   on_rx_space, &rx_space_calls),
 		     0);
@@ -56,8 +26,7 @@ static void uart_setup(void)
 static void uart_teardown(void)
 {
 	serial_destroy(uart);
-	close(pipefd[0]);
-	close(pipefd[1]);
+	uart_fixture_close();
 }
 
 TestSuite(uart, .init = uart_setup, .fini = uart_teardown);
@@ -447,8 +416,8 @@ Test(uart, save_load_round_trip)
 {
 	struct serial_state st, st2;
 	struct serial *copy;
-	struct irq_rec irq2 = { 0 };
-	const struct irq_sink sink2 = { .set_level = rec_set_level, .opaque = &irq2 };
+	struct line_rec irq2 = { 0 };
+	const struct irq_sink sink2 = { .set_level = line_rec_set_level, .opaque = &irq2 };
 	uint8_t v;
 
 	out(UART_LCR, UART_LCR_DLAB);
