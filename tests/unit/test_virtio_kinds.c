@@ -24,22 +24,12 @@ static int out_fd = -1;
 
 static void setup(void)
 {
-	int fd;
-
-	fake_ram_create(&ram);
-	fd = mkstemp(image);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
-	close(fd);
-	out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	cr_assert_geq(out_fd, 0);
+	kind_env_create(&ram, image, &out_fd);
 }
 
 static void teardown(void)
 {
-	unlink(image);
-	close(out_fd);
-	fake_ram_destroy(&ram);
+	kind_env_destroy(&ram, image, out_fd);
 }
 
 TestSuite(kinds, .init = setup, .fini = teardown);

@@ -2,6 +2,8 @@
 #include "virtio_driver.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -32,6 +34,26 @@ void fake_ram_destroy(struct fake_ram *r)
 		munmap(r->mem, FAKE_RAM_SIZE + PAGE);
 	r->gm = NULL;
 	r->mem = NULL;
+}
+
+void kind_env_create(struct fake_ram *ram, char *image, int *out_fd)
+{
+	int fd;
+
+	fake_ram_create(ram);
+	fd = mkstemp(image);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	*out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	cr_assert_geq(*out_fd, 0);
+}
+
+void kind_env_destroy(struct fake_ram *ram, const char *image, int out_fd)
+{
+	unlink(image);
+	close(out_fd);
+	fake_ram_destroy(ram);
 }
 
 uint8_t *ram_at(struct fake_ram *r, uint64_t gpa, uint64_t len)

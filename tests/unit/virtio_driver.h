@@ -29,6 +29,12 @@ struct fake_ram {
 /* Maps RAM and the guard page; fills RAM with 0xa5. Asserts on failure. */
 void fake_ram_create(struct fake_ram *r);
 void fake_ram_destroy(struct fake_ram *r);
+/* What a virtio_kind's init needs around it (test_virtio_kinds.c, test_virtio_snapshot.c): fake
+ * RAM, a 1 MiB scratch disk image made from the mkstemp() template `image` (which gets its name)
+ * and /dev/null open for writing in *out_fd. Asserts on failure. kind_env_destroy() removes the
+ * image and closes and unmaps the rest. */
+void kind_env_create(struct fake_ram *ram, char *image, int *out_fd);
+void kind_env_destroy(struct fake_ram *ram, const char *image, int out_fd);
 /* Host pointer to [gpa, gpa + len), asserted to lie in RAM. */
 uint8_t *ram_at(struct fake_ram *r, uint64_t gpa, uint64_t len);
 
