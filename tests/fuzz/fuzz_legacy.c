@@ -15,22 +15,11 @@
 #include "devices/pic.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
+#include "../ioapic_stub.h"
 
 static void no_level(void *opaque, unsigned int gsi, int level)
 {
 	(void)opaque, (void)gsi, (void)level;
-}
-
-static int no_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
-{
-	(void)opaque, (void)pin, (void)valid, (void)addr, (void)data;
-	return 0;
-}
-
-static int no_trigger(void *opaque, unsigned int pin)
-{
-	(void)opaque, (void)pin;
-	return 0;
 }
 
 static void no_stop(void *opaque, enum stop_reason reason, int code)
@@ -49,7 +38,6 @@ enum { DEV_SERIAL, DEV_IOAPIC, DEV_PIC, DEV_ELCR, DEV_I8042_DATA, DEV_I8042_CMD,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct irq_sink sink = { no_level, NULL };
-	static const struct ioapic_backend backend = { no_route, no_trigger, NULL };
 	static const struct vm_control ctl = { no_stop, NULL };
 	struct irq_line line = { .sink = &sink, .gsi = 4 };
 	struct pic_state pic;
@@ -59,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ioapic *io;
 	struct serial *uart;
 
-	if (ioapic_create(&io, &backend))
+	if (ioapic_create(&io, &ioapic_stub_backend))
 		return 0;
 	if (serial_create(&uart, -1, line, NULL, NULL)) {
 		ioapic_destroy(io);

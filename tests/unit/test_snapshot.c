@@ -20,18 +20,7 @@
 #include "devices/serial.h"
 #include "kvm/memory.h"
 #include "snapshot.h"
-
-static int no_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
-{
-	(void)opaque, (void)pin, (void)valid, (void)addr, (void)data;
-	return 0;
-}
-
-static int no_trigger(void *opaque, unsigned int pin)
-{
-	(void)opaque, (void)pin;
-	return 0;
-}
+#include "../ioapic_stub.h"
 
 static void io_wr(struct ioapic *io, uint32_t reg, uint32_t v)
 {
@@ -41,12 +30,11 @@ static void io_wr(struct ioapic *io, uint32_t reg, uint32_t v)
 
 Test(snapshot_devices, ioapic_round_trip)
 {
-	static const struct ioapic_backend be = { no_route, no_trigger, NULL };
 	struct ioapic *a, *b;
 	struct ioapic_state s1, s2;
 
-	cr_assert_eq(ioapic_create(&a, &be), 0);
-	cr_assert_eq(ioapic_create(&b, &be), 0);
+	cr_assert_eq(ioapic_create(&a, &ioapic_stub_backend), 0);
+	cr_assert_eq(ioapic_create(&b, &ioapic_stub_backend), 0);
 	ioapic_set_id(a, 3);
 	io_wr(a, 0x10 + 2 * 4, 0x00008031); /* pin 4: vector 0x31, level */
 	io_wr(a, 0x10 + 2 * 4 + 1, 0x01000000);
