@@ -28,6 +28,10 @@ import hashlib
 import struct
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from kilnproc import read_text, wait_socket  # noqa: E402
+from kvmcheck import kvm_usable  # noqa: E402
+
 ARGS = None
 VERSION = None
 FAILURES = []
@@ -49,14 +53,6 @@ def check(name, ok, detail=""):
             FAILURES.append(name)
             print("FAIL: %s%s" % (name, (": " + detail) if detail else ""), flush=True)
     return bool(ok)
-
-
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def short(text, limit=600):
@@ -172,32 +168,16 @@ class Kiln:
 
     def wait_socket(self, timeout=10.0):
         """True once a connection to the socket succeeds; False if kiln exits or time runs out."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                return False
-            if os.path.exists(self.sock):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    s.connect(self.sock)
-                    return True
-                except OSError:
-                    pass
-                finally:
-                    s.close()
-            time.sleep(0.01)
-        return False
+        return wait_socket(self.sock, self.proc, timeout)
 
     def api(self, method, path, body=None, raw=None, timeout=10):
         return curl(self.sock, method, path, body, raw, timeout)
 
     def output(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_text(self.out_path)
 
     def errors(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_text(self.err_path)
 
     def wait_output(self, pred, timeout=20.0, path=None):
         """Polls stdout (or the file at path) until pred(text) holds; returns the text or None."""

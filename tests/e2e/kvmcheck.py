@@ -10,3 +10,12 @@ def require_kvm():
     except OSError as e:
         print("SKIP: /dev/kvm is not usable: %s" % e.strerror)
         sys.exit(77)
+
+
+def kvm_usable():
+    """True when /dev/kvm opens read-write (for a script that words its own skip)."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False

@@ -27,6 +27,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+from kilnproc import read_text, wait_socket  # noqa: E402
+from kvmcheck import kvm_usable  # noqa: E402
 # Complete lines only (the console writes "\r\n"; a line cut short by the pause is finished by the
 # restored process).
 # The kernel's console messages share the serial line with /init's and may land in the middle of
@@ -45,14 +48,6 @@ def check(what, ok, detail=""):
     return ok
 
 
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
-
-
 class Kiln:
     """One `kiln --api-sock` process, its output in a file."""
 
@@ -63,9 +58,7 @@ class Kiln:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen([kiln, "--api-sock", self.sock], stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock) and time.time() < deadline and self.proc.poll() is None:
-            time.sleep(0.05)
+        wait_socket(self.sock, self.proc, 10, 0.05)
 
     def api(self, method, path, body):
         r = subprocess.run(["curl", "-s", "--unix-socket", self.sock, "-X", method, "-H",
@@ -80,12 +73,10 @@ class Kiln:
         return check(what, st == 204, "%d %s; stderr: %s" % (st, text, self.stderr()[-300:]))
 
     def output(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_text(self.out_path)
 
     def stderr(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_text(self.err_path)
 
     def wait_counts(self, n, timeout, prefix=""):
         """The output once (prefix + output) shows counts up to n, else None. Says every 15 s
