@@ -37,6 +37,9 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+from kilnproc import wait_socket  # noqa: E402
+
 ROWS = ("not watched", "watched")
 
 
@@ -72,20 +75,6 @@ def http(sock, method, path, body=None, timeout=10):
     return exchange(sock, method, path, body, timeout)[0]
 
 
-def wait_socket(path, proc, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and proc.poll() is None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-            return True
-        except OSError:
-            time.sleep(0.005)
-        finally:
-            s.close()
-    return False
-
-
 CYCLE_S = 8
 WATCH_GETS = 1  # a GET at second 0 of a cycle: watching stays on until about 3 s later
 
@@ -101,7 +90,7 @@ def boot(kiln, guest, d):
     open(metrics, "w").close()
     p = subprocess.Popen([kiln, "--api-sock", sock, "--debug-exit"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if not wait_socket(sock, p):
+    if not wait_socket(sock, p, poll_s=0.005):
         p.kill()
         raise RuntimeError("kiln --api-sock did not listen: %r" % (p.communicate()[1][-300:],))
     for method, path, body in (("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
@@ -179,7 +168,7 @@ def run_once(kiln, guest, watched, timeout):
     p = subprocess.Popen([kiln, "--api-sock", sock, "--debug-exit"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        if not wait_socket(sock, p):
+        if not wait_socket(sock, p, poll_s=0.005):
             raise RuntimeError("kiln --api-sock did not listen: %r" % (p.stderr.read()[-300:],))
         for method, path, body in (("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
                                    ("PUT", "/boot-source", {"kernel_image_path": guest}),

@@ -40,6 +40,8 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+from kilnproc import wait_socket  # noqa: E402
 
 
 def now_ms():
@@ -123,24 +125,6 @@ def http(sock_path, method, path, body=None, timeout=60):
     return status, resp.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
 
 
-def wait_path(path, timeout=10):
-    """True once a connection to the Unix socket at path succeeds (kiln binds before it
-    listens: the file alone is not enough)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if os.path.exists(path):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(path)
-                return True
-            except OSError:
-                pass
-            finally:
-                s.close()
-        time.sleep(0.001)
-    return False
-
-
 class Proc:
     def __init__(self, argv):
         self.t_exec = now_ms()
@@ -215,7 +199,7 @@ def kiln_boot(args, work, mib, track):
     if os.path.exists(sock):
         os.unlink(sock)
     k = Proc([args.kiln, "--api-sock", sock])
-    if not wait_path(sock):
+    if not wait_socket(sock, poll_s=0.001):
         raise RuntimeError("kiln --api-sock did not listen: %s" % k.stop())
     for method, path, body in [
             ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": mib, "track_dirty_pages": track}),
@@ -267,7 +251,7 @@ def kiln_restore_api(args, work, mib, uffd):
             raise RuntimeError("the uffd handler did not start: %s" % h.stop())
     k = Proc([args.kiln, "--api-sock", sock])
     try:
-        if not wait_path(sock):
+        if not wait_socket(sock, poll_s=0.001):
             raise RuntimeError("kiln --api-sock did not listen")
         time.sleep(0.02)
         backend = {"backend_type": "Uffd" if uffd else "File", "backend_path": hsock if uffd else mem}
