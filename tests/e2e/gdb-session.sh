@@ -21,18 +21,33 @@ trap '[ -n "$kpid" ] && kill $kpid 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; echo "--- gdb:"; cat "$tmp/gdb.out"; echo "--- kiln stderr:";
 	cat "$tmp/kiln.err"; echo "--- kiln stdout:"; cat "$tmp/kiln.out"; exit 1; }
 
-start_kiln() { # ARGS...: kiln with the stub on $tmp/g.sock, waiting for gdb
-	"$kiln" run --debug-exit -k "$guest" --gdb "unix:$tmp/g.sock" --gdb-wait "$@" \
+launch_kiln() { # GDB_SPEC ARGS...: kiln with the stub at GDB_SPEC, up to 10 s for it to wait
+	local spec=$1
+	shift
+	"$kiln" run --debug-exit -k "$guest" --gdb "$spec" --gdb-wait "$@" \
 		>"$tmp/kiln.out" 2>"$tmp/kiln.err" &
 	kpid=$!
 	for _ in $(seq 100); do grep -q "gdb: waiting" "$tmp/kiln.err" && break; sleep 0.1; done
+}
+start_kiln() { # ARGS...: kiln with the stub on $tmp/g.sock, waiting for gdb
+	launch_kiln "unix:$tmp/g.sock" "$@"
 	[ -S "$tmp/g.sock" ] || fail "no socket $tmp/g.sock"
 }
-finish() { # kiln must end 33 (the guest's SUCCESS) and gdb must have seen it
-	grep -q "exited with code 041" "$tmp/gdb.out" || fail "gdb did not see the exit status 33"
+run_gdb() { # TARGET: gdb in batch mode on TARGET, with the commands on stdin after the set-up
+	{ printf 'set pagination off\nset confirm off\ntarget remote %s\n' "$1"; cat; } >"$tmp/cmds"
+	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
+}
+expect() { # PATTERN WHY: gdb's output has a line matching PATTERN, or FAIL: WHY
+	grep -q "$1" "$tmp/gdb.out" || fail "$2"
+}
+reap_kiln() { # kiln's exit status in $st
 	wait $kpid
 	st=$?
 	kpid=
+}
+finish() { # kiln must end 33 (the guest's SUCCESS) and gdb must have seen it
+	expect "exited with code 041" "gdb did not see the exit status 33"
+	reap_kiln
 	[ $st = 33 ] || fail "kiln exited $st, not 33"
 	grep -q "^SUCCESS" "$tmp/kiln.out" || fail "the guest did not print SUCCESS"
 }
@@ -54,10 +69,7 @@ if [ "$mode" = unix ]; then
 	start_kiln -c 2
 	grep -q "gdb: waiting for a debugger on unix:$tmp/g.sock" "$tmp/kiln.err" ||
 		fail "kiln did not say where the stub listens"
-	cat >"$tmp/cmds" <<-EOF
-	set pagination off
-	set confirm off
-	target remote $tmp/g.sock
+	run_gdb "$tmp/g.sock" <<-EOF
 	info threads
 	set \$p0 = \$pc
 	stepi
@@ -74,24 +86,20 @@ if [ "$mode" = unix ]; then
 	set var release = 1
 	continue
 	EOF
-	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
-	grep -q "Thread 2 " "$tmp/gdb.out" || fail "gdb does not list 2 threads"
-	grep -q "^STEPPED=1$" "$tmp/gdb.out" || fail "stepi did not move the PC"
+	expect "Thread 2 " "gdb does not list 2 threads"
+	expect "^STEPPED=1$" "stepi did not move the PC"
 	# vCPU 1 has not been started by the guest (no SIPI): it is at the reset vector.
-	grep -q "^T2RIP=0xfff0$" "$tmp/gdb.out" || fail "thread 2's RIP is not the reset vector"
-	grep -q "^T1CR0PG=1$" "$tmp/gdb.out" || fail "cr0 of thread 1 does not show paging"
-	grep -q "received signal SIGINT" "$tmp/gdb.out" || fail "Ctrl-C did not stop the guest"
+	expect "^T2RIP=0xfff0$" "thread 2's RIP is not the reset vector"
+	expect "^T1CR0PG=1$" "cr0 of thread 1 does not show paging"
+	expect "received signal SIGINT" "Ctrl-C did not stop the guest"
 	grep -A1 "received signal SIGINT" "$tmp/gdb.out" | grep -q "^kmain (" ||
 		fail "the interrupt did not stop it in kmain's spin"
-	grep -q "^WATCHED=142$" "$tmp/gdb.out" || fail "watched is not 142"
+	expect "^WATCHED=142$" "watched is not 142"
 	finish
 elif [ "$mode" = break ]; then
 	tcg_svm && tcg_skip "a hardware breakpoint or watchpoint"
 	start_kiln
-	cat >"$tmp/cmds" <<-EOF
-	set pagination off
-	set confirm off
-	target remote $tmp/g.sock
+	run_gdb "$tmp/g.sock" <<-EOF
 	hbreak add_one
 	continue
 	printf "ARG=%d\n", arg
@@ -104,21 +112,17 @@ elif [ "$mode" = break ]; then
 	set var release = 1
 	continue
 	EOF
-	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
 	grep -qi "breakpoint 1, add_one (arg=41)" "$tmp/gdb.out" || fail "no stop at add_one(41)"
-	grep -q "^ARG=41$" "$tmp/gdb.out" || fail "arg is not 41"
-	grep -q "^R=42$" "$tmp/gdb.out" || fail "next did not step over r = arg + 1"
-	grep -q "watchpoint 2: watched" "$tmp/gdb.out" || fail "the watchpoint did not hit"
-	grep -q "New value = 142" "$tmp/gdb.out" || fail "the watchpoint did not show 142"
-	grep -q "^WATCHED=142$" "$tmp/gdb.out" || fail "watched is not 142"
+	expect "^ARG=41$" "arg is not 41"
+	expect "^R=42$" "next did not step over r = arg + 1"
+	expect "watchpoint 2: watched" "the watchpoint did not hit"
+	expect "New value = 142" "the watchpoint did not show 142"
+	expect "^WATCHED=142$" "watched is not 142"
 	finish
 elif [ "$mode" = swbreak ]; then
 	tcg_svm && tcg_skip "a software breakpoint"
 	start_kiln
-	cat >"$tmp/cmds" <<-EOF
-	set pagination off
-	set confirm off
-	target remote $tmp/g.sock
+	run_gdb "$tmp/g.sock" <<-EOF
 	break add_one
 	continue
 	printf "ARG=%d\n", arg
@@ -126,34 +130,24 @@ elif [ "$mode" = swbreak ]; then
 	set var release = 1
 	continue
 	EOF
-	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
-	grep -q "Breakpoint 1, add_one (arg=41)" "$tmp/gdb.out" || fail "no stop at add_one(41)"
-	grep -q "^ARG=41$" "$tmp/gdb.out" || fail "arg is not 41"
+	expect "Breakpoint 1, add_one (arg=41)" "no stop at add_one(41)"
+	expect "^ARG=41$" "arg is not 41"
 	finish
 else
 	port=$((20000 + RANDOM % 20000))
-	"$kiln" run --debug-exit -k "$guest" --gdb "tcp:$port" --gdb-wait \
-		>"$tmp/kiln.out" 2>"$tmp/kiln.err" &
-	kpid=$!
-	for _ in $(seq 100); do grep -q "gdb: waiting" "$tmp/kiln.err" && break; sleep 0.1; done
+	launch_kiln "tcp:$port"
 	grep -q "gdb: waiting for a debugger on tcp 127.0.0.1 port $port (loopback only)" \
 		"$tmp/kiln.err" || fail "kiln did not say it listens on loopback"
-	cat >"$tmp/cmds" <<-EOF
-	set pagination off
-	set confirm off
-	target remote 127.0.0.1:$port
+	run_gdb "127.0.0.1:$port" <<-EOF
 	printf "RIPOK=%d\n", \$rip > 0
 	x/2xb &watched
 	set var release = 1
 	detach
 	EOF
-	timeout 120 gdb -nx -batch -x "$tmp/cmds" "$guest" >"$tmp/gdb.out" 2>&1
-	grep -q "^RIPOK=1$" "$tmp/gdb.out" || fail "no RIP read"
-	grep -q "<watched>:" "$tmp/gdb.out" || fail "no memory read at watched"
-	grep -q "detached\]" "$tmp/gdb.out" || fail "gdb did not detach"
-	wait $kpid
-	st=$?
-	kpid=
+	expect "^RIPOK=1$" "no RIP read"
+	expect "<watched>:" "no memory read at watched"
+	expect "detached\]" "gdb did not detach"
+	reap_kiln
 	[ $st = 33 ] || fail "kiln exited $st after the detach, not 33"
 fi
 echo "PASS"
