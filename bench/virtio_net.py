@@ -33,17 +33,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import virtio_test as vt  # noqa: E402
+from kvmcheck import kvm_usable  # noqa: E402
 
 KILN_BUS = vt.KILN_BUS
 QEMU_BUS = vt.QEMU_BUS
-
-
-def kvm_ok():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def argv_for(monitor, binary, guest, frames):
@@ -88,7 +81,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--json")
     a = ap.parse_args()
-    if not kvm_ok():
+    if not kvm_usable():
         print("virtio_net: no usable /dev/kvm here: nothing measured (make bench-kvm runs it on kvm_amd)")
         return 0
     why = vt.net_setup()
