@@ -62,6 +62,11 @@ int arch_vm_create(struct arch_vm **out, const struct vmm_config *cfg, char *err
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->mpidr = calloc(cfg->nr_vcpus ? cfg->nr_vcpus : 1, sizeof(a->mpidr[0]));
+	if (!a->mpidr) {
+		free(a);
+		return -ENOMEM;
+	}
 	a->cfg = cfg;
 	a->nr_virtio = n;
 	a->gic_fd = -1;
@@ -76,6 +81,7 @@ void arch_vm_destroy(struct arch_vm *a)
 	if (a->gic_fd >= 0)
 		close(a->gic_fd);
 	pl011_destroy(a->uart);
+	free(a->mpidr);
 	free(a);
 }
 
