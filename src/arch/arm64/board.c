@@ -17,7 +17,7 @@ const char arch_guest_formats_help[] =
 	"loaded 2 MiB-aligned), entered with x0 = the device tree kiln builds (PSCI,\n"
 	"GICv3 or v2, timer, PL011 console, virtio-mmio). --flat, --cpu-template,\n"
 	"--cpuid-mask, --debug-exit and --gdb are x86 only and refused; --irqchip and\n"
-	"--virtio-discovery change nothing; snapshots are refused (docs/arm64.md).\n";
+	"--virtio-discovery change nothing; snapshots need a GICv3 (docs/arm64.md).\n";
 
 uint64_t arch_ram_hole_start(void)
 {
