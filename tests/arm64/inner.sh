@@ -190,3 +190,56 @@ linux() { # NAME CPUS
 }
 wanted arm64-linux-1cpu && linux arm64-linux-1cpu 1
 wanted arm64-linux-2cpu && linux arm64-linux-2cpu 2
+
+# A Linux guest (2 vCPUs, its disk) counting in user space is paused, saved and killed once it
+# has counted a few, and restored by `kiln run --restore`: it counts on from the next number
+# (the timer, the GIC with the PL011's level-triggered line, both vCPUs and virtio-mmio restored).
+if wanted arm64-linux-snapshot; then
+	name=arm64-linux-snapshot sock=/tmp/lsnap.sock st=/tmp/lsnap.state mem=/tmp/lsnap.mem
+	if [ ! -f linux/Image ]; then
+		say "SKIP $name: no arm64 kernel in L1's initramfs"
+	else
+		rm -f "$sock" "$st" "$mem"
+		"$KILN" run -k linux/Image -i linux/l2.cpio -m 256M -c 2 --disk linux/disk.img \
+			-p "console=ttyAMA0 panic=-1 quiet kiln.count" --api-sock "$sock" </dev/null \
+			>"/tmp/$name.out1" 2>"/tmp/$name.err1" &
+		pid=$!
+		n=0
+		while ! grep -q 'KILN-L2: count 5' "/tmp/$name.out1" && [ $n -lt 1500 ]; do
+			sleep 0.2
+			n=$((n + 1))
+		done
+		{
+			./uhttp "$sock" PATCH /vm '{"state": "Paused"}'
+			./uhttp "$sock" PUT /snapshot/create \
+				"{\"snapshot_path\": \"$st\", \"mem_file_path\": \"$mem\"}"
+		} >"/tmp/$name.api" 2>&1
+		kill -9 "$pid"
+		wait "$pid"
+		"$KILN" run --restore "$st" --mem-file "$mem" </dev/null >"/tmp/$name.out2" \
+			2>"/tmp/$name.err2" &
+		pid=$!
+		n=0
+		while [ "$(grep -c 'KILN-L2: count' "/tmp/$name.out2")" -lt 10 ] && [ $n -lt 600 ]; do
+			sleep 0.2
+			n=$((n + 1))
+		done
+		kill "$pid"
+		wait "$pid"
+		status=$?
+		rm -f "$mem"
+		cat "/tmp/$name.out1" "/tmp/$name.out2" | tr -d '\r' >"/tmp/$name.count"
+		[ -z "$(tail -c 1 "/tmp/$name.count")" ] || sed -i '$d' "/tmp/$name.count"
+		verdict=$(grep -o 'KILN-L2: count [0-9]*$' "/tmp/$name.count" | awk '
+			$3 != NR - 1 { if (!bad) bad = "count " $3 " where " (NR - 1) " was due" }
+			END { if (bad) print "BAD " bad; else print "COUNTED " NR }')
+		{
+			cat "/tmp/$name.out1" "/tmp/$name.err1" "/tmp/$name.api" "/tmp/$name.out2" \
+				"/tmp/$name.err2"
+			echo "counted after the restore: $(grep -c 'KILN-L2: count' "/tmp/$name.out2")"
+			echo "$verdict"
+		} | tr -d '\r' >"/tmp/$name.log"
+		check "$name" "$status" 143 'HTTP/1.1 204' '^COUNTED' \
+			'counted after the restore: ([1-9][0-9]|[2-9])'
+	fi
+fi
