@@ -180,3 +180,49 @@ void pl011_get_counters(struct pl011 *u, struct serial_counters *c)
 	*c = u->counters;
 	pthread_mutex_unlock(&u->lock);
 }
+
+void pl011_save(struct pl011 *u, struct pl011_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&u->lock);
+	st->ilpr = u->ilpr;
+	st->ibrd = u->ibrd;
+	st->fbrd = u->fbrd;
+	st->lcr_h = u->lcr_h;
+	st->cr = u->cr;
+	st->ifls = u->ifls;
+	st->imsc = u->imsc;
+	st->dmacr = u->dmacr;
+	st->tx_ris = u->tx_ris;
+	st->rx_head = u->rx_head;
+	st->rx_count = u->rx_count;
+	st->irq_level = (uint32_t)u->irq_level;
+	memcpy(st->rx_fifo, u->rx_fifo, sizeof(st->rx_fifo));
+	pthread_mutex_unlock(&u->lock);
+}
+
+int pl011_load(struct pl011 *u, const struct pl011_state *st)
+{
+	/* What a guest's writes can leave (the masks of pl011_mmio_write()), nothing else. */
+	if (st->rx_head >= PL011_FIFO_SIZE || st->rx_count > PL011_FIFO_SIZE ||
+	    st->ilpr > 0xff || st->ibrd > 0xffff || st->fbrd > 0x3f || st->lcr_h > 0xff ||
+	    st->cr > 0xffff || st->ifls > 0x3f || (st->imsc & ~PL011_INT_ALL) || st->dmacr > 7 ||
+	    (st->tx_ris & ~PL011_INT_TX) || st->irq_level > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	u->ilpr = st->ilpr;
+	u->ibrd = st->ibrd;
+	u->fbrd = st->fbrd;
+	u->lcr_h = st->lcr_h;
+	u->cr = st->cr;
+	u->ifls = st->ifls;
+	u->imsc = st->imsc;
+	u->dmacr = st->dmacr;
+	u->tx_ris = st->tx_ris;
+	u->rx_head = st->rx_head;
+	u->rx_count = st->rx_count;
+	u->irq_level = (int)st->irq_level;
+	memcpy(u->rx_fifo, st->rx_fifo, sizeof(u->rx_fifo));
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}

@@ -64,4 +64,20 @@ size_t pl011_rx_push(struct pl011 *u, const uint8_t *buf, size_t len);
 
 void pl011_get_counters(struct pl011 *u, struct serial_counters *c);
 
+/* Snapshots (docs/snapshot.md, section "pl011"): the registers the guest sees, the receive FIFO
+ * and the interrupt line's level, as plain data. */
+struct pl011_state {
+	uint32_t ilpr, ibrd, fbrd, lcr_h, cr, ifls, imsc, dmacr;
+	uint32_t tx_ris;
+	uint32_t rx_head, rx_count;
+	uint32_t irq_level;
+	uint8_t rx_fifo[PL011_FIFO_SIZE];
+};
+
+void pl011_save(struct pl011 *u, struct pl011_state *st);
+/* Loads a saved state, checked whole first: -EINVAL (the device unchanged) for FIFO indices
+ * out of range or register bits the PL011 does not have. The line's level is taken as saved,
+ * not raised again: the interrupt controller's own state holds it. */
+int __must_check pl011_load(struct pl011 *u, const struct pl011_state *st);
+
 #endif

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -41,7 +42,7 @@ OUTPUT = re.compile(r"^  ([\w.-]+) \| (.*)$")
 L1_EXIT = re.compile(r"KILN-ARM64: exit (\d+)")
 TRIPLET = "aarch64-linux-gnu"
 LIBDIRS = ["/lib/" + TRIPLET, "/usr/lib/" + TRIPLET]
-GUESTS = ["hello", "reset", "smp", "mmio", "crash", "idle"]
+GUESTS = ["hello", "reset", "smp", "mmio", "crash", "idle", "count"]
 
 
 def skip(out, reason):
@@ -95,6 +96,17 @@ def debian_packages():
     shutil.rmtree(d, ignore_errors=True)
     os.rename(tmp, d)
     return d, None
+
+
+def state_file(arch, corrupt=False):
+    """An empty kiln state file (no sections) whose header names `arch`; `corrupt`: its
+    checksum is off by one."""
+    size = 64 + 8
+    head = (b"KILNSNAP" + (1).to_bytes(4, "little") + (64).to_bytes(4, "little") +
+            arch.encode().ljust(16, b"\0") + size.to_bytes(8, "little") +
+            (0).to_bytes(4, "little") + bytes(20))
+    crc = (zlib.crc32(head) + (1 if corrupt else 0)) & 0xffffffff
+    return head + crc.to_bytes(4, "little") + b"KEND"
 
 
 def needed_libs(binary):
@@ -204,6 +216,13 @@ def main():
     if not os.path.isfile(uhttp):
         return skip(out, "%s is missing (ninja -C %s)" % (uhttp, args.build))
     lines.append("file /kiln/uhttp %s 0755" % uhttp)
+    # State files an arm64 kiln must refuse (docs/snapshot.md's layout, no sections): one made
+    # for x86-64 (its architecture), one with a bad checksum.
+    for fname, data in (("x86.snap", state_file("x86_64")),
+                        ("corrupt.snap", state_file("aarch64", corrupt=True))):
+        with open(os.path.join(tmp, fname), "wb") as f:
+            f.write(data)
+        lines.append("file /kiln/guests/%s %s 0644" % (fname, os.path.join(tmp, fname)))
     if not args.no_linux:
         lines += ["dir /kiln/linux 0755", "file /kiln/linux/Image %s 0644" % image,
                   "file /kiln/linux/l2.cpio %s 0644" % l2,

@@ -17,7 +17,7 @@ const char arch_guest_formats_help[] =
 	"loaded 2 MiB-aligned), entered with x0 = the device tree kiln builds (PSCI,\n"
 	"GICv3 or v2, timer, PL011 console, virtio-mmio). --flat, --cpu-template,\n"
 	"--cpuid-mask, --debug-exit and --gdb are x86 only and refused; --irqchip and\n"
-	"--virtio-discovery change nothing; snapshots are refused (docs/arm64.md).\n";
+	"--virtio-discovery change nothing; snapshots need a GICv3 (docs/arm64.md).\n";
 
 uint64_t arch_ram_hole_start(void)
 {
@@ -62,6 +62,11 @@ int arch_vm_create(struct arch_vm **out, const struct vmm_config *cfg, char *err
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->mpidr = calloc(cfg->nr_vcpus ? cfg->nr_vcpus : 1, sizeof(a->mpidr[0]));
+	if (!a->mpidr) {
+		free(a);
+		return -ENOMEM;
+	}
 	a->cfg = cfg;
 	a->nr_virtio = n;
 	a->gic_fd = -1;
@@ -76,6 +81,7 @@ void arch_vm_destroy(struct arch_vm *a)
 	if (a->gic_fd >= 0)
 		close(a->gic_fd);
 	pl011_destroy(a->uart);
+	free(a->mpidr);
 	free(a);
 }
 

@@ -25,6 +25,7 @@ struct arch_vm {
 	struct arm64_fdt_desc fdt;  /* what it describes (rebuilt when KVM has only GICv2) */
 
 	struct pl011 *uart;
+	uint64_t *mpidr;            /* each vCPU's MPIDR_EL1, as a snapshot saved or loaded it */
 	struct irq_sink irq_sink;   /* KVM_IRQ_LINE on a GIC SPI */
 };
 

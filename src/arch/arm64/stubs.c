@@ -1,47 +1,10 @@
-/* stubs.c: what the arm64 port does not do yet, refused with one line each: snapshots
- * (vCPU registers through KVM_GET_REG_LIST and the vGIC's state), the gdb stub (an aarch64
- * target description), and instruction completion (an x86 need). docs/arm64.md lists them. */
+/* stubs.c: what the arm64 port does not do yet, refused with one line each: the gdb stub (an
+ * aarch64 target description), and instruction completion (an x86 need). docs/arm64.md lists
+ * them. */
 #include <errno.h>
 #include <stdio.h>
 
 #include "arch/arm64/board.h"
-
-const char arch_snapshot_name[] = "aarch64";
-
-int arch_snapshot_check(const struct arch_vm *a, char *err, size_t err_size)
-{
-	(void)a;
-	snprintf(err, err_size, "snapshots are not supported on arm64 yet (vCPU and vGIC state)");
-	return -ENOTSUP;
-}
-
-int arch_snapshot_save(struct arch_vm *a, struct snap_writer *w, char *err, size_t err_size)
-{
-	(void)w;
-	return arch_snapshot_check(a, err, err_size);
-}
-
-int arch_snapshot_load(struct arch_vm *a, const struct snap_reader *r, char *err, size_t err_size)
-{
-	(void)r;
-	return arch_snapshot_check(a, err, err_size);
-}
-
-int arch_vcpu_save(struct arch_vm *a, const struct vcpu *vcpu, struct snap_writer *w, char *err,
-		   size_t err_size)
-{
-	(void)vcpu;
-	(void)w;
-	return arch_snapshot_check(a, err, err_size);
-}
-
-int arch_vcpu_load(struct arch_vm *a, struct vcpu *vcpu, const struct snap_reader *r, char *err,
-		   size_t err_size)
-{
-	(void)vcpu;
-	(void)r;
-	return arch_snapshot_check(a, err, err_size);
-}
 
 unsigned int arch_insn_bytes(const struct vcpu *vcpu, const struct gmem *mem, uint8_t *out,
 			     unsigned int max)
