@@ -440,6 +440,28 @@ static int parse_net_mac(const char *what, const char *v, struct vmm_net *n, cha
 	return 0;
 }
 
+int config_format_net_user(const struct vmm_net *n, char *out, size_t size)
+{
+	char addr[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN];
+	size_t len;
+	int w;
+
+	format_ipv4(n->user_net, addr);
+	w = snprintf(out, size, "user,net=%s/%u", addr, n->user_prefix);
+	for (unsigned int i = 0; w >= 0 && (size_t)w < size && i < n->nr_hostfwd; i++) {
+		const struct vmm_hostfwd *f = &n->hostfwd[i];
+
+		len = (size_t)w;
+		host[0] = '\0';
+		if (f->host_addr)
+			format_ipv4(f->host_addr, host);
+		w = snprintf(out + len, size - len, ",hostfwd=%s:%s:%u-:%u", f->udp ? "udp" : "tcp",
+			     host, f->host_port, f->guest_port);
+		w = w < 0 ? w : w + (int)len;
+	}
+	return w >= 0 && (size_t)w < size ? 0 : -ENOSPC;
+}
+
 #define NET_USAGE "tap=NAME[,mac=MAC][,mtu=N] or user[,net=A.B.C.D/P][,hostfwd=...][,mac=MAC][,mtu=N]"
 
 int config_parse_net(const char *arg, unsigned int index, struct vmm_net *n, char **storage,

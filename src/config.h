@@ -239,6 +239,12 @@ int __must_check config_parse_disk(const char *arg, struct vmm_disk *d, char **s
 int __must_check config_parse_net(const char *arg, unsigned int index, struct vmm_net *n,
 				  char **storage, char *err, size_t err_size);
 
+/* Writes a user-mode interface's backend as config_parse_net() reads it back,
+ * "user,net=A.B.C.D/P[,hostfwd=PROTO:[HOSTADDR]:HOSTPORT-:GUESTPORT]..." (no mac= or mtu=: the
+ * API has fields for them): the API's kiln_net. Returns 0, or -ENOSPC when `size` is too small. */
+#define CONFIG_NET_USER_STR 512
+int __must_check config_format_net_user(const struct vmm_net *n, char *out, size_t size);
+
 /* Parses a --vsock argument, cid=N,uds=PATH (both required, each once, in either order), into
  * *v with id "vsock0". N is decimal, CONFIG_VSOCK_MIN_CID to CONFIG_VSOCK_MAX_CID; PATH is 1 to
  * CONFIG_VSOCK_UDS_MAX bytes (it cannot contain a comma). Strings are copied into one allocation

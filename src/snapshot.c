@@ -307,13 +307,6 @@ int vmm_snapshot_create(struct vmm *vmm, bool diff, const char *config, size_t c
 		snprintf(err, err_size, "the microVM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
 		return -EBUSY;
 	}
-	for (unsigned int i = 0; i < vmm->cfg.nr_nets; i++)
-		if (vmm->cfg.nets[i].backend != NET_BACKEND_TAP) {
-			/* libslirp's connections and NAT live in the process: nothing saves them. */
-			snprintf(err, err_size, "network interface '%s' is user-mode (--net user), which "
-						"cannot be saved yet", vmm->cfg.nets[i].id);
-			return -ENOTSUP;
-		}
 	if (vmm->dbg_held) {
 		snprintf(err, err_size, "a VM under the gdb stub (--gdb) cannot be saved");
 		return -ENOTSUP;

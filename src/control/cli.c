@@ -50,6 +50,9 @@ void cli_print_help(FILE *f)
 		"                         thread (owner, API, I/O, vCPU, gdb) has its own allowlist\n"
 		"                         and a forbidden system call kills kiln with SIGSYS\n"
 		"  --seccomp-filter FILE  JSON filters replacing the built-in ones (docs/security.md)\n"
+		"  --seccomp-allow-inet   the owner and I/O threads may open AF_INET/AF_INET6\n"
+		"                         sockets, as user-mode networking needs: for one the API\n"
+		"                         adds (kiln_net) or a snapshot/load brings\n"
 		"  --boot-timer           accepted for Firecracker's tools (no boot-timer device yet)\n"
 		"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 		"                         the jailer's launch times: kiln logs its start-up time\n"
@@ -135,6 +138,8 @@ void cli_print_run_help(FILE *f)
 		"      --no-seccomp       no seccomp filters (logged as a warning); by default each\n"
 		"                         thread has its own allowlist (docs/security.md)\n"
 		"      --seccomp-filter FILE  JSON filters replacing the built-in ones\n"
+		"      --seccomp-allow-inet  AF_INET/AF_INET6 sockets for user-mode networking that\n"
+		"                         --net does not give (a snapshot's, the API's kiln_net)\n"
 		"  -v, --verbose          more messages (twice: debug)\n"
 		"  -q, --quiet            errors only\n"
 		"  -h, --help             this help\n"
@@ -146,7 +151,7 @@ void cli_print_run_help(FILE *f)
 enum { OPT_FLAT = 256, OPT_DEBUG_EXIT, OPT_IRQCHIP, OPT_STATS, OPT_KVM_PATH, OPT_API_SOCK,
        OPT_API_FORCE, OPT_CONFIG_FILE, OPT_ID, OPT_ON_REBOOT, OPT_DISK, OPT_CONSOLE, OPT_RNG,
        OPT_NET, OPT_VSOCK, OPT_CPU_TEMPLATE, OPT_CPUID_MASK, OPT_NO_API, OPT_NO_SECCOMP,
-       OPT_SECCOMP_FILTER,
+       OPT_SECCOMP_FILTER, OPT_SECCOMP_ALLOW_INET,
        OPT_LOG_PATH, OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_MODULE, OPT_METRICS_PATH,
        OPT_BOOT_TIMER, OPT_MAX_PAYLOAD, OPT_START_TIME, OPT_START_TIME_CPU, OPT_PARENT_CPU_TIME,
        OPT_VIRTIO_DISCOVERY, OPT_GDB, OPT_GDB_WAIT, OPT_RESTORE, OPT_MEM_FILE,
@@ -190,6 +195,7 @@ static const struct option run_options[] = {
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
+	{ "seccomp-allow-inet", no_argument, NULL, OPT_SECCOMP_ALLOW_INET },
 	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
@@ -505,6 +511,9 @@ static int parse_options(int argc, char **argv, bool top_level, struct vmm_confi
 			break;
 		case OPT_NO_SECCOMP:
 			opts->no_seccomp = true;
+			break;
+		case OPT_SECCOMP_ALLOW_INET:
+			opts->seccomp_allow_inet = true;
 			break;
 		case OPT_SECCOMP_FILTER:
 			opts->seccomp_filter = optarg;

@@ -596,10 +596,12 @@ static int load_config_file(struct controller *c, const char *path)
 static int prepare_sandbox(struct controller *c, char *err, size_t err_size)
 {
 	struct sandbox_opts so = { .disabled = c->opts->no_seccomp,
-				   .filter_file = c->opts->seccomp_filter };
+				   .filter_file = c->opts->seccomp_filter,
+				   .inet = c->opts->seccomp_allow_inet };
 
-	/* User-mode networking and the gdb stub exist only from the command line, so whether a
-	 * thread will need AF_INET sockets is known here. */
+	/* What the command line or config file asks for is known here; a user-mode interface that
+	 * comes later (the API's kiln_net, a snapshot/load) needs --seccomp-allow-inet, and is
+	 * refused without it (spec_net()). */
 	for (unsigned int i = 0; i < c->spec.cfg.nr_nets; i++)
 		so.inet |= c->spec.cfg.nets[i].backend == NET_BACKEND_USER;
 	so.inet |= c->spec.cfg.gdb && strncmp(c->spec.cfg.gdb, "tcp:", 4) == 0;

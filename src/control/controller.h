@@ -23,6 +23,7 @@ struct controller_opts {
 	bool no_api;             /* --no-api: the config file alone describes the VM */
 	bool no_seccomp;         /* --no-seccomp */
 	const char *seccomp_filter; /* --seccomp-filter FILE; NULL: the built-in filters */
+	bool seccomp_allow_inet; /* --seccomp-allow-inet: the filters' AF_INET variant always */
 	const char *log_path;    /* --log-path: the logger's file or FIFO; NULL: stderr */
 	const char *level;       /* --level: Off, Error, Warning, Info, Debug, Trace; NULL: unset */
 	bool show_level;         /* --show-level */

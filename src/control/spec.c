@@ -14,6 +14,7 @@
 #include "arch/arch.h"
 #include "util/checked.h"
 #include "util/file.h"
+#include "util/sandbox.h"
 
 #define MAX_MEM_MIB (1ll << 24) /* 16 TiB: far beyond any host, still no overflow in bytes */
 
@@ -831,17 +832,50 @@ static int check_net_common(const json_t *body, const char *path_id, char *err, 
 	return 0;
 }
 
+/* kiln_net: a user-mode backend in --net's syntax, "user[,net=A.B.C.D/P][,hostfwd=...]...", into
+ * net's backend fields (the body's guest_mac and mtu are the only way to give those). */
+static int parse_kiln_net(const char *user, struct vmm_net *net, char *err, size_t err_size)
+{
+	char *storage, why[CONFIG_ERR_MAX];
+	struct vmm_net u;
+
+	if (strncmp(user, "user", 4) || (user[4] && user[4] != ',')) {
+		snprintf(err, err_size, "network-interfaces: kiln_net '%.64s' is not a user-mode backend "
+			 "(user[,net=A.B.C.D/P][,hostfwd=...]; a TAP device goes in host_dev_name)", user);
+		return -EINVAL;
+	}
+	if (strstr(user, ",mac=") || strstr(user, ",mtu=")) {
+		snprintf(err, err_size, "network-interfaces: kiln_net '%.64s': give the MAC and MTU in "
+			 "guest_mac and mtu", user);
+		return -EINVAL;
+	}
+	if (config_parse_net(user, 0, &u, &storage, why, sizeof(why))) {
+		snprintf(err, err_size, "network-interfaces: kiln_net: %s",
+			 strncmp(why, "--net ", 6) ? why : why + 6);
+		return -EINVAL;
+	}
+	free(storage); /* the id it made up; nothing else of u points into it for a user backend */
+	net->backend = NET_BACKEND_USER;
+	net->user_net = u.user_net;
+	net->user_prefix = u.user_prefix;
+	memcpy(net->hostfwd, u.hostfwd, sizeof(u.hostfwd));
+	net->nr_hostfwd = u.nr_hostfwd;
+	return 0;
+}
+
 int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *err,
 	     size_t err_size)
 {
+	/* host_dev_name is required unless kiln_net (kiln's own field) names a user-mode backend. */
 	static const struct jfield fields[] = {
-		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, true },
+		{ "iface_id", JF_STRING, true },	{ "host_dev_name", JF_STRING, false },
 		{ "guest_mac", JF_STRING, false },	{ "mtu", JF_INT, false },
 		{ "rx_rate_limiter", JF_OBJECT, false }, { "tx_rate_limiter", JF_OBJECT, false },
+		{ "kiln_net", JF_STRING, false },
 	};
 	struct vmm_net net = { .backend = NET_BACKEND_TAP };
-	const char *id, *tap, *mac, *why;
-	char *id_copy = NULL, *tap_copy;
+	const char *id, *tap, *mac, *why, *user;
+	char *id_copy = NULL, *tap_copy = NULL;
 	struct spec_net *n;
 	long long mtu;
 
@@ -852,8 +886,27 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 	tap = jstr(body, "host_dev_name");
 	mac = jstr(body, "guest_mac");
 	mtu = jint(body, "mtu", 0);
-	if ((why = config_bad_ifname(tap))) {
+	user = jstr(body, "kiln_net");
+	if (!tap && json_object_get(body, "host_dev_name")) {
+		snprintf(err, err_size, "network-interfaces: field 'host_dev_name' must be a string");
+		return -EINVAL;
+	}
+	if (!tap == !user) {
+		snprintf(err, err_size, "network-interfaces: %s", tap ? "host_dev_name (a TAP device) "
+			 "and kiln_net (a user-mode backend) exclude each other" :
+			 "missing field 'host_dev_name' (or kiln_net for a user-mode backend)");
+		return -EINVAL;
+	}
+	if (tap && (why = config_bad_ifname(tap))) {
 		snprintf(err, err_size, "network-interfaces: host_dev_name '%s' %s", tap, why);
+		return -EINVAL;
+	}
+	if (user && parse_kiln_net(user, &net, err, err_size))
+		return -EINVAL;
+	if (user && !sandbox_allows_inet()) {
+		snprintf(err, err_size, "network-interfaces: kiln_net: user-mode networking opens "
+			 "AF_INET sockets, which this kiln's seccomp filters forbid: start it with "
+			 "--seccomp-allow-inet");
 		return -EINVAL;
 	}
 	if (mac && config_parse_mac(mac, net.mac)) {
@@ -883,7 +936,7 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 
 		if (m == n)
 			continue;
-		if (m->tap && strcmp(m->tap, tap) == 0) {
+		if (m->tap && tap && strcmp(m->tap, tap) == 0) {
 			snprintf(err, err_size, "network-interfaces: host_dev_name '%s' is already used "
 				 "by '%s'", tap, m->id);
 			return -EINVAL;
@@ -903,10 +956,11 @@ int spec_net(struct vm_spec *s, const char *path_id, const json_t *body, char *e
 			 CONFIG_MAX_VIRTIO);
 		return -EINVAL;
 	}
-	tap_copy = strdup(tap);
+	if (tap)
+		tap_copy = strdup(tap);
 	if (!n)
 		id_copy = strdup(id);
-	if (!tap_copy || (!n && !id_copy)) {
+	if ((tap && !tap_copy) || (!n && !id_copy)) {
 		free(tap_copy);
 		free(id_copy);
 		snprintf(err, err_size, "network-interfaces: out of memory");
@@ -1275,6 +1329,12 @@ int spec_apply_overrides(json_t *doc, const struct spec_overrides *ov, char *err
 			const char *nid = json_string_value(json_object_get(n, "iface_id"));
 
 			if (json_is_object(n) && nid && strcmp(nid, id) == 0) {
+				if (json_object_get(n, "kiln_net")) {
+					snprintf(err, err_size, "snapshot/load: network_overrides: "
+						 "interface '%.64s' is user-mode (kiln_net): it has no "
+						 "host_dev_name to override", id);
+					return -EINVAL;
+				}
 				json_object_set_new(n, "host_dev_name",
 						    json_string(jstr(o, "host_dev_name")));
 				found = true;
@@ -1387,15 +1447,19 @@ json_t *spec_to_json(const struct vm_spec *s)
 	json_object_set_new(doc, "cpu-config", spec_cpu_config_json(s));
 	json_t *nets = json_array();
 
-	/* Firecracker's NetworkInterface: a user-mode interface (only from --net) has no form. */
+	/* Firecracker's NetworkInterface; a user-mode interface has kiln_net instead of
+	 * host_dev_name. */
 	for (unsigned int i = 0; i < s->nr_nets; i++) {
 		const struct spec_net *n = &s->nets[i];
-		char mac[CONFIG_MAC_STR];
+		char mac[CONFIG_MAC_STR], user[CONFIG_NET_USER_STR];
 		json_t *o, *rl;
 
-		if (n->net.backend != NET_BACKEND_TAP)
-			continue;
-		o = json_pack("{s:s, s:s}", "iface_id", n->id, "host_dev_name", n->tap);
+		if (n->net.backend == NET_BACKEND_TAP)
+			o = json_pack("{s:s, s:s}", "iface_id", n->id, "host_dev_name", n->tap);
+		else if (config_format_net_user(&n->net, user, sizeof(user)) == 0)
+			o = json_pack("{s:s, s:s}", "iface_id", n->id, "kiln_net", user);
+		else
+			continue; /* cannot happen: 8 forwards fit */
 		if (n->net.has_mac) {
 			config_format_mac(n->net.mac, mac);
 			json_object_set_new(o, "guest_mac", json_string(mac));

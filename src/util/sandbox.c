@@ -41,7 +41,7 @@ struct role_state {
 };
 
 static struct role_state roles[SANDBOX_NR_ROLES];
-static bool prepared, disabled_flag;
+static bool prepared, disabled_flag, inet_flag;
 
 static const char *const role_names[SANDBOX_NR_ROLES] = { "owner", "api", "io", "vcpu", "gdb" };
 
@@ -429,6 +429,7 @@ int sandbox_prepare(const struct sandbox_opts *opts, char *err, size_t err_size)
 #endif
 	}
 	prepared = true;
+	inet_flag = opts->inet || opts->filter_file; /* a file's own rules decide */
 	return 0;
 }
 
@@ -470,6 +471,8 @@ int sandbox_enter(enum sandbox_role role)
 #endif
 	return 0;
 }
+
+bool sandbox_allows_inet(void) { return !prepared || disabled_flag || inet_flag; }
 
 bool sandbox_active(void)
 {

@@ -39,6 +39,10 @@ int __must_check sandbox_prepare(const struct sandbox_opts *opts, char *err, siz
  * thread that exists, with TSYNC). No-op when disabled or not prepared. Returns 0 or -errno. */
 int __must_check sandbox_enter(enum sandbox_role role);
 
+/* Whether a thread may open AF_INET/AF_INET6 sockets under the filters sandbox_prepare() chose:
+ * true before it, with --no-seccomp, with the `inet` variant or a filter file. */
+bool sandbox_allows_inet(void);
+
 /* Whether filters are installed (false with --no-seccomp). */
 bool sandbox_active(void);
 

@@ -560,8 +560,67 @@ Test(spec, net_adopted_from_the_command_line)
 	cr_assert_eq(patch_net("eth1", "{\"iface_id\": \"eth1\"}"), 0, "%s", err);
 	out = spec_to_json(&spec);
 	nets = json_object_get(out, "network-interfaces");
-	cr_assert_eq(json_array_size(nets), 1, "Firecracker's format has no user-mode interface");
+	cr_assert_eq(json_array_size(nets), 2);
 	cr_assert_str_eq(jstr(json_array_get(nets, 0), "guest_mac"), "06:00:00:00:00:07");
+	cr_assert_null(json_object_get(json_array_get(nets, 1), "host_dev_name"));
+	cr_assert_str_eq(jstr(json_array_get(nets, 1), "kiln_net"),
+			 "user,net=10.0.2.0/24,hostfwd=tcp::2222-:22",
+			 "a user-mode interface is kiln_net, in --net's syntax");
+	json_decref(out);
+}
+
+/* kiln_net: a user-mode interface through the API (and so in a snapshot's configuration
+ * document): it reads back as it was given, and a bad one names the field. */
+Test(spec, net_user_mode_through_kiln_net)
+{
+	static const struct {
+		const char *body, *want;
+	} bad[] = {
+		{ "{\"iface_id\": \"eth1\", \"host_dev_name\": \"t1\", \"kiln_net\": \"user\"}",
+		  "host_dev_name (a TAP device) and kiln_net (a user-mode backend) exclude each other" },
+		{ "{\"iface_id\": \"eth1\", \"kiln_net\": \"tap=t1\"}",
+		  "kiln_net 'tap=t1' is not a user-mode backend" },
+		{ "{\"iface_id\": \"eth1\", \"kiln_net\": \"username\"}",
+		  "kiln_net 'username' is not a user-mode backend" },
+		{ "{\"iface_id\": \"eth1\", \"kiln_net\": \"user,mtu=1400\"}",
+		  "kiln_net 'user,mtu=1400': give the MAC and MTU in guest_mac and mtu" },
+		{ "{\"iface_id\": \"eth1\", \"kiln_net\": \"user,hostfwd=tcp::0-:22\"}",
+		  "kiln_net: user: hostfwd 'tcp::0-:22': host port '0' is not a port" },
+		{ "{\"iface_id\": \"eth1\", \"kiln_net\": 5}", "field 'kiln_net' must be a string" },
+	};
+	const char *text = "user,net=192.168.7.0/24,hostfwd=udp:127.0.0.1:5353-:53,"
+			   "hostfwd=tcp::8080-192.168.7.15:80";
+	char body[256];
+	json_t *out, *o;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(put_net("eth1", bad[i].body), -EINVAL, "case %zu accepted", i);
+		cr_assert(strstr(err, bad[i].want), "case %zu: message '%s' lacks '%s'", i, err,
+			  bad[i].want);
+		cr_assert_eq(spec.nr_nets, 0, "case %zu added an interface", i);
+	}
+	snprintf(body, sizeof(body), "{\"iface_id\": \"eth1\", \"kiln_net\": \"%s\", \"mtu\": 1400}",
+		 text);
+	cr_assert_eq(put_net("eth1", body), 0, "%s", err);
+	cr_assert_eq(spec.cfg.nr_nets, 1);
+	cr_assert_eq(spec.cfg.nets[0].backend, NET_BACKEND_USER);
+	cr_assert_null(spec.cfg.nets[0].tap);
+	cr_assert_eq(spec.cfg.nets[0].user_net, 0xc0a80700u);
+	cr_assert_eq(spec.cfg.nets[0].nr_hostfwd, 2);
+	cr_assert(spec.cfg.nets[0].hostfwd[0].udp);
+	cr_assert_eq(spec.cfg.nets[0].hostfwd[0].host_addr, 0x7f000001u);
+	cr_assert_eq(spec.cfg.nets[0].hostfwd[1].guest_port, 80);
+	cr_assert_eq(spec.cfg.nets[0].mtu, 1400);
+	out = spec_to_json(&spec);
+	o = json_array_get(json_object_get(out, "network-interfaces"), 0);
+	/* The guest address is stored nowhere (every forward goes to the DHCP address): omitted. */
+	cr_assert_str_eq(jstr(o, "kiln_net"), "user,net=192.168.7.0/24,hostfwd=udp:127.0.0.1:5353-:53,"
+					      "hostfwd=tcp::8080-:80");
+	cr_assert_eq(json_integer_value(json_object_get(o, "mtu")), 1400);
+	/* And what it wrote reads back the same: what a snapshot's restore relies on. */
+	cr_assert_eq(spec_net(&spec, "eth1", o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(spec.cfg.nets[0].nr_hostfwd, 2);
+	cr_assert_eq(spec.cfg.nets[0].hostfwd[1].host_port, 8080);
 	json_decref(out);
 }
 
