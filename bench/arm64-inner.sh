@@ -4,7 +4,8 @@
 # vCPUs, kiln.rounds= times (the order alternates each round), through vmm-probe, and reports
 # each run as one line "KILN-ARM64: BENCH row=kiln|qemu test=hello|linux round=N ok=0|1
 # first_ns=... marker_ns=... exit_ns=... rss_kib=... hwm_kib=... guest_kib=... status=...
-# signal=... timed_out=..." (bench/vmm_probe.c says what each is). Sets $failed (0, or 1 when a run failed).
+# signal=... timed_out=... guest_up_s=..." (bench/vmm_probe.c says what each is; guest_up_s is
+# the Linux guest's /proc/uptime at its init's first line, -1 for the hello guest). Sets $failed (0, or 1 when a run failed).
 # shellcheck disable=SC2034 # l1-init.sh, which sources this, reads $failed
 failed=0
 arg() { # NAME DEFAULT: kiln.NAME= from L1's command line
@@ -32,6 +33,7 @@ probe() {
 	log=/tmp/$row-$test-$round
 	res=$(./vmm-probe -t 300 -m "$marker" -g "$mem_kib" -o "$log.raw" "$@" </dev/null 2>"$log.err")
 	tr -d '\r' <"$log.raw" >"$log.out"
+	up=$(sed -n 's/^KILN-L2: user space up, \([0-9.]*\) s .*/\1/p' "$log.out")
 	ok=1
 	case " $res " in *" status=0 "*) ;; *) ok=0 ;; esac
 	echo "$want" | while read -r pat; do
@@ -41,7 +43,7 @@ probe() {
 		failed=1
 		tail -n 30 "$log.out" "$log.err" | sed "s/^/  $row-$test | /"
 	fi
-	say "BENCH row=$row test=$test round=$round ok=$ok $res"
+	say "BENCH row=$row test=$test round=$round ok=$ok $res guest_up_s=${up:--1}"
 }
 
 hello() { # ROW ROUND

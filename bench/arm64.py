@@ -299,14 +299,15 @@ def table(runs, args, said):
             if key == "own_kib":  # VmRSS less the guest RAM's resident pages
                 if int(r["rss_kib"]) >= 0 and int(r["guest_kib"]) >= 0:
                     vals[r["round"]] = (int(r["rss_kib"]) - int(r["guest_kib"])) / scale
-            elif int(r[key]) >= 0:
-                vals[r["round"]] = int(r[key]) / scale
+            elif float(r.get(key, -1)) >= 0:
+                vals[r["round"]] = float(r[key]) / scale
         return vals
 
     metrics = [
         ("exec to first UART byte (hello guest)", "hello", "first_ns", 1e6, "ms", TIME_GOAL),
         ("boot to user space (exec to init's first line)", "linux", "marker_ns", 1e6, "ms",
          TIME_GOAL),
+        ("  the guest's own clock then (no goal)", "linux", "guest_up_s", 1e-3, "ms", None),
         ("VMM VmRSS at user space", "linux", "rss_kib", 1024, "MiB", RSS_GOAL),
         ("VMM VmHWM at user space", "linux", "hwm_kib", 1024, "MiB", RSS_GOAL),
         ("  of VmRSS: guest RAM resident (no goal)", "linux", "guest_kib", 1024, "MiB", None),
