@@ -5,7 +5,8 @@
 # each run as one line "KILN-ARM64: BENCH row=kiln|qemu test=hello|linux round=N ok=0|1
 # first_ns=... marker_ns=... exit_ns=... rss_kib=... hwm_kib=... guest_kib=... status=...
 # signal=... timed_out=... guest_up_s=..." (bench/vmm_probe.c says what each is; guest_up_s is
-# the Linux guest's /proc/uptime at its init's first line, -1 for the hello guest). Sets $failed (0, or 1 when a run failed).
+# the Linux guest's /proc/uptime at its init's first line, -1 for the hello guest). Sets
+# $failed (0, or 1 when a run failed).
 # shellcheck disable=SC2034 # l1-init.sh, which sources this, reads $failed
 failed=0
 arg() { # NAME DEFAULT: kiln.NAME= from L1's command line

@@ -379,7 +379,8 @@ def main():
                   fmt_ns(r["first_ns"]), fmt_ns(r["marker_ns"]), fmt_ns(r["exit_ns"]),
                   r["rss_kib"], r.get("guest_kib", "-"), r["hwm_kib"], r["status"]))
     if exit_code == 125:
-        print("SKIP: arm64 bench: L1 has no /dev/kvm (see %s)" % os.path.join(out, "l1-console.log"))
+        print("SKIP: arm64 bench: L1 has no /dev/kvm (see %s)"
+              % os.path.join(out, "l1-console.log"))
         return 77
     summary = table(runs, args, said)
     if args.json:
