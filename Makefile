@@ -147,3 +147,17 @@ bench-net-linux: build
 			--boots $${BOOTS:-2} --json /kiln-out/virtio-net-linux.json'; \
 	s=$$?; if [ $$s = 77 ]; then echo "bench-net-linux: skipped: nothing measured (the reason is above)"; \
 	exit 0; fi; exit $$s
+
+# kiln vs qemu-system-aarch64 -M virt -accel kvm side by side inside the arm64 tier's guest (KVM
+# nested in qemu-system-aarch64 TCG with EL2; bench/arm64.py): exec to the first UART byte, boot
+# to user space, VMM RSS, against issue 18's goals. Cross-builds build-arm64 first; downloads
+# Debian's arm64 QEMU and its libraries once (~/.cache/kiln/arm64-bench). ROUNDS sets the runs
+# of each VMM and guest (5): about 4 minutes of TCG. JSON in build-arm64/bench/arm64.json.
+.PHONY: bench-arm64
+bench-arm64:
+	@scripts/deps.sh arm64
+	@[ -f build-arm64/build.ninja ] || meson setup --cross-file scripts/cross/aarch64.ini build-arm64 >/dev/null
+	@ninja -C build-arm64
+	@python3 bench/arm64.py --build build-arm64 --rounds $${ROUNDS:-5} --json build-arm64/bench/arm64.json; \
+	s=$$?; if [ $$s = 77 ]; then echo "bench-arm64: skipped: nothing measured (the reason is above)"; \
+	exit 0; fi; exit $$s

@@ -148,6 +148,25 @@ def busybox_tree(busybox, init):
     return lines
 
 
+def linux_guest(root, busybox, tmp):
+    """L2's initramfs (busybox with l2-init.sh and the virtio modules from the kernel package in
+    root) and a 1 MiB raw disk whose first line it prints, built in tmp: (l2, disk, None), or
+    (None, None, reason). bench/arm64.py boots the same with kiln and QEMU."""
+    l2 = os.path.join(tmp, "l2.cpio")
+    l2_lines = busybox_tree(busybox, os.path.join(HERE, "l2-init.sh"))
+    l2_lines += ["dir /lib/modules 0755", "slink /bin/insmod /bin/busybox 0777"]
+    for i, mod in enumerate(["virtio/virtio_mmio.ko", "block/virtio_blk.ko"]):
+        found = glob.glob(os.path.join(root, "lib", "modules", "*", "kernel", "drivers", mod))
+        if not found:
+            return None, None, "the arm64 kernel package has no %s" % mod
+        l2_lines.append("file /lib/modules/%d-%s %s 0644" % (i, os.path.basename(mod), found[0]))
+    cpio(l2_lines, l2, tmp)
+    disk = os.path.join(tmp, "disk.img")
+    with open(disk, "wb") as f:
+        f.write(b"kiln-arm64-disk\n".ljust(1 << 20, b"\0"))
+    return l2, disk, None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True)
@@ -182,19 +201,9 @@ def main():
 
     tmp = os.path.join(out, "build")
     os.makedirs(tmp)
-    # L2: busybox with l2-init.sh, and a raw disk whose first line it prints.
-    l2 = os.path.join(tmp, "l2.cpio")
-    l2_lines = busybox_tree(busybox, os.path.join(HERE, "l2-init.sh"))
-    l2_lines += ["dir /lib/modules 0755", "slink /bin/insmod /bin/busybox 0777"]
-    for i, mod in enumerate(["virtio/virtio_mmio.ko", "block/virtio_blk.ko"]):
-        found = glob.glob(os.path.join(root, "lib", "modules", "*", "kernel", "drivers", mod))
-        if not found:
-            return skip(out, "the arm64 kernel package has no %s" % mod)
-        l2_lines.append("file /lib/modules/%d-%s %s 0644" % (i, os.path.basename(mod), found[0]))
-    cpio(l2_lines, l2, tmp)
-    disk = os.path.join(tmp, "disk.img")
-    with open(disk, "wb") as f:
-        f.write(b"kiln-arm64-disk\n".ljust(1 << 20, b"\0"))
+    l2, disk, why = linux_guest(root, busybox, tmp)
+    if not l2:
+        return skip(out, why)
     # L1: busybox, kiln and its libraries, the guests, the L2 pieces.
     try:
         libs = needed_libs(kiln)

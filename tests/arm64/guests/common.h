@@ -1,7 +1,9 @@
 /* common.h: what kiln's arm64 test guests share (assembly): the Image header kiln's loader
  * wants (Linux Documentation/arch/arm64/booting.rst), the board's PL011 and PSCI calls. Every
  * guest is position-independent (adr only), so it runs wherever the loader puts it. */
+#ifndef UART_BASE /* bench/arm64.py builds hello for QEMU's -M virt (PL011 at 0x09000000) */
 #define UART_BASE 0xf8000000 /* src/arch/arm64/layout.h, ARM64_UART_BASE */
+#endif
 #define UART_DR 0x00
 #define UNCLAIMED_MMIO 0xe0000000 /* in the device hole, no device there */
 
