@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "devices/virtio/blk.h"
@@ -208,6 +209,26 @@ static int uffd_handshake(struct vmm *vmm, const char *path, char *err, size_t e
 	return 0;
 }
 
+/* Watches the handler at the other end of the Uffd connection for its exit (vmm_handler_fd()):
+ * a handler that dies leaves the guest's next faults waiting forever. Best effort: its pid is
+ * 0 from another pid namespace, and a kernel before 5.3 has no pidfd_open. */
+static void watch_handler(struct vmm *vmm, const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	vmm->uffd_path = strdup(path);
+	if (getsockopt(vmm->uffd_sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
+		pr_debug("mem_backend Uffd: the handler's pid is not visible: its exit goes unnoticed");
+		return;
+	}
+	vmm->uffd_pid = (int)cred.pid;
+	vmm->uffd_pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	if (vmm->uffd_pidfd < 0)
+		pr_debug("mem_backend Uffd: pidfd_open(%d): %s: the handler's exit goes unnoticed",
+			 (int)cred.pid, strerror(errno));
+}
+
 /* The Uffd backend: anonymous RAM registered with a userfaultfd, whose faults the handler
  * listening at `path` serves from the memory file it has (docs/snapshot.md). The connection
  * comes first, so a missing handler is reported as such on any host. kiln keeps it open while
@@ -228,7 +249,10 @@ static int map_memory_uffd(struct vmm *vmm, const char *path, char *err, size_t 
 				     : "");
 		return e;
 	}
-	return uffd_handshake(vmm, path, err, err_size);
+	if ((e = uffd_handshake(vmm, path, err, err_size)))
+		return e;
+	watch_handler(vmm, path);
+	return 0;
 }
 
 /* What builder_restore() adds to a build. */

@@ -58,6 +58,21 @@ bool vmm_stopping(const struct vmm *vmm)
 
 int vmm_event_fd(const struct vmm *vmm) { return vmm->event_fd; }
 
+int vmm_handler_fd(const struct vmm *vmm) { return vmm->uffd_pidfd; }
+
+void vmm_handler_gone(struct vmm *vmm)
+{
+	/* Its vCPUs may wait in the kernel for pages nobody will ever serve (kiln holds the
+	 * userfaultfd too, so the faults are not failed for it), and a vCPU thread cannot be
+	 * joined then: end the process now, the terminal restored. */
+	console_terminal_restore();
+	pr_err("the page-fault handler (pid %d, socket '%s') exited: guest memory can no longer "
+	       "be served, so the VM cannot go on", vmm->uffd_pid, vmm->uffd_path ? vmm->uffd_path : "?");
+	fflush(stdout);
+	fflush(stderr);
+	_exit(KILN_EXIT_HOST_ERROR);
+}
+
 /* vCPU thread: wait here while the VM is paused (vcpu_env.park). */
 void vmm_park(void *opaque, struct vcpu *vcpu)
 {
@@ -91,8 +106,25 @@ static int park_all(struct vmm *vmm, int why)
 	pthread_mutex_unlock(&vmm->stop_lock);
 	kick_all(vmm);
 	pthread_mutex_lock(&vmm->stop_lock);
-	while (vmm->nr_parked < vmm->nr_threads && !vmm_stopping(vmm))
-		pthread_cond_wait(&vmm->parked_cond, &vmm->stop_lock);
+	while (vmm->nr_parked < vmm->nr_threads && !vmm_stopping(vmm)) {
+		struct timespec t;
+
+		if (vmm->uffd_pidfd < 0) {
+			pthread_cond_wait(&vmm->parked_cond, &vmm->stop_lock);
+			continue;
+		}
+		/* A vCPU waiting for a page cannot park: look at the page-fault handler every
+		 * 100 ms, so that its death ends the wait (and kiln) rather than hanging it. */
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 100000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&vmm->parked_cond, &vmm->stop_lock, &t);
+		if (poll(&(struct pollfd){ .fd = vmm->uffd_pidfd, .events = POLLIN }, 1, 0) > 0)
+			vmm_handler_gone(vmm);
+	}
 	if (vmm_stopping(vmm))
 		err = -ESHUTDOWN;
 	pthread_mutex_unlock(&vmm->stop_lock);
@@ -265,7 +297,7 @@ int vmm_alloc(struct vmm **out, const struct vmm_config *cfg)
 	vmm->kvm.fd = -1;
 	vmm->serial_fd = STDOUT_FILENO;
 	vmm->dbg_event_fd = -1;
-	vmm->uffd = vmm->uffd_sock = -1;
+	vmm->uffd = vmm->uffd_sock = vmm->uffd_pidfd = -1;
 	pthread_mutex_init(&vmm->stop_lock, NULL);
 	pthread_cond_init(&vmm->parked_cond, NULL);
 	pthread_cond_init(&vmm->resume_cond, NULL);
@@ -494,6 +526,9 @@ void vmm_destroy(struct vmm *vmm)
 		close(vmm->uffd);
 	if (vmm->uffd_sock >= 0)
 		close(vmm->uffd_sock);
+	if (vmm->uffd_pidfd >= 0)
+		close(vmm->uffd_pidfd);
+	free(vmm->uffd_path);
 	if (vmm->serial_fd_owned)
 		close(vmm->serial_fd);
 	close(vmm->event_fd);

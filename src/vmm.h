@@ -38,6 +38,11 @@ int __must_check vmm_alloc(struct vmm **out, const struct vmm_config *cfg);
 int __must_check vmm_start(struct vmm *vmm);
 bool vmm_stopping(const struct vmm *vmm);
 int vmm_event_fd(const struct vmm *vmm);
+/* With the Uffd backend: an fd that becomes readable when the page-fault handler exits, or -1
+ * (no handler, or none kiln can watch). Then call vmm_handler_gone(), which does not return: it
+ * names the handler on stderr and ends kiln with KILN_EXIT_HOST_ERROR. */
+int vmm_handler_fd(const struct vmm *vmm);
+_Noreturn void vmm_handler_gone(struct vmm *vmm);
 /* Whether the UART can take input now (poll stdin only then, so no input is dropped). */
 bool vmm_wants_input(const struct vmm *vmm);
 /* Drains the wake-up fd and moves pending stdin bytes into the UART; `stdin_ready` when poll

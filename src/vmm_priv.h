@@ -38,6 +38,11 @@ struct vmm {
 	/* The Uffd backend: the userfaultfd guest RAM is registered with, and the connection to
 	 * its page-fault handler (kept open while the VM lives); -1 otherwise. */
 	int uffd, uffd_sock;
+	/* A pidfd of that handler (SO_PEERCRED), readable once it exits, and what names it; -1
+	 * when its pid is not visible here (another pid namespace) or the kernel has no pidfds. */
+	int uffd_pidfd;
+	int uffd_pid;
+	char *uffd_path;
 	/* A snapshot failed after taking KVM's dirty log: a Diff needs a new Full first. */
 	bool dirty_lost;
 	struct vm *vm;

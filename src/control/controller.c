@@ -613,8 +613,8 @@ static int prepare_sandbox(struct controller *c, char *err, size_t err_size)
 static void run_loop(struct controller *c, int sfd)
 {
 	for (;;) {
-		struct pollfd pfd[4];
-		int n = 0, i_sig, i_api = -1, i_vmm = -1, i_in = -1, timeout;
+		struct pollfd pfd[5];
+		int n = 0, i_sig, i_api = -1, i_vmm = -1, i_in = -1, i_handler = -1, timeout;
 		bool in_ready = false, watch_first;
 
 		if (c->vmm && vmm_stopping(c->vmm))
@@ -631,6 +631,10 @@ static void run_loop(struct controller *c, int sfd)
 			if (vmm_wants_input(c->vmm)) {
 				i_in = n;
 				pfd[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+			}
+			if (vmm_handler_fd(c->vmm) >= 0) {
+				i_handler = n;
+				pfd[n++] = (struct pollfd){ .fd = vmm_handler_fd(c->vmm), .events = POLLIN };
 			}
 		}
 		timeout = c->spec.metrics.fd >= 0 ? METRICS_PERIOD_MS : -1;
@@ -675,6 +679,8 @@ static void run_loop(struct controller *c, int sfd)
 				}
 			}
 		}
+		if (i_handler >= 0 && pfd[i_handler].revents)
+			vmm_handler_gone(c->vmm);
 		if (i_api >= 0 && (pfd[i_api].revents & POLLIN))
 			api_process(c->api, handle_request, c);
 		if (i_in >= 0 && (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR)))

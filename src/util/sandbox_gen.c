@@ -72,6 +72,8 @@ static const char *const owner_calls[] = {
 	"userfaultfd",
 	/* guest RAM's memfd (gmem_create()), which a snapshot copies to its memory file */
 	"memfd_create", "sendfile",
+	/* watching the Uffd backend's page-fault handler for its exit (builder.c) */
+	"pidfd_open",
 };
 
 /* The API thread: kiln's HTTP server (control/api.c) on the listening socket it was given; it

@@ -1792,6 +1792,21 @@ def snapshot_uffd(tag, work, snap, mem, before, mem_sum):
     check(tag + "kiln run --restore --mem-uffd continues from the same number", ok and n >= before.count("\n") + 9,
           detail)
 
+    # A handler that dies while the VM runs: the guest's next fault would wait forever, so kiln
+    # watches the handler (a pidfd of its SO_PEERCRED pid) and ends, naming it.
+    with Kiln() as k, UffdHandler(sock, mem) as h:
+        if not check(tag + "the handler listens once more", h.ready):
+            return
+        k.start(["run", "--restore", snap, "--mem-uffd", sock])
+        check(tag + "kiln run --restore --mem-uffd prints 5 lines before the handler dies",
+              k.wait_output(lambda o: o.count("\n") >= 5, 60) is not None, k.describe())
+        h.proc.kill()
+        rc = k.wait(20)
+        want = "the page-fault handler (pid %d, socket '%s') exited: guest memory can no longer be served" % (
+            h.proc.pid, sock)
+        check(tag + "kiln ends with status 6 within 20 s of the handler's death, naming it on stderr",
+              rc == 6 and want in k.errors(), "status %r, stderr %r" % (rc, k.errors()[-300:]))
+
 
 def free_tcp_port():
     """A TCP port on 127.0.0.1 that nothing listens on now."""
