@@ -6,6 +6,10 @@
 # console logs of the Linux boots.
 #
 # usage: inner.sh BUILD_DIR TIMEOUT_MULTIPLIER SUITE...
+#
+# Where /kiln-out/only-tests exists (run-tier.py resuming after L1 stopped), only the tests it
+# names, one a line, of those suites run. Meson's log is copied to /kiln-out/kvm-inner.partial
+# every 10 s while the tests run, so that what finished survives an L1 that stops.
 set -u
 build=$1
 mult=$2
@@ -20,11 +24,19 @@ suites=()
 for s in "$@"; do
 	suites+=(--suite "$s")
 done
+names=()
+[ -f "$out/only-tests" ] && mapfile -t names <"$out/only-tests"
+log=$build/meson-logs/kvm-inner.json
+(while sleep 10; do
+	[ "$log" -nt "$out/kvm-inner.partial" ] && cp "$log" "$out/kvm-inner.partial"
+done) &
+copier=$!
 # --no-rebuild: the host built everything; one test at a time: L1 has one vCPU. Through a
 # pipe, so that Meson prints one line a test rather than a terminal's progress display.
 meson test -C "$build" --no-rebuild --num-processes 1 --timeout-multiplier "$mult" \
-	--logbase kvm-inner "${suites[@]}" | cat
+	--logbase kvm-inner "${suites[@]}" "${names[@]}" | cat
 rc=${PIPESTATUS[0]}
+kill "$copier" 2>/dev/null
 cp "$build/meson-logs/kvm-inner.json" "$build/meson-logs/kvm-inner.txt" "$out/" 2>/dev/null
 mkdir -p "$out/logs"
 cp "$build"/tests/linux/*.log "$out/logs/" 2>/dev/null

@@ -79,5 +79,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,$msize out /newroot/kiln-out ||
 	{ say "FAIL cannot mount the results share (9p share out)"; finish 125; }
 [ -f /newroot/kiln-out/run.sh ] || { say "FAIL /kiln-out/run.sh is missing"; finish 125; }
 say "ready: $(cut -d' ' -f1 /newroot/proc/uptime) s; running /kiln-out/run.sh"
+# A heartbeat for the host (run-tier.py): L1's uptime, rewritten every 10 s while L1's own user
+# space still runs. When it stops, L1 as a whole has stopped (README.md: "What is known"), which
+# the host tells apart from a slow test.
+(while :; do cut -d' ' -f1 /proc/uptime >/newroot/kiln-out/heartbeat; sleep 10; done) &
 chroot /newroot /bin/sh -c 'cd /kiln-out && exec /bin/sh /kiln-out/run.sh' </dev/console >/dev/console 2>&1
 finish $?

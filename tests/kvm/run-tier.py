@@ -16,7 +16,9 @@ RAM-backed overlay (so the tests run the host's kiln, guests, Python and kernel 
 nothing back), and a second 9p share, --out, where it finds run.sh and leaves the results:
 kvm-inner.json (Meson's log of the inner run), kvm-inner.txt, logs/ and l1-console.log.
 
-Every L1 console line is echoed with the host time since QEMU's exec. Exit status: 0 when L1 ran
+Every L1 console line is echoed with the host time since QEMU's exec. An L1 that stops (no
+heartbeat from its user space for STALL_S seconds: the emulator's hang, README.md) is shown
+through QEMU's monitor and booted again for the tests it had not finished, at most twice. Exit status: 0 when L1 ran
 the suites to the end and every inner test has a mirror on the host (each test's own result is
 reported by tests/kvm/result.py, one Meson test per inner test); 1 when L1 did not come up, did
 not finish, or ran a test the host does not mirror (--expect lists the mirrored names, comma-separated); 77 when
@@ -70,14 +72,50 @@ def tsc_khz():
     return None
 
 
-def run_l1(args, kernel, initrd, console_log):
-    """Boots L1; returns (L1's exit line value or None, problem or None)."""
+STALL_S = 120  # no heartbeat from L1 (l1-init.sh writes one every 10 s) for this long: stopped
+
+
+def monitor(path, commands):
+    """What QEMU's human monitor at PATH answers to each command, or why it could not be asked."""
+    import socket
+    out = []
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(3)
+            s.connect(path)
+            for command in [None] + commands:
+                if command:
+                    s.sendall(command.encode() + b"\n")
+                reply = b""
+                while not reply.endswith(b"(qemu) "):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+                if command:
+                    text = reply.decode(errors="replace").replace("\r", "")
+                    lines = text[:-len("(qemu) ")].strip("\n").split("\n")[1:]
+                    # The general registers, not the FPU's and vector registers.
+                    out.append("(qemu) %s\n%s" % (command, "\n".join(
+                        x for x in lines if not re.match(r"(FPR|[XYZ]MM)\d", x))))
+    except OSError as e:
+        out.append("(the monitor at %s: %s)" % (path, e))
+    return "\n".join(out)
+
+
+def run_l1(args, kernel, initrd, console_log, deadline):
+    """Boots L1; returns (L1's exit line value or None, problem or None, whether L1 stopped)."""
     # The repository and the build directory get a writable overlay in L1 (l1-init.sh).
     overlays = [REPO] + ([args.build] if not args.build.startswith(REPO + "/") else [])
     append = "console=ttyS0 panic=-1 quiet kiln.overlay=" + ",".join(overlays)
     khz = tsc_khz()
     if khz:
         append += " tsc_early_khz=%d" % khz
+    monitor_sock = os.path.join(args.out, "monitor.sock")
+    heartbeat = os.path.join(args.out, "heartbeat")
+    for stale in (monitor_sock, heartbeat):
+        if os.path.exists(stale):
+            os.unlink(stale)
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "EPYC,+svm,+npt",
            "-smp", str(args.smp), "-m", "%dM" % args.mem, "-nographic", "-nodefaults",
            "-no-reboot", "-serial", "stdio", "-kernel", kernel, "-initrd", initrd,
@@ -85,19 +123,32 @@ def run_l1(args, kernel, initrd, console_log):
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on",
            "-virtfs", "local,path=%s,mount_tag=out,security_model=none" % args.out,
            # For a look inside a stuck L1: socat - UNIX-CONNECT:OUT/monitor.sock, "info registers"
-           "-monitor", "unix:%s,server=on,wait=off" % os.path.join(args.out, "monitor.sock")]
+           "-monitor", "unix:%s,server=on,wait=off" % monitor_sock]
     print("+ " + " ".join(cmd), flush=True)
     t0 = time.monotonic()
+    started = time.time()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True)
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ)
-    buf, code, problem = b"", None, None
+    buf, code, problem, stopped = b"", None, None, False
     with open(console_log, "wb") as log:
         try:
             while True:
-                if time.monotonic() - t0 > args.timeout:
+                if time.monotonic() > deadline:
                     problem = "L1 did not finish within %d s (--timeout)" % args.timeout
+                    break
+                try:
+                    beat = os.stat(heartbeat).st_mtime
+                except OSError:
+                    beat = started  # L1's user space has not started yet
+                if time.time() - beat > STALL_S:
+                    stopped = True
+                    problem = ("L1 stopped: no heartbeat from its user space for %d s (the "
+                               "emulator's hang, tests/kvm/README.md); QEMU's monitor says:\n%s" % (
+                                   time.time() - beat,
+                                   monitor(monitor_sock, ["info registers", "x/4i $pc",
+                                                          "info lapic"])))
                     break
                 if not sel.select(timeout=5):
                     continue
@@ -122,7 +173,22 @@ def run_l1(args, kernel, initrd, console_log):
                     pass
             status = p.wait()
     print("QEMU exit status %d after %.1f s" % (status, time.monotonic() - t0), flush=True)
-    return code, problem
+    return code, problem, stopped
+
+
+def load_log(path):
+    """The complete records of a Meson JSON test log (a copy taken mid-run may end mid-line)."""
+    records = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return records
 
 
 def main():
@@ -178,7 +244,30 @@ def main():
                 env, os.path.join(HERE, "inner.sh"), args.build, args.timeout_multiplier,
                 " ".join(args.suite)))
 
-    code, problem = run_l1(args, kernel, initrd, os.path.join(args.out, "l1-console.log"))
+    # An L1 that stops (the emulator's hang) is booted again for the tests it did not finish,
+    # at most twice, and not for a test that was running both times it stopped.
+    deadline = time.monotonic() + args.timeout
+    finished, suspects = [], set()
+    for attempt in range(1, 4):
+        console = os.path.join(args.out, "l1-console%s.log" % ("" if attempt == 1 else attempt))
+        code, problem, stopped = run_l1(args, kernel, initrd, console, deadline)
+        if not stopped or args.run:
+            break
+        partial = os.path.join(args.out, "kvm-inner.partial")
+        finished += load_log(partial)
+        if os.path.exists(partial):
+            os.rename(partial, "%s-%d" % (partial, attempt))
+        done = {r["name"].split(" / ")[-1] for r in finished}
+        left = [n for n in args.expect.split(",") if n not in done]
+        print("STOPPED: " + problem)
+        print("L1 run %d finished %d tests; %d to go" % (attempt, len(done), len(left)), flush=True)
+        # The running test is among the first still to go; a second stop with the same ones
+        # to go is not the emulator's chance.
+        if attempt == 3 or frozenset(left) in suspects:
+            break
+        suspects.add(frozenset(left))
+        with open(os.path.join(args.out, "only-tests"), "w") as f:
+            f.write("".join(n + "\n" for n in left))
     os.unlink(initrd)
     if problem:
         print("FAIL: " + problem)
@@ -193,12 +282,14 @@ def main():
         print("the command's exit status in L1: %d" % code)
         return code
     inner = os.path.join(args.out, "kvm-inner.json")
-    try:
-        with open(inner) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-    except OSError:
+    if not os.path.exists(inner):
         print("FAIL: L1 left no test log (%s)" % inner)
         return 1
+    records = finished + load_log(inner)
+    if finished:
+        # One log of every inner test for result.py: those of the L1 runs that stopped first.
+        with open(inner, "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
     mirrored = set(args.expect.split(","))
     counts = {}
     for r in records:
@@ -211,8 +302,8 @@ def main():
         print("FAIL: L1 ran tests the host does not report (add them to tests/kvm/meson.build): "
               + ", ".join(unmirrored))
         return 1
-    print("PASS: L1 ran the suites %s on kvm_amd; each test's result is its kvm-* test" %
-          ", ".join(args.suite))
+    print("PASS: L1 ran the suites %s on kvm_amd%s; each test's result is its kvm-* test" % (
+        ", ".join(args.suite), " (booted %d times: it stopped)" % attempt if attempt > 1 else ""))
     return 0
 
 
