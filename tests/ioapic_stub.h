@@ -9,9 +9,9 @@
 #include "devices/ioapic.h"
 
 static int ioapic_stub_route(void *opaque, unsigned int pin, bool valid, uint64_t addr,
-			     uint32_t data)
+			     uint32_t data, bool push)
 {
-	(void)opaque, (void)pin, (void)valid, (void)addr, (void)data;
+	(void)opaque, (void)pin, (void)valid, (void)addr, (void)data, (void)push;
 	return 0;
 }
 

@@ -68,14 +68,15 @@ void ioapic_rte_to_msi(uint64_t rte, uint64_t *addr, uint32_t *data)
 }
 
 /* Lock held. */
-static void ioapic_update_route(struct ioapic *io, unsigned int pin)
+static void ioapic_update_route(struct ioapic *io, unsigned int pin, bool push)
 {
 	uint64_t rte = io->st.rte[pin], addr;
 	uint32_t data;
 	int err;
 
 	ioapic_rte_to_msi(rte, &addr, &data);
-	err = io->backend.set_route(io->backend.opaque, pin, !(rte & IOAPIC_RTE_MASKED), addr, data);
+	err = io->backend.set_route(io->backend.opaque, pin, !(rte & IOAPIC_RTE_MASKED), addr, data,
+				    push);
 	if (err)
 		pr_warn_ratelimited(&ioapic_rl, "ioapic: cannot route pin %u: %s", pin, strerror(-err));
 }
@@ -177,7 +178,7 @@ static void ioapic_reg_write(struct ioapic *io, uint32_t v)
 		rte &= ~IOAPIC_RTE_REMOTE_IRR;
 	io->st.rte[pin] = rte;
 	if (rte != old)
-		ioapic_update_route(io, pin);
+		ioapic_update_route(io, pin, true);
 	/* Unmasking a level pin whose line is high delivers it now. */
 	if ((old & IOAPIC_RTE_MASKED) && !(rte & IOAPIC_RTE_MASKED) && (rte & IOAPIC_RTE_LEVEL) &&
 	    (io->st.line & (1u << pin)))
@@ -235,7 +236,7 @@ int ioapic_load(struct ioapic *io, const struct ioapic_state *st)
 	io->st = *st;
 	io->st.id &= IOAPIC_ID_MASK;
 	for (unsigned int pin = 0; pin < IOAPIC_NR_PINS; pin++)
-		ioapic_update_route(io, pin);
+		ioapic_update_route(io, pin, pin == IOAPIC_NR_PINS - 1);
 	pthread_mutex_unlock(&io->lock);
 	return 0;
 }

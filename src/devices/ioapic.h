@@ -36,9 +36,11 @@
 #define IOAPIC_RTE_RO_BITS (IOAPIC_RTE_DELIVERY_STATUS | IOAPIC_RTE_REMOTE_IRR)
 
 /* What the IOAPIC needs from KVM: program pin `pin`'s GSI route to an MSI (or remove it when
- * !valid), and raise that GSI once. Both run with the IOAPIC lock held. */
+ * !valid), making every route set so far take effect when `push` (ioapic_load() sets all pins
+ * and pushes with the last), and raise that GSI once. Both run with the IOAPIC lock held. */
 struct ioapic_backend {
-	int (*set_route)(void *opaque, unsigned int pin, bool valid, uint64_t msi_addr, uint32_t msi_data);
+	int (*set_route)(void *opaque, unsigned int pin, bool valid, uint64_t msi_addr, uint32_t msi_data,
+			 bool push);
 	int (*trigger)(void *opaque, unsigned int pin);
 	void *opaque;
 };

@@ -130,9 +130,10 @@ static int vm_push_routes(struct vm *vm)
 	return err;
 }
 
-int vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr, uint32_t data)
+int vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr, uint32_t data,
+		     bool push)
 {
-	int err;
+	int err = 0;
 
 	if (gsi >= VM_MAX_ROUTES)
 		return -EINVAL;
@@ -140,7 +141,8 @@ int vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr,
 	vm->routes[gsi].valid = valid;
 	vm->routes[gsi].addr = addr;
 	vm->routes[gsi].data = data;
-	err = vm_push_routes(vm);
+	if (push)
+		err = vm_push_routes(vm);
 	pthread_mutex_unlock(&vm->route_lock);
 	return err;
 }

@@ -34,10 +34,11 @@ int __must_check vm_dirty_log(struct vm *vm, unsigned int i, uint64_t *bitmap);
 /* KVM_ENABLE_CAP with one argument. Returns 0 or -errno. */
 int __must_check vm_enable_cap(struct vm *vm, uint32_t cap, uint64_t arg0);
 
-/* Userspace interrupt controller: make GSI `gsi` an MSI route (or drop it when !valid) and push the table to KVM.
- * Thread-safe. Returns 0 or -errno. */
+/* Userspace interrupt controller: make GSI `gsi` an MSI route (or drop it when !valid) and, with
+ * `push`, push the whole table to KVM (KVM_SET_GSI_ROUTING; a restore sets 24 routes and pushes
+ * once). Thread-safe. Returns 0 or -errno. */
 int __must_check vm_set_msi_route(struct vm *vm, unsigned int gsi, bool valid, uint64_t addr,
-				  uint32_t data);
+				  uint32_t data, bool push);
 /* One input of KVM's in-kernel irqchip: GSI `gsi` drives pin `pin` of chip `chip` (KVM_IRQCHIP_*). */
 struct vm_irqchip_route {
 	unsigned int gsi, chip, pin;

@@ -35,9 +35,11 @@ struct fake_kvm {
 	} route[IOAPIC_NR_PINS];
 	unsigned int triggers[IOAPIC_NR_PINS];
 	unsigned int route_calls;
+	unsigned int pushes;
 };
 
-static int fake_set_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
+static int fake_set_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data,
+			  bool push)
 {
 	struct fake_kvm *k = opaque;
 
@@ -47,6 +49,7 @@ static int fake_set_route(void *opaque, unsigned int pin, bool valid, uint64_t a
 	k->route[pin].data = data;
 	k->route[pin].updates++;
 	k->route_calls++;
+	k->pushes += push;
 	return 0;
 }
 
@@ -195,6 +198,7 @@ Test(ioapic, programming_rte_sets_route)
 	cr_assert_eq(ioapic_get_rte(io, 3), rte);
 	cr_assert_eq(ioapic_rd(IOAPIC_REG_REDTBL + 2 * 3 + 1), 0x05000000);
 	cr_assert_eq(kvm.route_calls, 2, "only pin 3 was touched");
+	cr_assert_eq(kvm.pushes, 2, "each guest write to a redirection entry takes effect at once");
 	cr_assert_eq(kvm.triggers[3], 0, "programming alone delivers nothing");
 }
 
@@ -326,6 +330,7 @@ Test(ioapic, save_load_reroutes_every_pin)
 	memset(&kvm, 0, sizeof(kvm));
 	cr_assert_eq(ioapic_load(io, &st), 0);
 	cr_assert_eq(kvm.route_calls, IOAPIC_NR_PINS);
+	cr_assert_eq(kvm.pushes, 1, "a load pushes KVM's routing table once, not once a pin");
 	cr_assert(kvm.route[2].valid);
 	cr_assert_eq(kvm.route[2].addr, 0xfee00000ull | (3ull << 12));
 	cr_assert_not(kvm.route[0].valid);

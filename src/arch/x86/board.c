@@ -152,9 +152,10 @@ static void kernel_irq_set_level(void *opaque, unsigned int gsi, int level)
 		pr_warn_ratelimited(&rl, "irq: KVM_IRQ_LINE %u failed: %s", gsi, strerror(-e));
 }
 
-static int ioapic_set_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data)
+static int ioapic_set_route(void *opaque, unsigned int pin, bool valid, uint64_t addr, uint32_t data,
+			    bool push)
 {
-	return vm_set_msi_route(((struct arch_vm *)opaque)->vm, pin, valid, addr, data);
+	return vm_set_msi_route(((struct arch_vm *)opaque)->vm, pin, valid, addr, data, push);
 }
 
 static int ioapic_trigger(void *opaque, unsigned int pin)
