@@ -47,13 +47,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIER_DIR = os.path.join(REPO, "tests", "arm64")
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kiln", "arm64-bench")
 BENCH_LINE = re.compile(r"KILN-ARM64: BENCH (.*)")
-L1_EXIT = re.compile(r"KILN-ARM64: exit (\d+)")
 TIME_GOAL, RSS_GOAL = 0.5, 0.1
 # Packages QEMU depends on that hold no library kiln's runs need (firmware, modules for
 # displays and audio).
@@ -248,41 +246,19 @@ def run_l1(args, out, l1, image):
     """Boots L1; returns (the runs, L1's exit code or None, extra lines it said)."""
     append = "console=ttyAMA0 panic=-1 quiet kiln.rounds=%d kiln.cpus=%d kiln.mem=%s" % (
         args.rounds, args.cpus, args.mem)
-    cmd = [shutil.which("qemu-system-aarch64"), "-M", "virt,virtualization=on,gic-version=3",
-           "-cpu", "max", "-accel", "tcg", "-smp", "2", "-m", args.l1_mem, "-nographic",
-           "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", image, "-initrd", l1,
-           "-append", append]
-    print("arm64 bench: " + " ".join(cmd), flush=True)
     log_path = os.path.join(out, "l1-console.log")
-    t0 = time.monotonic()
-    runs, exit_code, said = [], None, []
-    with open(log_path, "w") as log:
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, errors="replace")
-        try:
-            for line in p.stdout:
-                line = line.rstrip("\r\n")
-                stamped = "%7.1fs | %s" % (time.monotonic() - t0, line)
-                log.write(stamped + "\n")
-                log.flush()
-                if "KILN-ARM64" in line or " | " in line:
-                    print(stamped, flush=True)
-                m = BENCH_LINE.search(line)
-                if m:
-                    runs.append(dict(kv.split("=", 1) for kv in m.group(1).split()))
-                elif "KILN-ARM64: " in line:
-                    said.append(line.split("KILN-ARM64: ", 1)[1])
-                m = L1_EXIT.search(line)
-                if m:
-                    exit_code = int(m.group(1))
-                if time.monotonic() - t0 > args.timeout:
-                    print("arm64 bench: timed out after %d s" % args.timeout)
-                    break
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-    print("arm64 bench: L1 ran %.0f s; its console is in %s" % (time.monotonic() - t0, log_path))
+    runs, said = [], []
+
+    def on_line(line):
+        m = BENCH_LINE.search(line)
+        if m:
+            runs.append(dict(kv.split("=", 1) for kv in m.group(1).split()))
+        elif "KILN-ARM64: " in line:
+            said.append(line.split("KILN-ARM64: ", 1)[1])
+
+    exit_code, ran = tier.boot_l1("arm64 bench", image, l1, append, args.l1_mem, log_path,
+                                  args.timeout, on_line)
+    print("arm64 bench: L1 ran %.0f s; its console is in %s" % (ran, log_path))
     return runs, exit_code, said
 
 

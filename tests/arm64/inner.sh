@@ -99,6 +99,18 @@ wait_sock() {
 # API mid-count and saved (PUT /snapshot/create), then its kiln is killed (SIGKILL); a new kiln restores it (`run --restore`, or a fresh
 # `--api-sock` process with PUT /snapshot/load and resume_vm), and the count goes on with the very
 # next number: no gap, no repeat, across both processes' output.
+# pause_save_kill SOCK STATE MEM PID LOG: pauses the VM behind the API socket SOCK, saves a Full
+# snapshot to STATE and MEM (the API's answers go to LOG), then kills its kiln, PID, with SIGKILL.
+pause_save_kill() {
+	{
+		./uhttp "$1" PATCH /vm '{"state": "Paused"}'
+		./uhttp "$1" PUT /snapshot/create \
+			"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$2\", \"mem_file_path\": \"$3\"}"
+	} >"$5" 2>&1
+	kill -9 "$4"
+	wait "$4"
+}
+
 snapshot() { # NAME CPUS HOW(cli|api)
 	name=$1 sock=/tmp/$1.sock st=/tmp/$1.state mem=/tmp/$1.mem
 	rm -f "$sock" "$sock"2 "$st" "$mem" /tmp/$1.out1 /tmp/$1.out2 /tmp/$1.api
@@ -107,13 +119,7 @@ snapshot() { # NAME CPUS HOW(cli|api)
 	pid=$!
 	wait_sock "$sock"
 	wait_lines "/tmp/$name.out1" 8 60
-	{
-		./uhttp "$sock" PATCH /vm '{"state": "Paused"}'
-		./uhttp "$sock" PUT /snapshot/create \
-			"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$st\", \"mem_file_path\": \"$mem\"}"
-	} >"/tmp/$name.api" 2>&1
-	kill -9 "$pid"
-	wait "$pid"
+	pause_save_kill "$sock" "$st" "$mem" "$pid" "/tmp/$name.api"
 	before=$(nlines "/tmp/$name.out1")
 	if [ "$3" = cli ]; then
 		"$KILN" run --restore "$st" --mem-file "$mem" </dev/null \
@@ -209,13 +215,7 @@ if wanted arm64-linux-snapshot; then
 			sleep 0.2
 			n=$((n + 1))
 		done
-		{
-			./uhttp "$sock" PATCH /vm '{"state": "Paused"}'
-			./uhttp "$sock" PUT /snapshot/create \
-				"{\"snapshot_path\": \"$st\", \"mem_file_path\": \"$mem\"}"
-		} >"/tmp/$name.api" 2>&1
-		kill -9 "$pid"
-		wait "$pid"
+		pause_save_kill "$sock" "$st" "$mem" "$pid" "/tmp/$name.api"
 		"$KILN" run --restore "$st" --mem-file "$mem" </dev/null >"/tmp/$name.out2" \
 			2>"/tmp/$name.err2" &
 		pid=$!

@@ -27,6 +27,7 @@ import glob
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,54 @@ def linux_guest(root, busybox, tmp):
     return l2, disk, None
 
 
+def boot_l1(label, image, initrd, append, mem, log_path, timeout, on_line):
+    """Boots L1 (qemu-system-aarch64 TCG with EL2, 2 vCPUs, `mem` of RAM) with `image`, `initrd`
+    and the command line `append`, until it powers off or `timeout` seconds pass. Every console
+    line goes, stamped with the seconds since the start, to log_path and to on_line(line); those
+    saying KILN-ARM64 or holding " | " (a test's output) are also printed. Returns L1's exit
+    status ("KILN-ARM64: exit N", None where it said none) and the seconds it ran."""
+    cmd = [shutil.which("qemu-system-aarch64"), "-M", "virt,virtualization=on,gic-version=3",
+           "-cpu", "max", "-accel", "tcg", "-smp", "2", "-m", mem, "-nographic", "-nodefaults",
+           "-no-reboot", "-serial", "stdio", "-kernel", image, "-initrd", initrd, "-append", append]
+    print("%s: %s" % (label, " ".join(cmd)), flush=True)
+    t0 = time.monotonic()
+    exit_code, buf = None, b""
+    with open(log_path, "w") as log:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        try:
+            # select, not a blocking read: an L1 that falls silent still ends at the deadline.
+            while True:
+                left = t0 + timeout - time.monotonic()
+                if left <= 0:
+                    print("%s: timed out after %d s" % (label, timeout), flush=True)
+                    break
+                ready, _, _ = select.select([p.stdout], [], [], min(left, 5))
+                if not ready:
+                    continue
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for raw in lines:
+                    line = raw.decode(errors="replace").rstrip("\r")
+                    stamped = "%7.1fs | %s" % (time.monotonic() - t0, line)
+                    log.write(stamped + "\n")
+                    log.flush()
+                    if "KILN-ARM64" in line or " | " in line:
+                        print(stamped, flush=True)
+                    m = L1_EXIT.search(line)
+                    if m:
+                        exit_code = int(m.group(1))
+                    on_line(line)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    return exit_code, time.monotonic() - t0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True)
@@ -242,42 +291,19 @@ def main():
     append = "console=ttyAMA0 panic=-1 quiet"
     if args.only:
         append += " kiln.only=" + args.only
-    cmd = [qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "max", "-accel", "tcg",
-           "-smp", "2", "-m", "2G", "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
-           "-kernel", image, "-initrd", l1, "-append", append]
-    print("arm64 tier: " + " ".join(cmd), flush=True)
     log_path = os.path.join(out, "l1-console.log")
-    t0 = time.monotonic()
-    results, exit_code, output = [], None, {}
-    with open(log_path, "w") as log:
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, errors="replace")
-        try:
-            deadline = t0 + args.timeout
-            for line in p.stdout:
-                line = line.rstrip("\r\n")
-                stamped = "%7.1fs | %s" % (time.monotonic() - t0, line)
-                log.write(stamped + "\n")
-                log.flush()
-                m = OUTPUT.match(line)
-                if m:
-                    output.setdefault(m.group(1), []).append(m.group(2))
-                m = RESULT.search(line)
-                if m:
-                    results.append((m.group(1), m.group(2), m.group(3) or ""))
-                if m or "KILN-ARM64" in line or " | " in line:
-                    print(stamped, flush=True)
-                m = L1_EXIT.search(line)
-                if m:
-                    exit_code = int(m.group(1))
-                if time.monotonic() > deadline:
-                    print("arm64 tier: timed out after %d s" % args.timeout)
-                    break
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-    print("arm64 tier: %.0f s; L1 console in %s" % (time.monotonic() - t0, log_path))
+    results, output = [], {}
+
+    def on_line(line):
+        m = OUTPUT.match(line)
+        if m:
+            output.setdefault(m.group(1), []).append(m.group(2))
+        m = RESULT.search(line)
+        if m:
+            results.append((m.group(1), m.group(2), m.group(3) or ""))
+
+    exit_code, ran = boot_l1("arm64 tier", image, l1, append, "2G", log_path, args.timeout, on_line)
+    print("arm64 tier: %.0f s; L1 console in %s" % (ran, log_path))
     for r, name, why in results:
         print("%s %s%s" % (r, name, ": " + why if why else ""))
     with open(os.path.join(out, "results.json"), "w") as f:
