@@ -40,6 +40,30 @@ int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
 	return 2;
 }
 
+#define GMEM_HUGE_ALIGN (2ull << 20)
+
+/* Anonymous memory of `size` bytes whose start is 2 MiB-aligned when size is at least that:
+ * KVM maps guest RAM in 2 MiB blocks (EPT/NPT, stage 2) only where a transparent huge page's
+ * host address and the guest-physical address agree modulo 2 MiB, and the kernel (before 6.7)
+ * does not align anonymous mappings itself. Over-maps by 2 MiB and trims both ends. */
+static void *map_anon_aligned(size_t size)
+{
+	size_t pad = size >= GMEM_HUGE_ALIGN ? GMEM_HUGE_ALIGN : 0;
+	uint8_t *p = mmap(NULL, size + pad, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	uintptr_t start, end;
+
+	if (p == MAP_FAILED || !pad)
+		return p;
+	start = ((uintptr_t)p + pad - 1) & ~(uintptr_t)(pad - 1);
+	end = (uintptr_t)p + size + pad;
+	if (start > (uintptr_t)p)
+		munmap(p, start - (uintptr_t)p);
+	if (end > start + size)
+		munmap((void *)(start + size), end - (start + size));
+	return (void *)start;
+}
+
 /* Lays RAM out and maps each region, region after region from offset 0 of `fd`: anonymous
  * memory (fd < 0); `fd` privately, so the file is never written (a snapshot's memory file); or,
  * with `shared`, `fd` shared (the memfd of MEM_BACKING_MEMFD, which gm then owns). */
@@ -64,9 +88,9 @@ static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int f
 		/* No MAP_NORESERVE: the kernel's overcommit check is what refuses a size the host
 		 * cannot back, up front, rather than an OOM kill later (gmem_create() makes that
 		 * check for a memfd, whose shared mapping the kernel does not account). */
-		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
-			      fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : shared ? MAP_SHARED : MAP_PRIVATE,
-			      fd, fd < 0 ? 0 : (off_t)off);
+		r->hva = fd < 0 ? map_anon_aligned(r->size)
+			       : mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+				      shared ? MAP_SHARED : MAP_PRIVATE, fd, (off_t)off);
 		if (r->hva == MAP_FAILED) {
 			err = -errno;
 			r->hva = NULL;

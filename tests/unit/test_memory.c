@@ -399,9 +399,15 @@ Test(gmem_create, thp_ram_is_anonymous_and_asks_for_huge_pages)
 	cr_assert_eq(gmem_create(&g, 4 * MIB, 1 * MIB, MEM_BACKING_ANON_THP), 0);
 	cr_expect_eq(gmem_memfd(g), -1, "THP RAM is anonymous: no memfd");
 	cr_assert_eq(gmem_nr_regions(g), 2);
-	for (unsigned int i = 0; i < 2; i++)
+	for (unsigned int i = 0; i < 2; i++) {
 		cr_expect(smaps_vmflag(gmem_region(g, i)->hva, "hg"),
 			  "region %u is madvise(MADV_HUGEPAGE)d (VmFlags hg)", i);
+		/* The guest-physical regions start 2 MiB-aligned (0 and 4 GiB): so must the host's
+		 * for KVM to map a huge page as one. The 1 MiB region is too small to matter. */
+		if (gmem_region(g, i)->size >= 2 * MIB)
+			cr_expect_eq((uintptr_t)gmem_region(g, i)->hva % (2 * MIB), 0,
+				     "region %u's host address is 2 MiB-aligned", i);
+	}
 	cr_assert_eq(gmem_write(g, gmem_region(g, 1)->gpa + MIB, &v, 1), 0);
 	cr_assert_eq(gmem_read(g, &back, gmem_region(g, 1)->gpa + MIB, 1), 0);
 	cr_expect_eq(back, 0x42);
