@@ -2,7 +2,7 @@
 # tier's guest (L1, cwd /kiln) in place of the tier's inner.sh. Runs kiln and QEMU
 # (qemu-system-aarch64 -M virt -accel kvm) one after the other, with the same guest, memory and
 # vCPUs, kiln.rounds= times (the order alternates each round), through vmm-probe, and reports
-# each run as one line "KILN-ARM64: BENCH row=kiln|qemu test=hello|linux round=N ok=0|1
+# each run as one line "KILN-ARM64: BENCH row=kiln|kiln-thp|qemu test=hello|linux round=N ok=0|1
 # first_ns=... marker_ns=... exit_ns=... rss_kib=... hwm_kib=... guest_kib=... status=...
 # signal=... timed_out=... guest_up_s=..." (bench/vmm_probe.c says what each is; guest_up_s is
 # the Linux guest's /proc/uptime at its init's first line, -1 for the hello guest). Sets
@@ -47,10 +47,16 @@ probe() {
 	say "BENCH row=$row test=$test round=$round ok=$ok $res guest_up_s=${up:--1}"
 }
 
+# kiln's options for a row: kiln (the defaults: RAM a memfd) or kiln-thp (--enable-thp: RAM
+# anonymous memory with transparent huge pages, as QEMU's is under L1's THP "always").
+kiln_opts() {
+	[ "$1" = kiln-thp ] && echo --enable-thp
+}
 hello() { # ROW ROUND
-	if [ "$1" = kiln ]; then
-		probe kiln hello "$2" 'Hello from an arm64 guest' '' \
-			./kiln run -m "$mem" -c "$cpus" -k guests/hello.img
+	if [ "$1" != qemu ]; then
+		# shellcheck disable=SC2046 # kiln_opts gives whole words
+		probe "$1" hello "$2" 'Hello from an arm64 guest' '' \
+			./kiln run $(kiln_opts "$1") -m "$mem" -c "$cpus" -k guests/hello.img
 	else
 		# shellcheck disable=SC2086 # qemu_args is a list of words
 		probe qemu hello "$2" 'Hello from an arm64 guest' '' \
@@ -61,9 +67,10 @@ linux() { # ROW ROUND
 	want="^KILN-L2: cpus $cpus\$
 ^KILN-L2: disk: kiln-arm64-disk\$
 ^KILN-L2: poweroff\$"
-	if [ "$1" = kiln ]; then
-		probe kiln linux "$2" 'KILN-L2: user space up' "$want" \
-			./kiln run -m "$mem" -c "$cpus" -k linux/Image -i linux/l2.cpio \
+	if [ "$1" != qemu ]; then
+		# shellcheck disable=SC2046
+		probe "$1" linux "$2" 'KILN-L2: user space up' "$want" \
+			./kiln run $(kiln_opts "$1") -m "$mem" -c "$cpus" -k linux/Image -i linux/l2.cpio \
 			--disk linux/disk.img -p "$append"
 	else
 		# shellcheck disable=SC2086
@@ -74,12 +81,15 @@ linux() { # ROW ROUND
 	fi
 }
 
+# Each round runs the three rows in turn, starting one further along each time.
 r=1
 while [ $r -le "$rounds" ]; do
-	if [ $((r % 2)) = 1 ]; then first=kiln second=qemu; else first=qemu second=kiln; fi
-	hello $first $r
-	hello $second $r
-	linux $first $r
-	linux $second $r
+	case $((r % 3)) in
+	1) order="kiln kiln-thp qemu" ;;
+	2) order="kiln-thp qemu kiln" ;;
+	0) order="qemu kiln kiln-thp" ;;
+	esac
+	for row in $order; do hello "$row" $r; done
+	for row in $order; do linux "$row" $r; done
 	r=$((r + 1))
 done

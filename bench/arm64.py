@@ -7,7 +7,7 @@ Boots the arm64 tier's first-level guest (L1: Debian's arm64 kernel under qemu-s
 with EL2, whose built-in KVM gives it a /dev/kvm; tests/arm64/run-tier.py, docs/arm64.md) with
 kiln, Debian's arm64 QEMU (qemu-system-arm:arm64 and the shared libraries it needs) and
 vmm-probe (bench/vmm_probe.c) in its initramfs. There bench/arm64-inner.sh runs, --rounds
-times and alternating which goes first, both VMMs with the same vCPUs and memory:
+times and rotating which goes first, the three rows below with the same vCPUs and memory:
 
   hello  the tier's hello guest (tests/arm64/guests/hello.S; for QEMU the same code built with
          its PL011's address, 0x09000000, both with the same arm64 Image header), whose first
@@ -17,12 +17,14 @@ times and alternating which goes first, both VMMs with the same vCPUs and memory
          quiet": exec to l2-init.sh's first line, "KILN-L2: user space up", and the VMM's
          VmRSS and VmHWM (/proc/PID/status) when that line arrives.
 
-  kiln  kiln run -m MEM -c CPUS -k IMAGE [-i l2.cpio --disk disk.img -p CMDLINE]
+  kiln      kiln run -m MEM -c CPUS -k IMAGE [-i l2.cpio --disk disk.img -p CMDLINE]
+  kiln-thp  the same with --enable-thp: guest RAM anonymous memory with transparent huge pages,
+            as QEMU's is (L1's kernel has THP "always"), where kiln's default memfd gets none
   QEMU  qemu-system-aarch64 -M virt,gic-version=3 -cpu host -accel kvm -nographic -nic none
         -m MEM -smp CPUS -kernel IMAGE [-initrd l2.cpio -drive file=disk.img,format=raw,if=none,
         id=vda -device virtio-blk-device,drive=vda -append CMDLINE]
 
-It prints one line per run and a table of medians with the ratio kiln/QEMU against the goal of
+It prints one line per run and, for each kiln row, a table of medians with the ratio kiln/QEMU against the goal of
 issue 18 (times at most 0.5x QEMU's, RSS at most 0.1x): PASS or MISS, reported, never enforced.
 Absolute times are those of KVM nested in TCG and mean little; the ratios are the point.
 
@@ -266,7 +268,7 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-def table(runs, args, said):
+def table(runs, args, said, row="kiln", label="kiln"):
     def by_round(row, test, key, scale):
         vals = {}
         for r in runs:
@@ -293,9 +295,9 @@ def table(runs, args, said):
     ]
     qemu_version = next((s.split(": ", 1)[1] for s in said if s.startswith("qemu: ")), "?")
     print()
-    print("arm64 bench: kiln vs %s -M virt,gic-version=3 -cpu host -accel kvm, in the arm64 "
+    print("arm64 bench: %s vs %s -M virt,gic-version=3 -cpu host -accel kvm, in the arm64 "
           "tier's L1 (KVM nested in qemu-system-aarch64 TCG, host %s); %d vCPU(s), %s, "
-          "medians of ok runs" % (qemu_version, platform.node(), args.cpus, args.mem))
+          "medians of ok runs" % (label, qemu_version, platform.node(), args.cpus, args.mem))
     head = "%-48s | %11s | %11s | %9s | %9s | %6s | %6s | %s" % (
         "metric", "kiln median", "QEMU median", "kiln/QEMU", "per round", "best", "goal",
         "result")
@@ -303,7 +305,7 @@ def table(runs, args, said):
     print("-" * len(head))
     summary = []
     for name, test, key, scale, unit, goal in metrics:
-        k, q = by_round("kiln", test, key, scale), by_round("qemu", test, key, scale)
+        k, q = by_round(row, test, key, scale), by_round("qemu", test, key, scale)
         km, qm = median(list(k.values())), median(list(q.values()))
         ratio = km / qm if km is not None and qm else None
         # the same round's runs follow one another: their ratio is the least touched by drift
@@ -353,7 +355,7 @@ def main():
         return 77
     runs, exit_code, said = run_l1(args, out, l1, image)
     for r in runs:
-        print("  %-4s %-5s round %s: %s first byte %s ms, marker %s ms, exit %s ms, VmRSS %s "
+        print("  %-8s %-5s round %s: %s first byte %s ms, marker %s ms, exit %s ms, VmRSS %s "
               "KiB (guest RAM %s), VmHWM %s KiB, status %s" % (
                   r["row"], r["test"], r["round"], "ok  " if r["ok"] == "1" else "FAIL",
                   fmt_ns(r["first_ns"]), fmt_ns(r["marker_ns"]), fmt_ns(r["exit_ns"]),
@@ -362,7 +364,9 @@ def main():
         print("SKIP: arm64 bench: L1 has no /dev/kvm (see %s)"
               % os.path.join(out, "l1-console.log"))
         return 77
-    summary = table(runs, args, said)
+    summary = {row: table(runs, args, said, row, label) for row, label in (
+        ("kiln", "kiln (guest RAM a memfd, the default)"),
+        ("kiln-thp", "kiln --enable-thp (guest RAM anonymous with THP, as QEMU's)"))}
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

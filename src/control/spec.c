@@ -147,6 +147,7 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 		{ "vcpu_count", JF_INT, !patch },	{ "mem_size_mib", JF_INT, !patch },
 		{ "smt", JF_BOOL, false },		{ "track_dirty_pages", JF_BOOL, false },
 		{ "cpu_template", JF_STRING, false },	{ "huge_pages", JF_STRING, false },
+		{ "enable_thp", JF_BOOL, false },
 	};
 	long long vcpus = jint(body, "vcpu_count", s->cfg.nr_vcpus);
 	long long mib = jint(body, "mem_size_mib", (long long)(s->cfg.mem_size >> 20));
@@ -186,6 +187,10 @@ int spec_machine_config(struct vm_spec *s, const json_t *body, bool patch, char 
 	s->smt = smt;
 	s->track_dirty_pages = jbool(body, "track_dirty_pages", patch ? s->track_dirty_pages : false);
 	s->cfg.track_dirty_pages = s->track_dirty_pages;
+	/* As Firecracker's enable_thp: anonymous RAM with transparent huge pages. */
+	if (json_object_get(body, "enable_thp") || !patch)
+		s->cfg.mem_backing = jbool(body, "enable_thp", false) ? MEM_BACKING_ANON_THP
+								  : MEM_BACKING_MEMFD;
 	if (tmpl) {
 		/* As Firecracker: a static template replaces a custom one set before it. */
 		s->cfg.cpu_template = strcmp(tmpl, "None") ? config_cpu_template_name(tmpl) : NULL;
@@ -1365,9 +1370,10 @@ static json_t *str_or_null(const char *s)
 
 json_t *spec_machine_config_json(const struct vm_spec *s)
 {
-	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
+	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:b, s:s}", "vcpu_count", (int)s->cfg.nr_vcpus,
 			 "mem_size_mib", (json_int_t)(s->cfg.mem_size >> 20), "smt", s->smt,
 			 "track_dirty_pages", s->track_dirty_pages, "huge_pages", "None",
+			 "enable_thp", s->cfg.mem_backing == MEM_BACKING_ANON_THP,
 			 "cpu_template", s->cfg.cpu_template ? s->cfg.cpu_template : "None");
 }
 

@@ -40,6 +40,30 @@ int gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out)
 	return 2;
 }
 
+#define GMEM_HUGE_ALIGN (2ull << 20)
+
+/* Anonymous memory of `size` bytes whose start is 2 MiB-aligned when size is at least that:
+ * KVM maps guest RAM in 2 MiB blocks (EPT/NPT, stage 2) only where a transparent huge page's
+ * host address and the guest-physical address agree modulo 2 MiB, and the kernel (before 6.7)
+ * does not align anonymous mappings itself. Over-maps by 2 MiB and trims both ends. */
+static void *map_anon_aligned(size_t size)
+{
+	size_t pad = size >= GMEM_HUGE_ALIGN ? GMEM_HUGE_ALIGN : 0;
+	uint8_t *p = mmap(NULL, size + pad, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	uintptr_t start, end;
+
+	if (p == MAP_FAILED || !pad)
+		return p;
+	start = ((uintptr_t)p + pad - 1) & ~(uintptr_t)(pad - 1);
+	end = (uintptr_t)p + size + pad;
+	if (start > (uintptr_t)p)
+		munmap(p, start - (uintptr_t)p);
+	if (end > start + size)
+		munmap((void *)(start + size), end - (start + size));
+	return (void *)start;
+}
+
 /* Lays RAM out and maps each region, region after region from offset 0 of `fd`: anonymous
  * memory (fd < 0); `fd` privately, so the file is never written (a snapshot's memory file); or,
  * with `shared`, `fd` shared (the memfd of MEM_BACKING_MEMFD, which gm then owns). */
@@ -64,9 +88,9 @@ static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int f
 		/* No MAP_NORESERVE: the kernel's overcommit check is what refuses a size the host
 		 * cannot back, up front, rather than an OOM kill later (gmem_create() makes that
 		 * check for a memfd, whose shared mapping the kernel does not account). */
-		r->hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
-			      fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : shared ? MAP_SHARED : MAP_PRIVATE,
-			      fd, fd < 0 ? 0 : (off_t)off);
+		r->hva = fd < 0 ? map_anon_aligned(r->size)
+			       : mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+				      shared ? MAP_SHARED : MAP_PRIVATE, fd, (off_t)off);
 		if (r->hva == MAP_FAILED) {
 			err = -errno;
 			r->hva = NULL;
@@ -74,9 +98,9 @@ static int gmem_map(struct gmem **out, uint64_t size, uint64_t hole_start, int f
 			return err;
 		}
 		off += r->size;
-		/* No MADV_HUGEPAGE: a transparent huge page makes the guest's first touch of each
-		 * 2 MiB cost 2 MiB of host memory, which triples a small guest's footprint.
-		 * Huge-page backing will be an explicit memory-backing option. */
+		/* No MADV_HUGEPAGE by default: a transparent huge page makes the guest's first
+		 * touch of each 2 MiB cost 2 MiB of host memory, which triples a small guest's
+		 * footprint. MEM_BACKING_ANON_THP (enable_thp) asks for them. */
 	}
 	if (shared)
 		gm->memfd = fd;
@@ -107,6 +131,21 @@ int gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start, enum mem_
 
 	if (backing == MEM_BACKING_ANON)
 		return gmem_map(out, size, hole_start, -1, false);
+	if (backing == MEM_BACKING_ANON_THP) {
+		if ((e = gmem_map(out, size, hole_start, -1, false)))
+			return e;
+		/* Transparent huge pages wherever the guest touches: fewer, larger stage-2 and
+		 * EPT/NPT mappings, at the price of 2 MiB of host memory per touched 2 MiB. EINVAL:
+		 * a kernel without THP. */
+		for (unsigned int i = 0; i < (*out)->nr; i++)
+			if (madvise((*out)->regions[i].hva, (*out)->regions[i].size, MADV_HUGEPAGE) < 0) {
+				e = -errno;
+				gmem_destroy(*out);
+				*out = NULL;
+				return e;
+			}
+		return 0;
+	}
 	if (backing != MEM_BACKING_MEMFD)
 		return -EINVAL;
 	/* The layout's checks first, so a bad size is -EINVAL before anything is created. */

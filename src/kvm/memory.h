@@ -24,11 +24,12 @@ struct gmem;
  * or -EINVAL when size is 0 or not page aligned, -ERANGE when the top would overflow. */
 int __must_check gmem_layout(uint64_t size, uint64_t hole_start, struct gmem_region *out);
 
-/* Allocates and maps guest RAM of `size` bytes laid out by gmem_layout(): anonymous memory, or
- * (MEM_BACKING_MEMFD) one memfd of `size` bytes mapped shared, region after region from offset 0
- * in guest-physical order, as a snapshot's memory file lays it out (gmem_memfd()). Returns 0,
- * -EINVAL for a bad size or backing, or the mmap/memfd errno (-ENOMEM: the host cannot commit
- * that much). */
+/* Allocates and maps guest RAM of `size` bytes laid out by gmem_layout(): anonymous memory
+ * (MEM_BACKING_ANON_THP: with madvise(MADV_HUGEPAGE)), or (MEM_BACKING_MEMFD) one memfd of `size`
+ * bytes mapped shared, region after region from offset 0 in guest-physical order, as a
+ * snapshot's memory file lays it out (gmem_memfd()). Returns 0, -EINVAL for a bad size or
+ * backing (or, with MEM_BACKING_ANON_THP, a host kernel without transparent huge pages), or the
+ * mmap/memfd errno (-ENOMEM: the host cannot commit that much). */
 int __must_check gmem_create(struct gmem **out, uint64_t size, uint64_t hole_start,
 			     enum mem_backing backing);
 

@@ -344,7 +344,10 @@ def t_machine_config():
         check("GET /machine-config defaults: 1 vCPU, 128 MiB, smt false, track_dirty_pages false",
               {key: js.get(key) for key in ("vcpu_count", "mem_size_mib", "smt", "track_dirty_pages")}
               == {"vcpu_count": 1, "mem_size_mib": 128, "smt": False, "track_dirty_pages": False}, repr(js))
-        extra = set(js) - {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template", "huge_pages"}
+        check("GET /machine-config: enable_thp false by default (guest RAM a memfd)",
+              js.get("enable_thp") is False, repr(js))
+        extra = set(js) - {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template", "huge_pages",
+                           "enable_thp"}
         check("GET /machine-config has only machine-config fields", not extra, "extra keys %s" % sorted(extra))
 
         expect_204(k, "PUT /machine-config with every field", "PUT", "/machine-config",
@@ -384,8 +387,19 @@ def t_machine_config():
         expect_400(k, 'PUT /machine-config huge_pages "2M" -> 400 naming huge_pages', "PUT",
                    "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"},
                    pattern="huge_pages")
+        expect_400(k, 'PUT /machine-config enable_thp "yes" (not a boolean) -> 400 naming enable_thp', "PUT",
+                   "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "enable_thp": "yes"},
+                   pattern="enable_thp")
         machine_config_is(k, "refused requests left the configuration unchanged",
                           {"vcpu_count": 1, "mem_size_mib": 1})
+        expect_204(k, "PUT /machine-config enable_thp true", "PUT", "/machine-config",
+                   {"vcpu_count": 1, "mem_size_mib": 128, "enable_thp": True})
+        machine_config_is(k, "GET /machine-config shows enable_thp true", {"enable_thp": True})
+        expect_204(k, "PATCH /machine-config without enable_thp", "PATCH", "/machine-config", {"vcpu_count": 2})
+        machine_config_is(k, "PATCH keeps enable_thp", {"vcpu_count": 2, "enable_thp": True})
+        expect_204(k, "PUT /machine-config without enable_thp", "PUT", "/machine-config",
+                   {"vcpu_count": 1, "mem_size_mib": 128})
+        machine_config_is(k, "PUT without enable_thp sets it back to false", {"enable_thp": False})
 
 
 def t_boot_source_and_vm_config():
@@ -464,6 +478,46 @@ def t_api_boot_hello():
         check("hello64 output on stdout ends with SUCCESS",
               "kiln elf64: hello from long mode\n" in out and out.endswith("SUCCESS\n"), short(out))
         check("socket removed after the guest stopped", not os.path.exists(k.sock))
+
+
+def vmflags_of_size(pid, size):
+    """The VmFlags of each mapping of exactly `size` bytes in process `pid` (its smaps)."""
+    found, cur = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+            if m:
+                cur = int(m.group(2), 16) - int(m.group(1), 16)
+            elif line.startswith("VmFlags:") and cur == size:
+                found.append(line.split()[1:])
+    return found
+
+
+def t_api_boot_thp():
+    """enable_thp: the guest's RAM is anonymous memory madvise(MADV_HUGEPAGE)d, and the guest
+    runs on it; without it, RAM is the memfd (docs/design.md, "Guest memory")."""
+    for thp in (True, False):
+        name = "enable_thp %s" % ("true" if thp else "false")
+        with Kiln() as k:
+            if not check("kiln --api-sock starts and listens", k.start_api(stdin="pipe"), k.describe()):
+                return
+            expect_204(k, "%s: PUT /machine-config (64 MiB)" % name, "PUT", "/machine-config",
+                       {"vcpu_count": 1, "mem_size_mib": 64, "enable_thp": thp})
+            expect_204(k, "%s: PUT /boot-source mb_echo.elf" % name, "PUT", "/boot-source",
+                       {"kernel_image_path": guest("mb_echo.elf")})
+            instance_start(k)
+            if not check("%s: mb_echo prints 'echo: ready'" % name,
+                         k.wait_output(lambda o: "echo: ready\n" in o) is not None, k.describe()):
+                return
+            ram = vmflags_of_size(k.proc.pid, 64 << 20)
+            with open("/proc/%d/maps" % k.proc.pid) as f:
+                memfd = "kiln-guest-ram" in f.read()
+            check("%s: one 64 MiB mapping (the guest's RAM)" % name, len(ram) == 1, repr(ram))
+            check("%s: %s MADV_HUGEPAGE (VmFlags hg)" % (name, "with" if thp else "without"),
+                  bool(ram) and ("hg" in ram[0]) == thp, repr(ram))
+            check("%s: RAM %s the memfd kiln-guest-ram" % (name, "is not" if thp else "is"),
+                  memfd != thp)
+            finish_echo_guest(k, name)
 
 
 def in_own_netns():
@@ -3102,7 +3156,7 @@ GROUPS = {
     "exits": [t_exits_api, t_exits_top_errors, t_exits_live],
     "endpoints": [t_info_version, t_machine_config, t_boot_source_and_vm_config, t_states_and_post_boot,
                   t_run_with_api],
-    "boot": [t_api_boot_hello, t_api_boot_args_initrd, t_api_boot_serial_logger_metrics, t_api_boot_failures,
+    "boot": [t_api_boot_hello, t_api_boot_thp, t_api_boot_args_initrd, t_api_boot_serial_logger_metrics, t_api_boot_failures,
              t_api_boot_network],
     "errors": [t_errors_pre_boot, t_errors_post_boot, t_unsupported_devices],
     "config-file": [t_config_file, t_config_file_errors],

@@ -8,7 +8,9 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,6 +363,66 @@ Test(gmem_create, anonymous_ram_has_no_memfd)
 
 	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, MEM_BACKING_ANON), 0);
 	cr_expect_eq(gmem_memfd(g), -1);
+	gmem_destroy(g);
+}
+
+/* Whether the mapping holding `addr` carries `flag` in /proc/self/smaps's VmFlags (adjacent
+ * anonymous mappings with the same flags are one VMA there). */
+static bool smaps_vmflag(const void *addr, const char *flag)
+{
+	char line[512];
+	bool in = false, found = false;
+	unsigned long a = (unsigned long)addr, lo, hi;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!in && sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && lo <= a && a < hi)
+			in = true;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			char *tok = strtok(line + 8, " \n");
+
+			for (; tok && !found; tok = strtok(NULL, " \n"))
+				found = !strcmp(tok, flag);
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+Test(gmem_create, thp_ram_is_anonymous_and_asks_for_huge_pages)
+{
+	struct gmem *g;
+	uint8_t v = 0x42, back = 0;
+
+	cr_assert_eq(gmem_create(&g, 4 * MIB, 1 * MIB, MEM_BACKING_ANON_THP), 0);
+	cr_expect_eq(gmem_memfd(g), -1, "THP RAM is anonymous: no memfd");
+	cr_assert_eq(gmem_nr_regions(g), 2);
+	for (unsigned int i = 0; i < 2; i++) {
+		cr_expect(smaps_vmflag(gmem_region(g, i)->hva, "hg"),
+			  "region %u is madvise(MADV_HUGEPAGE)d (VmFlags hg)", i);
+		/* The guest-physical regions start 2 MiB-aligned (0 and 4 GiB): so must the host's
+		 * for KVM to map a huge page as one. The 1 MiB region is too small to matter. */
+		if (gmem_region(g, i)->size >= 2 * MIB)
+			cr_expect_eq((uintptr_t)gmem_region(g, i)->hva % (2 * MIB), 0,
+				     "region %u's host address is 2 MiB-aligned", i);
+	}
+	cr_assert_eq(gmem_write(g, gmem_region(g, 1)->gpa + MIB, &v, 1), 0);
+	cr_assert_eq(gmem_read(g, &back, gmem_region(g, 1)->gpa + MIB, 1), 0);
+	cr_expect_eq(back, 0x42);
+	gmem_destroy(g);
+}
+
+Test(gmem_create, default_ram_does_not_ask_for_huge_pages)
+{
+	struct gmem *g;
+
+	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, MEM_BACKING_MEMFD), 0);
+	cr_expect_not(smaps_vmflag(gmem_region(g, 0)->hva, "hg"));
+	gmem_destroy(g);
+	cr_assert_eq(gmem_create(&g, 2 * MIB, HOLE, MEM_BACKING_ANON), 0);
+	cr_expect_not(smaps_vmflag(gmem_region(g, 0)->hva, "hg"));
 	gmem_destroy(g);
 }
 
