@@ -18,7 +18,8 @@ kvm-inner.json (Meson's log of the inner run), kvm-inner.txt, logs/ and l1-conso
 
 Every L1 console line is echoed with the host time since QEMU's exec. An L1 that stops (no
 heartbeat from its user space for STALL_S seconds: the emulator's hang, README.md) is shown
-through QEMU's monitor and booted again for the tests it had not finished, at most twice. Exit status: 0 when L1 ran
+through QEMU's monitor and booted again for the tests it had not finished, as long as --timeout
+leaves time and no two boots in a row stop before finishing a test. Exit status: 0 when L1 ran
 the suites to the end and every inner test has a mirror on the host (each test's own result is
 reported by tests/kvm/result.py, one Meson test per inner test); 1 when L1 did not come up, did
 not finish, or ran a test the host does not mirror (--expect lists the mirrored names, comma-separated); 77 when
@@ -103,8 +104,14 @@ def monitor(path, commands):
     return "\n".join(out)
 
 
+# Meson's line for a finished test (not its RUNNING line for one still going)
+TEST_DONE = re.compile(r"^\s*\d+/\d+ \S+ / \S+\s+(OK|FAIL|SKIP|TIMEOUT|ERROR|EXPECTEDFAIL|"
+                       r"UNEXPECTEDPASS|INTERRUPT)\b")
+
+
 def run_l1(args, kernel, initrd, console_log, deadline):
-    """Boots L1; returns (L1's exit line value or None, problem or None, whether L1 stopped)."""
+    """Boots L1; returns (L1's exit line value or None, problem or None, whether L1 stopped,
+    how many tests Meson said it finished)."""
     # The repository and the build directory get a writable overlay in L1 (l1-init.sh).
     overlays = [REPO] + ([args.build] if not args.build.startswith(REPO + "/") else [])
     append = "console=ttyS0 panic=-1 quiet kiln.overlay=" + ",".join(overlays)
@@ -131,7 +138,7 @@ def run_l1(args, kernel, initrd, console_log, deadline):
                          stderr=subprocess.STDOUT, start_new_session=True)
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ)
-    buf, code, problem, stopped = b"", None, None, False
+    buf, code, problem, stopped, tests_done = b"", None, None, False, 0
     with open(console_log, "wb") as log:
         try:
             while True:
@@ -165,6 +172,7 @@ def run_l1(args, kernel, initrd, console_log, deadline):
                     m = L1_EXIT.search(text)
                     if m:
                         code = int(m.group(1))
+                    tests_done += bool(TEST_DONE.match(text))
         finally:
             if problem or p.poll() is None:
                 try:
@@ -173,7 +181,7 @@ def run_l1(args, kernel, initrd, console_log, deadline):
                     pass
             status = p.wait()
     print("QEMU exit status %d after %.1f s" % (status, time.monotonic() - t0), flush=True)
-    return code, problem, stopped
+    return code, problem, stopped, tests_done
 
 
 def load_log(path):
@@ -245,12 +253,14 @@ def main():
                 " ".join(args.suite)))
 
     # An L1 that stops (the emulator's hang) is booted again for the tests it did not finish,
-    # at most twice, and not for a test that was running both times it stopped.
+    # for as long as --timeout leaves time and the boots make progress: two boots in a row that
+    # stop before finishing a test are not the emulator's chance.
     deadline = time.monotonic() + args.timeout
-    finished, suspects = [], set()
-    for attempt in range(1, 4):
+    finished, attempt, idle = [], 0, 0
+    while True:
+        attempt += 1
         console = os.path.join(args.out, "l1-console%s.log" % ("" if attempt == 1 else attempt))
-        code, problem, stopped = run_l1(args, kernel, initrd, console, deadline)
+        code, problem, stopped, tests_done = run_l1(args, kernel, initrd, console, deadline)
         if not stopped or args.run:
             break
         partial = os.path.join(args.out, "kvm-inner.partial")
@@ -261,11 +271,13 @@ def main():
         left = [n for n in args.expect.split(",") if n not in done]
         print("STOPPED: " + problem)
         print("L1 run %d finished %d tests; %d to go" % (attempt, len(done), len(left)), flush=True)
-        # The running test is among the first still to go; a second stop with the same ones
-        # to go is not the emulator's chance.
-        if attempt == 3 or frozenset(left) in suspects:
+        idle = 0 if tests_done else idle + 1
+        if idle == 2:
+            problem += "\nL1 runs %d and %d finished no test before they stopped" % (
+                attempt - 1, attempt)
             break
-        suspects.add(frozenset(left))
+        if deadline - time.monotonic() < 120:
+            break
         with open(os.path.join(args.out, "only-tests"), "w") as f:
             f.write("".join(n + "\n" for n in left))
     os.unlink(initrd)
