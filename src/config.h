@@ -46,7 +46,7 @@ enum virtio_discovery {
 enum mem_backing {
 	MEM_BACKING_ANON = 0,
 	MEM_BACKING_MEMFD,
-	MEM_BACKING_ANON_THP, /* enable_thp: anonymous, madvise(MADV_HUGEPAGE) (docs/memory.md) */
+	MEM_BACKING_ANON_THP, /* enable_thp: anonymous, MADV_HUGEPAGE (docs/design.md) */
 };
 
 /* The isa-debug-exit port when --debug-exit gives none (QEMU's default). */
